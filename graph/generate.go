@@ -1,0 +1,5 @@
+// Package graph holds the GraphQL schema (schema/*.graphqls) and the code
+// gqlgen generates from it. Run go generate ./graph after a schema change.
+package graph
+
+//go:generate go run github.com/99designs/gqlgen generate --config ../gqlgen.yml

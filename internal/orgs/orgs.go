@@ -1,0 +1,159 @@
+// Package orgs manages organizations: creation with a first admin, listing,
+// and the bootstrap of an empty database.
+package orgs
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"net/mail"
+	"strings"
+
+	"github.com/uptrace/bun"
+
+	"github.com/neuais/neuais/internal/auth"
+	"github.com/neuais/neuais/models"
+)
+
+// DefaultName is the organization created on first start.
+const DefaultName = "default"
+
+// Service manages organizations.
+type Service struct {
+	db     *bun.DB
+	hasher *auth.Hasher
+}
+
+// NewService returns the organizations service.
+func NewService(db *bun.DB, hasher *auth.Hasher) *Service {
+	return &Service{db: db, hasher: hasher}
+}
+
+// CreateParams describe a new organization and its first admin.
+type CreateParams struct {
+	Name          string
+	Tier          models.Tier
+	AdminEmail    string
+	AdminPassword string
+}
+
+// Create makes an organization and its first admin in one transaction.
+// Errors: invalid_request (field named), conflict (name or e-mail taken).
+func (s *Service) Create(ctx context.Context, p CreateParams) (*models.Organization, *models.User, error) {
+	p.Name = strings.TrimSpace(p.Name)
+	if p.Tier == "" {
+		p.Tier = models.TierFree
+	}
+	email, err := NormalizeEmail(p.AdminEmail)
+	if err != nil {
+		return nil, nil, err
+	}
+	switch {
+	case p.Name == "" || len(p.Name) > 100:
+		return nil, nil, models.Invalid("name", "must be 1 to 100 characters")
+	case !p.Tier.Valid():
+		return nil, nil, models.Invalid("tier", "must be one of free, pro, enterprise")
+	}
+	if err := CheckPassword(p.AdminPassword); err != nil {
+		return nil, nil, err
+	}
+	hash, err := s.hasher.Hash(p.AdminPassword)
+	if err != nil {
+		return nil, nil, err
+	}
+	now := models.Now()
+	org := &models.Organization{ID: models.NewID(models.PrefixOrganization), Name: p.Name, Tier: p.Tier, RateLimit: p.Tier.DefaultRateLimit(), CreatedAt: now}
+	user := &models.User{ID: models.NewID(models.PrefixUser), OrgID: org.ID, Email: email, PasswordHash: hash, Role: models.RoleAdmin, CreatedAt: now, UpdatedAt: now}
+	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if n, err := tx.NewSelect().Model((*models.Organization)(nil)).Where("name = ?", org.Name).Count(ctx); err != nil {
+			return fmt.Errorf("orgs: check name: %w", err)
+		} else if n > 0 {
+			return models.Errorf(models.CodeConflict, "An organization named %q already exists", org.Name)
+		}
+		if n, err := tx.NewSelect().Model((*models.User)(nil)).Where("email = ?", email).Count(ctx); err != nil {
+			return fmt.Errorf("orgs: check email: %w", err)
+		} else if n > 0 {
+			return &models.Error{Code: models.CodeConflict, Message: "A user with this e-mail already exists", Details: map[string]any{"field": "email"}}
+		}
+		if _, err := tx.NewInsert().Model(org).Exec(ctx); err != nil {
+			return fmt.Errorf("orgs: insert organization: %w", err)
+		}
+		if _, err := tx.NewInsert().Model(user).Exec(ctx); err != nil {
+			return fmt.Errorf("orgs: insert admin: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return org, user, nil
+}
+
+// List returns every organization, oldest first.
+func (s *Service) List(ctx context.Context) ([]*models.Organization, error) {
+	var list []*models.Organization
+	if err := s.db.NewSelect().Model(&list).Order("created_at ASC", "id ASC").Scan(ctx); err != nil {
+		return nil, fmt.Errorf("orgs: list: %w", err)
+	}
+	return list, nil
+}
+
+// Get returns one organization. Errors: not_found.
+func (s *Service) Get(ctx context.Context, id string) (*models.Organization, error) {
+	org := new(models.Organization)
+	if err := s.db.NewSelect().Model(org).Where("id = ?", id).Scan(ctx); err != nil {
+		return nil, models.NotFound("organization")
+	}
+	return org, nil
+}
+
+// Bootstrap creates the default organization and its admin when the
+// database has no organization. With an empty password it generates one and
+// returns it (generated is then true) so the caller can print it once.
+func (s *Service) Bootstrap(ctx context.Context, email, password string) (created bool, generated string, err error) {
+	n, err := s.db.NewSelect().Model((*models.Organization)(nil)).Count(ctx)
+	if err != nil {
+		return false, "", fmt.Errorf("orgs: bootstrap: %w", err)
+	}
+	if n > 0 {
+		return false, "", nil
+	}
+	if email == "" {
+		email = "admin@localhost"
+	}
+	if password == "" {
+		var b [18]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return false, "", fmt.Errorf("orgs: generate password: %w", err)
+		}
+		password = base64.RawURLEncoding.EncodeToString(b[:])
+		generated = password
+	}
+	if _, _, err := s.Create(ctx, CreateParams{Name: DefaultName, Tier: models.TierFree, AdminEmail: email, AdminPassword: password}); err != nil {
+		return false, "", fmt.Errorf("orgs: bootstrap: %w", err)
+	}
+	return true, generated, nil
+}
+
+// NormalizeEmail validates an e-mail address and returns it lowercased.
+// Errors: invalid_request on field "email".
+func NormalizeEmail(raw string) (string, error) {
+	email := strings.ToLower(strings.TrimSpace(raw))
+	addr, err := mail.ParseAddress(email)
+	if err != nil || addr.Address != email || len(email) > 254 || !strings.Contains(email[strings.LastIndexByte(email, '@')+1:], ".") && !strings.HasSuffix(email, "@localhost") {
+		return "", models.Invalid("email", "must be a valid e-mail address")
+	}
+	return email, nil
+}
+
+// CheckPassword enforces the password length rules on field "password".
+func CheckPassword(password string) error {
+	if len(password) < auth.MinPasswordLength {
+		return models.Invalid("password", fmt.Sprintf("must be at least %d characters", auth.MinPasswordLength))
+	}
+	if len(password) > auth.MaxPasswordLength {
+		return models.Invalid("password", fmt.Sprintf("must be at most %d bytes", auth.MaxPasswordLength))
+	}
+	return nil
+}

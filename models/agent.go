@@ -1,0 +1,76 @@
+package models
+
+import (
+	"time"
+
+	"github.com/uptrace/bun"
+)
+
+// AgentStatus is the actual state of an agent as the runtime reports it.
+type AgentStatus string
+
+// Agent statuses: deploying → running → stopped, and error.
+const (
+	AgentDeploying AgentStatus = "deploying"
+	AgentRunning   AgentStatus = "running"
+	AgentStopped   AgentStatus = "stopped"
+	AgentError     AgentStatus = "error"
+)
+
+// Valid reports whether s is a known status.
+func (s AgentStatus) Valid() bool {
+	switch s {
+	case AgentDeploying, AgentRunning, AgentStopped, AgentError:
+		return true
+	}
+	return false
+}
+
+// DesiredState is what the user asked the runtime to do with an agent.
+type DesiredState string
+
+// Desired states.
+const (
+	DesiredRunning DesiredState = "running"
+	DesiredStopped DesiredState = "stopped"
+)
+
+// AgentConfig is the resource request of an agent.
+type AgentConfig struct {
+	CPU      string `json:"cpu"`
+	Memory   string `json:"memory"`
+	Replicas int    `json:"replicas"`
+}
+
+// Agent is a user's binary run as replicas. Desired* and the spec fields
+// are written by the API; Status, StatusReason and Generation-driven actual
+// state are written by the runtime.
+type Agent struct {
+	bun.BaseModel `bun:"table:agents"`
+
+	ID           string            `bun:"id,pk"`
+	OrgID        string            `bun:"org_id,notnull"`
+	Name         string            `bun:"name,notnull"`
+	Runtime      string            `bun:"runtime,notnull"`
+	Region       string            `bun:"region,notnull"`
+	BinaryURL    string            `bun:"binary_url,notnull"`
+	BinarySHA256 string            `bun:"binary_sha256,notnull"`
+	CPU          string            `bun:"cpu,notnull"`
+	Memory       string            `bun:"memory,notnull"`
+	Replicas     int               `bun:"replicas,notnull"`
+	Environment  map[string]string `bun:"environment,type:text,notnull"`
+	Desired      DesiredState      `bun:"desired,notnull"`
+	Status       AgentStatus       `bun:"status,notnull"`
+	StatusReason string            `bun:"status_reason,notnull"`
+	// Generation increases on every change of the spec or desired state, so
+	// the runtime can tell which replicas run an outdated spec.
+	Generation int64     `bun:"generation,notnull"`
+	Version    int64     `bun:"version,notnull"` // ETag source, bumped on every write
+	CreatedAt  time.Time `bun:"created_at,notnull"`
+	UpdatedAt  time.Time `bun:"updated_at,notnull"`
+}
+
+// Config returns the agent's resource request.
+func (a *Agent) Config() AgentConfig {
+	return AgentConfig{CPU: a.CPU, Memory: a.Memory, Replicas: a.Replicas}
+}

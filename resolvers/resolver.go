@@ -1,0 +1,15 @@
+// Package resolvers implements the GraphQL schema by calling the domain
+// services; resolvers only read arguments and shape results.
+package resolvers
+
+import (
+	"github.com/neuais/neuais/internal/auth"
+	"github.com/neuais/neuais/internal/orgs"
+)
+
+// Resolver is the root resolver; its fields are the domain services.
+type Resolver struct {
+	Version string
+	Auth    *auth.Service
+	Orgs    *orgs.Service
+}
