@@ -1,0 +1,30 @@
+package models
+
+import (
+	"time"
+
+	"github.com/uptrace/bun"
+)
+
+// Log levels, from least to most severe.
+const (
+	LevelDebug = "debug"
+	LevelInfo  = "info"
+	LevelWarn  = "warn"
+	LevelError = "error"
+)
+
+// LogLine is one line of an agent's log: a replica's output (Replica ≥ 1)
+// or a platform line about the agent (Replica 0). ID orders an agent's lines
+// and is the SSE event id.
+type LogLine struct {
+	bun.BaseModel `bun:"table:agent_logs"`
+
+	ID        int64     `bun:"id,pk"`
+	AgentID   string    `bun:"agent_id,notnull"`
+	OrgID     string    `bun:"org_id,notnull"`
+	Replica   int       `bun:"replica,notnull"`
+	Timestamp time.Time `bun:"timestamp,notnull"`
+	Level     string    `bun:"level,notnull"`
+	Message   string    `bun:"message,notnull"`
+}
