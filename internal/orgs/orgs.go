@@ -16,8 +16,11 @@ import (
 	"github.com/neuais/neuais/models"
 )
 
-// DefaultName is the organization created on first start.
-const DefaultName = "default"
+// DefaultName and DefaultAdminEmail are used on first start.
+const (
+	DefaultName       = "default"
+	DefaultAdminEmail = "admin@localhost"
+)
 
 // Service manages organizations.
 type Service struct {
@@ -120,7 +123,7 @@ func (s *Service) Bootstrap(ctx context.Context, email, password string) (create
 		return false, "", nil
 	}
 	if email == "" {
-		email = "admin@localhost"
+		email = DefaultAdminEmail
 	}
 	if password == "" {
 		var b [18]byte

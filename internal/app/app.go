@@ -1,0 +1,144 @@
+// Package app wires the platform together: database, services, GraphQL,
+// REST and HTTP middleware. cmd/neuais and whole-server tests use it.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/neuais/neuais/graph"
+	"github.com/neuais/neuais/internal/auth"
+	"github.com/neuais/neuais/internal/config"
+	"github.com/neuais/neuais/internal/db"
+	"github.com/neuais/neuais/internal/events"
+	"github.com/neuais/neuais/internal/gqlserver"
+	"github.com/neuais/neuais/internal/health"
+	"github.com/neuais/neuais/internal/orgs"
+	"github.com/neuais/neuais/migrations"
+	"github.com/neuais/neuais/resolvers"
+	"github.com/neuais/neuais/rest"
+)
+
+// Version is the build's version, set with -ldflags "-X …/app.Version=…".
+var Version = "dev"
+
+// App is one running platform instance.
+type App struct {
+	Config  config.Config
+	Logger  *slog.Logger
+	DB      *bun.DB
+	Bus     events.Bus
+	Health  *health.Registry
+	Auth    *auth.Service
+	Orgs    *orgs.Service
+	REST    *rest.API
+	Started time.Time
+	// Stopping ends when the server begins to shut down, so that
+	// long-lived streams can end cleanly instead of holding shutdown up.
+	Stopping context.Context
+
+	stop    context.CancelFunc
+	handler http.Handler
+}
+
+// New opens the database, applies migrations, bootstraps an empty database
+// (printing generated credentials once to out) and builds the handler.
+func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Writer) (*App, error) {
+	a := &App{Config: cfg, Logger: logger, Health: health.NewRegistry(), Started: time.Now()}
+	a.Stopping, a.stop = context.WithCancel(context.Background())
+	var err error
+	if a.DB, err = db.Open(ctx, cfg.DatabaseURL, cfg.DataDir); err != nil {
+		return nil, err
+	}
+	if err := migrations.Up(ctx, a.DB); err != nil {
+		a.DB.Close()
+		return nil, err
+	}
+	secret, err := auth.LoadOrCreateSecret(cfg.JWTSecret, cfg.DataDir)
+	if err != nil {
+		a.DB.Close()
+		return nil, err
+	}
+	hasher := auth.NewHasher(cfg.BcryptCost)
+	a.Auth = auth.NewService(a.DB, auth.NewTokens(secret, nil), hasher)
+	a.Orgs = orgs.NewService(a.DB, hasher)
+	a.Bus = events.NewInProcess(0)
+
+	created, generated, err := a.Orgs.Bootstrap(ctx, cfg.AdminEmail, cfg.AdminPassword)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	if created {
+		email := cfg.AdminEmail
+		if email == "" {
+			email = orgs.DefaultAdminEmail
+		}
+		if generated != "" {
+			fmt.Fprintf(out, "Created organization %q with admin %s and generated password: %s\n(shown once; set NEUAIS_ADMIN_PASSWORD to choose it)\n", orgs.DefaultName, email, generated)
+		} else {
+			fmt.Fprintf(out, "Created organization %q with admin %s\n", orgs.DefaultName, email)
+		}
+	}
+
+	es := graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{
+		Version: Version,
+		Auth:    a.Auth,
+		Orgs:    a.Orgs,
+	}})
+	opts := gqlserver.Options{ComplexityLimit: cfg.ComplexityLimit, DepthLimit: cfg.DepthLimit, Introspection: cfg.Introspection, Logger: logger}
+	if a.REST, err = rest.New(gqlserver.NewExecutor(es, opts), es.Schema(), rest.Routes(), logger); err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.handler = a.routes(newGraphQLHandler(es, opts))
+	return a, nil
+}
+
+// Handler returns the root HTTP handler.
+func (a *App) Handler() http.Handler { return a.handler }
+
+// Close releases the database and the bus.
+func (a *App) Close() error {
+	a.stop()
+	var errs []error
+	if a.Bus != nil {
+		errs = append(errs, a.Bus.Close())
+	}
+	errs = append(errs, a.DB.Close())
+	return errors.Join(errs...)
+}
+
+// Serve serves on ln until ctx ends, then shuts down gracefully within the
+// configured grace period.
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           a.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	srv.RegisterOnShutdown(a.stop)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	a.Logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.Config.ShutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("app: shutdown: %w", err)
+	}
+	return nil
+}

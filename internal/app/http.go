@@ -1,0 +1,159 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/neuais/neuais/internal/auth"
+	"github.com/neuais/neuais/internal/gqlserver"
+	"github.com/neuais/neuais/migrations"
+	"github.com/neuais/neuais/models"
+	"github.com/neuais/neuais/rest"
+)
+
+func newGraphQLHandler(es graphql.ExecutableSchema, opts gqlserver.Options) *handler.Server {
+	srv := gqlserver.NewHandler(es, opts)
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	return srv
+}
+
+func (a *App) routes(gql http.Handler) http.Handler {
+	r := chi.NewRouter()
+	r.Use(requestID, a.logRequests, a.recoverPanics, a.authenticate)
+	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
+		rest.WriteError(w, models.Errorf(models.CodeNotFound, "No such route"))
+	})
+	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
+	})
+	r.Get("/readyz", a.ready)
+	r.Handle("/graphql", gql)
+	r.Handle("/v1/graphql", gql)
+	r.Mount("/v1", a.REST.Handler())
+	return r
+}
+
+// ready answers 200 when the database answers and every migration is applied.
+func (a *App) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := a.DB.PingContext(ctx); err != nil {
+		rest.WriteError(w, models.Errorf(models.CodeServiceUnavailable, "Database unreachable"))
+		return
+	}
+	pending, err := migrations.Pending(ctx, a.DB)
+	if err != nil || pending > 0 {
+		rest.WriteError(w, models.Errorf(models.CodeServiceUnavailable, "Migrations not applied"))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write([]byte(`{"status":"ready"}` + "\n"))
+}
+
+// authenticate resolves a bearer token into the request's identity. A bad
+// token is recorded, not refused here: operations that need an identity
+// refuse it with the reason, and the token mutation works without one.
+func (a *App) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		header := r.Header.Get("Authorization")
+		if header == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		ctx := r.Context()
+		raw, ok := auth.BearerToken(header)
+		if !ok {
+			ctx = models.WithAuthError(ctx, models.Errorf(models.CodeUnauthorized, "Authorization header must be: Bearer <token>"))
+			next.ServeHTTP(w, r.WithContext(ctx))
+			return
+		}
+		id, err := a.Auth.Authenticate(ctx, raw)
+		if err != nil {
+			var coded *models.Error
+			if !errors.As(err, &coded) {
+				a.Logger.ErrorContext(ctx, "authenticate", "err", err)
+				rest.WriteError(w, models.Errorf(models.CodeInternal, "internal server error"))
+				return
+			}
+			ctx = models.WithAuthError(ctx, coded)
+		} else {
+			ctx = models.WithIdentity(ctx, id)
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+type requestIDKey struct{}
+
+// requestID honours a sane incoming X-Request-ID, else makes one, and echoes it.
+func requestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-ID")
+		if !validRequestID(id) {
+			id = models.NewID("req_")
+		}
+		w.Header().Set("X-Request-ID", id)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+	})
+}
+
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for _, c := range id {
+		if c < 0x21 || c > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// RequestID returns the request id of ctx, or "".
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+func (a *App) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		next.ServeHTTP(ww, r)
+		a.Logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			slog.String("request_id", RequestID(r.Context())),
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path),
+			slog.Int("status", ww.Status()),
+			slog.Int("bytes", ww.BytesWritten()),
+			slog.Duration("duration", time.Since(start)),
+		)
+	})
+}
+
+func (a *App) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				a.Logger.ErrorContext(r.Context(), "panic", "panic", p, "request_id", RequestID(r.Context()))
+				rest.WriteError(w, models.Errorf(models.CodeInternal, "internal server error"))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,132 @@
+// Package config loads the server's configuration from NEUAIS_* environment
+// variables, each overridable by a flag of the same name in kebab case
+// (NEUAIS_DATA_DIR → --data-dir).
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the whole configuration, passed down from cmd/neuais.
+type Config struct {
+	Addr          string
+	DataDir       string
+	DatabaseURL   string
+	JWTSecret     string
+	AdminEmail    string
+	AdminPassword string
+	LogLevel      slog.Level
+	BusURL        string
+	RuntimeDriver string
+
+	// BcryptCost is the password hashing cost (tests lower it).
+	BcryptCost int
+	// GraphQL limits and switches.
+	ComplexityLimit int
+	DepthLimit      int
+	Introspection   bool
+	// ShutdownGrace bounds graceful shutdown.
+	ShutdownGrace time.Duration
+}
+
+// Default returns the configuration used when nothing is set: it lets
+// `neuais serve` start on a fresh machine.
+func Default() Config {
+	return Config{
+		Addr:            ":8000",
+		DataDir:         "./data",
+		LogLevel:        slog.LevelInfo,
+		RuntimeDriver:   "local",
+		BcryptCost:      10,
+		ComplexityLimit: 1000,
+		DepthLimit:      12,
+		Introspection:   true,
+		ShutdownGrace:   15 * time.Second,
+	}
+}
+
+// Load reads the environment (through getenv) and then args as flags.
+func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	c := Default()
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var errs []error
+	str := func(p *string, name, usage string) {
+		if v := getenv(envName(name)); v != "" {
+			*p = v
+		}
+		fs.StringVar(p, name, *p, usage+" ("+envName(name)+")")
+	}
+	num := func(p *int, name, usage string) {
+		if v := getenv(envName(name)); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: must be an integer", envName(name)))
+			}
+			*p = n
+		}
+		fs.IntVar(p, name, *p, usage+" ("+envName(name)+")")
+	}
+	boolean := func(p *bool, name, usage string) {
+		if v := getenv(envName(name)); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: must be true or false", envName(name)))
+			}
+			*p = b
+		}
+		fs.BoolVar(p, name, *p, usage+" ("+envName(name)+")")
+	}
+	duration := func(p *time.Duration, name, usage string) {
+		if v := getenv(envName(name)); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: must be a duration such as 10s", envName(name)))
+			}
+			*p = d
+		}
+		fs.DurationVar(p, name, *p, usage+" ("+envName(name)+")")
+	}
+	level := func(p *slog.Level, name, usage string) {
+		if v := getenv(envName(name)); v != "" {
+			if err := p.UnmarshalText([]byte(v)); err != nil {
+				errs = append(errs, fmt.Errorf("%s: must be debug, info, warn or error", envName(name)))
+			}
+		}
+		fs.TextVar(p, name, *p, usage+" ("+envName(name)+")")
+	}
+
+	str(&c.Addr, "addr", "listen address")
+	str(&c.DataDir, "data-dir", "data directory (SQLite file, JWT secret, binaries)")
+	str(&c.DatabaseURL, "database-url", "postgres:// URL; empty for SQLite in the data directory")
+	str(&c.JWTSecret, "jwt-secret", "HS256 secret of at least 32 characters; generated and kept in the data directory when empty")
+	str(&c.AdminEmail, "admin-email", "e-mail of the first admin, created on an empty database")
+	str(&c.AdminPassword, "admin-password", "password of the first admin; generated and printed once when empty")
+	level(&c.LogLevel, "log-level", "debug, info, warn or error")
+	str(&c.BusURL, "bus-url", "shared event bus URL; empty for the in-process bus")
+	str(&c.RuntimeDriver, "runtime-driver", "agent runtime driver")
+	num(&c.BcryptCost, "bcrypt-cost", "bcrypt cost of password hashes")
+	num(&c.ComplexityLimit, "complexity-limit", "GraphQL query complexity limit")
+	num(&c.DepthLimit, "depth-limit", "GraphQL query depth limit")
+	boolean(&c.Introspection, "introspection", "allow GraphQL introspection")
+	duration(&c.ShutdownGrace, "shutdown-grace", "how long graceful shutdown may take")
+
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		errs = append(errs, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " ")))
+	}
+	return c, errors.Join(errs...)
+}
+
+func envName(flagName string) string {
+	return "NEUAIS_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}

@@ -1,0 +1,149 @@
+// Package gqlserver builds the GraphQL HTTP handler and the in-process
+// executor that rest/ uses, both over one executable schema with the same
+// error presenter, limits and caches.
+package gqlserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"strings"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/executor"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/neuais/neuais/models"
+)
+
+// Options configure both the HTTP handler and the executor.
+type Options struct {
+	ComplexityLimit int // 0: DefaultComplexityLimit
+	DepthLimit      int // 0: DefaultDepthLimit
+	Introspection   bool
+	Logger          *slog.Logger
+}
+
+// Defaults for the limits.
+const (
+	DefaultComplexityLimit = 1000
+	DefaultDepthLimit      = 12
+	queryCacheSize         = 1000
+)
+
+// configurable is what handler.Server and executor.Executor have in common.
+type configurable interface {
+	Use(graphql.HandlerExtension)
+	SetErrorPresenter(graphql.ErrorPresenterFunc)
+	SetRecoverFunc(graphql.RecoverFunc)
+	SetQueryCache(graphql.Cache[*ast.QueryDocument])
+}
+
+func (o Options) withDefaults() Options {
+	if o.ComplexityLimit == 0 {
+		o.ComplexityLimit = DefaultComplexityLimit
+	}
+	if o.DepthLimit == 0 {
+		o.DepthLimit = DefaultDepthLimit
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+func configure(c configurable, o Options) {
+	c.SetErrorPresenter(ErrorPresenter(o.Logger))
+	c.SetRecoverFunc(recoverFunc(o.Logger))
+	c.SetQueryCache(lru.New[*ast.QueryDocument](queryCacheSize))
+	if o.Introspection {
+		c.Use(extension.Introspection{})
+	}
+	c.Use(extension.FixedComplexityLimit(o.ComplexityLimit))
+	c.Use(DepthLimit(o.DepthLimit))
+}
+
+// NewHandler returns the GraphQL HTTP server without transports; the
+// caller adds exactly the transports it serves.
+func NewHandler(es graphql.ExecutableSchema, o Options) *handler.Server {
+	o = o.withDefaults()
+	srv := handler.New(es)
+	configure(srv, o)
+	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](queryCacheSize)})
+	return srv
+}
+
+// NewExecutor returns an executor for in-process operations (REST).
+func NewExecutor(es graphql.ExecutableSchema, o Options) *executor.Executor {
+	o = o.withDefaults()
+	exec := executor.New(es)
+	configure(exec, o)
+	return exec
+}
+
+// ErrorPresenter copies a models.Error's code and details into extensions
+// and turns every uncoded error into internal_error, logged once and never
+// shown. Parse, validation and limit errors become invalid_request.
+func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		var coded *models.Error
+		if errors.As(err, &coded) {
+			gqlErr := graphql.DefaultErrorPresenter(ctx, err)
+			gqlErr.Message = coded.Message
+			gqlErr.Extensions = map[string]any{"code": coded.Code}
+			if len(coded.Details) > 0 {
+				gqlErr.Extensions["details"] = coded.Details
+			}
+			return gqlErr
+		}
+		var gqlErr *gqlerror.Error
+		if errors.As(err, &gqlErr) && gqlErr.Err == nil {
+			// Errors gqlgen made itself: parse, validation, variables, limits.
+			presented := *gqlErr
+			ext := map[string]any{"code": models.CodeInvalidRequest}
+			if field := variableField(gqlErr.Path); field != "" {
+				ext["details"] = map[string]any{"field": field, "reason": gqlErr.Message}
+			}
+			if c, ok := gqlErr.Extensions["code"].(string); ok && c != "" {
+				ext["graphql_code"] = c
+			}
+			presented.Extensions = ext
+			return &presented
+		}
+		logger.ErrorContext(ctx, "internal error", "err", err, "path", graphql.GetPath(ctx).String())
+		presented := graphql.DefaultErrorPresenter(ctx, errors.New("internal server error"))
+		presented.Extensions = map[string]any{"code": models.CodeInternal}
+		return presented
+	}
+}
+
+// variableField returns "input.name" for a variable-coercion error path
+// ["variable","input","name"], and "" for other paths.
+func variableField(path ast.Path) string {
+	if len(path) < 2 || path[0] != ast.PathName("variable") {
+		return ""
+	}
+	parts := make([]string, 0, len(path)-1)
+	for _, p := range path[1:] {
+		switch p := p.(type) {
+		case ast.PathName:
+			parts = append(parts, string(p))
+		case ast.PathIndex:
+			parts = append(parts, fmt.Sprint(int(p)))
+		}
+	}
+	return strings.Join(parts, ".")
+}
+
+func recoverFunc(logger *slog.Logger) graphql.RecoverFunc {
+	return func(ctx context.Context, p any) error {
+		logger.ErrorContext(ctx, "panic in resolver", "panic", p, "stack", string(debug.Stack()))
+		return fmt.Errorf("panic: %v", p)
+	}
+}

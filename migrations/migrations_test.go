@@ -1,0 +1,59 @@
+package migrations_test
+
+import (
+	"context"
+	"io/fs"
+	"slices"
+	"testing"
+
+	"github.com/neuais/neuais/internal/apitest"
+	"github.com/neuais/neuais/migrations"
+)
+
+func TestDialectFoldersMatch(t *testing.T) {
+	names := func(folder string) []string {
+		sub, err := migrations.Files(folder)
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries, err := fs.ReadDir(sub, ".")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, e := range entries {
+			out = append(out, e.Name())
+		}
+		return out
+	}
+	sqlite, postgres := names("sqlite"), names("postgres")
+	if len(sqlite) == 0 || !slices.Equal(sqlite, postgres) {
+		t.Fatalf("sqlite %v\npostgres %v", sqlite, postgres)
+	}
+}
+
+func TestUpIsIdempotent(t *testing.T) {
+	apitest.EachDB(t, func(t *testing.T, url string) {
+		db := apitest.MustOpenDB(t, url)
+		ctx := context.Background()
+		if err := migrations.Up(ctx, db); err != nil {
+			t.Fatalf("second Up: %v", err)
+		}
+		pending, err := migrations.Pending(ctx, db)
+		if err != nil || pending != 0 {
+			t.Fatalf("pending %d, %v", pending, err)
+		}
+	})
+}
+
+func TestSQLiteForeignKeysOn(t *testing.T) {
+	db := apitest.MustOpenDB(t, "sqlite:"+t.TempDir()+"/fk.db")
+	var on int
+	if err := db.QueryRow("PRAGMA foreign_keys").Scan(&on); err != nil || on != 1 {
+		t.Fatalf("foreign_keys = %d, %v", on, err)
+	}
+	var mode string
+	if err := db.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+		t.Fatalf("journal_mode = %q, %v", mode, err)
+	}
+}

@@ -1,0 +1,364 @@
+package rest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/executor"
+	"github.com/go-chi/chi/v5"
+	"github.com/vektah/gqlparser/v2"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/neuais/neuais/models"
+)
+
+// MaxBodyBytes bounds a request body.
+const MaxBodyBytes = 1 << 20
+
+// API serves the route table on one executor.
+type API struct {
+	exec   *executor.Executor
+	schema *ast.Schema
+	routes []Route
+	// varTypes holds each route's variable types, from its document
+	// parsed and validated against the schema once, at start.
+	varTypes map[*Route]map[string]*ast.Type
+	logger   *slog.Logger
+}
+
+// New returns the REST API over exec and its schema. It fails when a
+// route's document does not validate against the schema. Mount its
+// Handler under /v1.
+func New(exec *executor.Executor, schema *ast.Schema, routes []Route, logger *slog.Logger) (*API, error) {
+	a := &API{exec: exec, schema: schema, routes: routes, varTypes: map[*Route]map[string]*ast.Type{}, logger: logger}
+	for i := range a.routes {
+		route := &a.routes[i]
+		doc, err := gqlparser.LoadQueryWithRules(schema, defaultDocument(*route), nil)
+		if err != nil {
+			return nil, fmt.Errorf("rest: %s %s: %w", route.Method, route.Path, err)
+		}
+		if len(doc.Operations) != 1 {
+			return nil, fmt.Errorf("rest: %s %s: document must hold one operation", route.Method, route.Path)
+		}
+		types := map[string]*ast.Type{}
+		for _, v := range doc.Operations[0].VariableDefinitions {
+			types[v.Variable] = v.Type
+		}
+		a.varTypes[route] = types
+	}
+	return a, nil
+}
+
+// defaultDocument returns route's document with every field selected.
+func defaultDocument(route Route) string {
+	if len(route.Fields) == 0 {
+		return route.Doc
+	}
+	sel, _ := selection(route.Fields, "")
+	return strings.Replace(route.Doc, "{fields}", sel, 1)
+}
+
+// Routes returns the route table.
+func (a *API) Routes() []Route { return a.routes }
+
+// Handler returns the router of every route, with the contract's 404 and
+// 405 envelopes.
+func (a *API) Handler() http.Handler {
+	r := chi.NewRouter()
+	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
+		WriteError(w, models.Errorf(models.CodeNotFound, "No such route"))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusMethodNotAllowed)
+	})
+	for i := range a.routes {
+		r.Method(a.routes[i].Method, a.routes[i].Path, a.serve(&a.routes[i]))
+	}
+	return r
+}
+
+func (a *API) serve(route *Route) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		doc, vars, err := a.Translate(route, r)
+		if err != nil {
+			WriteError(w, err)
+			return
+		}
+		resp := a.Execute(r.Context(), doc, vars)
+		if len(resp.Errors) > 0 {
+			WriteError(w, ErrorFromGraphQL(*route, resp.Errors[0]))
+			return
+		}
+		result := resultOf(resp.Data)
+		if route.Location != "" {
+			var created struct {
+				ID string `json:"id"`
+			}
+			if json.Unmarshal(result, &created) == nil && created.ID != "" {
+				w.Header().Set("Location", "/v1"+route.Location+created.ID)
+			}
+		}
+		if route.Message != "" {
+			writeJSON(w, route.successStatus(), map[string]string{"message": route.Message})
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(route.successStatus())
+		_, _ = w.Write(result)
+	}
+}
+
+// Execute runs one operation in-process with ctx's identity.
+func (a *API) Execute(ctx context.Context, doc string, vars map[string]any) *graphql.Response {
+	ctx = graphql.StartOperationTrace(ctx)
+	params := &graphql.RawParams{Query: doc, Variables: vars, ReadTime: graphql.TraceTiming{Start: graphql.Now(), End: graphql.Now()}}
+	opCtx, errs := a.exec.CreateOperationContext(ctx, params)
+	if errs != nil {
+		return a.exec.DispatchError(graphql.WithOperationContext(ctx, opCtx), errs)
+	}
+	responses, ctx := a.exec.DispatchOperation(ctx, opCtx)
+	return responses(ctx)
+}
+
+// resultOf returns the value of the root alias r in data.
+func resultOf(data json.RawMessage) json.RawMessage {
+	const prefix = `{"r":`
+	if bytes.HasPrefix(data, []byte(prefix)) && bytes.HasSuffix(data, []byte("}")) {
+		return data[len(prefix) : len(data)-1]
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(data, &m); err != nil {
+		return data
+	}
+	return m["r"]
+}
+
+// Translate builds the operation document and variables of route for r.
+// Errors are invalid_request naming the parameter as the client wrote it.
+func (a *API) Translate(route *Route, r *http.Request) (string, map[string]any, *models.Error) {
+	types := a.varTypes[route]
+	vars := map[string]any{}
+	doc := route.Doc
+	if len(route.Fields) > 0 {
+		sel, err := selection(route.Fields, r.URL.Query().Get("fields"))
+		if err != nil {
+			return "", nil, err
+		}
+		doc = strings.Replace(doc, "{fields}", sel, 1)
+	}
+	params := route.Params
+	if route.List {
+		params = append(slices.Clip(params),
+			Param{Var: "limit", From: FromQuery, Key: "limit", Kind: Int},
+			Param{Var: "offset", From: FromQuery, Key: "offset", Kind: Int},
+			Param{Var: "sort", From: FromQuery, Key: "sort"},
+		)
+	}
+	var body map[string]any
+	if route.Body != "" || hasBodyParams(params) {
+		var err *models.Error
+		if body, err = readBody(r); err != nil {
+			return "", nil, err
+		}
+	}
+	for _, p := range params {
+		var raw string
+		var present bool
+		switch p.From {
+		case FromPath:
+			raw = chi.URLParam(r, p.Key)
+			present = true
+		case FromQuery:
+			raw = r.URL.Query().Get(p.Key)
+			present = raw != ""
+		case FromHeader:
+			raw = r.Header.Get(p.Key)
+			present = raw != ""
+		case FromBody:
+			if v, ok := body[p.Key]; ok {
+				if err := checkJSONType(a.schema, types[p.Var], v, p.Key); err != nil {
+					return "", nil, err
+				}
+				vars[p.Var] = v
+			}
+			continue
+		}
+		if !present {
+			continue
+		}
+		v, err := convert(raw, p.Kind)
+		if err != nil {
+			return "", nil, models.Invalid(p.Key, err.Error())
+		}
+		vars[p.Var] = v
+	}
+	if route.Body != "" {
+		input := camelKeys(body, route.Opaque)
+		if err := checkJSONType(a.schema, types[route.Body], input, ""); err != nil {
+			return "", nil, err
+		}
+		vars[route.Body] = input
+	} else if hasBodyParams(params) {
+		for k := range body {
+			if !slices.ContainsFunc(params, func(p Param) bool { return p.From == FromBody && p.Key == k }) {
+				return "", nil, models.Invalid(k, "unknown field")
+			}
+		}
+	}
+	return doc, vars, nil
+}
+
+func hasBodyParams(params []Param) bool {
+	return slices.ContainsFunc(params, func(p Param) bool { return p.From == FromBody })
+}
+
+func readBody(r *http.Request) (map[string]any, *models.Error) {
+	data, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	if err != nil {
+		return nil, models.Invalid("body", "could not be read")
+	}
+	if len(data) > MaxBodyBytes {
+		return nil, models.Invalid("body", fmt.Sprintf("must be at most %d bytes", MaxBodyBytes))
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return map[string]any{}, nil
+	}
+	// Numbers decode as float64, so that GraphQL coercion cannot take a
+	// number for a String; checkJSONType then holds integers to whole values.
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var body map[string]any
+	if err := dec.Decode(&body); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			return nil, models.Invalid("body", "must be a JSON object")
+		}
+		return nil, models.Invalid("body", "malformed JSON: "+err.Error())
+	}
+	if dec.More() {
+		return nil, models.Invalid("body", "malformed JSON: trailing data after the object")
+	}
+	if body == nil {
+		return nil, models.Invalid("body", "must be a JSON object")
+	}
+	return body, nil
+}
+
+func convert(raw string, kind Kind) (any, error) {
+	switch kind {
+	case Int:
+		n, err := strconv.Atoi(raw)
+		if err != nil {
+			return nil, errors.New("must be an integer")
+		}
+		return n, nil
+	case Bool:
+		b, err := strconv.ParseBool(raw)
+		if err != nil {
+			return nil, errors.New("must be true or false")
+		}
+		return b, nil
+	default:
+		return raw, nil
+	}
+}
+
+func selection(fields []Field, requested string) (string, *models.Error) {
+	var names []string
+	if requested == "" {
+		for _, f := range fields {
+			names = append(names, f.Name)
+		}
+	} else {
+		for _, n := range strings.Split(requested, ",") {
+			if n = strings.TrimSpace(n); n != "" && !slices.Contains(names, n) {
+				names = append(names, n)
+			}
+		}
+		if len(names) == 0 {
+			return "", models.Invalid("fields", "must name at least one field")
+		}
+	}
+	var b strings.Builder
+	for _, n := range names {
+		i := slices.IndexFunc(fields, func(f Field) bool { return f.Name == n })
+		if i < 0 {
+			allowed := make([]string, len(fields))
+			for j, f := range fields {
+				allowed[j] = f.Name
+			}
+			return "", models.Invalid("fields", fmt.Sprintf("unknown field %q; allowed: %s", n, strings.Join(allowed, ", ")))
+		}
+		sel := fields[i].Selection
+		if sel == "" {
+			sel = n
+		}
+		b.WriteString(sel)
+		b.WriteByte(' ')
+	}
+	return b.String(), nil
+}
+
+// ErrorFromGraphQL turns a presented GraphQL error into the contract's
+// error, renaming details.field from GraphQL to REST spelling.
+func ErrorFromGraphQL(route Route, gqlErr *gqlerror.Error) *models.Error {
+	code, _ := gqlErr.Extensions["code"].(string)
+	if code == "" {
+		code = models.CodeInternal
+	}
+	e := &models.Error{Code: code, Message: gqlErr.Message}
+	details, _ := gqlErr.Extensions["details"].(map[string]any)
+	if len(details) == 0 {
+		return e
+	}
+	e.Details = make(map[string]any, len(details))
+	for k, v := range details {
+		e.Details[k] = v
+	}
+	field, _ := details["field"].(string)
+	if field == "" {
+		return e
+	}
+	restField := restFieldName(route, field, gqlErr.Extensions["graphql_code"] != nil)
+	e.Details["field"] = restField
+	if gqlErr.Extensions["graphql_code"] != nil {
+		reason, _ := details["reason"].(string)
+		e.Message = "Invalid " + restField + ": " + reason
+	}
+	return e
+}
+
+// restFieldName maps a GraphQL field path to the REST client's spelling.
+// Variable paths start with the variable's name; domain paths name input
+// fields directly.
+func restFieldName(route Route, field string, isVariable bool) string {
+	head, rest, _ := strings.Cut(field, ".")
+	if isVariable {
+		if head == route.Body && route.Body != "" {
+			return snakePath(rest, route.Opaque)
+		}
+		params := route.Params
+		if route.List {
+			params = append(slices.Clip(params), Param{Var: "limit", Key: "limit"}, Param{Var: "offset", Key: "offset"}, Param{Var: "sort", Key: "sort"})
+		}
+		for _, p := range params {
+			if p.Var == head {
+				if rest == "" {
+					return p.Key
+				}
+				return p.Key + "." + snakePath(rest, route.Opaque)
+			}
+		}
+	}
+	return snakePath(field, route.Opaque)
+}

@@ -1,0 +1,55 @@
+package rest
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/neuais/neuais/models"
+)
+
+// statusByCode is the one code → HTTP status table.
+var statusByCode = map[string]int{
+	models.CodeInvalidRequest:     http.StatusBadRequest,
+	models.CodeUnauthorized:       http.StatusUnauthorized,
+	models.CodeForbidden:          http.StatusForbidden,
+	models.CodeNotFound:           http.StatusNotFound,
+	models.CodeConflict:           http.StatusConflict,
+	models.CodeRateLimitExceeded:  http.StatusTooManyRequests,
+	models.CodeInternal:           http.StatusInternalServerError,
+	models.CodeServiceUnavailable: http.StatusServiceUnavailable,
+	models.CodeTimeout:            http.StatusRequestTimeout,
+	models.CodePreconditionFailed: http.StatusPreconditionFailed,
+}
+
+// HTTPStatus returns the status of an error code (500 for unknown codes).
+func HTTPStatus(code string) int {
+	if s, ok := statusByCode[code]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+type envelope struct {
+	Error envelopeError `json:"error"`
+}
+
+type envelopeError struct {
+	Code    string         `json:"code"`
+	Message string         `json:"message"`
+	Details map[string]any `json:"details,omitempty"`
+}
+
+// WriteError writes the contract's error envelope with the code's status.
+func WriteError(w http.ResponseWriter, e *models.Error) {
+	status := HTTPStatus(e.Code)
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="neuais"`)
+	}
+	writeJSON(w, status, envelope{Error: envelopeError{Code: e.Code, Message: e.Message, Details: e.Details}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,78 @@
+// Package rest serves the /v1 REST contract by translating each route into
+// a GraphQL operation run in-process on the same executor as /graphql.
+// It holds no SQL and no business rule: only the route table, the mapping
+// of path, query, header and body into variables, and response shaping.
+package rest
+
+import "net/http"
+
+// Source is where a Param's value comes from.
+type Source int
+
+// Param sources.
+const (
+	FromPath Source = iota
+	FromQuery
+	FromBody
+	FromHeader
+)
+
+// Kind is the JSON type a query, path or header string is converted to.
+type Kind int
+
+// Param kinds.
+const (
+	String Kind = iota
+	Int
+	Bool
+)
+
+// Param maps one REST input to one GraphQL variable.
+type Param struct {
+	Var  string // variable name in the document, without $
+	From Source
+	Key  string // name in the path, query, body or header, as REST clients write it
+	Kind Kind
+}
+
+// Field is one name accepted by fields=, with the selection it stands for.
+type Field struct {
+	Name      string // REST name (created_at)
+	Selection string // GraphQL selection; empty means Name itself
+}
+
+// Route is one /v1 route. The document's single root field is aliased
+// "r"; the success body is r's value, written as gqlgen produced it.
+type Route struct {
+	Method string
+	Path   string // chi pattern relative to /v1
+	// Doc is the GraphQL document. When Fields is set, "{fields}" stands
+	// for the selection built from fields= (or all fields).
+	Doc    string
+	Params []Param
+	// Body names the variable that receives the whole JSON body as an input
+	// object, its keys turned from snake_case to camelCase except below
+	// the Opaque keys, whose values are passed as they are.
+	Body   string
+	Opaque []string
+	// List adds the generic list parameters limit, offset and sort as
+	// variables $limit, $offset and $sort.
+	List   bool
+	Fields []Field
+	// Status is the success status; 0 means 200.
+	Status int
+	// Message, when set, replaces the success body with {"message": Message}.
+	Message string
+	// Location, when set, is a path prefix to which the result's "id" is
+	// appended for the Location header (201 responses).
+	Location string
+	// Summary describes the route for the OpenAPI document.
+	Summary string
+}
+
+func (r Route) successStatus() int {
+	if r.Status == 0 {
+		return http.StatusOK
+	}
+	return r.Status
+}
