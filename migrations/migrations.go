@@ -50,17 +50,15 @@ func Up(ctx context.Context, db *bun.DB) error {
 	if err != nil {
 		return err
 	}
-	if err := m.Init(ctx); err != nil {
-		return fmt.Errorf("migrations: init: %w", err)
-	}
-	if err := m.Lock(ctx); err != nil {
-		return fmt.Errorf("migrations: lock: %w", err)
-	}
-	defer m.Unlock(ctx) //nolint:errcheck // the lock row goes with the process at worst
-	if _, err := m.Migrate(ctx); err != nil {
-		return fmt.Errorf("migrations: up: %w", err)
-	}
-	return nil
+	return WithLock(ctx, db, func() error {
+		if err := m.Init(ctx); err != nil {
+			return fmt.Errorf("migrations: init: %w", err)
+		}
+		if _, err := m.Migrate(ctx); err != nil {
+			return fmt.Errorf("migrations: up: %w", err)
+		}
+		return nil
+	})
 }
 
 // Pending reports how many migrations are not yet applied.

@@ -6,7 +6,10 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/uptrace/bun"
+
 	"github.com/neuais/neuais/internal/apitest"
+	"github.com/neuais/neuais/internal/db"
 	"github.com/neuais/neuais/migrations"
 )
 
@@ -34,12 +37,12 @@ func TestDialectFoldersMatch(t *testing.T) {
 
 func TestUpIsIdempotent(t *testing.T) {
 	apitest.EachDB(t, func(t *testing.T, url string) {
-		db := apitest.MustOpenDB(t, url)
+		d := apitest.MustOpenDB(t, url)
 		ctx := context.Background()
-		if err := migrations.Up(ctx, db); err != nil {
+		if err := migrations.Up(ctx, d); err != nil {
 			t.Fatalf("second Up: %v", err)
 		}
-		pending, err := migrations.Pending(ctx, db)
+		pending, err := migrations.Pending(ctx, d)
 		if err != nil || pending != 0 {
 			t.Fatalf("pending %d, %v", pending, err)
 		}
@@ -47,13 +50,36 @@ func TestUpIsIdempotent(t *testing.T) {
 }
 
 func TestSQLiteForeignKeysOn(t *testing.T) {
-	db := apitest.MustOpenDB(t, "sqlite:"+t.TempDir()+"/fk.db")
+	d := apitest.MustOpenDB(t, "sqlite:"+t.TempDir()+"/fk.db")
 	var on int
-	if err := db.QueryRow("PRAGMA foreign_keys").Scan(&on); err != nil || on != 1 {
+	if err := d.QueryRow("PRAGMA foreign_keys").Scan(&on); err != nil || on != 1 {
 		t.Fatalf("foreign_keys = %d, %v", on, err)
 	}
 	var mode string
-	if err := db.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+	if err := d.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
 		t.Fatalf("journal_mode = %q, %v", mode, err)
 	}
+}
+
+func TestConcurrentUp(t *testing.T) {
+	apitest.EachDB(t, func(t *testing.T, url string) {
+		open := func() *bun.DB {
+			d, err := db.Open(context.Background(), url, t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { d.Close() })
+			return d
+		}
+		first, second := open(), open()
+		errs := make(chan error, 2)
+		for _, d := range []*bun.DB{first, second} {
+			go func() { errs <- migrations.Up(context.Background(), d) }()
+		}
+		for range 2 {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
 }
