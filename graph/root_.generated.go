@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/neuais/neuais/internal/agents"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 )
@@ -22,6 +23,7 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	Agent() AgentResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
 }
@@ -30,13 +32,54 @@ type DirectiveRoot struct {
 }
 
 type ComplexityRoot struct {
+	Agent struct {
+		BinarySHA256 func(childComplexity int) int
+		BinaryURL    func(childComplexity int) int
+		Config       func(childComplexity int) int
+		CreatedAt    func(childComplexity int) int
+		ETag         func(childComplexity int) int
+		Endpoints    func(childComplexity int) int
+		Environment  func(childComplexity int) int
+		ID           func(childComplexity int) int
+		Name         func(childComplexity int) int
+		Region       func(childComplexity int) int
+		Replicas     func(childComplexity int) int
+		Runtime      func(childComplexity int) int
+		Status       func(childComplexity int) int
+		UpdatedAt    func(childComplexity int) int
+	}
+
+	AgentConfig struct {
+		CPU      func(childComplexity int) int
+		Memory   func(childComplexity int) int
+		Replicas func(childComplexity int) int
+	}
+
+	AgentPage struct {
+		HasMore func(childComplexity int) int
+		Items   func(childComplexity int) int
+		Limit   func(childComplexity int) int
+		Offset  func(childComplexity int) int
+		Total   func(childComplexity int) int
+	}
+
 	Mutation struct {
-		CreateToken func(childComplexity int, email string, password string) int
+		CreateAgent  func(childComplexity int, input agents.CreateInput, idempotencyKey *string) int
+		CreateToken  func(childComplexity int, email string, password string) int
+		DeleteAgent  func(childComplexity int, id string, ifMatch *string) int
+		RestartAgent func(childComplexity int, id string) int
+		ScaleAgent   func(childComplexity int, id string, replicas int) int
+		StartAgent   func(childComplexity int, id string) int
+		StopAgent    func(childComplexity int, id string) int
+		UpdateAgent  func(childComplexity int, id string, input agents.UpdateInput, ifMatch *string) int
 	}
 
 	Query struct {
-		Me      func(childComplexity int) int
-		Version func(childComplexity int) int
+		Agent        func(childComplexity int, id string) int
+		Agents       func(childComplexity int, status *string, region *string, namePrefix *string, sort *string, limit *int, offset *int) int
+		Me           func(childComplexity int) int
+		Version      func(childComplexity int) int
+		WaitForAgent func(childComplexity int, id string, status string, timeout *string) int
 	}
 
 	Token struct {
@@ -69,6 +112,152 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	_ = ec
 	switch typeName + "." + field {
 
+	case "Agent.binarySha256":
+		if e.ComplexityRoot.Agent.BinarySHA256 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Agent.BinarySHA256(childComplexity), true
+	case "Agent.binaryUrl":
+		if e.ComplexityRoot.Agent.BinaryURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Agent.BinaryURL(childComplexity), true
+	case "Agent.config":
+		if e.ComplexityRoot.Agent.Config == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Agent.Config(childComplexity), true
+	case "Agent.createdAt":
+		if e.ComplexityRoot.Agent.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Agent.CreatedAt(childComplexity), true
+	case "Agent.etag":
+		if e.ComplexityRoot.Agent.ETag == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Agent.ETag(childComplexity), true
+	case "Agent.endpoints":
+		if e.ComplexityRoot.Agent.Endpoints == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Agent.Endpoints(childComplexity), true
+	case "Agent.environment":
+		if e.ComplexityRoot.Agent.Environment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Agent.Environment(childComplexity), true
+	case "Agent.id":
+		if e.ComplexityRoot.Agent.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Agent.ID(childComplexity), true
+	case "Agent.name":
+		if e.ComplexityRoot.Agent.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Agent.Name(childComplexity), true
+	case "Agent.region":
+		if e.ComplexityRoot.Agent.Region == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Agent.Region(childComplexity), true
+	case "Agent.replicas":
+		if e.ComplexityRoot.Agent.Replicas == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Agent.Replicas(childComplexity), true
+	case "Agent.runtime":
+		if e.ComplexityRoot.Agent.Runtime == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Agent.Runtime(childComplexity), true
+	case "Agent.status":
+		if e.ComplexityRoot.Agent.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Agent.Status(childComplexity), true
+	case "Agent.updatedAt":
+		if e.ComplexityRoot.Agent.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Agent.UpdatedAt(childComplexity), true
+
+	case "AgentConfig.cpu":
+		if e.ComplexityRoot.AgentConfig.CPU == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentConfig.CPU(childComplexity), true
+	case "AgentConfig.memory":
+		if e.ComplexityRoot.AgentConfig.Memory == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentConfig.Memory(childComplexity), true
+	case "AgentConfig.replicas":
+		if e.ComplexityRoot.AgentConfig.Replicas == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentConfig.Replicas(childComplexity), true
+
+	case "AgentPage.hasMore":
+		if e.ComplexityRoot.AgentPage.HasMore == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentPage.HasMore(childComplexity), true
+	case "AgentPage.items":
+		if e.ComplexityRoot.AgentPage.Items == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentPage.Items(childComplexity), true
+	case "AgentPage.limit":
+		if e.ComplexityRoot.AgentPage.Limit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentPage.Limit(childComplexity), true
+	case "AgentPage.offset":
+		if e.ComplexityRoot.AgentPage.Offset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentPage.Offset(childComplexity), true
+	case "AgentPage.total":
+		if e.ComplexityRoot.AgentPage.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentPage.Total(childComplexity), true
+
+	case "Mutation.createAgent":
+		if e.ComplexityRoot.Mutation.CreateAgent == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createAgent_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateAgent(childComplexity, args["input"].(agents.CreateInput), args["idempotencyKey"].(*string)), true
 	case "Mutation.createToken":
 		if e.ComplexityRoot.Mutation.CreateToken == nil {
 			break
@@ -80,6 +269,95 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateToken(childComplexity, args["email"].(string), args["password"].(string)), true
+	case "Mutation.deleteAgent":
+		if e.ComplexityRoot.Mutation.DeleteAgent == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteAgent_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteAgent(childComplexity, args["id"].(string), args["ifMatch"].(*string)), true
+	case "Mutation.restartAgent":
+		if e.ComplexityRoot.Mutation.RestartAgent == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_restartAgent_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RestartAgent(childComplexity, args["id"].(string)), true
+	case "Mutation.scaleAgent":
+		if e.ComplexityRoot.Mutation.ScaleAgent == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_scaleAgent_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ScaleAgent(childComplexity, args["id"].(string), args["replicas"].(int)), true
+	case "Mutation.startAgent":
+		if e.ComplexityRoot.Mutation.StartAgent == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_startAgent_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.StartAgent(childComplexity, args["id"].(string)), true
+	case "Mutation.stopAgent":
+		if e.ComplexityRoot.Mutation.StopAgent == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_stopAgent_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.StopAgent(childComplexity, args["id"].(string)), true
+	case "Mutation.updateAgent":
+		if e.ComplexityRoot.Mutation.UpdateAgent == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateAgent_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateAgent(childComplexity, args["id"].(string), args["input"].(agents.UpdateInput), args["ifMatch"].(*string)), true
+
+	case "Query.agent":
+		if e.ComplexityRoot.Query.Agent == nil {
+			break
+		}
+
+		args, err := ec.field_Query_agent_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Agent(childComplexity, args["id"].(string)), true
+	case "Query.agents":
+		if e.ComplexityRoot.Query.Agents == nil {
+			break
+		}
+
+		args, err := ec.field_Query_agents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Agents(childComplexity, args["status"].(*string), args["region"].(*string), args["namePrefix"].(*string), args["sort"].(*string), args["limit"].(*int), args["offset"].(*int)), true
 
 	case "Query.me":
 		if e.ComplexityRoot.Query.Me == nil {
@@ -93,6 +371,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Version(childComplexity), true
+	case "Query.waitForAgent":
+		if e.ComplexityRoot.Query.WaitForAgent == nil {
+			break
+		}
+
+		args, err := ec.field_Query_waitForAgent_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.WaitForAgent(childComplexity, args["id"].(string), args["status"].(string), args["timeout"].(*string)), true
 
 	case "Token.accessToken":
 		if e.ComplexityRoot.Token.AccessToken == nil {
@@ -158,7 +447,11 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	opCtx := graphql.GetOperationContext(ctx)
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
-		return graphql.NewInputUnmarshalerIndex()
+		return graphql.NewInputUnmarshalerIndex(
+			graphql.NewInputUnmarshaler("AgentConfigInput", ec.unmarshalInputAgentConfigInput),
+			graphql.NewInputUnmarshaler("CreateAgentInput", ec.unmarshalInputCreateAgentInput),
+			graphql.NewInputUnmarshaler("UpdateAgentInput", ec.unmarshalInputUpdateAgentInput),
+		)
 	}
 	first := true
 
@@ -233,7 +526,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema/base.graphqls" "schema/users.graphqls"
+//go:embed "schema/agents.graphqls" "schema/base.graphqls" "schema/users.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -245,6 +538,7 @@ func sourceData(filename string) string {
 }
 
 var sources = []*ast.Source{
+	{Name: "schema/agents.graphqls", Input: sourceData("schema/agents.graphqls"), BuiltIn: false},
 	{Name: "schema/base.graphqls", Input: sourceData("schema/base.graphqls"), BuiltIn: false},
 	{Name: "schema/users.graphqls", Input: sourceData("schema/users.graphqls"), BuiltIn: false},
 }
@@ -253,6 +547,68 @@ var parsedSchema = gqlparser.MustLoadSchema(sources...)
 // childFields_* functions provide shared child field context lookups.
 // Each function is generated once per unique object type, deduplicating the
 // switch statements that were previously inlined in every fieldContext_* function.
+
+func (ec *executionContext) childFields_Agent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Agent_id(ctx, field)
+	case "name":
+		return ec.fieldContext_Agent_name(ctx, field)
+	case "status":
+		return ec.fieldContext_Agent_status(ctx, field)
+	case "replicas":
+		return ec.fieldContext_Agent_replicas(ctx, field)
+	case "region":
+		return ec.fieldContext_Agent_region(ctx, field)
+	case "runtime":
+		return ec.fieldContext_Agent_runtime(ctx, field)
+	case "binaryUrl":
+		return ec.fieldContext_Agent_binaryUrl(ctx, field)
+	case "binarySha256":
+		return ec.fieldContext_Agent_binarySha256(ctx, field)
+	case "config":
+		return ec.fieldContext_Agent_config(ctx, field)
+	case "environment":
+		return ec.fieldContext_Agent_environment(ctx, field)
+	case "endpoints":
+		return ec.fieldContext_Agent_endpoints(ctx, field)
+	case "etag":
+		return ec.fieldContext_Agent_etag(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Agent_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Agent_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Agent", field.Name)
+}
+
+func (ec *executionContext) childFields_AgentConfig(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cpu":
+		return ec.fieldContext_AgentConfig_cpu(ctx, field)
+	case "memory":
+		return ec.fieldContext_AgentConfig_memory(ctx, field)
+	case "replicas":
+		return ec.fieldContext_AgentConfig_replicas(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AgentConfig", field.Name)
+}
+
+func (ec *executionContext) childFields_AgentPage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "items":
+		return ec.fieldContext_AgentPage_items(ctx, field)
+	case "total":
+		return ec.fieldContext_AgentPage_total(ctx, field)
+	case "limit":
+		return ec.fieldContext_AgentPage_limit(ctx, field)
+	case "offset":
+		return ec.fieldContext_AgentPage_offset(ctx, field)
+	case "hasMore":
+		return ec.fieldContext_AgentPage_hasMore(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AgentPage", field.Name)
+}
 
 func (ec *executionContext) childFields_Token(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {

@@ -1,6 +1,7 @@
 package models
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -74,3 +75,6 @@ type Agent struct {
 func (a *Agent) Config() AgentConfig {
 	return AgentConfig{CPU: a.CPU, Memory: a.Memory, Replicas: a.Replicas}
 }
+
+// ETag returns the entity tag of the agent's current version, for If-Match.
+func (a *Agent) ETag() string { return strconv.FormatInt(a.Version, 10) }

@@ -3,6 +3,7 @@
 package resolvers
 
 import (
+	"github.com/neuais/neuais/internal/agents"
 	"github.com/neuais/neuais/internal/auth"
 	"github.com/neuais/neuais/internal/orgs"
 )
@@ -12,4 +13,5 @@ type Resolver struct {
 	Version string
 	Auth    *auth.Service
 	Orgs    *orgs.Service
+	Agents  *agents.Service
 }

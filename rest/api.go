@@ -101,6 +101,12 @@ func (a *API) serve(route *Route) http.HandlerFunc {
 			return
 		}
 		result := resultOf(resp.Data)
+		if route.ETag {
+			var etag string
+			if etag, result = cutETag(result); etag != "" {
+				w.Header().Set("ETag", strconv.Quote(etag))
+			}
+		}
 		if route.Location != "" {
 			var created struct {
 				ID string `json:"id"`
@@ -142,6 +148,29 @@ func resultOf(data json.RawMessage) json.RawMessage {
 		return data
 	}
 	return m["r"]
+}
+
+// cutETag removes the leading {"_etag":"…", member of an object written
+// by gqlgen and returns its value; gqlgen writes members in selection
+// order, so this costs no decoding.
+func cutETag(result json.RawMessage) (string, json.RawMessage) {
+	const prefix = `{"` + ETagAlias + `":"`
+	if !bytes.HasPrefix(result, []byte(prefix)) {
+		return "", result
+	}
+	rest := result[len(prefix):]
+	end := bytes.IndexAny(rest, `"\`)
+	if end < 0 || rest[end] != '"' {
+		return "", result
+	}
+	etag := string(rest[:end])
+	rest = rest[end+1:]
+	if len(rest) > 0 && rest[0] == ',' {
+		rest = rest[1:]
+	}
+	out := make(json.RawMessage, 0, len(rest)+1)
+	out = append(append(out, '{'), rest...)
+	return etag, out
 }
 
 // Translate builds the operation document and variables of route for r.
@@ -190,7 +219,7 @@ func (a *API) Translate(route *Route, r *http.Request) (string, map[string]any, 
 				if err := checkJSONType(a.schema, types[p.Var], v, p.Key); err != nil {
 					return "", nil, err
 				}
-				vars[p.Var] = v
+				vars[p.Var] = wholeInts(a.schema, types[p.Var], v)
 			}
 			continue
 		}
@@ -208,7 +237,7 @@ func (a *API) Translate(route *Route, r *http.Request) (string, map[string]any, 
 		if err := checkJSONType(a.schema, types[route.Body], input, ""); err != nil {
 			return "", nil, err
 		}
-		vars[route.Body] = input
+		vars[route.Body] = wholeInts(a.schema, types[route.Body], input)
 	} else if hasBodyParams(params) {
 		for k := range body {
 			if !slices.ContainsFunc(params, func(p Param) bool { return p.From == FromBody && p.Key == k }) {
@@ -268,6 +297,16 @@ func convert(raw string, kind Kind) (any, error) {
 			return nil, errors.New("must be true or false")
 		}
 		return b, nil
+	case EntityTag:
+		tag := strings.TrimPrefix(strings.TrimSpace(raw), "W/")
+		if tag == "*" {
+			return tag, nil
+		}
+		unquoted, err := strconv.Unquote(tag)
+		if err != nil || !strings.HasPrefix(tag, `"`) {
+			return nil, errors.New(`must be an entity tag such as "3"`)
+		}
+		return unquoted, nil
 	default:
 		return raw, nil
 	}
@@ -340,9 +379,17 @@ func ErrorFromGraphQL(route Route, gqlErr *gqlerror.Error) *models.Error {
 
 // restFieldName maps a GraphQL field path to the REST client's spelling.
 // Variable paths start with the variable's name; domain paths name input
-// fields directly.
+// fields directly, or an argument that a path, query or header parameter
+// gives (idempotencyKey → Idempotency-Key).
 func restFieldName(route Route, field string, isVariable bool) string {
 	head, rest, _ := strings.Cut(field, ".")
+	if !isVariable && rest == "" {
+		for _, p := range route.Params {
+			if p.Var == head && p.From != FromBody {
+				return p.Key
+			}
+		}
+	}
 	if isVariable {
 		if head == route.Body && route.Body != "" {
 			return snakePath(rest, route.Opaque)

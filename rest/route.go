@@ -25,6 +25,9 @@ const (
 	String Kind = iota
 	Int
 	Bool
+	// EntityTag is an If-Match value: its quotes and weak prefix are
+	// dropped ("*" stays), leaving the etag the schema hands out.
+	EntityTag
 )
 
 // Param maps one REST input to one GraphQL variable.
@@ -68,7 +71,13 @@ type Route struct {
 	Location string
 	// Summary describes the route for the OpenAPI document.
 	Summary string
+	// ETag, when set, sends the result's leading "_etag" value (select
+	// `_etag: etag` first) as the ETag header and leaves it out of the body.
+	ETag bool
 }
+
+// ETagAlias is the alias of the etag a route with ETag selects first.
+const ETagAlias = "_etag"
 
 func (r Route) successStatus() int {
 	if r.Status == 0 {

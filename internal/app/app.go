@@ -15,6 +15,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/neuais/neuais/graph"
+	"github.com/neuais/neuais/internal/agents"
 	"github.com/neuais/neuais/internal/auth"
 	"github.com/neuais/neuais/internal/config"
 	"github.com/neuais/neuais/internal/db"
@@ -39,6 +40,7 @@ type App struct {
 	Health  *health.Registry
 	Auth    *auth.Service
 	Orgs    *orgs.Service
+	Agents  *agents.Service
 	REST    *rest.API
 	Started time.Time
 	// Stopping ends when the server begins to shut down, so that
@@ -71,6 +73,14 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Wri
 	a.Auth = auth.NewService(a.DB, auth.NewTokens(secret, nil), hasher)
 	a.Orgs = orgs.NewService(a.DB, hasher)
 	a.Bus = events.NewInProcess(0)
+	// The runtime's Manager is the agents' Reconciler once it is wired here.
+	a.Agents = agents.NewService(a.DB, a.Bus, agents.Config{
+		Regions:          cfg.Regions,
+		EndpointTemplate: cfg.EndpointTemplate,
+		AllowFileURLs:    cfg.AllowFileURLs,
+		MaxReplicas:      cfg.MaxReplicas,
+		MaxWait:          cfg.MaxAgentWait,
+	}, nil, logger)
 
 	created, generated, err := a.Orgs.Bootstrap(ctx, cfg.AdminEmail, cfg.AdminPassword)
 	if err != nil {
@@ -93,6 +103,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Wri
 		Version: Version,
 		Auth:    a.Auth,
 		Orgs:    a.Orgs,
+		Agents:  a.Agents,
 	}})
 	opts := gqlserver.Options{ComplexityLimit: cfg.ComplexityLimit, DepthLimit: cfg.DepthLimit, Introspection: cfg.Introspection, Logger: logger}
 	if a.REST, err = rest.New(gqlserver.NewExecutor(es, opts), es.Schema(), rest.Routes(), logger); err != nil {

@@ -34,6 +34,16 @@ type Config struct {
 	Introspection   bool
 	// ShutdownGrace bounds graceful shutdown.
 	ShutdownGrace time.Duration
+
+	// Agents API: the regions agents may be placed in (the first is the
+	// default), the endpoint template ({name} is the agent's name), whether
+	// file:// binary URLs are accepted (local use only), the replica limit
+	// per agent, and the longest wait for an agent's status.
+	Regions          []string
+	EndpointTemplate string
+	AllowFileURLs    bool
+	MaxReplicas      int
+	MaxAgentWait     time.Duration
 }
 
 // Default returns the configuration used when nothing is set: it lets
@@ -49,6 +59,11 @@ func Default() Config {
 		DepthLimit:      12,
 		Introspection:   true,
 		ShutdownGrace:   15 * time.Second,
+
+		Regions:          []string{"local"},
+		EndpointTemplate: "http://{name}.localhost:8000",
+		MaxReplicas:      20,
+		MaxAgentWait:     5 * time.Minute,
 	}
 }
 
@@ -103,6 +118,16 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 		fs.TextVar(p, name, *p, usage+" ("+envName(name)+")")
 	}
 
+	list := func(p *[]string, name, usage string) {
+		if v := getenv(envName(name)); v != "" {
+			*p = splitList(v)
+		}
+		fs.Func(name, usage+" ("+envName(name)+", comma-separated; default "+strings.Join(*p, ",")+")", func(v string) error {
+			*p = splitList(v)
+			return nil
+		})
+	}
+
 	str(&c.Addr, "addr", "listen address")
 	str(&c.DataDir, "data-dir", "data directory (SQLite file, JWT secret, binaries)")
 	str(&c.DatabaseURL, "database-url", "postgres:// URL; empty for SQLite in the data directory")
@@ -117,6 +142,11 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	num(&c.DepthLimit, "depth-limit", "GraphQL query depth limit")
 	boolean(&c.Introspection, "introspection", "allow GraphQL introspection")
 	duration(&c.ShutdownGrace, "shutdown-grace", "how long graceful shutdown may take")
+	list(&c.Regions, "regions", "regions agents may run in, the first being the default")
+	str(&c.EndpointTemplate, "endpoint-template", "URL of an agent's endpoint; {name} is replaced by the agent's name")
+	boolean(&c.AllowFileURLs, "allow-file-urls", "accept file:// binary URLs (local use only)")
+	num(&c.MaxReplicas, "max-replicas", "most replicas one agent may have")
+	duration(&c.MaxAgentWait, "max-agent-wait", "longest timeout of a wait for an agent's status")
 
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -124,9 +154,26 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	if fs.NArg() > 0 {
 		errs = append(errs, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " ")))
 	}
+	if len(c.Regions) == 0 {
+		errs = append(errs, errors.New("NEUAIS_REGIONS: must name at least one region"))
+	}
+	if c.MaxReplicas < 1 {
+		errs = append(errs, errors.New("NEUAIS_MAX_REPLICAS: must be at least 1"))
+	}
 	return c, errors.Join(errs...)
 }
 
 func envName(flagName string) string {
 	return "NEUAIS_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// splitList splits a comma-separated list, dropping blanks.
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }

@@ -1,0 +1,551 @@
+// Package agents owns the agent resource: its specification and desired
+// state in the agents table, validation, idempotent creation, optimistic
+// concurrency, events and waits. The runtime writes the actual state
+// (status, status_reason); this package never does after creation.
+package agents
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/uptrace/bun"
+	"modernc.org/sqlite"
+
+	"github.com/neuais/neuais/internal/events"
+	"github.com/neuais/neuais/models"
+)
+
+// Reconciler is told about every change of an agent so that actual state
+// can follow desired state; internal/runtime.Manager implements it.
+// Reconcile must return at once.
+type Reconciler interface {
+	Reconcile(agentID string)
+}
+
+// Config is the part of the server's configuration the agents API uses.
+type Config struct {
+	// Regions agents may be placed in; the first is the default.
+	Regions []string
+	// EndpointTemplate is an agent's endpoint URL, {name} standing for its name.
+	EndpointTemplate string
+	// AllowFileURLs accepts file:// binary URLs (local use only).
+	AllowFileURLs bool
+	// MaxReplicas bounds an agent's replica count.
+	MaxReplicas int
+	// MaxWait bounds the timeout of Wait.
+	MaxWait time.Duration
+}
+
+// Service manages agents of the caller's organization.
+type Service struct {
+	db         *bun.DB
+	bus        events.Bus
+	cfg        Config
+	reconciler Reconciler
+	log        *slog.Logger
+}
+
+// NewService returns the agents service. reconciler may be nil (no runtime).
+func NewService(db *bun.DB, bus events.Bus, cfg Config, reconciler Reconciler, logger *slog.Logger) *Service {
+	if len(cfg.Regions) == 0 {
+		cfg.Regions = []string{"local"}
+	}
+	if cfg.MaxReplicas < 1 {
+		cfg.MaxReplicas = 1
+	}
+	if cfg.MaxWait <= 0 {
+		cfg.MaxWait = 5 * time.Minute
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Service{db: db, bus: bus, cfg: cfg, reconciler: reconciler, log: logger}
+}
+
+// ConfigInput is a resource request; nil fields keep their value (or take
+// the default on creation).
+type ConfigInput struct {
+	CPU      *string
+	Memory   *string
+	Replicas *int
+}
+
+// CreateInput is a new agent's specification.
+type CreateInput struct {
+	Name         string
+	Runtime      string
+	Region       *string
+	BinaryURL    string
+	BinarySHA256 *string
+	Config       *ConfigInput
+	Environment  map[string]any
+}
+
+// UpdateInput is a partial change of an agent's specification: only the
+// fields given change. An Environment given replaces the whole environment.
+type UpdateInput struct {
+	Runtime      *string
+	BinaryURL    *string
+	BinarySHA256 *string
+	Config       *ConfigInput
+	Environment  map[string]any
+}
+
+// Endpoints returns the URLs at which a's replicas are reachable.
+func (s *Service) Endpoints(a *models.Agent) []string {
+	if s.cfg.EndpointTemplate == "" {
+		return []string{}
+	}
+	return []string{strings.ReplaceAll(s.cfg.EndpointTemplate, "{name}", a.Name)}
+}
+
+// CanReadEnvironment reports whether the caller may read environment
+// values, which hold secrets: admins and developers may, viewers may not.
+func CanReadEnvironment(ctx context.Context) bool {
+	id := models.IdentityFrom(ctx)
+	return id != nil && id.Role.CanWrite()
+}
+
+// Get returns one agent of the caller's organization.
+// Errors: unauthorized, not_found (also for another organization's agent).
+func (s *Service) Get(ctx context.Context, id string) (*models.Agent, error) {
+	who, err := models.RequireIdentity(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.get(ctx, s.db, who.OrgID, id)
+}
+
+func (s *Service) get(ctx context.Context, db bun.IDB, orgID, id string) (*models.Agent, error) {
+	a := new(models.Agent)
+	err := db.NewSelect().Model(a).Where("id = ?", id).Where("org_id = ?", orgID).Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, models.NotFound("agent")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("agents: get: %w", err)
+	}
+	normalize(a)
+	return a, nil
+}
+
+// normalize makes times UTC whatever the driver's location.
+func normalize(a *models.Agent) {
+	a.CreatedAt, a.UpdatedAt = a.CreatedAt.UTC(), a.UpdatedAt.UTC()
+	if a.Environment == nil {
+		a.Environment = map[string]string{}
+	}
+}
+
+// Filter narrows a list; empty fields do not filter.
+type Filter struct {
+	Status     string
+	Region     string
+	NamePrefix string
+}
+
+// Page is one page of agents with the total that matched.
+type Page struct {
+	Items   []*models.Agent
+	Total   int
+	Limit   int
+	Offset  int
+	HasMore bool
+}
+
+var sortColumns = map[string]string{
+	"created_at": "created_at", "createdAt": "created_at",
+	"updated_at": "updated_at", "updatedAt": "updated_at",
+	"name": "name",
+}
+
+// List returns a page of the organization's agents.
+// Errors: unauthorized; invalid_request on status, region, limit, offset, sort.
+func (s *Service) List(ctx context.Context, f Filter, p models.ListParams) (*Page, error) {
+	who, err := models.RequireIdentity(ctx)
+	if err != nil {
+		return nil, err
+	}
+	order, err := p.Validate(sortColumns, models.SortOrder{Column: "created_at"})
+	if err != nil {
+		return nil, err
+	}
+	if f.Status != "" && !models.AgentStatus(f.Status).Valid() {
+		return nil, models.Invalid("status", "must be one of deploying, running, stopped, error")
+	}
+	if f.Region != "" {
+		if err := s.validateRegion(f.Region); err != nil {
+			return nil, err
+		}
+	}
+	var items []*models.Agent
+	q := s.db.NewSelect().Model(&items).Where("org_id = ?", who.OrgID)
+	if f.Status != "" {
+		q = q.Where("status = ?", f.Status)
+	}
+	if f.Region != "" {
+		q = q.Where("region = ?", f.Region)
+	}
+	if f.NamePrefix != "" {
+		// substr rather than LIKE: no wildcards to escape, and the same
+		// case-sensitive comparison on SQLite and PostgreSQL.
+		q = q.Where("substr(name, 1, ?) = ?", len(f.NamePrefix), f.NamePrefix)
+	}
+	n, err := q.OrderExpr(order.OrderExpr()).Limit(int64(p.Limit)).Offset(int64(p.Offset)).ScanAndCount(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("agents: list: %w", err)
+	}
+	total := int(n)
+	for _, a := range items {
+		normalize(a)
+	}
+	if items == nil {
+		items = []*models.Agent{}
+	}
+	return &Page{Items: items, Total: total, Limit: p.Limit, Offset: p.Offset, HasMore: p.Offset+len(items) < total}, nil
+}
+
+// Create stores a new agent (status deploying, desired running) and tells
+// the reconciler. With an idempotency key, a retry with the same input
+// within 24 hours returns the first result and creates nothing.
+// Errors: unauthorized, forbidden (viewer), invalid_request (field named),
+// conflict (name taken, or key reused with another input).
+// Publishes agent.created.
+func (s *Service) Create(ctx context.Context, in CreateInput, idempotencyKey string) (*models.Agent, error) {
+	who, err := models.RequireWriter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.newAgent(who.OrgID, in)
+	if err != nil {
+		return nil, err
+	}
+	var idem *idempotency
+	if idempotencyKey != "" {
+		if idem, err = newIdempotency(who.OrgID, "createAgent", idempotencyKey, in); err != nil {
+			return nil, err
+		}
+	}
+	// A concurrent request with the same key may win the insert; the retry
+	// then finds its record.
+	for attempt := 0; ; attempt++ {
+		replayed, err := s.insert(ctx, a, idem)
+		if err != nil && isUniqueViolation(err) && idem != nil && attempt == 0 {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if replayed != nil {
+			return replayed, nil
+		}
+		break
+	}
+	s.changed(ctx, events.AgentCreated, a)
+	return a, nil
+}
+
+func (s *Service) newAgent(orgID string, in CreateInput) (*models.Agent, error) {
+	now := models.Now()
+	a := &models.Agent{
+		ID: models.NewID(models.PrefixAgent), OrgID: orgID, Name: in.Name, Runtime: in.Runtime,
+		Region: s.cfg.Regions[0], BinaryURL: in.BinaryURL,
+		CPU: DefaultCPU, Memory: DefaultMemory, Replicas: DefaultReplicas,
+		Desired: models.DesiredRunning, Status: models.AgentDeploying,
+		Generation: 1, Version: 1, CreatedAt: now, UpdatedAt: now,
+	}
+	if err := validateName(a.Name); err != nil {
+		return nil, err
+	}
+	if in.Region != nil {
+		if err := s.validateRegion(*in.Region); err != nil {
+			return nil, err
+		}
+		a.Region = *in.Region
+	}
+	if in.BinarySHA256 != nil {
+		a.BinarySHA256 = *in.BinarySHA256
+	}
+	applyConfig(a, in.Config)
+	env, err := environment(in.Environment)
+	if err != nil {
+		return nil, err
+	}
+	a.Environment = env
+	if err := s.validateSpec(a); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+func applyConfig(a *models.Agent, c *ConfigInput) {
+	if c == nil {
+		return
+	}
+	if c.CPU != nil {
+		a.CPU = *c.CPU
+	}
+	if c.Memory != nil {
+		a.Memory = *c.Memory
+	}
+	if c.Replicas != nil {
+		a.Replicas = *c.Replicas
+	}
+}
+
+// insert stores a, with its idempotency record when idem is set. When the
+// key was already used, it returns the first result instead.
+func (s *Service) insert(ctx context.Context, a *models.Agent, idem *idempotency) (replayed *models.Agent, err error) {
+	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if idem != nil {
+			first, err := idem.lookup(ctx, tx)
+			if err != nil || first != nil {
+				replayed = first
+				return err
+			}
+		}
+		taken, err := tx.NewSelect().Model((*models.Agent)(nil)).Where("org_id = ?", a.OrgID).Where("name = ?", a.Name).Exists(ctx)
+		if err != nil {
+			return fmt.Errorf("agents: check name: %w", err)
+		}
+		if taken {
+			return errNameTaken(a.Name)
+		}
+		if _, err := tx.NewInsert().Model(a).Exec(ctx); err != nil {
+			if isUniqueViolation(err) && idem == nil {
+				return errNameTaken(a.Name)
+			}
+			return fmt.Errorf("agents: insert: %w", err)
+		}
+		if idem != nil {
+			return idem.record(ctx, tx, a)
+		}
+		return nil
+	})
+	return replayed, err
+}
+
+func errNameTaken(name string) error {
+	return &models.Error{Code: models.CodeConflict, Message: fmt.Sprintf("An agent named %q already exists", name),
+		Details: map[string]any{"field": fieldName, "reason": "is already taken"}}
+}
+
+// Update changes the fields given. ifMatch, when set, must be the agent's
+// current ETag ("*" matches any). Changes of binary, runtime, environment
+// or config bump the generation, so the runtime replaces the replicas.
+// Errors: unauthorized, forbidden, not_found, invalid_request,
+// precondition_failed (stale ifMatch). Publishes agent.updated.
+func (s *Service) Update(ctx context.Context, id string, in UpdateInput, ifMatch string) (*models.Agent, error) {
+	return s.modify(ctx, id, ifMatch, func(a *models.Agent) (bool, error) {
+		before := *a
+		if in.Runtime != nil {
+			a.Runtime = *in.Runtime
+		}
+		if in.BinaryURL != nil {
+			a.BinaryURL = *in.BinaryURL
+		}
+		if in.BinarySHA256 != nil {
+			a.BinarySHA256 = *in.BinarySHA256
+		}
+		applyConfig(a, in.Config)
+		if in.Environment != nil {
+			env, err := environment(in.Environment)
+			if err != nil {
+				return false, err
+			}
+			a.Environment = env
+		}
+		if err := s.validateSpec(a); err != nil {
+			return false, err
+		}
+		changed := a.Runtime != before.Runtime || a.BinaryURL != before.BinaryURL || a.BinarySHA256 != before.BinarySHA256 ||
+			a.CPU != before.CPU || a.Memory != before.Memory || a.Replicas != before.Replicas ||
+			!maps.Equal(a.Environment, before.Environment)
+		return changed, nil
+	})
+}
+
+// Scale sets the replica count. Errors: as Update, invalid_request on
+// "replicas". Publishes agent.updated.
+func (s *Service) Scale(ctx context.Context, id string, replicas int) (*models.Agent, error) {
+	if _, err := models.RequireWriter(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.validateReplicas("replicas", replicas); err != nil {
+		return nil, err
+	}
+	return s.modify(ctx, id, "", func(a *models.Agent) (bool, error) {
+		changed := a.Replicas != replicas
+		a.Replicas = replicas
+		return changed, nil
+	})
+}
+
+// Start sets the desired state to running. Starting an agent that failed
+// retries it; starting a running one changes nothing.
+// Errors: unauthorized, forbidden, not_found. Publishes agent.updated.
+func (s *Service) Start(ctx context.Context, id string) (*models.Agent, error) {
+	return s.modify(ctx, id, "", func(a *models.Agent) (bool, error) {
+		if a.Desired == models.DesiredRunning && a.Status != models.AgentError && a.Status != models.AgentStopped {
+			return false, nil
+		}
+		a.Desired = models.DesiredRunning
+		return true, nil
+	})
+}
+
+// Stop sets the desired state to stopped; the runtime stops the replicas.
+// Errors: unauthorized, forbidden, not_found. Publishes agent.updated.
+func (s *Service) Stop(ctx context.Context, id string) (*models.Agent, error) {
+	return s.modify(ctx, id, "", func(a *models.Agent) (bool, error) {
+		if a.Desired == models.DesiredStopped {
+			return false, nil
+		}
+		a.Desired = models.DesiredStopped
+		return true, nil
+	})
+}
+
+// Restart replaces every replica (a new generation with the same spec) and
+// wants the agent running. Errors: unauthorized, forbidden, not_found.
+// Publishes agent.updated.
+func (s *Service) Restart(ctx context.Context, id string) (*models.Agent, error) {
+	return s.modify(ctx, id, "", func(a *models.Agent) (bool, error) {
+		a.Desired = models.DesiredRunning
+		return true, nil
+	})
+}
+
+// modify loads the agent, applies change and stores the spec and desired
+// columns when change reports a change (bumping Generation and Version).
+// The write is guarded by the version read, so a concurrent writer is
+// detected: with ifMatch it is precondition_failed, without it a retry.
+func (s *Service) modify(ctx context.Context, id, ifMatch string, change func(*models.Agent) (bool, error)) (*models.Agent, error) {
+	who, err := models.RequireWriter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for attempt := 0; ; attempt++ {
+		a, err := s.get(ctx, s.db, who.OrgID, id)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkIfMatch(a, ifMatch); err != nil {
+			return nil, err
+		}
+		version := a.Version
+		changed, err := change(a)
+		if err != nil {
+			return nil, err
+		}
+		if !changed {
+			return a, nil
+		}
+		a.Generation++
+		a.Version++
+		a.UpdatedAt = models.Now()
+		res, err := s.db.NewUpdate().Model(a).
+			Column("runtime", "binary_url", "binary_sha256", "cpu", "memory", "replicas", "environment", "desired", "generation", "version", "updated_at").
+			Where("id = ?", a.ID).Where("version = ?", version).Exec(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("agents: update: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return nil, fmt.Errorf("agents: update: %w", err)
+		} else if n == 1 {
+			s.changed(ctx, events.AgentUpdated, a)
+			return a, nil
+		}
+		if ifMatch != "" || attempt >= 5 {
+			return nil, errStale()
+		}
+	}
+}
+
+func checkIfMatch(a *models.Agent, ifMatch string) error {
+	if ifMatch == "" || ifMatch == "*" || ifMatch == a.ETag() {
+		return nil
+	}
+	return errStale()
+}
+
+func errStale() error {
+	return models.Errorf(models.CodePreconditionFailed, "The agent was changed since it was read; read it again and retry")
+}
+
+// Delete removes an agent; the runtime stops its replicas. ifMatch as in
+// Update. Errors: unauthorized, forbidden, not_found, precondition_failed.
+// Publishes agent.deleted.
+func (s *Service) Delete(ctx context.Context, id, ifMatch string) (*models.Agent, error) {
+	who, err := models.RequireWriter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.get(ctx, s.db, who.OrgID, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkIfMatch(a, ifMatch); err != nil {
+		return nil, err
+	}
+	q := s.db.NewDelete().Model((*models.Agent)(nil)).Where("id = ?", a.ID)
+	if ifMatch != "" && ifMatch != "*" {
+		q = q.Where("version = ?", a.Version)
+	}
+	res, err := q.Exec(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("agents: delete: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return nil, fmt.Errorf("agents: delete: %w", err)
+	} else if n == 0 {
+		if ifMatch != "" && ifMatch != "*" {
+			return nil, errStale()
+		}
+		return nil, models.NotFound("agent")
+	}
+	s.changed(ctx, events.AgentDeleted, a)
+	return a, nil
+}
+
+// changed publishes the event of a change and tells the reconciler; a bus
+// failure is logged, not returned: the change is stored and the runtime's
+// periodic pass catches up.
+func (s *Service) changed(ctx context.Context, event string, a *models.Agent) {
+	now := models.Now()
+	err := s.bus.Publish(context.WithoutCancel(ctx), events.Message{
+		Topic: events.AgentEventsTopic(a.OrgID),
+		Type:  event,
+		Time:  now,
+		Payload: events.AgentEvent{Event: event, Timestamp: now, Data: events.AgentEventData{
+			AgentID: a.ID, Name: a.Name, OrgID: a.OrgID, Status: string(a.Status),
+		}},
+	})
+	if err != nil {
+		s.log.ErrorContext(ctx, "agents: publish", "event", event, "agent", a.ID, "err", err)
+	}
+	if s.reconciler != nil {
+		s.reconciler.Reconcile(a.ID)
+	}
+}
+
+// isUniqueViolation reports a unique or primary key violation on either database.
+func isUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "23505"
+	}
+	var liteErr *sqlite.Error
+	if errors.As(err, &liteErr) {
+		const constraintUnique, constraintPrimaryKey = 2067, 1555
+		return liteErr.Code() == constraintUnique || liteErr.Code() == constraintPrimaryKey
+	}
+	return false
+}
