@@ -11,6 +11,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/neuais/neuais/internal/agents"
+	"github.com/neuais/neuais/models"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 )
@@ -66,20 +67,36 @@ type ComplexityRoot struct {
 	Mutation struct {
 		CreateAgent  func(childComplexity int, input agents.CreateInput, idempotencyKey *string) int
 		CreateToken  func(childComplexity int, email string, password string) int
+		CreateUser   func(childComplexity int, input models.CreateUserInput) int
 		DeleteAgent  func(childComplexity int, id string, ifMatch *string) int
+		DeleteUser   func(childComplexity int, id string) int
 		RestartAgent func(childComplexity int, id string) int
 		ScaleAgent   func(childComplexity int, id string, replicas int) int
 		StartAgent   func(childComplexity int, id string) int
 		StopAgent    func(childComplexity int, id string) int
 		UpdateAgent  func(childComplexity int, id string, input agents.UpdateInput, ifMatch *string) int
+		UpdateUser   func(childComplexity int, id string, input models.UpdateUserInput) int
 	}
 
 	Query struct {
 		Agent        func(childComplexity int, id string) int
 		Agents       func(childComplexity int, status *string, region *string, namePrefix *string, sort *string, limit *int, offset *int) int
 		Me           func(childComplexity int) int
+		Service      func(childComplexity int, name string) int
+		Services     func(childComplexity int) int
+		User         func(childComplexity int, id string) int
+		Users        func(childComplexity int, limit *int, offset *int, sort *string) int
 		Version      func(childComplexity int) int
 		WaitForAgent func(childComplexity int, id string, status string, timeout *string) int
+	}
+
+	Service struct {
+		Detail        func(childComplexity int) int
+		Name          func(childComplexity int) int
+		Status        func(childComplexity int) int
+		Uptime        func(childComplexity int) int
+		UptimeSeconds func(childComplexity int) int
+		Version       func(childComplexity int) int
 	}
 
 	Token struct {
@@ -95,6 +112,14 @@ type ComplexityRoot struct {
 		OrgID     func(childComplexity int) int
 		Role      func(childComplexity int) int
 		UpdatedAt func(childComplexity int) int
+	}
+
+	UserPage struct {
+		HasMore func(childComplexity int) int
+		Items   func(childComplexity int) int
+		Limit   func(childComplexity int) int
+		Offset  func(childComplexity int) int
+		Total   func(childComplexity int) int
 	}
 }
 
@@ -269,6 +294,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateToken(childComplexity, args["email"].(string), args["password"].(string)), true
+	case "Mutation.createUser":
+		if e.ComplexityRoot.Mutation.CreateUser == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createUser_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateUser(childComplexity, args["input"].(models.CreateUserInput)), true
 	case "Mutation.deleteAgent":
 		if e.ComplexityRoot.Mutation.DeleteAgent == nil {
 			break
@@ -280,6 +316,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteAgent(childComplexity, args["id"].(string), args["ifMatch"].(*string)), true
+	case "Mutation.deleteUser":
+		if e.ComplexityRoot.Mutation.DeleteUser == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteUser_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteUser(childComplexity, args["id"].(string)), true
 	case "Mutation.restartAgent":
 		if e.ComplexityRoot.Mutation.RestartAgent == nil {
 			break
@@ -335,6 +382,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateAgent(childComplexity, args["id"].(string), args["input"].(agents.UpdateInput), args["ifMatch"].(*string)), true
+	case "Mutation.updateUser":
+		if e.ComplexityRoot.Mutation.UpdateUser == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateUser_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateUser(childComplexity, args["id"].(string), args["input"].(models.UpdateUserInput)), true
 
 	case "Query.agent":
 		if e.ComplexityRoot.Query.Agent == nil {
@@ -365,6 +423,45 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Me(childComplexity), true
+	case "Query.service":
+		if e.ComplexityRoot.Query.Service == nil {
+			break
+		}
+
+		args, err := ec.field_Query_service_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Service(childComplexity, args["name"].(string)), true
+	case "Query.services":
+		if e.ComplexityRoot.Query.Services == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.Services(childComplexity), true
+	case "Query.user":
+		if e.ComplexityRoot.Query.User == nil {
+			break
+		}
+
+		args, err := ec.field_Query_user_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.User(childComplexity, args["id"].(string)), true
+	case "Query.users":
+		if e.ComplexityRoot.Query.Users == nil {
+			break
+		}
+
+		args, err := ec.field_Query_users_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Users(childComplexity, args["limit"].(*int), args["offset"].(*int), args["sort"].(*string)), true
 	case "Query.version":
 		if e.ComplexityRoot.Query.Version == nil {
 			break
@@ -382,6 +479,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.WaitForAgent(childComplexity, args["id"].(string), args["status"].(string), args["timeout"].(*string)), true
+
+	case "Service.detail":
+		if e.ComplexityRoot.Service.Detail == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Service.Detail(childComplexity), true
+	case "Service.name":
+		if e.ComplexityRoot.Service.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Service.Name(childComplexity), true
+	case "Service.status":
+		if e.ComplexityRoot.Service.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Service.Status(childComplexity), true
+	case "Service.uptime":
+		if e.ComplexityRoot.Service.Uptime == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Service.Uptime(childComplexity), true
+	case "Service.uptimeSeconds":
+		if e.ComplexityRoot.Service.UptimeSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Service.UptimeSeconds(childComplexity), true
+	case "Service.version":
+		if e.ComplexityRoot.Service.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Service.Version(childComplexity), true
 
 	case "Token.accessToken":
 		if e.ComplexityRoot.Token.AccessToken == nil {
@@ -439,6 +573,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.User.UpdatedAt(childComplexity), true
 
+	case "UserPage.hasMore":
+		if e.ComplexityRoot.UserPage.HasMore == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UserPage.HasMore(childComplexity), true
+	case "UserPage.items":
+		if e.ComplexityRoot.UserPage.Items == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UserPage.Items(childComplexity), true
+	case "UserPage.limit":
+		if e.ComplexityRoot.UserPage.Limit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UserPage.Limit(childComplexity), true
+	case "UserPage.offset":
+		if e.ComplexityRoot.UserPage.Offset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UserPage.Offset(childComplexity), true
+	case "UserPage.total":
+		if e.ComplexityRoot.UserPage.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UserPage.Total(childComplexity), true
+
 	}
 	return 0, false
 }
@@ -450,7 +615,9 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("AgentConfigInput", ec.unmarshalInputAgentConfigInput),
 			graphql.NewInputUnmarshaler("CreateAgentInput", ec.unmarshalInputCreateAgentInput),
+			graphql.NewInputUnmarshaler("CreateUserInput", ec.unmarshalInputCreateUserInput),
 			graphql.NewInputUnmarshaler("UpdateAgentInput", ec.unmarshalInputUpdateAgentInput),
+			graphql.NewInputUnmarshaler("UpdateUserInput", ec.unmarshalInputUpdateUserInput),
 		)
 	}
 	first := true
@@ -526,7 +693,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema/agents.graphqls" "schema/base.graphqls" "schema/users.graphqls"
+//go:embed "schema/agents.graphqls" "schema/base.graphqls" "schema/services.graphqls" "schema/users.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -540,6 +707,7 @@ func sourceData(filename string) string {
 var sources = []*ast.Source{
 	{Name: "schema/agents.graphqls", Input: sourceData("schema/agents.graphqls"), BuiltIn: false},
 	{Name: "schema/base.graphqls", Input: sourceData("schema/base.graphqls"), BuiltIn: false},
+	{Name: "schema/services.graphqls", Input: sourceData("schema/services.graphqls"), BuiltIn: false},
 	{Name: "schema/users.graphqls", Input: sourceData("schema/users.graphqls"), BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -610,6 +778,24 @@ func (ec *executionContext) childFields_AgentPage(ctx context.Context, field gra
 	return nil, fmt.Errorf("no field named %q was found under type AgentPage", field.Name)
 }
 
+func (ec *executionContext) childFields_Service(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_Service_name(ctx, field)
+	case "status":
+		return ec.fieldContext_Service_status(ctx, field)
+	case "detail":
+		return ec.fieldContext_Service_detail(ctx, field)
+	case "version":
+		return ec.fieldContext_Service_version(ctx, field)
+	case "uptime":
+		return ec.fieldContext_Service_uptime(ctx, field)
+	case "uptimeSeconds":
+		return ec.fieldContext_Service_uptimeSeconds(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Service", field.Name)
+}
+
 func (ec *executionContext) childFields_Token(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "accessToken":
@@ -638,6 +824,22 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_updatedAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type User", field.Name)
+}
+
+func (ec *executionContext) childFields_UserPage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "items":
+		return ec.fieldContext_UserPage_items(ctx, field)
+	case "total":
+		return ec.fieldContext_UserPage_total(ctx, field)
+	case "limit":
+		return ec.fieldContext_UserPage_limit(ctx, field)
+	case "offset":
+		return ec.fieldContext_UserPage_offset(ctx, field)
+	case "hasMore":
+		return ec.fieldContext_UserPage_hasMore(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UserPage", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -5,7 +5,9 @@ package resolvers
 import (
 	"github.com/neuais/neuais/internal/agents"
 	"github.com/neuais/neuais/internal/auth"
+	"github.com/neuais/neuais/internal/health"
 	"github.com/neuais/neuais/internal/orgs"
+	"github.com/neuais/neuais/internal/users"
 )
 
 // Resolver is the root resolver; its fields are the domain services.
@@ -14,4 +16,6 @@ type Resolver struct {
 	Auth    *auth.Service
 	Orgs    *orgs.Service
 	Agents  *agents.Service
+	Users   *users.Service
+	Health  *health.Registry
 }

@@ -11,6 +11,29 @@ import (
 	"github.com/neuais/neuais/models"
 )
 
+func (r *mutationResolver) CreateUser(ctx context.Context, input models.CreateUserInput) (*models.User, error) {
+	return r.Resolver.Users.Create(ctx, input)
+}
+
+func (r *mutationResolver) UpdateUser(ctx context.Context, id string, input models.UpdateUserInput) (*models.User, error) {
+	return r.Resolver.Users.Update(ctx, id, input)
+}
+
+func (r *mutationResolver) DeleteUser(ctx context.Context, id string) (string, error) {
+	if err := r.Resolver.Users.Delete(ctx, id); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
 func (r *queryResolver) Me(ctx context.Context) (*models.User, error) {
 	return r.Auth.CurrentUser(ctx)
+}
+
+func (r *queryResolver) Users(ctx context.Context, limit *int, offset *int, sort *string) (*models.UserPage, error) {
+	return r.Resolver.Users.List(ctx, models.ListArgs(limit, offset, sort))
+}
+
+func (r *queryResolver) User(ctx context.Context, id string) (*models.User, error) {
+	return r.Resolver.Users.Get(ctx, id)
 }

@@ -137,7 +137,8 @@ func (a *API) Execute(ctx context.Context, doc string, vars map[string]any) *gra
 	return responses(ctx)
 }
 
-// resultOf returns the value of the root alias r in data.
+// resultOf returns the value of the root alias r in data, or the whole
+// data object when no root field is aliased r ({"services": […]}).
 func resultOf(data json.RawMessage) json.RawMessage {
 	const prefix = `{"r":`
 	if bytes.HasPrefix(data, []byte(prefix)) && bytes.HasSuffix(data, []byte("}")) {
@@ -147,7 +148,10 @@ func resultOf(data json.RawMessage) json.RawMessage {
 	if err := json.Unmarshal(data, &m); err != nil {
 		return data
 	}
-	return m["r"]
+	if r, ok := m["r"]; ok {
+		return r
+	}
+	return data
 }
 
 // cutETag removes the leading {"_etag":"…", member of an object written

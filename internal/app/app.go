@@ -23,6 +23,7 @@ import (
 	"github.com/neuais/neuais/internal/gqlserver"
 	"github.com/neuais/neuais/internal/health"
 	"github.com/neuais/neuais/internal/orgs"
+	"github.com/neuais/neuais/internal/users"
 	"github.com/neuais/neuais/migrations"
 	"github.com/neuais/neuais/resolvers"
 	"github.com/neuais/neuais/rest"
@@ -41,6 +42,7 @@ type App struct {
 	Auth    *auth.Service
 	Orgs    *orgs.Service
 	Agents  *agents.Service
+	Users   *users.Service
 	REST    *rest.API
 	Started time.Time
 	// Stopping ends when the server begins to shut down, so that
@@ -72,6 +74,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Wri
 	hasher := auth.NewHasher(cfg.BcryptCost)
 	a.Auth = auth.NewService(a.DB, auth.NewTokens(secret, nil), hasher)
 	a.Orgs = orgs.NewService(a.DB, hasher)
+	a.Users = users.NewService(a.DB, hasher)
+	a.registerComponents()
 	a.Bus = events.NewInProcess(0)
 	// The runtime's Manager is the agents' Reconciler once it is wired here.
 	a.Agents = agents.NewService(a.DB, a.Bus, agents.Config{
@@ -104,6 +108,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Wri
 		Auth:    a.Auth,
 		Orgs:    a.Orgs,
 		Agents:  a.Agents,
+		Users:   a.Users,
+		Health:  a.Health,
 	}})
 	opts := gqlserver.Options{ComplexityLimit: cfg.ComplexityLimit, DepthLimit: cfg.DepthLimit, Introspection: cfg.Introspection, Logger: logger}
 	if a.REST, err = rest.New(gqlserver.NewExecutor(es, opts), es.Schema(), rest.Routes(), logger); err != nil {
