@@ -1,0 +1,248 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// binaryCache keeps fetched binaries under their sha256 and one reference
+// file per agent naming the binary it uses, so that a binary is removed
+// when its last agent lets go of it, also across server restarts.
+type binaryCache struct {
+	dir      string
+	maxBytes int64
+	allowFS  bool
+	client   *http.Client
+
+	mu sync.Mutex // orders moves into the cache against reference changes
+}
+
+// binaryRef is an agent's reference file.
+type binaryRef struct {
+	URL    string `json:"url"`
+	SHA256 string `json:"sha256"`
+}
+
+func newBinaryCache(cfg Config) (*binaryCache, error) {
+	dir := filepath.Join(cfg.DataDir, "binaries")
+	if err := os.MkdirAll(filepath.Join(dir, "refs"), 0o700); err != nil {
+		return nil, fmt.Errorf("runtime: binary cache: %w", err)
+	}
+	dialer := &net.Dialer{Timeout: 10 * time.Second}
+	transport := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           dialer.DialContext,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: 30 * time.Second,
+	}
+	return &binaryCache{
+		dir:      dir,
+		maxBytes: cfg.MaxBinaryBytes,
+		allowFS:  cfg.AllowFileURLs,
+		client:   &http.Client{Timeout: cfg.FetchTimeout, Transport: transport},
+	}, nil
+}
+
+// fetch returns the cached path of the binary at rawURL for agentID,
+// downloading it unless the agent's reference already names the same URL
+// and the file is still there. expectedSHA ("" for none) is checked before
+// the binary is used. The returned error says why in words fit for the
+// agent's log.
+func (c *binaryCache) fetch(ctx context.Context, agentID, rawURL, expectedSHA string) (string, error) {
+	expectedSHA = strings.ToLower(strings.TrimSpace(expectedSHA))
+	if ref, ok := c.ref(agentID); ok && ref.URL == rawURL && (expectedSHA == "" || expectedSHA == ref.SHA256) {
+		path := filepath.Join(c.dir, ref.SHA256)
+		if _, err := os.Stat(path); err == nil {
+			return path, nil
+		}
+	}
+	tmp, sum, err := c.download(ctx, rawURL)
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(tmp) // a no-op once renamed into the cache
+	if expectedSHA != "" && expectedSHA != sum {
+		return "", fmt.Errorf("sha256 mismatch: expected %s, got %s", expectedSHA, sum)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	path := filepath.Join(c.dir, sum)
+	if err := os.Rename(tmp, path); err != nil {
+		return "", fmt.Errorf("storing binary: %w", err)
+	}
+	old, hadOld := c.ref(agentID)
+	if err := c.writeRef(agentID, binaryRef{URL: rawURL, SHA256: sum}); err != nil {
+		return "", err
+	}
+	if hadOld && old.SHA256 != sum {
+		c.collect(old.SHA256)
+	}
+	return path, nil
+}
+
+// download writes the binary at rawURL to a temporary file in the cache
+// directory and returns its path and sha256.
+func (c *binaryCache) download(ctx context.Context, rawURL string) (string, string, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "", "", fmt.Errorf("invalid binary URL: %w", err)
+	}
+	var body io.ReadCloser
+	switch u.Scheme {
+	case "http", "https":
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+		if err != nil {
+			return "", "", fmt.Errorf("invalid binary URL: %w", err)
+		}
+		resp, err := c.client.Do(req)
+		if err != nil {
+			return "", "", fmt.Errorf("download: %w", err)
+		}
+		if resp.StatusCode != http.StatusOK {
+			resp.Body.Close()
+			return "", "", fmt.Errorf("download: HTTP %s", resp.Status)
+		}
+		body = resp.Body
+	case "file":
+		if !c.allowFS {
+			return "", "", errors.New("file:// binary URLs are not allowed on this server")
+		}
+		f, err := os.Open(u.Path)
+		if err != nil {
+			return "", "", fmt.Errorf("open: %w", err)
+		}
+		body = f
+	default:
+		return "", "", fmt.Errorf("unsupported binary URL scheme %q (use http or https)", u.Scheme)
+	}
+	defer body.Close()
+
+	f, err := os.CreateTemp(c.dir, "download-*")
+	if err != nil {
+		return "", "", fmt.Errorf("storing binary: %w", err)
+	}
+	hash := sha256.New()
+	n, err := io.Copy(io.MultiWriter(f, hash), io.LimitReader(body, c.maxBytes+1))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && n > c.maxBytes {
+		err = fmt.Errorf("binary is larger than the limit of %d bytes", c.maxBytes)
+	}
+	if err == nil {
+		err = checkExecutable(f.Name())
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o755)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", "", fmt.Errorf("download: %w", err)
+	}
+	return f.Name(), hex.EncodeToString(hash.Sum(nil)), nil
+}
+
+// checkExecutable accepts ELF binaries and #! scripts, so that an HTML
+// error page or an archive fails here with a clear reason, not at exec.
+func checkExecutable(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	head := make([]byte, 4)
+	n, _ := io.ReadFull(f, head)
+	head = head[:n]
+	if bytes.HasPrefix(head, []byte("\x7fELF")) || bytes.HasPrefix(head, []byte("#!")) {
+		return nil
+	}
+	return errors.New("content is not an executable (neither an ELF binary nor a #! script)")
+}
+
+// release drops agentID's reference and removes its binary when no other
+// agent refers to it.
+func (c *binaryCache) release(agentID string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ref, ok := c.ref(agentID)
+	if !ok {
+		return nil
+	}
+	if err := os.Remove(c.refPath(agentID)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("runtime: release binary: %w", err)
+	}
+	c.collect(ref.SHA256)
+	return nil
+}
+
+// collect removes the binary sum when no reference names it; c.mu is held.
+func (c *binaryCache) collect(sum string) {
+	entries, err := os.ReadDir(filepath.Join(c.dir, "refs"))
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if ref, ok := c.ref(strings.TrimSuffix(e.Name(), ".json")); ok && ref.SHA256 == sum {
+			return
+		}
+	}
+	os.Remove(filepath.Join(c.dir, sum))
+}
+
+func (c *binaryCache) refPath(agentID string) string {
+	return filepath.Join(c.dir, "refs", filepath.Base(agentID)+".json")
+}
+
+func (c *binaryCache) ref(agentID string) (binaryRef, bool) {
+	var ref binaryRef
+	data, err := os.ReadFile(c.refPath(agentID))
+	if err != nil || json.Unmarshal(data, &ref) != nil || ref.SHA256 == "" {
+		return binaryRef{}, false
+	}
+	return ref, true
+}
+
+func (c *binaryCache) writeRef(agentID string, ref binaryRef) error {
+	data, err := json.Marshal(ref)
+	if err != nil {
+		return fmt.Errorf("storing binary reference: %w", err)
+	}
+	if err := writeFileAtomic(c.refPath(agentID), data); err != nil {
+		return fmt.Errorf("storing binary reference: %w", err)
+	}
+	return nil
+}
+
+// writeFileAtomic replaces path with data so that a crash leaves the old
+// or the new content, never a torn file.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

@@ -1,0 +1,434 @@
+package runtime
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/neuais/neuais/internal/events"
+	"github.com/neuais/neuais/internal/health"
+	"github.com/neuais/neuais/models"
+)
+
+// reconcileWorkers bounds how many agents are reconciled at once; a slow
+// download holds one worker, not the whole runtime.
+const reconcileWorkers = 4
+
+// Manager reconciles agents: it reads desired state from the agents table,
+// fetches binaries, drives replicas through a Driver, and writes back only
+// the actual state (status, status_reason, updated_at), publishing an
+// agent.started, agent.stopped or agent.error event on every change.
+//
+// The agents API bumps Generation on every change and calls Reconcile. A new
+// Generation that changes neither binary, environment, limits nor replica
+// count is taken as a restart and replaces every replica, one at a time.
+type Manager struct {
+	db     *bun.DB
+	bus    events.Bus
+	sink   LogSink
+	cfg    Config
+	log    *slog.Logger
+	driver Driver
+	cache  *binaryCache
+
+	wake     chan struct{} // a trigger was queued; capacity 1
+	cancel   context.CancelFunc
+	workers  sync.WaitGroup
+	started  atomic.Bool
+	stopped  atomic.Bool
+	lastPass atomic.Int64 // unix nanoseconds of the last full reconcile
+	lastErr  atomic.Value // string: why the last full reconcile failed
+
+	mu      sync.Mutex
+	records map[string]*agentRecord
+	queue   []string
+	queued  map[string]bool
+	busy    map[string]bool
+}
+
+// agentRecord is what the Manager remembers about an agent between passes.
+type agentRecord struct {
+	id        string
+	orgID     string
+	name      string
+	createdAt time.Time
+	applied   bool // the driver runs spec
+	spec      Spec
+	binaryURL string // spec.BinaryPath was fetched from binaryURL with binarySHA expected
+	binarySHA string
+	// failedGen and failedURL remember a failed fetch so that the periodic
+	// pass does not download (and log) it again until the agent changes.
+	failedGen    int64
+	failedURL    string
+	failedReason string
+	network      atomic.Int64 // bytes through the endpoint proxy, in and out
+	next         atomic.Uint64
+}
+
+// New returns a Manager that runs agents with the local driver. Call Start
+// to begin reconciling and Shutdown to stop every replica.
+func New(db *bun.DB, bus events.Bus, sink LogSink, cfg Config, logger *slog.Logger) (*Manager, error) {
+	cfg = cfg.withDefaults()
+	if cfg.DataDir == "" {
+		return nil, errors.New("runtime: config: DataDir is required")
+	}
+	cache, err := newBinaryCache(cfg)
+	if err != nil {
+		return nil, err
+	}
+	m := &Manager{
+		db: db, bus: bus, sink: sink, cfg: cfg, log: logger, cache: cache,
+		wake:    make(chan struct{}, 1),
+		records: map[string]*agentRecord{},
+		queued:  map[string]bool{},
+		busy:    map[string]bool{},
+	}
+	m.lastErr.Store("")
+	m.driver, err = NewLocalDriver(cfg, sink, logger, m.Reconcile)
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Start recovers from a previous server (stale process groups are killed),
+// queues every agent for reconciliation, so that those desired running come
+// back, and starts the reconcile workers and the periodic full pass. They
+// run until ctx ends or Shutdown is called.
+func (m *Manager) Start(ctx context.Context) error {
+	if err := m.driver.Recover(ctx); err != nil {
+		return fmt.Errorf("runtime: start: %w", err)
+	}
+	if err := m.reconcileAll(ctx); err != nil {
+		return fmt.Errorf("runtime: start: %w", err)
+	}
+	ctx, m.cancel = context.WithCancel(ctx)
+	m.started.Store(true)
+	for range reconcileWorkers {
+		m.workers.Add(1)
+		go m.work(ctx)
+	}
+	m.workers.Add(1)
+	go m.tick(ctx)
+	return nil
+}
+
+// Reconcile queues agentID for reconciliation and returns at once. The
+// agents API calls it after every change; a deleted agent's replicas are
+// stopped and its binary cache reference dropped.
+func (m *Manager) Reconcile(agentID string) {
+	m.mu.Lock()
+	if !m.queued[agentID] {
+		m.queued[agentID] = true
+		m.queue = append(m.queue, agentID)
+	}
+	m.mu.Unlock()
+	m.signal()
+}
+
+// Shutdown stops the reconciler and every replica, killing those still
+// running when ctx ends. Desired state is untouched, so the next Start
+// brings the agents back.
+func (m *Manager) Shutdown(ctx context.Context) error {
+	m.stopLoops()
+	if err := m.driver.Shutdown(ctx); err != nil {
+		return fmt.Errorf("runtime: shutdown: %w", err)
+	}
+	return nil
+}
+
+// Usage reports an agent's resource use for the metrics sampler: CPU as a
+// percentage of one core summed over replicas, resident memory in MiB, and
+// the bytes that went through its endpoint since this Manager started.
+func (m *Manager) Usage(agentID string) (cpuPercent float64, memoryMiB float64, networkBytes int64) {
+	u := m.driver.Usage(agentID)
+	if rec := m.record(agentID); rec != nil {
+		networkBytes = rec.network.Load()
+	}
+	return u.CPUPercent, u.MemoryMiB, networkBytes
+}
+
+// Replicas lists the agent's replicas with their pids and ports.
+func (m *Manager) Replicas(agentID string) []Replica { return m.driver.Replicas(agentID) }
+
+// HealthCheck returns the check of the "runtime" entry of /v1/services:
+// unhealthy when the reconciler is not running or has stalled, degraded
+// when it cannot read the agents; the detail counts the managed replicas
+// and says whether CPU and memory limits are enforced or advisory.
+func (m *Manager) HealthCheck() health.Check {
+	return func(context.Context) (health.Status, string) {
+		switch {
+		case m.stopped.Load():
+			return health.Unhealthy, "reconciler stopped"
+		case !m.started.Load():
+			return health.Unhealthy, "reconciler not started"
+		}
+		if since := time.Since(time.Unix(0, m.lastPass.Load())); since > 3*m.cfg.ReconcileInterval {
+			return health.Unhealthy, fmt.Sprintf("reconciler stalled: last full pass %s ago", since.Round(time.Second))
+		}
+		if msg := m.lastErr.Load().(string); msg != "" {
+			return health.Degraded, msg
+		}
+		m.mu.Lock()
+		ids := slices.Collect(maps.Keys(m.records))
+		m.mu.Unlock()
+		up, desired := 0, 0
+		for _, id := range ids {
+			st := m.driver.State(id)
+			up, desired = up+st.Up, desired+st.Desired
+		}
+		return health.Healthy, fmt.Sprintf("%d agents, %d of %d replicas up; %s", len(ids), up, desired, m.driver.Limits())
+	}
+}
+
+func (m *Manager) signal() {
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (m *Manager) stopLoops() {
+	m.stopped.Store(true)
+	if m.cancel != nil {
+		m.cancel()
+	}
+	m.workers.Wait()
+}
+
+// work reconciles queued agents, never one agent in two workers at once.
+func (m *Manager) work(ctx context.Context) {
+	defer m.workers.Done()
+	for {
+		id, ok := m.take()
+		if !ok {
+			select {
+			case <-ctx.Done():
+				return
+			case <-m.wake:
+			}
+			continue
+		}
+		m.signal() // more may be waiting for another worker
+		passCtx, cancel := context.WithTimeout(ctx, m.cfg.FetchTimeout+m.cfg.StopGrace+time.Minute)
+		m.reconcile(passCtx, id)
+		cancel()
+		m.mu.Lock()
+		delete(m.busy, id)
+		m.mu.Unlock()
+		m.signal()
+	}
+}
+
+// take pops the first queued agent that no worker holds.
+func (m *Manager) take() (string, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i, id := range m.queue {
+		if !m.busy[id] {
+			m.queue = slices.Delete(m.queue, i, i+1)
+			delete(m.queued, id)
+			m.busy[id] = true
+			return id, true
+		}
+	}
+	return "", false
+}
+
+func (m *Manager) tick(ctx context.Context) {
+	defer m.workers.Done()
+	t := time.NewTicker(m.cfg.ReconcileInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := m.reconcileAll(ctx); err != nil && ctx.Err() == nil {
+				m.log.Error("runtime: full reconcile", "err", err)
+			}
+		}
+	}
+}
+
+// reconcileAll queues every agent in the table and every agent the Manager
+// still runs, so that rows deleted behind its back are cleaned up too.
+func (m *Manager) reconcileAll(ctx context.Context) error {
+	var ids []string
+	if err := m.db.NewSelect().Table("agents").Column("id").Scan(ctx, &ids); err != nil {
+		m.lastErr.Store("cannot read agents: " + err.Error())
+		return fmt.Errorf("list agents: %w", err)
+	}
+	m.lastErr.Store("")
+	m.lastPass.Store(time.Now().UnixNano())
+	m.mu.Lock()
+	known := slices.Collect(maps.Keys(m.records))
+	m.mu.Unlock()
+	for _, id := range append(ids, known...) {
+		m.Reconcile(id)
+	}
+	return nil
+}
+
+func (m *Manager) record(id string) *agentRecord {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.records[id]
+}
+
+// reconcile moves one agent towards its desired state and records its status.
+func (m *Manager) reconcile(ctx context.Context, id string) {
+	var a models.Agent
+	err := m.db.NewSelect().Model(&a).Where("id = ?", id).Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		m.forget(ctx, id)
+		return
+	}
+	if err != nil {
+		m.log.Error("runtime: read agent", "agent", id, "err", err)
+		return
+	}
+	m.mu.Lock()
+	rec := m.records[id]
+	if rec == nil {
+		rec = &agentRecord{id: id}
+		m.records[id] = rec
+	}
+	rec.orgID, rec.name, rec.createdAt = a.OrgID, a.Name, a.CreatedAt
+	m.mu.Unlock()
+
+	if a.Desired != models.DesiredRunning {
+		if err := m.driver.Stop(ctx, id); err != nil {
+			m.log.Error("runtime: stop agent", "agent", id, "err", err)
+		}
+		rec.applied = false
+		m.setStatus(ctx, &a, models.AgentStopped, "")
+		return
+	}
+	status, reason := m.run(ctx, &a, rec)
+	m.setStatus(ctx, &a, status, reason)
+}
+
+// run fetches the binary when it changed, applies the spec and derives
+// the status from the replicas.
+func (m *Manager) run(ctx context.Context, a *models.Agent, rec *agentRecord) (models.AgentStatus, string) {
+	if rec.failedGen == a.Generation && rec.failedURL == a.BinaryURL {
+		return models.AgentError, rec.failedReason
+	}
+	path := rec.spec.BinaryPath
+	if !rec.applied || rec.binaryURL != a.BinaryURL || rec.binarySHA != a.BinarySHA256 {
+		if a.Status == models.AgentStopped {
+			m.setStatus(ctx, a, models.AgentDeploying, "")
+		}
+		var err error
+		path, err = m.cache.fetch(ctx, a.ID, a.BinaryURL, a.BinarySHA256)
+		if err != nil {
+			rec.failedGen, rec.failedURL = a.Generation, a.BinaryURL
+			rec.failedReason = "Fetching binary failed: " + err.Error()
+			return models.AgentError, rec.failedReason
+		}
+		rec.binaryURL, rec.binarySHA = a.BinaryURL, a.BinarySHA256
+	}
+	spec := Spec{
+		AgentID: a.ID, OrgID: a.OrgID, Name: a.Name, Generation: a.Generation,
+		BinaryPath: path, Environment: a.Environment, Replicas: a.Replicas,
+		CPU: a.CPU, Memory: a.Memory,
+	}
+	restart := rec.applied && spec.Generation != rec.spec.Generation &&
+		spec.Replicas == rec.spec.Replicas && sameTemplate(spec, rec.spec)
+	if err := m.driver.Apply(spec); err != nil {
+		return models.AgentError, "Starting replicas failed: " + err.Error()
+	}
+	if restart {
+		if err := m.driver.Restart(a.ID); err != nil {
+			return models.AgentError, "Restarting replicas failed: " + err.Error()
+		}
+	}
+	rec.applied, rec.spec = true, spec
+
+	st := m.driver.State(a.ID)
+	switch {
+	case st.CrashLoop:
+		return models.AgentError, "Replicas keep crashing: " + st.LastExit
+	case st.Up >= st.Desired && !restart:
+		return models.AgentRunning, ""
+	case a.Status == models.AgentRunning:
+		return models.AgentRunning, "" // a replica restarting or rolling does not undeploy the agent
+	default:
+		return models.AgentDeploying, ""
+	}
+}
+
+// forget stops a deleted agent's replicas and drops its binary and files.
+func (m *Manager) forget(ctx context.Context, id string) {
+	stopCtx, cancel := context.WithTimeout(ctx, m.cfg.StopGrace)
+	defer cancel()
+	if err := m.driver.Stop(stopCtx, id); err != nil {
+		m.log.Warn("runtime: deleted agent's replicas were killed", "agent", id, "err", err)
+	}
+	if err := m.cache.release(id); err != nil {
+		m.log.Error("runtime: release binary", "agent", id, "err", err)
+	}
+	if err := os.RemoveAll(filepath.Join(m.cfg.DataDir, "agents", filepath.Base(id))); err != nil {
+		m.log.Error("runtime: remove working directories", "agent", id, "err", err)
+	}
+	m.mu.Lock()
+	delete(m.records, id)
+	m.mu.Unlock()
+}
+
+// setStatus writes the actual state when it changed, logs it as a platform
+// line and publishes the matching event.
+func (m *Manager) setStatus(ctx context.Context, a *models.Agent, status models.AgentStatus, reason string) {
+	if a.Status == status && a.StatusReason == reason {
+		return
+	}
+	now := models.Now()
+	_, err := m.db.NewUpdate().Table("agents").
+		Set("status = ?", status).Set("status_reason = ?", reason).Set("updated_at = ?", now).
+		Where("id = ?", a.ID).Exec(ctx)
+	if err != nil {
+		m.log.Error("runtime: write agent status", "agent", a.ID, "err", err)
+		return
+	}
+	previous := a.Status
+	a.Status, a.StatusReason, a.UpdatedAt = status, reason, now
+
+	var event, message, level string
+	switch status {
+	case models.AgentRunning:
+		event, message, level = events.AgentStarted, "Agent started", models.LevelInfo
+	case models.AgentStopped:
+		event, message, level = events.AgentStopped, "Agent stopped", models.LevelInfo
+	case models.AgentError:
+		event, message, level = events.AgentError, reason, models.LevelError
+	}
+	if event == "" || (status == previous && status != models.AgentError) {
+		return
+	}
+	m.sink.Append(models.LogLine{
+		AgentID: a.ID, OrgID: a.OrgID, Timestamp: now, Level: level, Message: message,
+	})
+	err = m.bus.Publish(ctx, events.Message{
+		Topic: events.AgentEventsTopic(a.OrgID),
+		Type:  event,
+		Time:  now,
+		Payload: events.AgentEvent{Event: event, Timestamp: now, Data: events.AgentEventData{
+			AgentID: a.ID, Name: a.Name, OrgID: a.OrgID, Status: string(status), Reason: reason,
+		}},
+	})
+	if err != nil {
+		m.log.Error("runtime: publish agent event", "agent", a.ID, "event", event, "err", err)
+	}
+}

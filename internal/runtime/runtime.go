@@ -1,0 +1,177 @@
+// Package runtime runs agents: it reconciles the actual state of every agent
+// (its replicas as processes) to the desired state the API stores, reports
+// the agent's status and lifecycle events, captures the replicas' output
+// into the logs pipeline, and reverse-proxies the agents' endpoints.
+//
+// The Manager is the reconciler; a Driver runs the replicas. LocalDriver,
+// the default, runs them as supervised child processes on this machine.
+package runtime
+
+import (
+	"context"
+	"time"
+
+	"github.com/neuais/neuais/models"
+)
+
+// Config tunes the runtime. Zero fields take the values of DefaultConfig.
+type Config struct {
+	// DataDir holds the binary cache, the replicas' working directories
+	// and the file of process groups that survives a server crash.
+	DataDir string
+	// AllowFileURLs lets binary URLs use file:// (local development only:
+	// it exposes the server's file system to API users).
+	AllowFileURLs bool
+	// FetchTimeout bounds one binary download from connect to last byte.
+	FetchTimeout time.Duration
+	// MaxBinaryBytes caps the size of a downloaded binary.
+	MaxBinaryBytes int64
+	// StopGrace is the time between SIGTERM and SIGKILL of a replica.
+	StopGrace time.Duration
+	// BackoffBase and BackoffMax bound the exponential delay before a
+	// crashed replica restarts.
+	BackoffBase time.Duration
+	BackoffMax  time.Duration
+	// CrashLoopThreshold crashes within CrashLoopWindow put the agent in
+	// error; it leaves error after a window without crashes or on a new spec.
+	CrashLoopThreshold int
+	CrashLoopWindow    time.Duration
+	// ReconcileInterval is the period of the full reconcile that catches
+	// missed triggers and clears crash loops that have calmed down.
+	ReconcileInterval time.Duration
+	// ReadyAfter is when a replica that does not listen on its PORT counts
+	// as up; one that listens is up as soon as it accepts a connection.
+	ReadyAfter time.Duration
+}
+
+// DefaultConfig returns the defaults for a server whose data lives in dataDir.
+func DefaultConfig(dataDir string) Config {
+	return Config{
+		DataDir:            dataDir,
+		FetchTimeout:       5 * time.Minute,
+		MaxBinaryBytes:     512 << 20,
+		StopGrace:          10 * time.Second,
+		BackoffBase:        500 * time.Millisecond,
+		BackoffMax:         30 * time.Second,
+		CrashLoopThreshold: 5,
+		CrashLoopWindow:    2 * time.Minute,
+		ReconcileInterval:  30 * time.Second,
+		ReadyAfter:         2 * time.Second,
+	}
+}
+
+func (c Config) withDefaults() Config {
+	d := DefaultConfig(c.DataDir)
+	if c.FetchTimeout <= 0 {
+		c.FetchTimeout = d.FetchTimeout
+	}
+	if c.MaxBinaryBytes <= 0 {
+		c.MaxBinaryBytes = d.MaxBinaryBytes
+	}
+	if c.StopGrace <= 0 {
+		c.StopGrace = d.StopGrace
+	}
+	if c.BackoffBase <= 0 {
+		c.BackoffBase = d.BackoffBase
+	}
+	if c.BackoffMax < c.BackoffBase {
+		c.BackoffMax = max(d.BackoffMax, c.BackoffBase)
+	}
+	if c.CrashLoopThreshold <= 0 {
+		c.CrashLoopThreshold = d.CrashLoopThreshold
+	}
+	if c.CrashLoopWindow <= 0 {
+		c.CrashLoopWindow = d.CrashLoopWindow
+	}
+	if c.ReconcileInterval <= 0 {
+		c.ReconcileInterval = d.ReconcileInterval
+	}
+	if c.ReadyAfter <= 0 {
+		c.ReadyAfter = d.ReadyAfter
+	}
+	return c
+}
+
+// LogSink receives every log line of every agent: replica output
+// (Replica ≥ 1) and platform lines (Replica 0). Append is called from the
+// goroutines that read the replicas' output, so it must not block for long;
+// a slow store should buffer and batch.
+type LogSink interface {
+	Append(line models.LogLine)
+}
+
+// Spec is what a driver runs for one agent.
+type Spec struct {
+	AgentID string
+	OrgID   string
+	Name    string
+	// Generation is the agents row's generation the spec was built from;
+	// replicas report the generation they were started with.
+	Generation int64
+	// BinaryPath is the fetched and verified executable.
+	BinaryPath  string
+	Environment map[string]string
+	Replicas    int
+	// CPU (cores, "0.5") and Memory ("256Mi") are the limits to apply
+	// where the host allows it.
+	CPU    string
+	Memory string
+}
+
+// AgentState is a driver's view of one agent's replicas.
+type AgentState struct {
+	Desired int // replicas the last Apply or Scale asked for
+	Up      int // replicas running and ready
+	// CrashLoop is set while replicas keep crashing; LastExit says how the
+	// last one ended ("replica 2 exited with status 1").
+	CrashLoop bool
+	LastExit  string
+}
+
+// Replica describes one replica slot.
+type Replica struct {
+	Index      int // 1-based
+	PID        int // 0 while not running
+	Port       int
+	Up         bool
+	Generation int64
+}
+
+// Usage is the resource use of an agent's replicas right now.
+type Usage struct {
+	CPUPercent float64 // of one core, summed over replicas
+	MemoryMiB  float64 // resident set size, summed over replicas
+}
+
+// Driver runs agents' replicas. The local driver runs processes; a cluster
+// engine can implement the same contract. A driver writes replica output and
+// replica platform lines ("Replica 2 exited with status 1") to the LogSink it
+// was built with, and calls its change callback whenever an agent's State
+// may have changed.
+type Driver interface {
+	// Recover cleans up what a previous server left behind before anything
+	// is applied (the local driver kills stale process groups).
+	Recover(ctx context.Context) error
+	// Apply deploys spec, or moves running replicas to it: it starts
+	// missing replicas, stops the highest-numbered extra ones and replaces
+	// replicas whose binary, environment or limits differ one at a time.
+	// It returns once the change is under way; State shows the progress.
+	Apply(spec Spec) error
+	// Scale changes the replica count of an applied agent.
+	Scale(agentID string, replicas int) error
+	// Restart replaces every replica of an applied agent, one at a time.
+	Restart(agentID string) error
+	// Stop stops every replica of the agent and forgets it; it returns when
+	// the processes are gone, killing them when ctx ends first.
+	Stop(ctx context.Context, agentID string) error
+	// State reports the agent's replicas; a zero State for unknown agents.
+	State(agentID string) AgentState
+	// Replicas lists the agent's replica slots by index.
+	Replicas(agentID string) []Replica
+	// Usage samples the agent's CPU and memory use.
+	Usage(agentID string) Usage
+	// Limits says how CPU and memory limits are applied, for health reports.
+	Limits() string
+	// Shutdown stops every replica of every agent within ctx.
+	Shutdown(ctx context.Context) error
+}

@@ -1,0 +1,65 @@
+// Command agent is the runtime tests' agent: it logs at every level in the
+// forms the runtime parses, serves HTTP on $PORT (/ answers with its
+// replica number, /crash exits 1, /burn?ms=N burns CPU), exits 1 after
+// $CRASH_AFTER_MS when set, and exits cleanly on SIGTERM.
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+func main() {
+	replica := os.Getenv("NEUAIS_REPLICA")
+	fmt.Printf(`{"level":"debug","msg":"json debug from replica %s"}`+"\n", replica)
+	fmt.Printf(`{"level":"WARN","msg":"json warn"}` + "\n")
+	fmt.Println("INFO plain info")
+	fmt.Println("[warning] bracketed warn")
+	fmt.Println("no level on stdout")
+	fmt.Fprintln(os.Stderr, "ERROR: plain error")
+	fmt.Fprintln(os.Stderr, "debug: plain debug on stderr")
+	fmt.Fprintln(os.Stderr, "no level on stderr")
+	fmt.Println("env GREETING=" + os.Getenv("GREETING"))
+
+	if ms, err := strconv.Atoi(os.Getenv("CRASH_AFTER_MS")); err == nil {
+		time.AfterFunc(time.Duration(ms)*time.Millisecond, func() {
+			fmt.Fprintln(os.Stderr, "crashing as asked")
+			os.Exit(1)
+		})
+	}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "replica %s", replica)
+	})
+	mux.HandleFunc("/crash", func(w http.ResponseWriter, r *http.Request) {
+		os.Exit(1)
+	})
+	mux.HandleFunc("/burn", func(w http.ResponseWriter, r *http.Request) {
+		ms, _ := strconv.Atoi(r.URL.Query().Get("ms"))
+		end := time.Now().Add(time.Duration(ms) * time.Millisecond)
+		n := 0
+		for time.Now().Before(end) {
+			n++
+		}
+		fmt.Fprintf(w, "burned %d", n)
+	})
+	srv := &http.Server{Addr: "127.0.0.1:" + os.Getenv("PORT"), Handler: mux}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		fmt.Println("INFO shutting down")
+		srv.Shutdown(context.Background())
+	}()
+	if err := srv.ListenAndServe(); err != http.ErrServerClosed {
+		fmt.Fprintln(os.Stderr, "ERROR", err)
+		os.Exit(2)
+	}
+}
