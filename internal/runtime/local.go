@@ -678,11 +678,12 @@ type slot struct {
 	epoch int
 	name  string // of its cgroup
 
-	stop                                     chan struct{} // closed to stop the replica
-	rush                                     chan struct{} // closed to skip the rest of the grace period
-	exited                                   chan struct{} // closed when the supervisor has returned
-	ready                                    chan struct{} // closed when first up
-	crashed                                  chan struct{} // closed when a run first ends on its own
+	stop    chan struct{} // closed to stop the replica
+	rush    chan struct{} // closed to skip the rest of the grace period
+	exited  chan struct{} // closed when the supervisor has returned
+	ready   chan struct{} // closed when first up
+	crashed chan struct{} // closed when a run first ends on its own
+
 	stopOnce, rushOnce, readyOnce, crashOnce sync.Once
 
 	mu   sync.Mutex

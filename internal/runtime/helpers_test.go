@@ -1,0 +1,391 @@
+package runtime_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/neuais/neuais/internal/db"
+	"github.com/neuais/neuais/internal/events"
+	"github.com/neuais/neuais/internal/runtime"
+	"github.com/neuais/neuais/migrations"
+	"github.com/neuais/neuais/models"
+)
+
+// binaries serves the test agent (/agent), a text file (/text) and 404s.
+var (
+	binaries    *httptest.Server
+	agentSHA256 string
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "neuais-runtime-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	agent := filepath.Join(dir, "agent")
+	build := exec.Command("go", "build", "-o", agent, "./testdata/agent")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building the test agent:", err)
+		return 1
+	}
+	agentSHA256, err = fileSHA256(agent)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /agent", func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, agent) })
+	mux.HandleFunc("GET /text", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "<html>not a binary</html>") })
+	binaries = httptest.NewServer(mux)
+	defer binaries.Close()
+	return m.Run()
+}
+
+func fileSHA256(path string) (string, error) {
+	out, err := exec.Command("sha256sum", path).Output()
+	if err != nil {
+		return "", fmt.Errorf("sha256sum: %w", err)
+	}
+	return strings.Fields(string(out))[0], nil
+}
+
+// forEachDB runs test on SQLite, and on PostgreSQL when
+// NEUAIS_TEST_DATABASE_URL is set (in a schema of its own, dropped after).
+func forEachDB(t *testing.T, test func(t *testing.T, db *bun.DB)) {
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		test(t, openSQLite(t))
+	})
+	if url := os.Getenv("NEUAIS_TEST_DATABASE_URL"); url != "" {
+		t.Run("postgres", func(t *testing.T) {
+			t.Parallel()
+			test(t, openPostgres(t, url))
+		})
+	}
+}
+
+func openSQLite(t *testing.T) *bun.DB {
+	ctx := context.Background()
+	d, err := db.Open(ctx, "", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	if err := migrations.Up(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func openPostgres(t *testing.T, url string) *bun.DB {
+	ctx := context.Background()
+	admin, err := db.Open(ctx, url, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := "runtime_test_" + randomHex(6)
+	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE") //nolint:errcheck
+		admin.Close()
+	})
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	d, err := db.Open(ctx, url+sep+"search_path="+schema, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() }) // before the schema is dropped
+	if err := migrations.Up(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b) //nolint:errcheck // never fails
+	return hex.EncodeToString(b)
+}
+
+// memSink is an in-memory LogSink.
+type memSink struct {
+	mu    sync.Mutex
+	lines []models.LogLine
+}
+
+func (s *memSink) Append(line models.LogLine) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lines = append(s.lines, line)
+}
+
+// find returns the first line of agentID whose message contains substr.
+func (s *memSink) find(agentID, substr string) (models.LogLine, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, l := range s.lines {
+		if l.AgentID == agentID && strings.Contains(l.Message, substr) {
+			return l, true
+		}
+	}
+	return models.LogLine{}, false
+}
+
+// testEnv is one organization in a database, a bus, a sink and a data
+// directory shared by the Managers a test starts.
+type testEnv struct {
+	t       *testing.T
+	db      *bun.DB
+	bus     *events.InProcess
+	sink    *memSink
+	cfg     runtime.Config
+	orgID   string
+	agentEv *events.Subscription
+}
+
+func newTestEnv(t *testing.T, d *bun.DB) *testEnv {
+	t.Helper()
+	ctx := context.Background()
+	org := &models.Organization{
+		ID: models.NewID(models.PrefixOrganization), Name: "org-" + randomHex(4),
+		Tier: models.TierFree, RateLimit: 100, CreatedAt: models.Now(),
+	}
+	if _, err := d.NewInsert().Model(org).Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	bus := events.NewInProcess(0)
+	t.Cleanup(func() { bus.Close() })
+	sub, err := bus.Subscribe(ctx, events.AgentEventsTopic(org.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testEnv{
+		t: t, db: d, bus: bus, sink: &memSink{}, orgID: org.ID, agentEv: sub,
+		cfg: runtime.Config{
+			DataDir:            t.TempDir(),
+			FetchTimeout:       10 * time.Second,
+			StopGrace:          3 * time.Second,
+			BackoffBase:        50 * time.Millisecond,
+			BackoffMax:         400 * time.Millisecond,
+			CrashLoopThreshold: 3,
+			CrashLoopWindow:    10 * time.Second,
+			ReconcileInterval:  300 * time.Millisecond,
+			ReadyAfter:         time.Second,
+		},
+	}
+}
+
+// start starts a Manager over the environment, shut down at cleanup.
+func (e *testEnv) start() *runtime.Manager {
+	e.t.Helper()
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	m, err := runtime.New(e.db, e.bus, e.sink, e.cfg, logger)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := m.Start(context.Background()); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		m.Shutdown(ctx) //nolint:errcheck // a Manager the test shut down already
+	})
+	return m
+}
+
+// createAgent inserts an agent desired running, as the agents API would.
+func (e *testEnv) createAgent(m *runtime.Manager, name, binaryURL string, replicas int, env map[string]string, opts ...func(*models.Agent)) *models.Agent {
+	e.t.Helper()
+	if env == nil {
+		env = map[string]string{}
+	}
+	now := models.Now()
+	a := &models.Agent{
+		ID: models.NewID(models.PrefixAgent), OrgID: e.orgID, Name: name, Runtime: "go", Region: "local",
+		BinaryURL: binaryURL, Replicas: replicas, Environment: env,
+		Desired: models.DesiredRunning, Status: models.AgentDeploying,
+		Generation: 1, Version: 1, CreatedAt: now, UpdatedAt: now,
+	}
+	for _, opt := range opts {
+		opt(a)
+	}
+	if _, err := e.db.NewInsert().Model(a).Exec(context.Background()); err != nil {
+		e.t.Fatal(err)
+	}
+	m.Reconcile(a.ID)
+	return a
+}
+
+// update changes an agent's spec as the agents API would: the spec
+// columns only, with a new generation.
+func (e *testEnv) update(m *runtime.Manager, id string, change func(a *models.Agent)) {
+	e.t.Helper()
+	ctx := context.Background()
+	a := e.agent(id)
+	change(a)
+	a.Generation++
+	a.Version++
+	_, err := e.db.NewUpdate().Model(a).
+		Column("binary_url", "binary_sha256", "replicas", "environment", "desired", "generation", "version").
+		WherePK().Exec(ctx)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	m.Reconcile(id)
+}
+
+func (e *testEnv) agent(id string) *models.Agent {
+	e.t.Helper()
+	a := new(models.Agent)
+	if err := e.db.NewSelect().Model(a).Where("id = ?", id).Scan(context.Background()); err != nil {
+		e.t.Fatal(err)
+	}
+	return a
+}
+
+// waitStatus polls until the agent has status and returns it.
+func (e *testEnv) waitStatus(id string, status models.AgentStatus) *models.Agent {
+	e.t.Helper()
+	var a *models.Agent
+	waitFor(e.t, 20*time.Second, func() bool {
+		a = e.agent(id)
+		return a.Status == status
+	}, func() string { return fmt.Sprintf("agent status %q (%s), want %q", a.Status, a.StatusReason, status) })
+	return a
+}
+
+// waitEvent waits for an agent event of type typ about agentID.
+func (e *testEnv) waitEvent(agentID, typ string) events.AgentEvent {
+	e.t.Helper()
+	timeout := time.After(20 * time.Second)
+	for {
+		select {
+		case msg, ok := <-e.agentEv.C:
+			if !ok {
+				e.t.Fatalf("event subscription ended: %v", e.agentEv.Err())
+			}
+			ev := msg.Payload.(events.AgentEvent)
+			if msg.Type == typ && ev.Data.AgentID == agentID {
+				return ev
+			}
+		case <-timeout:
+			e.t.Fatalf("no %s event for %s", typ, agentID)
+		}
+	}
+}
+
+// waitLog waits for a log line of agentID containing substr.
+func (e *testEnv) waitLog(agentID, substr string) models.LogLine {
+	e.t.Helper()
+	var line models.LogLine
+	waitFor(e.t, 20*time.Second, func() bool {
+		var ok bool
+		line, ok = e.sink.find(agentID, substr)
+		return ok
+	}, func() string { return fmt.Sprintf("no log line containing %q", substr) })
+	return line
+}
+
+// waitFor polls cond until it holds or timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, cond func() bool, describe func() string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s: %s", timeout, describe())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// alive reports whether pid is a live (not zombie) process.
+func alive(pid int) bool {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := strings.LastIndexByte(string(data), ')')
+	return i >= 0 && i+2 < len(data) && data[i+2] != 'Z'
+}
+
+// livePIDs returns the pids of m's replicas of agentID that are up, and
+// fails when a listed pid is not alive.
+func livePIDs(t *testing.T, m *runtime.Manager, agentID string) []int {
+	t.Helper()
+	var pids []int
+	for _, r := range m.Replicas(agentID) {
+		if r.PID != 0 && alive(r.PID) {
+			pids = append(pids, r.PID)
+		}
+	}
+	return pids
+}
+
+// waitReplicasUp waits until agentID has exactly n replicas, all up and alive.
+func waitReplicasUp(t *testing.T, m *runtime.Manager, agentID string, n int) []runtime.Replica {
+	t.Helper()
+	var reps []runtime.Replica
+	waitFor(t, 20*time.Second, func() bool {
+		reps = m.Replicas(agentID)
+		if len(reps) != n {
+			return false
+		}
+		for _, r := range reps {
+			if !r.Up || !alive(r.PID) {
+				return false
+			}
+		}
+		return true
+	}, func() string { return fmt.Sprintf("replicas %+v, want %d up", reps, n) })
+	return reps
+}
+
+// waitAllDead waits until none of pids is alive.
+func waitAllDead(t *testing.T, pids []int) {
+	t.Helper()
+	waitFor(t, 20*time.Second, func() bool {
+		for _, pid := range pids {
+			if alive(pid) {
+				return false
+			}
+		}
+		return true
+	}, func() string { return fmt.Sprintf("processes %v still alive", pids) })
+}
+
+func pidsOf(reps []runtime.Replica) []int {
+	pids := make([]int, len(reps))
+	for i, r := range reps {
+		pids[i] = r.PID
+	}
+	return pids
+}
