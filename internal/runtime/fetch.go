@@ -43,6 +43,12 @@ func newBinaryCache(cfg Config) (*binaryCache, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "refs"), 0o700); err != nil {
 		return nil, fmt.Errorf("runtime: binary cache: %w", err)
 	}
+	// Downloads cut short by a server crash are never picked up again.
+	if partial, err := filepath.Glob(filepath.Join(dir, "download-*")); err == nil {
+		for _, f := range partial {
+			os.Remove(f)
+		}
+	}
 	dialer := &net.Dialer{Timeout: 10 * time.Second}
 	transport := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,

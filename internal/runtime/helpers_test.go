@@ -30,6 +30,7 @@ import (
 // binaries serves the test agent (/agent), a text file (/text) and 404s.
 var (
 	binaries    *httptest.Server
+	agentPath   string
 	agentSHA256 string
 )
 
@@ -45,6 +46,7 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	agent := filepath.Join(dir, "agent")
+	agentPath = agent
 	build := exec.Command("go", "build", "-o", agent, "./testdata/agent")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
@@ -335,19 +337,6 @@ func alive(pid int) bool {
 	}
 	i := strings.LastIndexByte(string(data), ')')
 	return i >= 0 && i+2 < len(data) && data[i+2] != 'Z'
-}
-
-// livePIDs returns the pids of m's replicas of agentID that are up, and
-// fails when a listed pid is not alive.
-func livePIDs(t *testing.T, m *runtime.Manager, agentID string) []int {
-	t.Helper()
-	var pids []int
-	for _, r := range m.Replicas(agentID) {
-		if r.PID != 0 && alive(r.PID) {
-			pids = append(pids, r.PID)
-		}
-	}
-	return pids
 }
 
 // waitReplicasUp waits until agentID has exactly n replicas, all up and alive.

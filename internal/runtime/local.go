@@ -414,7 +414,9 @@ func (a *localAgent) recordCrash(reason string) {
 	cfg := a.d.cfg
 	now := time.Now()
 	a.mu.Lock()
-	a.lastExit = reason
+	if !a.looping {
+		a.lastExit = reason // keeps the reason of a loop stable while it lasts
+	}
 	a.crashes = slices.DeleteFunc(a.crashes, func(t time.Time) bool { return now.Sub(t) >= cfg.CrashLoopWindow })
 	a.crashes = append(a.crashes, now)
 	if len(a.crashes) >= cfg.CrashLoopThreshold {
@@ -534,6 +536,7 @@ func (a *localAgent) start(s *slot) (*process, error) {
 // driver abandoned it), false when it ended on its own.
 func (a *localAgent) watch(s *slot, p *process) bool {
 	s.setRunning(p.pid, p.port)
+	a.platform(s.spec, models.LevelInfo, fmt.Sprintf("Replica %d started (pid %d, port %d)", s.index, p.pid, p.port))
 	go a.probe(s, p)
 	select {
 	case <-p.waited:

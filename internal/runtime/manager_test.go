@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/uptrace/bun"
 
@@ -311,5 +312,20 @@ func TestFetchFailures(t *testing.T) {
 		if status, _ := m.HealthCheck()(context.Background()); status != health.Healthy {
 			t.Errorf("runtime health after failed fetches = %s", status)
 		}
+	})
+}
+
+func TestCrashLoopCalmsDown(t *testing.T) {
+	forEachDB(t, func(t *testing.T, d *bun.DB) {
+		e := newTestEnv(t, d)
+		e.cfg.CrashLoopWindow = 2 * time.Second
+		m := e.start()
+		// Each replica crashes on its first two runs only.
+		a := e.createAgent(m, "flaky", binaries.URL+"/agent", 2, map[string]string{"CRASH_AFTER_MS": "50", "CRASH_TIMES": "2"})
+		e.waitStatus(a.ID, models.AgentError)
+		e.waitEvent(a.ID, events.AgentError)
+		e.waitStatus(a.ID, models.AgentRunning)
+		e.waitEvent(a.ID, events.AgentStarted)
+		waitReplicasUp(t, m, a.ID, 2)
 	})
 }

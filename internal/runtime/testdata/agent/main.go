@@ -1,7 +1,8 @@
 // Command agent is the runtime tests' agent: it logs at every level in the
 // forms the runtime parses, serves HTTP on $PORT (/ answers with its
 // replica number, /crash exits 1, /burn?ms=N burns CPU), exits 1 after
-// $CRASH_AFTER_MS when set, and exits cleanly on SIGTERM.
+// $CRASH_AFTER_MS when set (only its first $CRASH_TIMES runs when that is
+// set too), and exits cleanly on SIGTERM.
 package main
 
 import (
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
@@ -27,7 +29,7 @@ func main() {
 	fmt.Fprintln(os.Stderr, "no level on stderr")
 	fmt.Println("env GREETING=" + os.Getenv("GREETING"))
 
-	if ms, err := strconv.Atoi(os.Getenv("CRASH_AFTER_MS")); err == nil {
+	if ms, err := strconv.Atoi(os.Getenv("CRASH_AFTER_MS")); err == nil && shouldCrash() {
 		time.AfterFunc(time.Duration(ms)*time.Millisecond, func() {
 			fmt.Fprintln(os.Stderr, "crashing as asked")
 			os.Exit(1)
@@ -62,4 +64,21 @@ func main() {
 		fmt.Fprintln(os.Stderr, "ERROR", err)
 		os.Exit(2)
 	}
+}
+
+// shouldCrash counts runs in $HOME, the replica's working directory, which
+// outlives restarts.
+func shouldCrash() bool {
+	limit, err := strconv.Atoi(os.Getenv("CRASH_TIMES"))
+	if err != nil {
+		return true
+	}
+	counter := filepath.Join(os.Getenv("HOME"), "crashes")
+	data, _ := os.ReadFile(counter)
+	n, _ := strconv.Atoi(string(data))
+	if n >= limit {
+		return false
+	}
+	os.WriteFile(counter, []byte(strconv.Itoa(n+1)), 0o600)
+	return true
 }
