@@ -5,10 +5,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/neuais/neuais/internal/runtime"
+	"github.com/neuais/neuais/models"
 )
 
 func TestLocalDriverScaleAndRestart(t *testing.T) {
@@ -77,4 +81,75 @@ func waitDriverUp(t *testing.T, d *runtime.LocalDriver, agentID string, n int) [
 		return d.State(agentID).Up == n
 	}, func() string { return fmt.Sprintf("replicas %+v, want %d up", reps, n) })
 	return reps
+}
+
+func TestLocalDriverKillsProcessGroup(t *testing.T) {
+	t.Parallel()
+	cfg := runtime.DefaultConfig(t.TempDir())
+	cfg.ReadyAfter = time.Second
+	cfg.StopGrace = 300 * time.Millisecond
+	cfg.BackoffBase = 50 * time.Millisecond
+	sink := &memSink{}
+	d, err := runtime.NewLocalDriver(cfg, sink, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Shutdown(context.Background()) }) //nolint:errcheck
+	spec := runtime.Spec{
+		AgentID: "agt_group", OrgID: "org_group", Name: "group", Generation: 1, BinaryPath: agentPath, Replicas: 1,
+		Environment: map[string]string{"SPAWN_CHILD": "1", "IGNORE_SIGTERM": "1"},
+	}
+	if err := d.Apply(spec); err != nil {
+		t.Fatal(err)
+	}
+	leader := waitDriverUp(t, d, spec.AgentID, 1)[0]
+	child := waitChildPID(t, sink, spec.AgentID, 1)
+
+	t.Run("crash kills what the replica left", func(t *testing.T) {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/crash", leader.Port))
+		if err == nil {
+			resp.Body.Close()
+		}
+		waitAllDead(t, []int{leader.PID, child})
+		waitFor(t, 20*time.Second, func() bool {
+			reps := d.Replicas(spec.AgentID)
+			return len(reps) == 1 && reps[0].Up && reps[0].PID != leader.PID
+		}, func() string { return "replica did not restart" })
+		sink.waitLine(t, spec.AgentID, "Replica 1 exited with status 1")
+	})
+
+	t.Run("stop escalates to SIGKILL of the group", func(t *testing.T) {
+		leader := d.Replicas(spec.AgentID)[0]
+		child := waitChildPID(t, sink, spec.AgentID, 2)
+		started := time.Now()
+		if err := d.Stop(context.Background(), spec.AgentID); err != nil {
+			t.Fatal(err)
+		}
+		if took := time.Since(started); took < cfg.StopGrace {
+			t.Errorf("stop took %s, less than the grace period: SIGTERM was not ignored?", took)
+		}
+		waitAllDead(t, []int{leader.PID, child})
+	})
+}
+
+// waitChildPID returns the pid the nth run of the agent logged for its child.
+func waitChildPID(t *testing.T, sink *memSink, agentID string, nth int) int {
+	t.Helper()
+	var lines []models.LogLine
+	waitFor(t, 20*time.Second, func() bool {
+		lines = sink.matching(agentID, "child pid ")
+		return len(lines) >= nth
+	}, func() string { return fmt.Sprintf("%d child pid lines, want %d", len(lines), nth) })
+	pid, err := strconv.Atoi(strings.TrimPrefix(lines[nth-1].Message, "child pid "))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pid
+}
+
+// waitLine waits for a line of agentID containing substr.
+func (s *memSink) waitLine(t *testing.T, agentID, substr string) {
+	t.Helper()
+	waitFor(t, 20*time.Second, func() bool { _, ok := s.find(agentID, substr); return ok },
+		func() string { return fmt.Sprintf("no log line containing %q", substr) })
 }

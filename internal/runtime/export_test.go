@@ -9,3 +9,6 @@ func (m *Manager) Abandon() {
 	m.stopLoops()
 	m.driver.(*LocalDriver).abandon()
 }
+
+// ParseQuantity exposes the memory quantity parser to the tests.
+var ParseQuantity = parseQuantity

@@ -151,14 +151,24 @@ func (s *memSink) Append(line models.LogLine) {
 
 // find returns the first line of agentID whose message contains substr.
 func (s *memSink) find(agentID, substr string) (models.LogLine, bool) {
+	lines := s.matching(agentID, substr)
+	if len(lines) == 0 {
+		return models.LogLine{}, false
+	}
+	return lines[0], true
+}
+
+// matching returns the lines of agentID whose message contains substr.
+func (s *memSink) matching(agentID, substr string) []models.LogLine {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var found []models.LogLine
 	for _, l := range s.lines {
 		if l.AgentID == agentID && strings.Contains(l.Message, substr) {
-			return l, true
+			found = append(found, l)
 		}
 	}
-	return models.LogLine{}, false
+	return found
 }
 
 // testEnv is one organization in a database, a bus, a sink and a data

@@ -44,6 +44,9 @@ type LocalDriver struct {
 // an agent's State may have changed.
 func NewLocalDriver(cfg Config, sink LogSink, logger *slog.Logger, onChange func(agentID string)) (*LocalDriver, error) {
 	cfg = cfg.withDefaults()
+	if cfg.DataDir == "" {
+		return nil, errors.New("runtime: config: DataDir is required")
+	}
 	groups, err := newGroupFile(cfg.DataDir)
 	if err != nil {
 		return nil, err

@@ -80,23 +80,19 @@ type agentRecord struct {
 // to begin reconciling and Shutdown to stop every replica.
 func New(db *bun.DB, bus events.Bus, sink LogSink, cfg Config, logger *slog.Logger) (*Manager, error) {
 	cfg = cfg.withDefaults()
-	if cfg.DataDir == "" {
-		return nil, errors.New("runtime: config: DataDir is required")
-	}
-	cache, err := newBinaryCache(cfg)
-	if err != nil {
-		return nil, err
-	}
 	m := &Manager{
-		db: db, bus: bus, sink: sink, cfg: cfg, log: logger, cache: cache,
+		db: db, bus: bus, sink: sink, cfg: cfg, log: logger,
 		wake:    make(chan struct{}, 1),
 		records: map[string]*agentRecord{},
 		queued:  map[string]bool{},
 		busy:    map[string]bool{},
 	}
 	m.lastErr.Store("")
-	m.driver, err = NewLocalDriver(cfg, sink, logger, m.Reconcile)
-	if err != nil {
+	var err error
+	if m.driver, err = NewLocalDriver(cfg, sink, logger, m.Reconcile); err != nil {
+		return nil, err
+	}
+	if m.cache, err = newBinaryCache(cfg); err != nil {
 		return nil, err
 	}
 	return m, nil

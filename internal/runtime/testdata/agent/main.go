@@ -2,7 +2,9 @@
 // forms the runtime parses, serves HTTP on $PORT (/ answers with its
 // replica number, /crash exits 1, /burn?ms=N burns CPU), exits 1 after
 // $CRASH_AFTER_MS when set (only its first $CRASH_TIMES runs when that is
-// set too), and exits cleanly on SIGTERM.
+// set too), and exits cleanly on SIGTERM unless $IGNORE_SIGTERM is set.
+// With $SPAWN_CHILD set it starts a child that ignores SIGTERM and logs
+// "child pid N".
 package main
 
 import (
@@ -10,6 +12,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
@@ -18,6 +21,13 @@ import (
 )
 
 func main() {
+	if os.Getenv("AGENT_CHILD") != "" {
+		signal.Ignore(syscall.SIGTERM)
+		select {} // a grandchild that only SIGKILL of the group ends
+	}
+	if os.Getenv("SPAWN_CHILD") != "" {
+		spawnChild()
+	}
 	replica := os.Getenv("NEUAIS_REPLICA")
 	fmt.Printf(`{"level":"debug","msg":"json debug from replica %s"}`+"\n", replica)
 	fmt.Printf(`{"level":"WARN","msg":"json warn"}` + "\n")
@@ -53,13 +63,17 @@ func main() {
 		fmt.Fprintf(w, "burned %d", n)
 	})
 	srv := &http.Server{Addr: "127.0.0.1:" + os.Getenv("PORT"), Handler: mux}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
-	defer stop()
-	go func() {
-		<-ctx.Done()
-		fmt.Println("INFO shutting down")
-		srv.Shutdown(context.Background())
-	}()
+	if os.Getenv("IGNORE_SIGTERM") != "" {
+		signal.Ignore(syscall.SIGTERM)
+	} else {
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+		defer stop()
+		go func() {
+			<-ctx.Done()
+			fmt.Println("INFO shutting down")
+			srv.Shutdown(context.Background())
+		}()
+	}
 	if err := srv.ListenAndServe(); err != http.ErrServerClosed {
 		fmt.Fprintln(os.Stderr, "ERROR", err)
 		os.Exit(2)
@@ -81,4 +95,19 @@ func shouldCrash() bool {
 	}
 	os.WriteFile(counter, []byte(strconv.Itoa(n+1)), 0o600)
 	return true
+}
+
+func spawnChild() {
+	self, err := os.Executable()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ERROR", err)
+		os.Exit(2)
+	}
+	child := exec.Command(self)
+	child.Env = append(os.Environ(), "AGENT_CHILD=1")
+	if err := child.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "ERROR", err)
+		os.Exit(2)
+	}
+	fmt.Printf("child pid %d\n", child.Process.Pid)
 }
