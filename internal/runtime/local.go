@@ -317,11 +317,18 @@ func (a *localAgent) converge() {
 		}
 		// Hold the roll while a replaced replica is not up, so that a bad
 		// update does not take down every working replica.
-		if !a.updatedUp(spec, epoch) || !a.stopSlot(i) {
+		if !a.updatedUp(spec, epoch) {
+			break
+		}
+		if !a.stopSlot(i) {
 			return
 		}
-		if ns := a.startSlot(i, spec, epoch); ns == nil || !a.waitUp(ns) {
+		ns := a.startSlot(i, spec, epoch)
+		if ns == nil {
 			return
+		}
+		if !a.waitUp(ns) {
+			break
 		}
 	}
 	for i := 1; i <= spec.Replicas; i++ {
