@@ -196,14 +196,25 @@ func (c *binaryCache) release(agentID string) error {
 	return nil
 }
 
-// collect removes the binary sum when no reference names it; c.mu is held.
-func (c *binaryCache) collect(sum string) {
+// agents lists the agents that hold a reference.
+func (c *binaryCache) agents() []string {
 	entries, err := os.ReadDir(filepath.Join(c.dir, "refs"))
 	if err != nil {
-		return
+		return nil
 	}
+	var ids []string
 	for _, e := range entries {
-		if ref, ok := c.ref(strings.TrimSuffix(e.Name(), ".json")); ok && ref.SHA256 == sum {
+		if id, ok := strings.CutSuffix(e.Name(), ".json"); ok && !strings.HasPrefix(id, ".") {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// collect removes the binary sum when no reference names it; c.mu is held.
+func (c *binaryCache) collect(sum string) {
+	for _, id := range c.agents() {
+		if ref, ok := c.ref(id); ok && ref.SHA256 == sum {
 			return
 		}
 	}

@@ -258,8 +258,10 @@ func (m *Manager) tick(ctx context.Context) {
 	}
 }
 
-// reconcileAll queues every agent in the table and every agent the Manager
-// still runs, so that rows deleted behind its back are cleaned up too.
+// reconcileAll queues every agent in the table, every agent the Manager
+// still runs and every agent with files in the data directory, so that
+// agents deleted behind its back, or while the server was down, are
+// cleaned up too.
 func (m *Manager) reconcileAll(ctx context.Context) error {
 	var ids []string
 	if err := m.db.NewSelect().Table("agents").Column("id").Scan(ctx, &ids); err != nil {
@@ -269,9 +271,15 @@ func (m *Manager) reconcileAll(ctx context.Context) error {
 	m.lastErr.Store("")
 	m.lastPass.Store(time.Now().UnixNano())
 	m.mu.Lock()
-	known := slices.Collect(maps.Keys(m.records))
+	ids = slices.AppendSeq(ids, maps.Keys(m.records))
 	m.mu.Unlock()
-	for _, id := range append(ids, known...) {
+	ids = append(ids, m.cache.agents()...)
+	if dirs, err := os.ReadDir(filepath.Join(m.cfg.DataDir, "agents")); err == nil {
+		for _, d := range dirs {
+			ids = append(ids, d.Name())
+		}
+	}
+	for _, id := range ids {
 		m.Reconcile(id)
 	}
 	return nil

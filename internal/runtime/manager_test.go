@@ -258,13 +258,22 @@ func TestDelete(t *testing.T) {
 			t.Errorf("binary still used by another agent was removed: %v", err)
 		}
 
+		// The last agent using the binary is deleted while the server is down.
 		pids = pidsOf(waitReplicasUp(t, m, two.ID, 1))
-		deleteAgent(t, e, m, two.ID)
+		if err := m.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
 		waitAllDead(t, pids)
+		if _, err := e.db.NewDelete().Model((*models.Agent)(nil)).Where("id = ?", two.ID).Exec(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		e.start()
+		workDir := filepath.Join(e.cfg.DataDir, "agents", two.ID)
 		waitFor(t, e.cfg.StopGrace*3, func() bool {
-			_, err := os.Stat(cached)
-			return os.IsNotExist(err)
-		}, func() string { return "cached binary left after the last agent using it was deleted" })
+			_, errBinary := os.Stat(cached)
+			_, errDir := os.Stat(workDir)
+			return os.IsNotExist(errBinary) && os.IsNotExist(errDir)
+		}, func() string { return "cached binary or working directory left after the last agent using it was deleted" })
 	})
 }
 
