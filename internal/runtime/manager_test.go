@@ -273,7 +273,9 @@ func TestDelete(t *testing.T) {
 			_, errBinary := os.Stat(cached)
 			_, errDir := os.Stat(workDir)
 			return os.IsNotExist(errBinary) && os.IsNotExist(errDir)
-		}, func() string { return "cached binary or working directory left after the last agent using it was deleted" })
+		}, func() string {
+			return "cached binary or working directory left after the last agent using it was deleted"
+		})
 	})
 }
 
