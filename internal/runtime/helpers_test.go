@@ -2,8 +2,6 @@ package runtime_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,10 +18,9 @@ import (
 
 	"github.com/uptrace/bun"
 
-	"github.com/neuais/neuais/internal/db"
+	"github.com/neuais/neuais/internal/apitest"
 	"github.com/neuais/neuais/internal/events"
 	"github.com/neuais/neuais/internal/runtime"
-	"github.com/neuais/neuais/migrations"
 	"github.com/neuais/neuais/models"
 )
 
@@ -74,67 +71,19 @@ func fileSHA256(path string) (string, error) {
 	return strings.Fields(string(out))[0], nil
 }
 
-// forEachDB runs test on SQLite, and on PostgreSQL when
-// NEUAIS_TEST_DATABASE_URL is set (in a schema of its own, dropped after).
+// forEachDB runs test in parallel on SQLite, and on PostgreSQL (a schema
+// of its own) when NEUAIS_TEST_DATABASE_URL is set.
 func forEachDB(t *testing.T, test func(t *testing.T, db *bun.DB)) {
 	t.Run("sqlite", func(t *testing.T) {
 		t.Parallel()
-		test(t, openSQLite(t))
+		test(t, apitest.MustOpenDB(t, "sqlite:"+filepath.Join(t.TempDir(), "test.db")))
 	})
-	if url := os.Getenv("NEUAIS_TEST_DATABASE_URL"); url != "" {
+	if os.Getenv(apitest.PostgresEnv) != "" {
 		t.Run("postgres", func(t *testing.T) {
 			t.Parallel()
-			test(t, openPostgres(t, url))
+			test(t, apitest.MustOpenDB(t, apitest.PostgresURL(t)))
 		})
 	}
-}
-
-func openSQLite(t *testing.T) *bun.DB {
-	ctx := context.Background()
-	d, err := db.Open(ctx, "", t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	if err := migrations.Up(ctx, d); err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-
-func openPostgres(t *testing.T, url string) *bun.DB {
-	ctx := context.Background()
-	admin, err := db.Open(ctx, url, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	schema := "runtime_test_" + randomHex(6)
-	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE") //nolint:errcheck
-		admin.Close()
-	})
-	sep := "?"
-	if strings.Contains(url, "?") {
-		sep = "&"
-	}
-	d, err := db.Open(ctx, url+sep+"search_path="+schema, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() }) // before the schema is dropped
-	if err := migrations.Up(ctx, d); err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b) //nolint:errcheck // never fails
-	return hex.EncodeToString(b)
 }
 
 // memSink is an in-memory LogSink.
@@ -187,7 +136,7 @@ func newTestEnv(t *testing.T, d *bun.DB) *testEnv {
 	t.Helper()
 	ctx := context.Background()
 	org := &models.Organization{
-		ID: models.NewID(models.PrefixOrganization), Name: "org-" + randomHex(4),
+		ID: models.NewID(models.PrefixOrganization), Name: models.NewID("org-"),
 		Tier: models.TierFree, RateLimit: 100, CreatedAt: models.Now(),
 	}
 	if _, err := d.NewInsert().Model(org).Exec(ctx); err != nil {
