@@ -321,6 +321,9 @@ func (m *Manager) reconcile(ctx context.Context, id string) {
 		return
 	}
 	status, reason := m.run(ctx, &a, rec)
+	if ctx.Err() != nil {
+		return // shutting down: a cut-short fetch says nothing about the agent
+	}
 	m.setStatus(ctx, &a, status, reason)
 }
 
@@ -337,6 +340,9 @@ func (m *Manager) run(ctx context.Context, a *models.Agent, rec *agentRecord) (m
 		}
 		var err error
 		path, err = m.cache.fetch(ctx, a.ID, a.BinaryURL, a.BinarySHA256)
+		if err != nil && ctx.Err() != nil {
+			return a.Status, a.StatusReason
+		}
 		if err != nil {
 			rec.failedGen, rec.failedURL = a.Generation, a.BinaryURL
 			rec.failedReason = "Fetching binary failed: " + err.Error()
