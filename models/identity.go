@@ -30,6 +30,8 @@ type Identity struct {
 	Role      Role
 	TokenID   string
 	ExpiresAt time.Time
+	// RateLimit is the organization's limit in requests per minute.
+	RateLimit int
 }
 
 type identityKey struct{}

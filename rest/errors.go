@@ -2,6 +2,7 @@ package rest
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 
 	"github.com/neuais/neuais/models"
@@ -44,6 +45,9 @@ func WriteError(w http.ResponseWriter, e *models.Error) {
 	status := HTTPStatus(e.Code)
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="neuais"`)
+	}
+	if retry, ok := e.Details["retry_after"]; ok && e.Code == models.CodeRateLimitExceeded {
+		w.Header().Set("Retry-After", fmt.Sprint(retry))
 	}
 	writeJSON(w, status, envelope{Error: envelopeError{Code: e.Code, Message: e.Message, Details: e.Details}})
 }

@@ -31,7 +31,7 @@ type Server struct {
 }
 
 // Config returns the test configuration over databaseURL and dataDir:
-// fixed admin credentials and the cheapest bcrypt cost.
+// fixed admin credentials, the cheapest bcrypt cost and generous rate limits.
 func Config(databaseURL, dataDir string) config.Config {
 	cfg := config.Default()
 	cfg.Addr = "127.0.0.1:0"
@@ -40,6 +40,10 @@ func Config(databaseURL, dataDir string) config.Config {
 	cfg.AdminEmail = AdminEmail
 	cfg.AdminPassword = AdminPassword
 	cfg.BcryptCost = bcrypt.MinCost
+	// Tests share 127.0.0.1 and one organization: limits that tests of
+	// limiting lower again.
+	cfg.RateLimitMin = 1_000_000
+	cfg.LoginMaxFailures = 1_000_000
 	return cfg
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/neuais/neuais/internal/gqlserver"
 	"github.com/neuais/neuais/internal/health"
 	"github.com/neuais/neuais/internal/orgs"
+	"github.com/neuais/neuais/internal/ratelimit"
 	"github.com/neuais/neuais/internal/users"
 	"github.com/neuais/neuais/migrations"
 	"github.com/neuais/neuais/resolvers"
@@ -43,6 +44,7 @@ type App struct {
 	Orgs    *orgs.Service
 	Agents  *agents.Service
 	Users   *users.Service
+	Limiter ratelimit.Limiter
 	REST    *rest.API
 	Started time.Time
 	// Stopping ends when the server begins to shut down, so that
@@ -72,9 +74,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Wri
 		return nil, err
 	}
 	hasher := auth.NewHasher(cfg.BcryptCost)
-	a.Auth = auth.NewService(a.DB, auth.NewTokens(secret, nil), hasher)
+	a.Auth = auth.NewService(a.DB, auth.NewTokens(secret, nil), hasher, auth.NewThrottle(cfg.LoginMaxFailures, cfg.LoginFailureWindow, nil))
 	a.Orgs = orgs.NewService(a.DB, hasher)
 	a.Users = users.NewService(a.DB, hasher)
+	a.Limiter = ratelimit.NewMemory(time.Minute, nil)
 	a.registerComponents()
 	a.Bus = events.NewInProcess(0)
 	// The runtime's Manager is the agents' Reconciler once it is wired here.

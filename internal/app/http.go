@@ -30,7 +30,7 @@ func newGraphQLHandler(es graphql.ExecutableSchema, opts gqlserver.Options) *han
 
 func (a *App) routes(gql http.Handler) http.Handler {
 	r := chi.NewRouter()
-	r.Use(requestID, a.logRequests, a.recoverPanics, a.authenticate)
+	r.Use(requestID, a.logRequests, a.recoverPanics, clientAddr, a.authenticate, a.rateLimit)
 	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
 		rest.WriteError(w, models.Errorf(models.CodeNotFound, "No such route"))
 	})

@@ -15,14 +15,16 @@ import (
 
 // Service exchanges credentials for tokens and resolves tokens to identities.
 type Service struct {
-	db     *bun.DB
-	tokens *Tokens
-	hasher *Hasher
+	db       *bun.DB
+	tokens   *Tokens
+	hasher   *Hasher
+	throttle *Throttle
 }
 
-// NewService returns the authentication service.
-func NewService(db *bun.DB, tokens *Tokens, hasher *Hasher) *Service {
-	return &Service{db: db, tokens: tokens, hasher: hasher}
+// NewService returns the authentication service. throttle limits failed
+// logins per e-mail and per client address; nil disables it.
+func NewService(db *bun.DB, tokens *Tokens, hasher *Hasher, throttle *Throttle) *Service {
+	return &Service{db: db, tokens: tokens, hasher: hasher, throttle: throttle}
 }
 
 // Hasher returns the password hasher shared with user management.
@@ -36,10 +38,27 @@ type Token struct {
 }
 
 // Login returns a token for email and password. Unknown e-mail and wrong
-// password give the same unauthorized error, in the same time.
+// password give the same unauthorized error, in the same time. After too
+// many failures for the e-mail or for the caller's address (see
+// models.WithClientAddr) every attempt is refused, without checking the
+// password, with rate_limit_exceeded and details.retry_after in seconds.
+// Errors: unauthorized, rate_limit_exceeded.
 func (s *Service) Login(ctx context.Context, email, password string) (*Token, error) {
+	email = strings.ToLower(strings.TrimSpace(email))
+	keys := []string{"email:" + email}
+	if addr := models.ClientAddrFrom(ctx); addr != "" {
+		keys = append(keys, "addr:"+addr)
+	}
+	if wait := s.throttle.Blocked(keys...); wait > 0 {
+		secs := int((wait + time.Second - 1) / time.Second)
+		return nil, &models.Error{
+			Code:    models.CodeRateLimitExceeded,
+			Message: fmt.Sprintf("Too many failed logins; try again in %d seconds", secs),
+			Details: map[string]any{"retry_after": secs},
+		}
+	}
 	var user models.User
-	err := s.db.NewSelect().Model(&user).Where("email = ?", strings.ToLower(strings.TrimSpace(email))).Scan(ctx)
+	err := s.db.NewSelect().Model(&user).Where("email = ?", email).Scan(ctx)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("auth: load user: %w", err)
 	}
@@ -48,8 +67,12 @@ func (s *Service) Login(ctx context.Context, email, password string) (*Token, er
 		return nil, err
 	}
 	if !ok {
+		s.throttle.Fail(keys...)
 		return nil, models.Errorf(models.CodeUnauthorized, "Invalid e-mail or password")
 	}
+	// Only the e-mail is forgiven: one good account must not reset an
+	// address that is guessing others.
+	s.throttle.Reset(keys[0])
 	signed, exp, err := s.tokens.Issue(&user)
 	if err != nil {
 		return nil, err
@@ -58,24 +81,33 @@ func (s *Service) Login(ctx context.Context, email, password string) (*Token, er
 }
 
 // Authenticate verifies a bearer token and returns the identity with the
-// user's current role; a token of a deleted user is refused.
+// user's current role and its organization's rate limit; a token of a
+// deleted user is refused. Errors: unauthorized.
 func (s *Service) Authenticate(ctx context.Context, raw string) (*models.Identity, error) {
 	id, err := s.tokens.Verify(raw)
 	if err != nil {
 		return nil, err
 	}
-	var user models.User
-	err = s.db.NewSelect().Model(&user).Column("org_id", "role").Where("id = ?", id.UserID).Scan(ctx)
+	var row struct {
+		OrgID     string      `bun:"org_id"`
+		Role      models.Role `bun:"role"`
+		RateLimit int         `bun:"rate_limit"`
+	}
+	err = s.db.NewSelect().TableExpr("users AS u").
+		Join("JOIN organizations AS o ON o.id = u.org_id").
+		ColumnExpr("u.org_id, u.role, o.rate_limit").
+		Where("u.id = ?", id.UserID).Scan(ctx, &row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, models.Errorf(models.CodeUnauthorized, "User no longer exists")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("auth: load user: %w", err)
 	}
-	if user.OrgID != id.OrgID {
+	if row.OrgID != id.OrgID {
 		return nil, models.Errorf(models.CodeUnauthorized, "Invalid token claims")
 	}
-	id.Role = user.Role
+	id.Role = row.Role
+	id.RateLimit = row.RateLimit
 	return id, nil
 }
 

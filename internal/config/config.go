@@ -34,6 +34,14 @@ type Config struct {
 	Introspection   bool
 	// ShutdownGrace bounds graceful shutdown.
 	ShutdownGrace time.Duration
+	// Rate limits: organizations have their tier's limit per minute and
+	// callers without a token AnonymousRateLimit per address; no limit is
+	// below RateLimitMin. LoginMaxFailures failed logins per e-mail or
+	// address within LoginFailureWindow block further logins.
+	AnonymousRateLimit int
+	RateLimitMin       int
+	LoginMaxFailures   int
+	LoginFailureWindow time.Duration
 
 	// Agents API: the regions agents may be placed in (the first is the
 	// default), the endpoint template ({name} is the agent's name), whether
@@ -60,6 +68,10 @@ func Default() Config {
 		Introspection:   true,
 		ShutdownGrace:   15 * time.Second,
 
+		AnonymousRateLimit: 100,
+		LoginMaxFailures:   5,
+		LoginFailureWindow: 15 * time.Minute,
+
 		Regions:          []string{"local"},
 		EndpointTemplate: "http://{name}.localhost:8000",
 		MaxReplicas:      20,
@@ -69,17 +81,37 @@ func Default() Config {
 
 // Load reads the environment (through getenv) and then args as flags.
 func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
-	c := Default()
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	c, rest, err := LoadFlags(fs, args, getenv)
+	if err == nil && len(rest) > 0 {
+		err = fmt.Errorf("unexpected arguments: %s", strings.Join(rest, " "))
+	}
+	return c, err
+}
+
+// LoadFlags is Load on the caller's flag set, for commands with flags and
+// arguments of their own: a flag the caller already defined keeps its
+// meaning (the configuration flag of that name and its variable are left
+// out), arguments may stand between flags, and they are returned.
+func LoadFlags(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, []string, error) {
+	c := Default()
 	var errs []error
+	own := map[string]bool{}
+	fs.VisitAll(func(f *flag.Flag) { own[f.Name] = true })
 	str := func(p *string, name, usage string) {
+		if own[name] {
+			return
+		}
 		if v := getenv(envName(name)); v != "" {
 			*p = v
 		}
 		fs.StringVar(p, name, *p, usage+" ("+envName(name)+")")
 	}
 	num := func(p *int, name, usage string) {
+		if own[name] {
+			return
+		}
 		if v := getenv(envName(name)); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil {
@@ -90,6 +122,9 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 		fs.IntVar(p, name, *p, usage+" ("+envName(name)+")")
 	}
 	boolean := func(p *bool, name, usage string) {
+		if own[name] {
+			return
+		}
 		if v := getenv(envName(name)); v != "" {
 			b, err := strconv.ParseBool(v)
 			if err != nil {
@@ -100,6 +135,9 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 		fs.BoolVar(p, name, *p, usage+" ("+envName(name)+")")
 	}
 	duration := func(p *time.Duration, name, usage string) {
+		if own[name] {
+			return
+		}
 		if v := getenv(envName(name)); v != "" {
 			d, err := time.ParseDuration(v)
 			if err != nil {
@@ -110,6 +148,9 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 		fs.DurationVar(p, name, *p, usage+" ("+envName(name)+")")
 	}
 	level := func(p *slog.Level, name, usage string) {
+		if own[name] {
+			return
+		}
 		if v := getenv(envName(name)); v != "" {
 			if err := p.UnmarshalText([]byte(v)); err != nil {
 				errs = append(errs, fmt.Errorf("%s: must be debug, info, warn or error", envName(name)))
@@ -119,6 +160,9 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	}
 
 	list := func(p *[]string, name, usage string) {
+		if own[name] {
+			return
+		}
 		if v := getenv(envName(name)); v != "" {
 			*p = splitList(v)
 		}
@@ -142,17 +186,26 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	num(&c.DepthLimit, "depth-limit", "GraphQL query depth limit")
 	boolean(&c.Introspection, "introspection", "allow GraphQL introspection")
 	duration(&c.ShutdownGrace, "shutdown-grace", "how long graceful shutdown may take")
+	num(&c.AnonymousRateLimit, "anonymous-rate-limit", "requests per minute of one client address without a token")
+	num(&c.RateLimitMin, "rate-limit-min", "lowest requests-per-minute limit of any caller; raise it for tests or trusted installations")
+	num(&c.LoginMaxFailures, "login-max-failures", "failed logins per e-mail or address before logins are refused; 0 disables")
+	duration(&c.LoginFailureWindow, "login-failure-window", "window in which failed logins count")
 	list(&c.Regions, "regions", "regions agents may run in, the first being the default")
 	str(&c.EndpointTemplate, "endpoint-template", "URL of an agent's endpoint; {name} is replaced by the agent's name")
 	boolean(&c.AllowFileURLs, "allow-file-urls", "accept file:// binary URLs (local use only)")
 	num(&c.MaxReplicas, "max-replicas", "most replicas one agent may have")
 	duration(&c.MaxAgentWait, "max-agent-wait", "longest timeout of a wait for an agent's status")
 
-	if err := fs.Parse(args); err != nil {
-		return c, err
-	}
-	if fs.NArg() > 0 {
-		errs = append(errs, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " ")))
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return c, nil, err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
 	}
 	if len(c.Regions) == 0 {
 		errs = append(errs, errors.New("NEUAIS_REGIONS: must name at least one region"))
@@ -160,7 +213,7 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	if c.MaxReplicas < 1 {
 		errs = append(errs, errors.New("NEUAIS_MAX_REPLICAS: must be at least 1"))
 	}
-	return c, errors.Join(errs...)
+	return c, positional, errors.Join(errs...)
 }
 
 func envName(flagName string) string {
