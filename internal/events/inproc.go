@@ -3,21 +3,30 @@ package events
 import (
 	"context"
 	"sync"
+	"sync/atomic"
+
+	"github.com/neuais/neuais/internal/health"
 )
 
 // DefaultBuffer is the number of messages a subscriber may lag behind.
+// A Message is 72 bytes, so a subscriber costs at most about 300 KiB.
 const DefaultBuffer = 4096
 
-// InProcess is the default bus, for a single API instance.
+// InProcess is the default bus, for a single API instance. Each subscriber
+// has its own bounded channel; Publish never waits on one.
 type InProcess struct {
 	buffer int
 
 	mu     sync.RWMutex
 	topics map[string]map[*Subscription]struct{}
 	closed bool
+
+	subscribers atomic.Int64
+	dropped     atomic.Int64
 }
 
-// NewInProcess returns a bus whose subscribers may lag by buffer messages.
+// NewInProcess returns a bus whose subscribers may lag by buffer messages
+// (DefaultBuffer when buffer ≤ 0).
 func NewInProcess(buffer int) *InProcess {
 	if buffer <= 0 {
 		buffer = DefaultBuffer
@@ -25,7 +34,8 @@ func NewInProcess(buffer int) *InProcess {
 	return &InProcess{buffer: buffer, topics: map[string]map[*Subscription]struct{}{}}
 }
 
-// Subscription is one subscriber's stream. C is closed when it ends; Err then says why.
+// Subscription is one subscriber's stream. C is closed when it ends; Err
+// then says why. Messages already buffered are still delivered before C closes.
 type Subscription struct {
 	C <-chan Message
 
@@ -36,8 +46,8 @@ type Subscription struct {
 	leave func()
 }
 
-// Err returns why the subscription ended: nil for Close or context end,
-// ErrSlowSubscriber, or ErrClosed.
+// Err returns why the subscription ended: nil while it runs or after Close
+// or context end, ErrSlowSubscriber, or ErrClosed.
 func (s *Subscription) Err() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -56,7 +66,9 @@ func (s *Subscription) end(err error) {
 	})
 }
 
-// Publish hands m to every current subscriber of m.Topic without blocking.
+// Publish hands m to every current subscriber of m.Topic without blocking;
+// a subscriber whose buffer is full is ended with ErrSlowSubscriber.
+// Messages of one publisher reach each subscriber in publish order.
 func (b *InProcess) Publish(_ context.Context, m Message) error {
 	b.mu.RLock()
 	if b.closed {
@@ -73,41 +85,57 @@ func (b *InProcess) Publish(_ context.Context, m Message) error {
 	}
 	b.mu.RUnlock()
 	for _, s := range slow {
+		b.dropped.Add(1)
 		s.end(ErrSlowSubscriber)
 	}
 	return nil
 }
 
-// Subscribe implements Bus.
+// Subscribe implements Bus. Errors: ErrClosed.
 func (b *InProcess) Subscribe(ctx context.Context, topic string) (*Subscription, error) {
 	ch := make(chan Message, b.buffer)
 	s := &Subscription{C: ch, ch: ch}
+	// stop is set before the subscription becomes visible to publishers or
+	// to the context callback, so leave never reads it while it is written.
+	var stop func() bool
 	s.leave = func() {
+		if stop != nil {
+			stop()
+		}
 		b.mu.Lock()
 		delete(b.topics[topic], s)
 		if len(b.topics[topic]) == 0 {
 			delete(b.topics, topic)
 		}
 		b.mu.Unlock()
-		close(ch)
+		b.subscribers.Add(-1)
+		close(ch) // publishers hold the read lock while sending, so none is mid-send here
+	}
+	if ctx.Done() != nil {
+		ready := make(chan struct{})
+		stop = context.AfterFunc(ctx, func() { <-ready; s.end(nil) })
+		defer close(ready)
 	}
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
+		if stop != nil {
+			stop()
+		}
+		s.once.Do(func() {}) // a context callback already running must not leave
 		return nil, ErrClosed
 	}
 	if b.topics[topic] == nil {
 		b.topics[topic] = map[*Subscription]struct{}{}
 	}
 	b.topics[topic][s] = struct{}{}
+	b.subscribers.Add(1)
 	b.mu.Unlock()
-	stop := context.AfterFunc(ctx, func() { s.end(nil) })
-	leave := s.leave
-	s.leave = func() { stop(); leave() }
 	return s, nil
 }
 
-// Close ends every subscription with ErrClosed.
+// Close ends every subscription with ErrClosed; later calls to Publish and
+// Subscribe fail with ErrClosed.
 func (b *InProcess) Close() error {
 	b.mu.Lock()
 	b.closed = true
@@ -122,4 +150,28 @@ func (b *InProcess) Close() error {
 		s.end(ErrClosed)
 	}
 	return nil
+}
+
+// Stats is a snapshot of the bus for health checks.
+type Stats struct {
+	Closed      bool
+	Subscribers int64
+	Dropped     int64 // subscribers ended for falling behind, since start
+}
+
+// Stats returns the bus's current figures.
+func (b *InProcess) Stats() Stats {
+	b.mu.RLock()
+	closed := b.closed
+	b.mu.RUnlock()
+	return Stats{Closed: closed, Subscribers: b.subscribers.Load(), Dropped: b.dropped.Load()}
+}
+
+// Health is the bus's health.Check: unhealthy once closed. Dropping a slow
+// subscriber is the bus working as designed, so it does not degrade it.
+func (b *InProcess) Health(context.Context) (health.Status, string) {
+	if b.Stats().Closed {
+		return health.Unhealthy, "event bus closed"
+	}
+	return health.Healthy, ""
 }
