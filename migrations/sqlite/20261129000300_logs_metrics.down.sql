@@ -1,0 +1,3 @@
+DROP TABLE agent_metrics;
+--bun:split
+DROP TABLE agent_logs;
