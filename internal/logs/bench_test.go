@@ -3,13 +3,14 @@ package logs_test
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/neuais/neuais/internal/dbtest"
+	"github.com/neuais/neuais/internal/apitest"
 	"github.com/neuais/neuais/internal/events"
 	"github.com/neuais/neuais/internal/logs"
 	"github.com/neuais/neuais/models"
@@ -20,7 +21,7 @@ import (
 //
 //	go test ./internal/logs -run '^$' -bench IngestSQLite -benchtime 200000x
 func BenchmarkIngestSQLite(b *testing.B) {
-	db := dbtest.MustOpenSQLite(b)
+	db := apitest.MustOpenDB(b, "sqlite:"+filepath.Join(b.TempDir(), "test.db"))
 	s, err := logs.Open(context.Background(), db, events.NewInProcess(0), logs.Config{MaxPending: b.N + 1}, nil)
 	if err != nil {
 		b.Fatal(err)
@@ -53,7 +54,7 @@ func BenchmarkIngestSQLite(b *testing.B) {
 func BenchmarkFollowers(b *testing.B) {
 	const followers = 200
 	const rate = time.Millisecond // one line per millisecond
-	db := dbtest.MustOpenSQLite(b)
+	db := apitest.MustOpenDB(b, "sqlite:"+filepath.Join(b.TempDir(), "test.db"))
 	s, err := logs.Open(context.Background(), db, events.NewInProcess(0), logs.Config{}, nil)
 	if err != nil {
 		b.Fatal(err)

@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/uptrace/bun"
 
-	"github.com/neuais/neuais/internal/dbtest"
+	"github.com/neuais/neuais/internal/apitest"
 	"github.com/neuais/neuais/internal/events"
 	"github.com/neuais/neuais/internal/health"
 	"github.com/neuais/neuais/internal/logs"
@@ -44,7 +45,8 @@ func messages(lines []models.LogLine) []string {
 func equal(a, b []string) bool { return fmt.Sprint(a) == fmt.Sprint(b) }
 
 func TestStore_AppendQuery(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db *bun.DB) {
+	apitest.EachDB(t, func(t *testing.T, url string) {
+		db := apitest.MustOpenDB(t, url)
 		ctx := context.Background()
 		// A long interval: lines stay unwritten until Flush, so both paths are read.
 		s := mustOpen(t, db, events.NewInProcess(0), logs.Config{FlushInterval: time.Hour})
@@ -103,7 +105,8 @@ func TestStore_AppendQuery(t *testing.T) {
 }
 
 func TestStore_CloseWritesEverythingAndIDsContinue(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db *bun.DB) {
+	apitest.EachDB(t, func(t *testing.T, url string) {
+		db := apitest.MustOpenDB(t, url)
 		ctx := context.Background()
 		bus := events.NewInProcess(0)
 		s, err := logs.Open(ctx, db, bus, logs.Config{FlushInterval: time.Hour, FlushLines: 7}, nil)
@@ -135,7 +138,8 @@ func TestStore_CloseWritesEverythingAndIDsContinue(t *testing.T) {
 }
 
 func TestStore_FollowBacklogThenLiveWithoutGaps(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db *bun.DB) {
+	apitest.EachDB(t, func(t *testing.T, url string) {
+		db := apitest.MustOpenDB(t, url)
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		s := mustOpen(t, db, events.NewInProcess(0), logs.Config{FlushInterval: 5 * time.Millisecond, FlushLines: 10})
@@ -198,7 +202,8 @@ func TestStore_FollowBacklogThenLiveWithoutGaps(t *testing.T) {
 }
 
 func TestStore_FollowLevelAndEnd(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db *bun.DB) {
+	apitest.EachDB(t, func(t *testing.T, url string) {
+		db := apitest.MustOpenDB(t, url)
 		ctx := context.Background()
 		s := mustOpen(t, db, events.NewInProcess(0), logs.Config{})
 		s.Append(line("agt_a", models.LevelError, "old error"))
@@ -241,7 +246,7 @@ func TestStore_FollowLevelAndEnd(t *testing.T) {
 }
 
 func TestStore_FollowEndsWithContextAndBus(t *testing.T) {
-	db := dbtest.MustOpenSQLite(t)
+	db := apitest.MustOpenDB(t, "sqlite:"+filepath.Join(t.TempDir(), "test.db"))
 	bus := events.NewInProcess(0)
 	s := mustOpen(t, db, bus, logs.Config{})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -262,7 +267,8 @@ func TestStore_FollowEndsWithContextAndBus(t *testing.T) {
 }
 
 func TestStore_Retention(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db *bun.DB) {
+	apitest.EachDB(t, func(t *testing.T, url string) {
+		db := apitest.MustOpenDB(t, url)
 		ctx := context.Background()
 		s := mustOpen(t, db, events.NewInProcess(0), logs.Config{MaxLinesPerAgent: 5, MaxAge: time.Hour, RetentionInterval: time.Hour})
 		old := line("agt_b", models.LevelInfo, "old")
@@ -290,7 +296,7 @@ func TestStore_Retention(t *testing.T) {
 }
 
 func TestStore_HealthAndWriteFailure(t *testing.T) {
-	db := dbtest.MustOpenSQLite(t)
+	db := apitest.MustOpenDB(t, "sqlite:"+filepath.Join(t.TempDir(), "test.db"))
 	ctx := context.Background()
 	s := mustOpen(t, db, events.NewInProcess(0), logs.Config{FlushInterval: time.Hour})
 	if status, detail := s.Health(ctx); status != health.Healthy {

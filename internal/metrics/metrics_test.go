@@ -3,13 +3,12 @@ package metrics_test
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/uptrace/bun"
-
-	"github.com/neuais/neuais/internal/dbtest"
+	"github.com/neuais/neuais/internal/apitest"
 	"github.com/neuais/neuais/internal/events"
 	"github.com/neuais/neuais/internal/health"
 	"github.com/neuais/neuais/internal/metrics"
@@ -21,7 +20,8 @@ func sample(agentID string, at time.Time, cpu, mem float64, net int64) models.Me
 }
 
 func TestStore_QueryPeriods(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db *bun.DB) {
+	apitest.EachDB(t, func(t *testing.T, url string) {
+		db := apitest.MustOpenDB(t, url)
 		ctx := context.Background()
 		store := metrics.NewStore(db, events.NewInProcess(0), nil)
 		now := time.Date(2026, 11, 29, 12, 0, 30, 0, time.UTC)
@@ -124,7 +124,7 @@ func (u *usage) Usage(string) (float64, float64, int64) {
 }
 
 func TestSampler_RecordsPublishesAndReportsHealth(t *testing.T) {
-	db := dbtest.MustOpenSQLite(t)
+	db := apitest.MustOpenDB(t, "sqlite:"+filepath.Join(t.TempDir(), "test.db"))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	bus := events.NewInProcess(0)
@@ -194,7 +194,8 @@ func TestSampler_RecordsPublishesAndReportsHealth(t *testing.T) {
 }
 
 func TestRunningFromDB(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db *bun.DB) {
+	apitest.EachDB(t, func(t *testing.T, url string) {
+		db := apitest.MustOpenDB(t, url)
 		ctx := context.Background()
 		now := models.Now()
 		org := &models.Organization{ID: "org_1", Name: "acme", Tier: models.TierFree, RateLimit: 100, CreatedAt: now}
