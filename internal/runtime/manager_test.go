@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -84,6 +85,25 @@ func TestLifecycle(t *testing.T) {
 			cpu, mem, network := m.Usage(a.ID)
 			if cpu <= 0 || mem <= 0 || network <= 0 {
 				t.Errorf("usage = cpu %.2f%%, memory %.2f MiB, network %d bytes", cpu, mem, network)
+			}
+
+			// A replica that just died is skipped, before and after the
+			// runtime notices.
+			if err := syscall.Kill(reps[1].PID, syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			for range 6 {
+				if code, body := proxyGet(proxy, "echo.localhost", "/"); code != http.StatusOK {
+					t.Fatalf("GET / with a dead replica = %d %s", code, body)
+				}
+			}
+			waitFor(t, 20*time.Second, func() bool {
+				now := m.Replicas(a.ID)
+				return len(now) == 3 && now[1].Up && now[1].PID != reps[1].PID
+			}, func() string { return "killed replica did not come back" })
+			reps = waitReplicasUp(t, m, a.ID, 3)
+			if got := e.agent(a.ID).Status; got != models.AgentRunning {
+				t.Errorf("status after one crash = %s", got)
 			}
 		})
 
