@@ -506,21 +506,32 @@ func (a *localAgent) start(s *slot) (*process, error) {
 		outW.Close()
 		return nil, fmt.Errorf("pipe: %w", err)
 	}
-	cmd := exec.Command(spec.BinaryPath)
-	cmd.Dir = dir
-	cmd.Env = replicaEnv(spec, s.index, port, dir)
-	cmd.Stdout, cmd.Stderr = outW, errW
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	newCmd := func() *exec.Cmd {
+		cmd := exec.Command(spec.BinaryPath)
+		cmd.Dir = dir
+		cmd.Env = replicaEnv(spec, s.index, port, dir)
+		cmd.Stdout, cmd.Stderr = outW, errW
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		return cmd
+	}
+	cmd := newCmd()
 	cgroup, err := a.d.limits.open(s.name, spec.CPU, spec.Memory)
 	if err != nil {
 		a.d.log.Warn("runtime: limits not applied", "agent", spec.AgentID, "err", err)
 	}
 	if cgroup != nil {
+		defer cgroup.Close()
 		cmd.SysProcAttr.UseCgroupFD = true
 		cmd.SysProcAttr.CgroupFD = int(cgroup.Fd())
-		defer cgroup.Close()
 	}
 	err = cmd.Start()
+	if err != nil && cgroup != nil {
+		// A kernel that refuses to start the child in its cgroup must not
+		// keep the agent from running: limits are advisory for this run.
+		a.d.log.Warn("runtime: limits not applied", "agent", spec.AgentID, "err", err)
+		cmd = newCmd()
+		err = cmd.Start()
+	}
 	outW.Close() // the child holds its own copies
 	errW.Close()
 	if err != nil {
