@@ -146,7 +146,8 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 
 // Usage reports an agent's resource use for the metrics sampler: CPU as a
 // percentage of one core summed over replicas, resident memory in MiB, and
-// the bytes that went through its endpoint since this Manager started.
+// the bytes that went through its endpoint since its replicas last started
+// (after a stop, or since this Manager started).
 func (m *Manager) Usage(agentID string) (cpuPercent float64, memoryMiB float64, networkBytes int64) {
 	u := m.driver.Usage(agentID)
 	if rec := m.record(agentID); rec != nil {
@@ -316,7 +317,10 @@ func (m *Manager) reconcile(ctx context.Context, id string) {
 		if err := m.driver.Stop(ctx, id); err != nil {
 			m.log.Error("runtime: stop agent", "agent", id, "err", err)
 		}
-		rec.applied = false
+		if rec.applied {
+			rec.applied = false
+			rec.network.Store(0) // Usage counts bytes since the replicas last started
+		}
 		m.setStatus(ctx, &a, models.AgentStopped, "")
 		return
 	}

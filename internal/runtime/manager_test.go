@@ -158,6 +158,9 @@ func TestLifecycle(t *testing.T) {
 				t.Errorf("replicas after stop = %+v", left)
 			}
 			e.waitLog(a.ID, "Replica 1 stopped")
+			if cpu, mem, network := m.Usage(a.ID); cpu != 0 || mem != 0 || network != 0 {
+				t.Errorf("usage of a stopped agent = %.2f, %.2f, %d", cpu, mem, network)
+			}
 			code, body := proxyGet(m.Proxy(".localhost", nil), "echo.localhost", "/")
 			var env struct {
 				Error struct{ Code, Message string } `json:"error"`
