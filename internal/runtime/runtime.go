@@ -5,6 +5,16 @@
 //
 // The Manager is the reconciler; a Driver runs the replicas. LocalDriver,
 // the default, runs them as supervised child processes on this machine.
+//
+// Wiring, in short:
+//
+//	m, err := runtime.New(db, bus, logStore, cfg, logger) // logStore is a LogSink
+//	err = m.Start(ctx)                                    // also brings agents back
+//	agentsService := agents.NewService(db, bus, agentsCfg, m, logger)
+//	suffix, err := runtime.HostSuffix(endpointTemplate)
+//	handler := m.Proxy(suffix, apiHandler)
+//	registry.Register(health.Component{Name: "runtime", Check: m.HealthCheck()})
+//	defer m.Shutdown(shutdownCtx)
 package runtime
 
 import (
