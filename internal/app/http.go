@@ -23,8 +23,7 @@ import (
 func newGraphQLHandler(es graphql.ExecutableSchema, opts gqlserver.Options) *handler.Server {
 	srv := gqlserver.NewHandler(es, opts)
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(gqlserver.HTTP{})
 	return srv
 }
 
@@ -39,8 +38,8 @@ func (a *App) routes(gql http.Handler) http.Handler {
 		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
 	})
 	r.Get("/readyz", a.ready)
-	r.Handle("/graphql", gql)
-	r.Handle("/v1/graphql", gql)
+	r.Handle("/graphql", gqlserver.Endpoint(gql, "/graphql"))
+	r.Handle("/v1/graphql", gqlserver.Endpoint(gql, "/v1/graphql"))
 	r.Mount("/v1", a.REST.Handler())
 	return r
 }

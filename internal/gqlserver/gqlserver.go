@@ -103,6 +103,13 @@ func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 			return gqlErr
 		}
 		var gqlErr *gqlerror.Error
+		if errors.As(err, &gqlErr) && gqlErr.Err != nil && gqlErr.Err.Error() == "introspection disabled" {
+			// gqlgen's own uncoded refusal of __schema and __type.
+			presented := *gqlErr
+			presented.Message = "Introspection is disabled on this server"
+			presented.Extensions = map[string]any{"code": models.CodeForbidden}
+			return &presented
+		}
 		if errors.As(err, &gqlErr) && gqlErr.Err == nil {
 			// Errors gqlgen made itself: parse, validation, variables, limits.
 			presented := *gqlErr

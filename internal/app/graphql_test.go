@@ -1,0 +1,204 @@
+package app_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/neuais/neuais/internal/apitest"
+	"github.com/neuais/neuais/internal/config"
+)
+
+// gqlDo sends a raw request to path and decodes a GraphQL response body.
+func gqlDo(t *testing.T, s *apitest.Server, method, path, contentType, accept, body string) (*apitest.Response, map[string]any) {
+	t.Helper()
+	headers := []string{"Accept", accept}
+	if contentType != "" {
+		headers = append(headers, "Content-Type", contentType)
+	}
+	var b any
+	if body != "" {
+		b = body
+	}
+	res := s.Do(method, path, "", b, headers...)
+	var m map[string]any
+	_ = json.Unmarshal(res.Body, &m)
+	return res, m
+}
+
+func TestGraphQLEndpoint(t *testing.T) {
+	s := apitest.Start(t, "sqlite:"+filepath.Join(t.TempDir(), "test.db"))
+	for _, path := range []string{"/graphql", "/v1/graphql"} {
+		t.Run(path, func(t *testing.T) {
+			t.Run("PostJSON", func(t *testing.T) {
+				res, body := gqlDo(t, s, "POST", path, "application/json", "application/json", `{"query":"{ version }"}`)
+				if res.Status != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") || body["data"] == nil {
+					t.Fatalf("%d %v %s", res.Status, res.Header, res.Body)
+				}
+			})
+			t.Run("PostGraphQLResponseJSON", func(t *testing.T) {
+				res, body := gqlDo(t, s, "POST", path, "application/json", "application/graphql-response+json", `{"query":"query Q($n: String!) { service(name: $n) { name } }","variables":{"n":"api"},"operationName":"Q","extensions":null}`)
+				if res.Status != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "application/graphql-response+json") || body["errors"] == nil {
+					t.Fatalf("%d %v %s", res.Status, res.Header, res.Body)
+				}
+			})
+			for _, tc := range []struct {
+				name, accept string
+				status       int
+			}{
+				{"ParseErrorJSONIs200", "application/json", 200},
+				{"ParseErrorGraphQLResponseIs400", "application/graphql-response+json", 400},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					res, body := gqlDo(t, s, "POST", path, "application/json", tc.accept, `{"query":"{"}`)
+					if _, hasData := body["data"]; res.Status != tc.status || hasData || body["errors"] == nil {
+						t.Fatalf("%d %s", res.Status, res.Body)
+					}
+				})
+			}
+			t.Run("ValidationErrorGraphQLResponseIs400", func(t *testing.T) {
+				res, body := gqlDo(t, s, "POST", path, "application/json", "application/graphql-response+json", `{"query":"{ noSuchField }"}`)
+				errs, _ := body["errors"].([]any)
+				if _, hasData := body["data"]; res.Status != 400 || hasData || len(errs) == 0 || !strings.Contains(string(res.Body), `"code":"invalid_request"`) {
+					t.Fatalf("%d %s", res.Status, res.Body)
+				}
+			})
+			t.Run("Get", func(t *testing.T) {
+				res, body := gqlDo(t, s, "GET", path+"?query="+url.QueryEscape("{ version }"), "", "application/json", "")
+				if res.Status != 200 || body["data"] == nil {
+					t.Fatalf("%d %s", res.Status, res.Body)
+				}
+			})
+			t.Run("ErrMutationOverGet", func(t *testing.T) {
+				q := url.QueryEscape(`mutation { createToken(email: "a@example.com", password: "x") { accessToken } }`)
+				res, _ := gqlDo(t, s, "GET", path+"?query="+q, "", "application/json", "")
+				if res.Status != 405 || res.Header.Get("Allow") != "POST" {
+					t.Fatalf("%d %v %s", res.Status, res.Header, res.Body)
+				}
+			})
+			for _, tc := range []struct {
+				name, contentType, body string
+				status                  int
+			}{
+				{"ErrNotJSONContentType", "text/plain", `{"query":"{ version }"}`, 415},
+				{"ErrOtherCharset", "application/json; charset=latin1", `{"query":"{ version }"}`, 415},
+				{"ErrMalformedJSON", "application/json", `{"query":`, 400},
+				{"ErrMissingQuery", "application/json", `{"qeury":"{ version }"}`, 400},
+				{"ErrQueryNotString", "application/json", `{"query":5}`, 400},
+				{"ErrVariablesNotObject", "application/json", `{"query":"{ version }","variables":"{}"}`, 400},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					res, body := gqlDo(t, s, "POST", path, tc.contentType, "application/json", tc.body)
+					if _, hasData := body["data"]; res.Status != tc.status || hasData || body["errors"] == nil {
+						t.Fatalf("%d %s", res.Status, res.Body)
+					}
+				})
+			}
+			t.Run("GraphiQLForBrowsers", func(t *testing.T) {
+				res, _ := gqlDo(t, s, "GET", path, "", "text/html,application/xhtml+xml", "")
+				if res.Status != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") || !strings.Contains(string(res.Body), "graphiql") {
+					t.Fatalf("%d %v", res.Status, res.Header)
+				}
+			})
+			t.Run("ErrOtherMethods", func(t *testing.T) {
+				if res, _ := gqlDo(t, s, "PUT", path, "", "application/json", ""); res.Status != 405 {
+					t.Fatalf("%d %s", res.Status, res.Body)
+				}
+			})
+		})
+	}
+	t.Run("AutomaticPersistedQueries", func(t *testing.T) {
+		query := "{ version }"
+		sum := sha256.Sum256([]byte(query))
+		ext := map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": hex.EncodeToString(sum[:])}}
+		post := func(body map[string]any) *apitest.GraphQLResponse {
+			res := s.Do("POST", "/graphql", "", body)
+			var out apitest.GraphQLResponse
+			if err := json.Unmarshal(res.Body, &out); err != nil {
+				t.Fatalf("%d %s", res.Status, res.Body)
+			}
+			return &out
+		}
+		if res := post(map[string]any{"extensions": ext}); len(res.Errors) == 0 || res.Errors[0].Message != "PersistedQueryNotFound" {
+			t.Fatalf("unknown hash: %+v", res.Errors)
+		}
+		if res := post(map[string]any{"query": query, "extensions": ext}); len(res.Errors) > 0 {
+			t.Fatalf("register: %+v", res.Errors)
+		}
+		if res := post(map[string]any{"extensions": ext}); len(res.Errors) > 0 || !strings.Contains(string(res.Data), "version") {
+			t.Fatalf("by hash: %s %+v", res.Data, res.Errors)
+		}
+		if res := post(map[string]any{"query": "{ me { id } }", "extensions": ext}); res.Code() != "invalid_request" {
+			t.Fatalf("hash of another query accepted: %+v", res.Errors)
+		}
+	})
+}
+
+func TestGraphQLLimits(t *testing.T) {
+	introspect := `{ __schema { queryType { name } } }`
+	t.Run("IntrospectionOnByDefault", func(t *testing.T) {
+		s := apitest.Start(t, "sqlite:"+filepath.Join(t.TempDir(), "test.db"))
+		if res := s.GraphQL("", introspect, nil); len(res.Errors) > 0 {
+			t.Fatalf("%+v", res.Errors)
+		}
+	})
+	t.Run("ErrIntrospectionOff", func(t *testing.T) {
+		s := apitest.Start(t, "sqlite:"+filepath.Join(t.TempDir(), "test.db"), func(c *config.Config) { c.Introspection = false })
+		if res := s.GraphQL("", introspect, nil); res.Code() != "forbidden" {
+			t.Fatalf("introspection answered: %s %+v", res.Data, res.Errors)
+		}
+		if res := s.GraphQL(s.AdminToken, `{ me { email } }`, nil); len(res.Errors) > 0 {
+			t.Fatalf("%+v", res.Errors)
+		}
+	})
+	t.Run("ErrTooDeep", func(t *testing.T) {
+		s := apitest.Start(t, "sqlite:"+filepath.Join(t.TempDir(), "test.db"), func(c *config.Config) { c.DepthLimit = 2 })
+		if res := s.GraphQL(s.AdminToken, `{ users { items { id } } }`, nil); res.Code() != "invalid_request" || !strings.Contains(res.Errors[0].Message, "deep") {
+			t.Fatalf("%+v", res.Errors)
+		}
+		if res := s.GraphQL(s.AdminToken, `{ me { id } }`, nil); len(res.Errors) > 0 {
+			t.Fatalf("%+v", res.Errors)
+		}
+	})
+	t.Run("ErrTooComplex", func(t *testing.T) {
+		s := apitest.Start(t, "sqlite:"+filepath.Join(t.TempDir(), "test.db"), func(c *config.Config) { c.ComplexityLimit = 4 })
+		if res := s.GraphQL(s.AdminToken, `{ users { items { id email role organizationId } } }`, nil); res.Code() != "invalid_request" || !strings.Contains(res.Errors[0].Message, "complexity") {
+			t.Fatalf("%+v", res.Errors)
+		}
+	})
+}
+
+// TestGraphQLOverHTTPAudit runs the graphql-http package's server audits
+// (test/graphql-http) against a real listener; no MUST audit may fail.
+func TestGraphQLOverHTTPAudit(t *testing.T) {
+	dir := filepath.Join("..", "..", "test", "graphql-http")
+	node, err := exec.LookPath("node")
+	if _, statErr := os.Stat(filepath.Join(dir, "node_modules", "graphql-http")); err != nil || statErr != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI needs node and `npm ci` in %s: %v %v", dir, err, statErr)
+		}
+		t.Skip("node or graphql-http missing: run `npm ci` in test/graphql-http")
+	}
+	s := apitest.Start(t, "sqlite:"+filepath.Join(t.TempDir(), "test.db"))
+	for _, path := range []string{"/graphql", "/v1/graphql"} {
+		t.Run(path, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, node, "audit.mjs", s.URL+path)
+			cmd.Dir = dir
+			out, err := cmd.CombinedOutput()
+			t.Logf("%s", out)
+			if err != nil {
+				t.Fatalf("audit failed: %v", err)
+			}
+		})
+	}
+}
