@@ -44,6 +44,9 @@ func Config(databaseURL, dataDir string) config.Config {
 	// limiting lower again.
 	cfg.RateLimitMin = 1_000_000
 	cfg.LoginMaxFailures = 1_000_000
+	// API tests keep agents as the API leaves them; tests of running
+	// agents set config.RuntimeLocal.
+	cfg.RuntimeDriver = config.RuntimeNone
 	return cfg
 }
 

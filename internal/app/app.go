@@ -22,8 +22,11 @@ import (
 	"github.com/neuais/neuais/internal/events"
 	"github.com/neuais/neuais/internal/gqlserver"
 	"github.com/neuais/neuais/internal/health"
+	"github.com/neuais/neuais/internal/logs"
+	"github.com/neuais/neuais/internal/metrics"
 	"github.com/neuais/neuais/internal/orgs"
 	"github.com/neuais/neuais/internal/ratelimit"
+	"github.com/neuais/neuais/internal/runtime"
 	"github.com/neuais/neuais/internal/users"
 	"github.com/neuais/neuais/migrations"
 	"github.com/neuais/neuais/resolvers"
@@ -45,14 +48,19 @@ type App struct {
 	Agents  *agents.Service
 	Users   *users.Service
 	Limiter ratelimit.Limiter
+	Logs    *logs.Store
+	Metrics *metrics.Store
+	Runtime *runtime.Manager
 	REST    *rest.API
 	Started time.Time
 	// Stopping ends when the server begins to shut down, so that
 	// long-lived streams can end cleanly instead of holding shutdown up.
 	Stopping context.Context
 
-	stop    context.CancelFunc
-	handler http.Handler
+	stop        context.CancelFunc
+	stopSampler context.CancelFunc
+	samplerDone <-chan struct{}
+	handler     http.Handler
 }
 
 // New opens the database, applies migrations, bootstraps an empty database
@@ -79,15 +87,21 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Wri
 	a.Users = users.NewService(a.DB, hasher)
 	a.Limiter = ratelimit.NewMemory(time.Minute, nil)
 	a.registerComponents()
-	a.Bus = events.NewInProcess(0)
-	// The runtime's Manager is the agents' Reconciler once it is wired here.
+	if err := a.startLive(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
+	var reconciler agents.Reconciler // a nil *runtime.Manager must stay a nil interface
+	if a.Runtime != nil {
+		reconciler = a.Runtime
+	}
 	a.Agents = agents.NewService(a.DB, a.Bus, agents.Config{
 		Regions:          cfg.Regions,
 		EndpointTemplate: cfg.EndpointTemplate,
 		AllowFileURLs:    cfg.AllowFileURLs,
 		MaxReplicas:      cfg.MaxReplicas,
 		MaxWait:          cfg.MaxAgentWait,
-	}, nil, logger)
+	}, reconciler, logger)
 
 	created, generated, err := a.Orgs.Bootstrap(ctx, cfg.AdminEmail, cfg.AdminPassword)
 	if err != nil {
@@ -120,16 +134,37 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Wri
 		return nil, err
 	}
 	a.handler = a.routes(newGraphQLHandler(es, opts))
+	if a.Runtime != nil {
+		suffix, err := runtime.HostSuffix(cfg.EndpointTemplate)
+		if err != nil {
+			a.Close()
+			return nil, err
+		}
+		a.handler = a.Runtime.Proxy(suffix, a.handler)
+	}
 	return a, nil
 }
 
 // Handler returns the root HTTP handler.
 func (a *App) Handler() http.Handler { return a.handler }
 
-// Close releases the database and the bus.
+// Close stops the agents' replicas and the sampler, writes the queued log
+// lines, and releases the bus and the database.
 func (a *App) Close() error {
 	a.stop()
 	var errs []error
+	if a.Runtime != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownGrace)
+		errs = append(errs, a.Runtime.Shutdown(ctx))
+		cancel()
+	}
+	if a.stopSampler != nil {
+		a.stopSampler()
+		<-a.samplerDone
+	}
+	if a.Logs != nil {
+		errs = append(errs, a.Logs.Close())
+	}
 	if a.Bus != nil {
 		errs = append(errs, a.Bus.Close())
 	}

@@ -14,6 +14,13 @@ import (
 	"time"
 )
 
+// Runtime drivers: local runs agents as processes on this machine; none
+// runs nothing (agents stay as the API left them), for API-only tests.
+const (
+	RuntimeLocal = "local"
+	RuntimeNone  = "none"
+)
+
 // Config is the whole configuration, passed down from cmd/neuais.
 type Config struct {
 	Addr          string
@@ -52,6 +59,15 @@ type Config struct {
 	AllowFileURLs    bool
 	MaxReplicas      int
 	MaxAgentWait     time.Duration
+
+	// Live data: the metrics sampling interval, what is kept of each
+	// agent's log, and the browser origins allowed to open WebSockets
+	// (scheme://host[:port]; requests without an Origin header, from
+	// non-browser clients, are always allowed).
+	MetricsInterval time.Duration
+	LogMaxLines     int
+	LogMaxAge       time.Duration
+	AllowedOrigins  []string
 }
 
 // Default returns the configuration used when nothing is set: it lets
@@ -61,7 +77,7 @@ func Default() Config {
 		Addr:            ":8000",
 		DataDir:         "./data",
 		LogLevel:        slog.LevelInfo,
-		RuntimeDriver:   "local",
+		RuntimeDriver:   RuntimeLocal,
 		BcryptCost:      10,
 		ComplexityLimit: 1000,
 		DepthLimit:      12,
@@ -76,6 +92,10 @@ func Default() Config {
 		EndpointTemplate: "http://{name}.localhost:8000",
 		MaxReplicas:      20,
 		MaxAgentWait:     5 * time.Minute,
+
+		MetricsInterval: 10 * time.Second,
+		LogMaxLines:     10000,
+		LogMaxAge:       7 * 24 * time.Hour,
 	}
 }
 
@@ -180,7 +200,7 @@ func LoadFlags(fs *flag.FlagSet, args []string, getenv func(string) string) (Con
 	str(&c.AdminPassword, "admin-password", "password of the first admin; generated and printed once when empty")
 	level(&c.LogLevel, "log-level", "debug, info, warn or error")
 	str(&c.BusURL, "bus-url", "shared event bus URL; empty for the in-process bus")
-	str(&c.RuntimeDriver, "runtime-driver", "agent runtime driver")
+	str(&c.RuntimeDriver, "runtime-driver", "agent runtime driver: local, or none to run no agents")
 	num(&c.BcryptCost, "bcrypt-cost", "bcrypt cost of password hashes")
 	num(&c.ComplexityLimit, "complexity-limit", "GraphQL query complexity limit")
 	num(&c.DepthLimit, "depth-limit", "GraphQL query depth limit")
@@ -195,6 +215,10 @@ func LoadFlags(fs *flag.FlagSet, args []string, getenv func(string) string) (Con
 	boolean(&c.AllowFileURLs, "allow-file-urls", "accept file:// binary URLs (local use only)")
 	num(&c.MaxReplicas, "max-replicas", "most replicas one agent may have")
 	duration(&c.MaxAgentWait, "max-agent-wait", "longest timeout of a wait for an agent's status")
+	duration(&c.MetricsInterval, "metrics-interval", "how often running agents are sampled for metrics")
+	num(&c.LogMaxLines, "log-max-lines", "log lines kept per agent")
+	duration(&c.LogMaxAge, "log-max-age", "how long log lines are kept")
+	list(&c.AllowedOrigins, "allowed-origins", "browser origins allowed to open GraphQL WebSockets")
 
 	var positional []string
 	for {
@@ -209,6 +233,15 @@ func LoadFlags(fs *flag.FlagSet, args []string, getenv func(string) string) (Con
 	}
 	if len(c.Regions) == 0 {
 		errs = append(errs, errors.New("NEUAIS_REGIONS: must name at least one region"))
+	}
+	if c.RuntimeDriver != RuntimeLocal && c.RuntimeDriver != RuntimeNone {
+		errs = append(errs, errors.New("NEUAIS_RUNTIME_DRIVER: must be local or none"))
+	}
+	if c.MetricsInterval < time.Second {
+		errs = append(errs, errors.New("NEUAIS_METRICS_INTERVAL: must be at least 1s"))
+	}
+	if c.LogMaxLines < 1 || c.LogMaxAge <= 0 {
+		errs = append(errs, errors.New("NEUAIS_LOG_MAX_LINES and NEUAIS_LOG_MAX_AGE: must be positive"))
 	}
 	if c.MaxReplicas < 1 {
 		errs = append(errs, errors.New("NEUAIS_MAX_REPLICAS: must be at least 1"))

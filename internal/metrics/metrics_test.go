@@ -139,7 +139,7 @@ func TestSampler_RecordsPublishesAndReportsHealth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go sampler.Run(ctx)
+	stopped := sampler.Start(ctx)
 
 	var got []*models.MetricSample
 	for s := range stream.C {
@@ -181,15 +181,9 @@ func TestSampler_RecordsPublishesAndReportsHealth(t *testing.T) {
 		t.Fatalf("stream Err = %v, want ErrAgentDeleted", stream.Err())
 	}
 	cancel()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if status, _ := sampler.Health(context.Background()); status == health.Unhealthy {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("sampler still healthy after its context ended")
-		}
-		time.Sleep(time.Millisecond)
+	<-stopped
+	if status, _ := sampler.Health(context.Background()); status != health.Unhealthy {
+		t.Fatalf("health after stop = %s", status)
 	}
 }
 

@@ -80,29 +80,35 @@ func NewSampler(store *Store, src UsageSource, interval time.Duration) *Sampler 
 	return &Sampler{store: store, src: src, interval: interval, log: store.log, network: map[string]int64{}}
 }
 
-// Run samples every interval until ctx ends.
-func (s *Sampler) Run(ctx context.Context) {
+// Start samples every interval in a goroutine until ctx ends; the
+// returned channel is closed when it has stopped.
+func (s *Sampler) Start(ctx context.Context) <-chan struct{} {
 	s.mu.Lock()
 	s.running = true
 	s.lastRound = time.Now() // the first round is one interval away
 	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		s.running = false
-		s.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() {
+			s.mu.Lock()
+			s.running = false
+			s.mu.Unlock()
+		}()
+		ticker := time.NewTicker(s.interval)
+		defer ticker.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-ticker.C:
+			}
+			if err := s.SampleOnce(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("sample metrics", "err", err)
+			}
+		}
 	}()
-	ticker := time.NewTicker(s.interval)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-ticker.C:
-		}
-		if err := s.SampleOnce(ctx); err != nil && ctx.Err() == nil {
-			s.log.Error("sample metrics", "err", err)
-		}
-	}
+	return done
 }
 
 // SampleOnce takes one sample of every running agent, records it, and
@@ -154,7 +160,7 @@ func (s *Sampler) sample(ctx context.Context) error {
 	return nil
 }
 
-// Health is the sampler's health.Check: unhealthy when it is not running
+// Health is the sampler's health.Check: unhealthy when it is not started
 // or has not completed a round for three intervals, degraded when the last
 // round failed.
 func (s *Sampler) Health(context.Context) (health.Status, string) {

@@ -1,0 +1,53 @@
+package app
+
+import (
+	"context"
+
+	"github.com/neuais/neuais/internal/config"
+	"github.com/neuais/neuais/internal/events"
+	"github.com/neuais/neuais/internal/health"
+	"github.com/neuais/neuais/internal/logs"
+	"github.com/neuais/neuais/internal/metrics"
+	"github.com/neuais/neuais/internal/runtime"
+)
+
+// startLive starts the event bus, the log store, the runtime (which writes
+// into the log store) and the metrics sampler (which reads the runtime),
+// and registers their health. With the runtime driver "none" no agent runs
+// and nothing is sampled.
+func (a *App) startLive(ctx context.Context) error {
+	cfg := a.Config
+	bus := events.NewInProcess(0)
+	a.Bus = bus
+	var err error
+	a.Logs, err = logs.Open(ctx, a.DB, a.Bus, logs.Config{MaxLinesPerAgent: cfg.LogMaxLines, MaxAge: cfg.LogMaxAge}, a.Logger)
+	if err != nil {
+		return err
+	}
+	a.Health.Register(health.Component{Name: "events", Check: bus.Health, Version: Version, Started: a.Started})
+	a.Health.Register(health.Component{Name: "logs", Check: a.Logs.Health, Version: Version, Started: a.Started})
+	a.Metrics = metrics.NewStore(a.DB, a.Bus, a.Logger)
+	if cfg.RuntimeDriver == config.RuntimeNone {
+		return nil
+	}
+	rc := runtime.DefaultConfig(cfg.DataDir)
+	rc.AllowFileURLs = cfg.AllowFileURLs
+	if a.Runtime, err = runtime.New(a.DB, a.Bus, a.Logs, rc, a.Logger); err != nil {
+		return err
+	}
+	// The runtime outlives the request that built the app: Close stops it.
+	if err := a.Runtime.Start(context.WithoutCancel(ctx)); err != nil {
+		return err
+	}
+	sampler := metrics.NewSampler(a.Metrics, metrics.RunningFromDB(a.DB, a.Runtime), cfg.MetricsInterval)
+	samplerCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	a.stopSampler, a.samplerDone = stop, sampler.Start(samplerCtx)
+	for _, c := range []health.Component{
+		{Name: "metrics", Check: sampler.Health},
+		{Name: "runtime", Check: a.Runtime.HealthCheck()},
+	} {
+		c.Version, c.Started = Version, a.Started
+		a.Health.Register(c)
+	}
+	return nil
+}
