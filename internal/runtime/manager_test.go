@@ -318,6 +318,7 @@ func TestFetchFailures(t *testing.T) {
 			name, url, sha, reason string
 		}{
 			{"bad-url", "ftp://example.com/agent", "", "unsupported binary URL scheme"},
+			{"malformed-url", "http://[::1", "", "invalid binary URL"},
 			{"unreachable", "http://127.0.0.1:1/agent", "", "download"},
 			{"not-found", binaries.URL + "/missing", "", "HTTP 404"},
 			{"wrong-sha", binaries.URL + "/agent", strings.Repeat("0", 64), "sha256 mismatch"},
@@ -349,6 +350,28 @@ func TestFetchFailures(t *testing.T) {
 	})
 }
 
+func TestFetchSizeCap(t *testing.T) {
+	forEachDB(t, func(t *testing.T, d *bun.DB) {
+		e := newTestEnv(t, d)
+		e.cfg.MaxBinaryBytes = 1 << 10
+		m := e.start()
+		a := e.createAgent(m, "big", binaries.URL+"/agent", 1, nil)
+		got := e.waitStatus(a.ID, models.AgentError)
+		if !strings.Contains(got.StatusReason, "larger than the limit of 1024 bytes") {
+			t.Errorf("reason = %q", got.StatusReason)
+		}
+		entries, err := os.ReadDir(filepath.Join(e.cfg.DataDir, "binaries"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, entry := range entries {
+			if !entry.IsDir() {
+				t.Errorf("cache keeps %s after a refused download", entry.Name())
+			}
+		}
+	})
+}
+
 func TestCrashLoopCalmsDown(t *testing.T) {
 	forEachDB(t, func(t *testing.T, d *bun.DB) {
 		e := newTestEnv(t, d)
@@ -361,5 +384,17 @@ func TestCrashLoopCalmsDown(t *testing.T) {
 		e.waitStatus(a.ID, models.AgentRunning)
 		e.waitEvent(a.ID, events.AgentStarted)
 		waitReplicasUp(t, m, a.ID, 2)
+	})
+}
+
+func TestFileURLWithChecksum(t *testing.T) {
+	forEachDB(t, func(t *testing.T, d *bun.DB) {
+		e := newTestEnv(t, d)
+		e.cfg.AllowFileURLs = true
+		m := e.start()
+		a := e.createAgent(m, "local", "file://"+agentPath, 1, nil,
+			func(a *models.Agent) { a.BinarySHA256 = strings.ToUpper(agentSHA256) })
+		e.waitStatus(a.ID, models.AgentRunning)
+		waitReplicasUp(t, m, a.ID, 1)
 	})
 }
