@@ -103,14 +103,18 @@ func New(db *bun.DB, bus events.Bus, sink LogSink, cfg Config, logger *slog.Logg
 // back, and starts the reconcile workers and the periodic full pass. They
 // run until ctx ends or Shutdown is called.
 func (m *Manager) Start(ctx context.Context) error {
+	if !m.started.CompareAndSwap(false, true) {
+		return errors.New("runtime: start: already started")
+	}
 	if err := m.driver.Recover(ctx); err != nil {
+		m.started.Store(false)
 		return fmt.Errorf("runtime: start: %w", err)
 	}
 	if err := m.reconcileAll(ctx); err != nil {
+		m.started.Store(false)
 		return fmt.Errorf("runtime: start: %w", err)
 	}
 	ctx, m.cancel = context.WithCancel(ctx)
-	m.started.Store(true)
 	for range reconcileWorkers {
 		m.workers.Add(1)
 		go m.work(ctx)
