@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -105,6 +106,14 @@ func TestLocalDriverKillsProcessGroup(t *testing.T) {
 	leader := waitDriverUp(t, d, spec.AgentID, 1)[0]
 	child := waitChildPID(t, sink, spec.AgentID, 1)
 
+	t.Run("usage counts the whole group", func(t *testing.T) {
+		got := d.Usage(spec.AgentID).MemoryMiB
+		leaderOnly := rssMiB(t, leader.PID)
+		if got <= leaderOnly {
+			t.Errorf("memory = %.2f MiB, no more than the replica's own %.2f MiB", got, leaderOnly)
+		}
+	})
+
 	t.Run("crash kills what the replica left", func(t *testing.T) {
 		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/crash", leader.Port))
 		if err == nil {
@@ -152,4 +161,18 @@ func (s *memSink) waitLine(t *testing.T, agentID, substr string) {
 	t.Helper()
 	waitFor(t, 20*time.Second, func() bool { _, ok := s.find(agentID, substr); return ok },
 		func() string { return fmt.Sprintf("no log line containing %q", substr) })
+}
+
+// rssMiB reads the resident set size of pid.
+func rssMiB(t *testing.T, pid int) float64 {
+	t.Helper()
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/statm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages, err := strconv.Atoi(strings.Fields(string(data))[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return float64(pages*os.Getpagesize()) / (1 << 20)
 }

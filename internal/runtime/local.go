@@ -219,20 +219,23 @@ func (d *LocalDriver) Replicas(agentID string) []Replica {
 	return list
 }
 
-// Usage implements Driver. Only each replica's main process is measured,
-// not processes it spawns.
+// Usage implements Driver. It measures every process in the replicas'
+// process groups, so what a replica spawns counts too.
 func (d *LocalDriver) Usage(agentID string) Usage {
 	a := d.agent(agentID)
 	if a == nil {
 		return Usage{}
 	}
-	var pids []int
+	var pgids []int
 	for _, r := range d.Replicas(agentID) {
 		if r.PID != 0 {
-			pids = append(pids, r.PID)
+			pgids = append(pgids, r.PID) // each replica leads its own group
 		}
 	}
-	cpu, mem := a.cpu.sample(pids)
+	if len(pgids) == 0 {
+		return Usage{}
+	}
+	cpu, mem := a.cpu.sample(groupMembers(pgids))
 	return Usage{CPUPercent: cpu, MemoryMiB: mem}
 }
 

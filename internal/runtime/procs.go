@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -105,6 +106,7 @@ func bootID() string {
 // procStat holds the fields of /proc/<pid>/stat the runtime uses.
 type procStat struct {
 	state      byte
+	pgrp       int
 	cpuTicks   uint64 // utime + stime
 	startTicks uint64
 	rssPages   int64
@@ -126,11 +128,32 @@ func readStat(pid int) (procStat, error) {
 		return procStat{}, fmt.Errorf("runtime: short /proc/%d/stat", pid)
 	}
 	// f[0] is field 3 (state); field n is f[n-3].
+	pgrp, _ := strconv.Atoi(f[2])
 	utime, _ := strconv.ParseUint(f[11], 10, 64)
 	stime, _ := strconv.ParseUint(f[12], 10, 64)
 	start, _ := strconv.ParseUint(f[19], 10, 64)
 	rss, _ := strconv.ParseInt(f[21], 10, 64)
-	return procStat{state: f[0][0], cpuTicks: utime + stime, startTicks: start, rssPages: rss}, nil
+	return procStat{state: f[0][0], pgrp: pgrp, cpuTicks: utime + stime, startTicks: start, rssPages: rss}, nil
+}
+
+// groupMembers returns the pids of every process in the process groups
+// pgids, so that usage includes what replicas spawn.
+func groupMembers(pgids []int) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return pgids
+	}
+	var members []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if st, err := readStat(pid); err == nil && slices.Contains(pgids, st.pgrp) {
+			members = append(members, pid)
+		}
+	}
+	return members
 }
 
 // clockTicks is USER_HZ, 100 on every Linux architecture Go supports.
