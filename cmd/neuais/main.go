@@ -20,8 +20,15 @@ import (
 const usage = `usage: neuais <command> [flags]
 
 commands:
-  serve     run the API server
-  version   print the build version
+  serve                          run the API server
+  migrate up|down|status         apply, roll back (the last group) or list migrations
+  orgs create NAME --admin-email E [--admin-password P] [--tier free|pro|enterprise]
+                                 create an organization and its first admin
+  orgs list                      list organizations
+  version                        print the build version
+
+Every command reads the server's configuration (NEUAIS_* variables and
+their flags, see neuais serve --help) and works while a server runs.
 `
 
 func main() {
@@ -44,6 +51,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], getenv, stdout, stderr)
+	case "migrate":
+		return migrateCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "orgs":
+		return orgsCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, app.Version)
 		return nil

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/neuais/neuais/internal/apitest"
+)
+
+// syncBuffer is a bytes.Buffer safe for the server goroutine and the test.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+var listening = regexp.MustCompile(`listening on (\S+)`)
+
+// cli runs one command to completion and returns its output.
+func cli(t *testing.T, getenv func(string) string, args ...string) (string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	err := run(context.Background(), args, getenv, &out, io.Discard)
+	return out.String(), err
+}
+
+func login(t *testing.T, base, email, password string) int {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"email": email, "password": password})
+	res, err := http.Post(base+"/v1/auth/token", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
+}
+
+// TestBinary runs main's run: serve on port 0 with a temporary data
+// directory, operator commands beside the running server, then shutdown.
+func TestBinary(t *testing.T) {
+	apitest.EachDB(t, func(t *testing.T, url string) {
+		env := map[string]string{
+			"NEUAIS_ADDR":           "127.0.0.1:0",
+			"NEUAIS_DATA_DIR":       t.TempDir(),
+			"NEUAIS_DATABASE_URL":   url,
+			"NEUAIS_ADMIN_EMAIL":    "root@example.com",
+			"NEUAIS_ADMIN_PASSWORD": "root-password-1",
+			"NEUAIS_BCRYPT_COST":    "4",
+			"NEUAIS_LOG_LEVEL":      "error",
+		}
+		getenv := func(k string) string { return env[k] }
+
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		out := &syncBuffer{}
+		done := make(chan error, 1)
+		go func() { done <- run(ctx, []string{"serve"}, getenv, out, io.Discard) }()
+		var base string
+		for deadline := time.Now().Add(30 * time.Second); base == ""; {
+			if m := listening.FindStringSubmatch(out.String()); m != nil {
+				base = "http://" + m[1]
+				break
+			}
+			select {
+			case err := <-done:
+				t.Fatalf("serve ended: %v\n%s", err, out.String())
+			case <-time.After(10 * time.Millisecond):
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("server did not start:\n%s", out.String())
+			}
+		}
+		if !strings.HasPrefix(base, "http://127.0.0.1:") {
+			t.Fatalf("listening on %s", base)
+		}
+
+		t.Run("ServeAnswers", func(t *testing.T) {
+			if code := login(t, base, "root@example.com", "root-password-1"); code != 200 {
+				t.Fatalf("login %d", code)
+			}
+		})
+		t.Run("OrgsCreateWhileServing", func(t *testing.T) {
+			got, err := cli(t, getenv, "orgs", "create", "acme", "--admin-email", "boss@acme.example", "--admin-password", "acme-password-1", "--tier", "pro")
+			if err != nil || !strings.Contains(got, `Created organization "acme"`) || !strings.Contains(got, "1000 requests/minute") {
+				t.Fatalf("%v\n%s", err, got)
+			}
+			if code := login(t, base, "boss@acme.example", "acme-password-1"); code != 200 {
+				t.Fatalf("new admin cannot log in to the running server: %d", code)
+			}
+		})
+		t.Run("OrgsCreateGeneratesPassword", func(t *testing.T) {
+			got, err := cli(t, getenv, "orgs", "create", "--admin-email", "gen@example.com", "generated")
+			m := regexp.MustCompile(`Generated password \(shown once\): (\S+)`).FindStringSubmatch(got)
+			if err != nil || m == nil {
+				t.Fatalf("%v\n%s", err, got)
+			}
+			if code := login(t, base, "gen@example.com", m[1]); code != 200 {
+				t.Fatalf("login with the generated password: %d", code)
+			}
+		})
+		t.Run("ErrOrgsCreate", func(t *testing.T) {
+			for _, args := range [][]string{
+				{"orgs", "create", "acme", "--admin-email", "other@acme.example", "--admin-password", "acme-password-1"},
+				{"orgs", "create", "fresh", "--admin-email", "boss@acme.example", "--admin-password", "acme-password-1"},
+				{"orgs", "create", "fresh", "--admin-email", "not-an-address", "--admin-password", "acme-password-1"},
+				{"orgs", "create", "fresh", "--admin-email", "x@example.com", "--admin-password", "acme-password-1", "--tier", "gold"},
+				{"orgs", "create", "--admin-email", "x@example.com"},
+				{"orgs", "create", "a", "b", "--admin-email", "x@example.com"},
+				{"orgs"},
+				{"orgs", "delete", "acme"},
+			} {
+				if got, err := cli(t, getenv, args...); err == nil {
+					t.Errorf("%v succeeded:\n%s", args, got)
+				}
+			}
+		})
+		t.Run("OrgsList", func(t *testing.T) {
+			got, err := cli(t, getenv, "orgs", "list")
+			if err != nil || !strings.Contains(got, "default") || !strings.Contains(got, "acme") || !strings.Contains(got, "pro") || !strings.Contains(got, "1000/min") {
+				t.Fatalf("%v\n%s", err, got)
+			}
+		})
+		t.Run("MigrateWhileServing", func(t *testing.T) {
+			got, err := cli(t, getenv, "migrate", "status")
+			if err != nil || !strings.Contains(got, "foundation") || strings.Contains(got, "pending") {
+				t.Fatalf("%v\n%s", err, got)
+			}
+			if got, err := cli(t, getenv, "migrate", "up"); err != nil || !strings.Contains(got, "Applied 0 migration(s)") {
+				t.Fatalf("%v\n%s", err, got)
+			}
+		})
+		t.Run("Version", func(t *testing.T) {
+			if got, err := cli(t, getenv, "version"); err != nil || strings.TrimSpace(got) == "" {
+				t.Fatalf("%v %q", err, got)
+			}
+		})
+		t.Run("ErrUsage", func(t *testing.T) {
+			for _, args := range [][]string{{}, {"nope"}, {"migrate"}, {"migrate", "sideways"}, {"serve", "extra"}, {"migrate", "up", "--no-such-flag"}} {
+				if _, err := cli(t, getenv, args...); err == nil {
+					t.Errorf("%v succeeded", args)
+				}
+			}
+		})
+
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("serve: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("serve did not stop")
+		}
+
+		t.Run("MigrateDownAndUp", func(t *testing.T) {
+			got, err := cli(t, getenv, "migrate", "down")
+			if err != nil || !strings.Contains(got, "Rolled back group") {
+				t.Fatalf("%v\n%s", err, got)
+			}
+			if got, err := cli(t, getenv, "migrate", "status"); err != nil || !strings.Contains(got, "pending") {
+				t.Fatalf("%v\n%s", err, got)
+			}
+			if got, err := cli(t, getenv, "migrate", "up"); err != nil || strings.Contains(got, "Applied 0") {
+				t.Fatalf("%v\n%s", err, got)
+			}
+			if got, err := cli(t, getenv, "migrate", "status"); err != nil || strings.Contains(got, "pending") {
+				t.Fatalf("%v\n%s", err, got)
+			}
+		})
+	})
+}
