@@ -49,10 +49,12 @@ func (a *App) rateLimit(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		// Set as keys, not through Set, to keep the contract's spelling
+		// (Set would write X-Ratelimit-Limit); header names match case-insensitively.
 		h := w.Header()
-		h.Set("X-RateLimit-Limit", strconv.Itoa(d.Limit))
-		h.Set("X-RateLimit-Remaining", strconv.Itoa(d.Remaining))
-		h.Set("X-RateLimit-Reset", strconv.FormatInt(d.Reset.Unix(), 10))
+		h["X-RateLimit-Limit"] = []string{strconv.Itoa(d.Limit)}
+		h["X-RateLimit-Remaining"] = []string{strconv.Itoa(d.Remaining)}
+		h["X-RateLimit-Reset"] = []string{strconv.FormatInt(d.Reset.Unix(), 10)}
 		if d.Allowed {
 			next.ServeHTTP(w, r)
 			return

@@ -159,6 +159,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 					if code := codeByStatus[want]; res.Code() != code {
 						t.Fatalf("code %q, want %q: %s %+v", res.Code(), code, res.Data, res.Errors)
 					}
+					raw, _ := json.Marshal(res)
+					noSecrets(t, raw)
 				})
 			}
 		}

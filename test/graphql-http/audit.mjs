@@ -23,7 +23,7 @@ for (const audit of serverAudits({ url })) {
     errors.push(`${line}: ${result.reason}`);
   }
 }
-for (const w of warnings) console.log(`WARN  ${w}`);
+for (const w of warnings) console.log(`WARN ${w}`);
 for (const e of errors) console.log(`ERROR ${e}`);
 console.log(`graphql-http audit: ${ok} ok, ${warnings.length} warnings (SHOULD/MAY), ${errors.length} errors (MUST)`);
 process.exit(errors.length > 0 ? 1 : 0);

@@ -1,0 +1,54 @@
+package config_test
+
+import (
+	"flag"
+	"io"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/neuais/neuais/internal/config"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestLoad(t *testing.T) {
+	t.Run("Defaults", func(t *testing.T) {
+		c, err := config.Load(nil, env(nil), io.Discard)
+		if err != nil || c.Addr != ":8000" || c.AnonymousRateLimit != 100 || c.LoginMaxFailures != 5 || c.LoginFailureWindow != 15*time.Minute || c.RateLimitMin != 0 {
+			t.Fatalf("%+v %v", c, err)
+		}
+	})
+	t.Run("FlagOverridesEnvironment", func(t *testing.T) {
+		c, err := config.Load([]string{"--rate-limit-min", "7"}, env(map[string]string{"NEUAIS_RATE_LIMIT_MIN": "3", "NEUAIS_LOGIN_FAILURE_WINDOW": "1m"}), io.Discard)
+		if err != nil || c.RateLimitMin != 7 || c.LoginFailureWindow != time.Minute {
+			t.Fatalf("%+v %v", c, err)
+		}
+	})
+	t.Run("ErrBadValues", func(t *testing.T) {
+		if _, err := config.Load(nil, env(map[string]string{"NEUAIS_LOGIN_MAX_FAILURES": "many"}), io.Discard); err == nil {
+			t.Fatal("accepted a non-integer")
+		}
+		if _, err := config.Load([]string{"extra"}, env(nil), io.Discard); err == nil {
+			t.Fatal("accepted an argument")
+		}
+	})
+}
+
+func TestLoadFlags(t *testing.T) {
+	fs := flag.NewFlagSet("orgs create", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	email := fs.String("admin-email", "", "")
+	c, args, err := config.LoadFlags(fs, []string{"--data-dir", "/tmp/x", "acme", "--admin-email", "boss@acme.example", "more"},
+		env(map[string]string{"NEUAIS_ADMIN_EMAIL": "bootstrap@example.com"}))
+	t.Run("ArgumentsBetweenFlags", func(t *testing.T) {
+		if err != nil || !slices.Equal(args, []string{"acme", "more"}) || c.DataDir != "/tmp/x" {
+			t.Fatalf("%v %v %+v", args, err, c)
+		}
+	})
+	t.Run("CallerFlagWins", func(t *testing.T) {
+		if *email != "boss@acme.example" || c.AdminEmail != "" {
+			t.Fatalf("caller's %q, config's %q", *email, c.AdminEmail)
+		}
+	})
+}
