@@ -32,6 +32,12 @@ func (a *App) startLive(ctx context.Context) error {
 	}
 	rc := runtime.DefaultConfig(cfg.DataDir)
 	rc.AllowFileURLs = cfg.AllowFileURLs
+	rc.StopGrace = cfg.StopGrace
+	rc.FetchTimeout = cfg.FetchTimeout
+	rc.MaxBinaryBytes = int64(cfg.MaxBinaryBytes)
+	rc.BackoffMax = cfg.RestartBackoffMax
+	rc.CrashLoopThreshold = cfg.CrashLoopThreshold
+	rc.CrashLoopWindow = cfg.CrashLoopWindow
 	if a.Runtime, err = runtime.New(a.DB, a.Bus, a.Logs, rc, a.Logger); err != nil {
 		return err
 	}

@@ -65,9 +65,18 @@ type Config struct {
 	// (scheme://host[:port]; requests without an Origin header, from
 	// non-browser clients, are always allowed).
 	MetricsInterval time.Duration
-	LogMaxLines     int
-	LogMaxAge       time.Duration
-	AllowedOrigins  []string
+	// Local runtime: how long a stopping replica gets between SIGTERM and
+	// SIGKILL, the binary download's timeout and size cap, the longest
+	// restart backoff, and how many crashes within a window make a crash loop.
+	StopGrace          time.Duration
+	FetchTimeout       time.Duration
+	MaxBinaryBytes     int
+	RestartBackoffMax  time.Duration
+	CrashLoopThreshold int
+	CrashLoopWindow    time.Duration
+	LogMaxLines        int
+	LogMaxAge          time.Duration
+	AllowedOrigins     []string
 }
 
 // Default returns the configuration used when nothing is set: it lets
@@ -94,8 +103,16 @@ func Default() Config {
 		MaxAgentWait:     5 * time.Minute,
 
 		MetricsInterval: 10 * time.Second,
-		LogMaxLines:     10000,
-		LogMaxAge:       7 * 24 * time.Hour,
+
+		StopGrace:          10 * time.Second,
+		FetchTimeout:       5 * time.Minute,
+		MaxBinaryBytes:     512 << 20,
+		RestartBackoffMax:  30 * time.Second,
+		CrashLoopThreshold: 5,
+		CrashLoopWindow:    2 * time.Minute,
+
+		LogMaxLines: 10000,
+		LogMaxAge:   7 * 24 * time.Hour,
 	}
 }
 
@@ -216,6 +233,12 @@ func LoadFlags(fs *flag.FlagSet, args []string, getenv func(string) string) (Con
 	num(&c.MaxReplicas, "max-replicas", "most replicas one agent may have")
 	duration(&c.MaxAgentWait, "max-agent-wait", "longest timeout of a wait for an agent's status")
 	duration(&c.MetricsInterval, "metrics-interval", "how often running agents are sampled for metrics")
+	duration(&c.StopGrace, "stop-grace", "time a replica gets between SIGTERM and SIGKILL")
+	duration(&c.FetchTimeout, "fetch-timeout", "timeout of an agent binary's download")
+	num(&c.MaxBinaryBytes, "max-binary-bytes", "largest agent binary accepted, in bytes")
+	duration(&c.RestartBackoffMax, "restart-backoff-max", "longest wait before a crashed replica restarts")
+	num(&c.CrashLoopThreshold, "crash-loop-threshold", "crashes within the crash-loop window that put an agent in error")
+	duration(&c.CrashLoopWindow, "crash-loop-window", "window in which crashes count towards a crash loop")
 	num(&c.LogMaxLines, "log-max-lines", "log lines kept per agent")
 	duration(&c.LogMaxAge, "log-max-age", "how long log lines are kept")
 	list(&c.AllowedOrigins, "allowed-origins", "browser origins allowed to open GraphQL WebSockets")
@@ -239,6 +262,9 @@ func LoadFlags(fs *flag.FlagSet, args []string, getenv func(string) string) (Con
 	}
 	if c.MetricsInterval < time.Second {
 		errs = append(errs, errors.New("NEUAIS_METRICS_INTERVAL: must be at least 1s"))
+	}
+	if c.StopGrace <= 0 || c.FetchTimeout <= 0 || c.MaxBinaryBytes <= 0 || c.RestartBackoffMax <= 0 || c.CrashLoopThreshold < 1 || c.CrashLoopWindow <= 0 {
+		errs = append(errs, errors.New("runtime settings (stop grace, fetch timeout, max binary bytes, restart backoff, crash loop): must be positive"))
 	}
 	if c.LogMaxLines < 1 || c.LogMaxAge <= 0 {
 		errs = append(errs, errors.New("NEUAIS_LOG_MAX_LINES and NEUAIS_LOG_MAX_AGE: must be positive"))

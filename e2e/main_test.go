@@ -1,0 +1,53 @@
+// Package e2e_test drives whole servers with the real local runtime
+// through the public API, the way a user's scripts would.
+package e2e_test
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// binaries serves the test agent at /agent, a text file at /text, and 404s.
+var (
+	binaries    *httptest.Server
+	agentSHA256 string
+)
+
+func TestMain(m *testing.M) { os.Exit(run(m)) }
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "neuais-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	agent := filepath.Join(dir, "agent")
+	build := exec.Command("go", "build", "-o", agent, "../internal/runtime/testdata/agent")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building the test agent:", err)
+		return 1
+	}
+	data, err := os.ReadFile(agent)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	sum := sha256.Sum256(data)
+	agentSHA256 = hex.EncodeToString(sum[:])
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /agent", func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, agent) })
+	mux.HandleFunc("GET /text", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "<html>not a binary</html>") })
+	binaries = httptest.NewServer(mux)
+	defer binaries.Close()
+	return m.Run()
+}
