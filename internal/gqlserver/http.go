@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -15,6 +16,8 @@ import (
 	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/neuais/neuais/models"
 )
 
 // Media types of GraphQL over HTTP responses.
@@ -39,7 +42,8 @@ const MaxBodyBytes = 1 << 20
 //     application/json and 400 for application/graphql-response+json,
 //     and the response has no data entry;
 //   - mutations over GET are 405 with Allow: POST;
-//   - subscriptions belong to the streaming transports and are refused.
+//   - subscriptions belong to the streaming transports and are refused;
+//   - a rate_limit_exceeded error sets Retry-After, as in REST.
 type HTTP struct{}
 
 var _ graphql.Transport = HTTP{}
@@ -98,11 +102,27 @@ func (HTTP) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecuto
 			return
 		}
 	case ast.Subscription:
-		fail(http.StatusBadRequest, "subscriptions are served over WebSocket (graphql-transport-ws, graphql-ws) only")
+		fail(http.StatusBadRequest, "subscriptions are served over WebSocket or server-sent events, not plain HTTP")
 		return
 	}
 	responses, ctx := exec.DispatchOperation(ctx, rc)
-	writeResponse(w, responses(ctx))
+	resp := responses(ctx)
+	setRetryAfter(w, resp.Errors)
+	writeResponse(w, resp)
+}
+
+// setRetryAfter copies a rate_limit_exceeded error's details.retry_after
+// into Retry-After, as REST answers do, so clients can wait alike.
+func setRetryAfter(w http.ResponseWriter, errs gqlerror.List) {
+	for _, e := range errs {
+		if e.Extensions["code"] != models.CodeRateLimitExceeded {
+			continue
+		}
+		if details, ok := e.Extensions["details"].(map[string]any); ok && details["retry_after"] != nil {
+			w.Header().Set("Retry-After", fmt.Sprint(details["retry_after"]))
+			return
+		}
+	}
 }
 
 // negotiate picks the response media type from Accept, preferring
