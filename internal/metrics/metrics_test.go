@@ -103,12 +103,15 @@ func TestStore_QueryPeriods(t *testing.T) {
 	})
 }
 
-// usage is a UsageSource whose figures the test sets.
+// usage is a UsageSource whose figures the test sets. When networkSteps
+// is set, each Usage call moves the network counter to its next value, so
+// every sample sees its own figure whatever the scheduling.
 type usage struct {
-	mu      sync.Mutex
-	running []metrics.AgentRef
-	cpu     float64
-	network int64
+	mu           sync.Mutex
+	running      []metrics.AgentRef
+	cpu          float64
+	network      int64
+	networkSteps []int64
 }
 
 func (u *usage) RunningAgents(context.Context) ([]metrics.AgentRef, error) {
@@ -120,6 +123,9 @@ func (u *usage) RunningAgents(context.Context) ([]metrics.AgentRef, error) {
 func (u *usage) Usage(string) (float64, float64, int64) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	if len(u.networkSteps) > 0 {
+		u.network, u.networkSteps = u.networkSteps[0], u.networkSteps[1:]
+	}
 	return u.cpu, 64, u.network
 }
 
@@ -129,7 +135,9 @@ func TestSampler_RecordsPublishesAndReportsHealth(t *testing.T) {
 	defer cancel()
 	bus := events.NewInProcess(0)
 	store := metrics.NewStore(db, bus, nil)
-	src := &usage{running: []metrics.AgentRef{{ID: "agt_a", OrgID: "org_1"}}, cpu: 12.5, network: 1000}
+	// The counter grows by 500 a sample, then drops to 100 when the
+	// replicas restart.
+	src := &usage{running: []metrics.AgentRef{{ID: "agt_a", OrgID: "org_1"}}, cpu: 12.5, networkSteps: []int64{1000, 1500, 2000, 100, 600, 1100}}
 	sampler := metrics.NewSampler(store, src, 10*time.Millisecond)
 
 	if status, _ := sampler.Health(ctx); status != health.Unhealthy {
@@ -144,12 +152,6 @@ func TestSampler_RecordsPublishesAndReportsHealth(t *testing.T) {
 	var got []*models.MetricSample
 	for s := range stream.C {
 		got = append(got, s)
-		src.mu.Lock()
-		src.network += 500
-		if len(got) == 3 {
-			src.network = 100 // replicas restarted
-		}
-		src.mu.Unlock()
 		if len(got) == 5 {
 			break
 		}
@@ -159,9 +161,9 @@ func TestSampler_RecordsPublishesAndReportsHealth(t *testing.T) {
 	}
 	// Each later sample carries the bytes since the previous one, and a
 	// counter that went down counts from zero.
-	for i, s := range got[1:] {
-		if s.Network != 500 && s.Network != 100 {
-			t.Fatalf("sample %d network = %d, want per-interval bytes", i+1, s.Network)
+	for i, want := range []int64{500, 500, 100, 500} {
+		if got[i+1].Network != want {
+			t.Fatalf("sample %d network = %d, want %d", i+1, got[i+1].Network, want)
 		}
 	}
 	if status, detail := sampler.Health(ctx); status != health.Healthy {
