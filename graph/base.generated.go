@@ -1731,7 +1731,7 @@ func (ec *executionContext) unmarshalOMap2map(ctx context.Context, v any) (map[s
 	if v == nil {
 		return nil, nil
 	}
-	res, err := graphql.UnmarshalMap(v)
+	res, err := models.UnmarshalMap(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -1741,7 +1741,7 @@ func (ec *executionContext) marshalOMap2map(ctx context.Context, sel ast.Selecti
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalMap(v)
+	res := models.MarshalMap(v)
 	return res
 }
 

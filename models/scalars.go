@@ -1,0 +1,30 @@
+package models
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/99designs/gqlgen/graphql"
+)
+
+// MarshalMap writes the Map scalar as compact JSON. gqlgen's own Map
+// marshaler ends the object with a newline, inside the response body.
+func MarshalMap(m map[string]any) graphql.Marshaler {
+	return graphql.WriterFunc(func(w io.Writer) {
+		data, err := json.Marshal(m)
+		if err != nil {
+			panic(fmt.Errorf("models: marshal map: %w", err))
+		}
+		_, _ = w.Write(data)
+	})
+}
+
+// UnmarshalMap reads the Map scalar: a JSON object.
+func UnmarshalMap(v any) (map[string]any, error) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("%T is not an object", v)
+	}
+	return m, nil
+}
