@@ -84,6 +84,7 @@ func TestRestartKeepsTokensAndData(t *testing.T) {
 		cfg := apitest.Config(url, t.TempDir())
 		first := apitest.StartConfig(t, cfg)
 		token := first.AdminToken
+		dev := first.CreateUser(token, "kept@example.com", "developer")
 		first.Close()
 		if err := first.App.Close(); err != nil {
 			t.Fatal(err)
@@ -92,6 +93,10 @@ func TestRestartKeepsTokensAndData(t *testing.T) {
 		if me := second.GraphQL(token, `{ me { email } }`, nil); len(me.Errors) > 0 {
 			t.Fatalf("token from before the restart refused: %+v", me.Errors)
 		}
+		if res := second.Do(http.MethodGet, "/v1/users/"+dev.ID, dev.Token, nil); res.Status != 200 || res.JSON(t)["email"] != "kept@example.com" {
+			t.Fatalf("user from before the restart: %d %s", res.Status, res.Body)
+		}
+		second.Login("kept@example.com", apitest.UserPassword)
 	})
 }
 
