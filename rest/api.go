@@ -34,6 +34,7 @@ type API struct {
 	// varTypes holds each route's variable types, from its document
 	// parsed and validated against the schema once, at start.
 	varTypes map[*Route]map[string]*ast.Type
+	openapi  []byte
 	logger   *slog.Logger
 }
 
@@ -57,6 +58,10 @@ func New(exec *executor.Executor, schema *ast.Schema, routes []Route, logger *sl
 		}
 		a.varTypes[route] = types
 	}
+	var err error
+	if a.openapi, err = OpenAPI(schema, routes); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -72,8 +77,8 @@ func defaultDocument(route Route) string {
 // Routes returns the route table.
 func (a *API) Routes() []Route { return a.routes }
 
-// Handler returns the router of every route, with the contract's 404 and
-// 405 envelopes.
+// Handler returns the router of every route and GET /openapi.json, with
+// the contract's 404 and 405 envelopes.
 func (a *API) Handler() http.Handler {
 	r := chi.NewRouter()
 	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
@@ -85,6 +90,10 @@ func (a *API) Handler() http.Handler {
 	for i := range a.routes {
 		r.Method(a.routes[i].Method, a.routes[i].Path, a.serve(&a.routes[i]))
 	}
+	r.Get("/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(a.openapi)
+	})
 	return r
 }
 

@@ -72,6 +72,8 @@ type Route struct {
 	Location string
 	// Summary describes the route for the OpenAPI document.
 	Summary string
+	// Public routes need no bearer token (in the OpenAPI document).
+	Public bool
 	// ETag, when set, sends the result's leading "_etag" value (select
 	// `_etag: etag` first) as the ETag header and leaves it out of the body.
 	ETag bool

@@ -1,0 +1,128 @@
+package rest_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/pb33f/libopenapi"
+	validator "github.com/pb33f/libopenapi-validator"
+
+	"github.com/neuais/neuais/internal/apitest"
+	"github.com/neuais/neuais/rest"
+)
+
+// TestOpenAPI checks that GET /v1/openapi.json is a valid OpenAPI 3.1
+// document naming every route, and validates real requests and responses
+// of every route against it, errors included.
+func TestOpenAPI(t *testing.T) {
+	s := apitest.Start(t, "")
+	res := s.Do(http.MethodGet, "/v1/openapi.json", "", nil)
+	if res.Status != 200 {
+		t.Fatalf("%d %s", res.Status, res.Body)
+	}
+	doc, err := libopenapi.NewDocument(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, errs := validator.NewValidator(doc)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if ok, verrs := v.ValidateDocument(); !ok {
+		for _, e := range verrs {
+			t.Errorf("document: %s: %s", e.Message, e.Reason)
+		}
+		t.FailNow()
+	}
+	var spec struct {
+		OpenAPI string                                `json:"openapi"`
+		Paths   map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(res.Body, &spec); err != nil || spec.OpenAPI != "3.1.0" {
+		t.Fatalf("openapi %q: %v", spec.OpenAPI, err)
+	}
+	for _, r := range rest.Routes() {
+		if _, ok := spec.Paths[r.Path][strings.ToLower(r.Method)]; !ok {
+			t.Errorf("%s %s is not documented", r.Method, r.Path)
+		}
+	}
+
+	covered := map[string]bool{}
+	check := func(name, method, path, token, body string, want int, headers ...string) *http.Response {
+		t.Helper()
+		req, err := http.NewRequest(method, s.URL+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		for i := 0; i+1 < len(headers); i += 2 {
+			req.Header.Set(headers[i], headers[i+1])
+		}
+		res, err := s.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != want {
+			t.Fatalf("%s: %d %s, want %d", name, res.StatusCode, data, want)
+		}
+		// The validator reads both bodies again.
+		req.Body = io.NopCloser(strings.NewReader(body))
+		res.Body = io.NopCloser(bytes.NewReader(data))
+		if want < 400 {
+			if ok, verrs := v.ValidateHttpRequest(req); !ok {
+				for _, e := range verrs {
+					t.Errorf("%s: request: %s: %s", name, e.Message, e.Reason)
+				}
+			}
+			req.Body = io.NopCloser(strings.NewReader(body))
+		}
+		if ok, verrs := v.ValidateHttpResponse(req, res); !ok {
+			for _, e := range verrs {
+				t.Errorf("%s: response %s: %s: %s", name, data, e.Message, e.Reason)
+			}
+		}
+		res.Body = io.NopCloser(bytes.NewReader(data))
+		covered[name] = true
+		return res
+	}
+	const create = `{"name": "my-agent", "runtime": "rust", "binary_url": "https://storage.neuais.com/binaries/my-agent",
+		"config": {"cpu": "1.0", "memory": "1Gi", "replicas": 3}, "environment": {"LOG_LEVEL": "info"}}`
+	tok := s.AdminToken
+	check("token", http.MethodPost, "/v1/auth/token", "", `{"email": "`+apitest.AdminEmail+`", "password": "`+apitest.AdminPassword+`"}`, 200)
+	created := check("create", http.MethodPost, "/v1/agents", tok, create, 201, "Idempotency-Key", "k1")
+	var agent struct{ ID string }
+	if err := json.NewDecoder(created.Body).Decode(&agent); err != nil {
+		t.Fatal(err)
+	}
+	id := "/v1/agents/" + agent.ID
+	check("create conflict", http.MethodPost, "/v1/agents", tok, create, 409)
+	check("create invalid", http.MethodPost, "/v1/agents", tok, `{"name": "x", "runtime": "rust", "binary_url": "https://a/b", "config": {"replicas": 0}}`, 400)
+	check("list", http.MethodGet, "/v1/agents?status=deploying&limit=10&sort=name", tok, "", 200)
+	check("list fields", http.MethodGet, "/v1/agents?fields=id,name,status", tok, "", 200)
+	check("list unauthorized", http.MethodGet, "/v1/agents", "", "", 401)
+	check("get", http.MethodGet, id, tok, "", 200)
+	check("get missing", http.MethodGet, "/v1/agents/agt_0000000000000000", tok, "", 404)
+	check("update", http.MethodPut, id, tok, `{"binary_url": "https://storage.neuais.com/binaries/my-agent-v2", "config": {"replicas": 5}}`, 200, "If-Match", `"1"`)
+	check("update stale", http.MethodPut, id, tok, `{"config": {"replicas": 4}}`, 412, "If-Match", `"1"`)
+	check("start", http.MethodPost, id+"/start", tok, "", 200)
+	check("stop", http.MethodPost, id+"/stop", tok, "", 200)
+	check("restart", http.MethodPost, id+"/restart", tok, "", 200)
+	check("scale", http.MethodPost, id+"/scale", tok, `{"replicas": 5}`, 200)
+	check("wait", http.MethodGet, id+"/wait?status=deploying&timeout=1s", tok, "", 200)
+	check("wait timeout", http.MethodGet, id+"/wait?status=running&timeout=50ms", tok, "", 408)
+	check("delete", http.MethodDelete, id, tok, "", 200)
+	if len(covered) < len(rest.Routes()) {
+		t.Errorf("checked %d exchanges for %d routes", len(covered), len(rest.Routes()))
+	}
+}
