@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -676,7 +677,25 @@ func replicaEnv(spec Spec, replica, port int, dir string) []string {
 	)
 }
 
+// Replica ports come from below Linux's default ephemeral range
+// (32768–60999), which the kernel hands out to outgoing connections: a
+// port picked there could be taken by a client socket before the replica
+// binds it.
+const (
+	replicaPortMin = 20000
+	replicaPortMax = 32767
+)
+
+// freePort returns a port that nothing listens on now, preferring the
+// replica range and falling back to one the kernel picks.
 func freePort() (int, error) {
+	for range 20 {
+		port := replicaPortMin + rand.IntN(replicaPortMax-replicaPortMin+1)
+		if l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
+			l.Close()
+			return port, nil
+		}
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("free port: %w", err)
