@@ -122,6 +122,18 @@ func TestOpenAPI(t *testing.T) {
 	check("wait", http.MethodGet, id+"/wait?status=deploying&timeout=1s", tok, "", 200)
 	check("wait timeout", http.MethodGet, id+"/wait?status=running&timeout=50ms", tok, "", 408)
 	check("delete", http.MethodDelete, id, tok, "", 200)
+
+	user := check("create user", http.MethodPost, "/v1/users", tok, `{"email": "user@example.com", "password": "secure-password", "role": "developer"}`, 201)
+	var u struct{ ID string }
+	if err := json.NewDecoder(user.Body).Decode(&u); err != nil {
+		t.Fatal(err)
+	}
+	check("list users", http.MethodGet, "/v1/users?fields=id,email,role", tok, "", 200)
+	check("get user", http.MethodGet, "/v1/users/"+u.ID, tok, "", 200)
+	check("update user", http.MethodPut, "/v1/users/"+u.ID, tok, `{"role": "viewer"}`, 200)
+	check("delete user", http.MethodDelete, "/v1/users/"+u.ID, tok, "", 200)
+	check("services", http.MethodGet, "/v1/services", tok, "", 200)
+	check("service status", http.MethodGet, "/v1/services/database/status", tok, "", 200)
 	if len(covered) < len(rest.Routes()) {
 		t.Errorf("checked %d exchanges for %d routes", len(covered), len(rest.Routes()))
 	}

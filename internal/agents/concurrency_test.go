@@ -50,6 +50,27 @@ func TestIdempotencyKey(t *testing.T) {
 				t.Fatalf("%d %s", res.Status, res.Body)
 			}
 		})
+		t.Run("ConcurrentRetriesCreateOne", func(t *testing.T) {
+			results := make(chan *apitest.Response, 4)
+			for range cap(results) {
+				go func() {
+					results <- s.Do(http.MethodPost, "/v1/agents", s.AdminToken, withField(t, "name", "raced"), "Idempotency-Key", "race")
+				}()
+			}
+			var bodies []string
+			for range cap(results) {
+				res := <-results
+				if res.Status != 201 {
+					t.Fatalf("%d %s", res.Status, res.Body)
+				}
+				bodies = append(bodies, string(res.Body))
+			}
+			for _, b := range bodies[1:] {
+				if b != bodies[0] {
+					t.Fatalf("different answers: %s and %s", bodies[0], b)
+				}
+			}
+		})
 		t.Run("GraphQL", func(t *testing.T) {
 			const q = `mutation($in: CreateAgentInput!, $key: String) { createAgent(input: $in, idempotencyKey: $key) { id } }`
 			in := map[string]any{"name": "gql-idem", "runtime": "go", "binaryUrl": "https://example.com/a"}

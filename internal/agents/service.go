@@ -233,11 +233,11 @@ func (s *Service) Create(ctx context.Context, in CreateInput, idempotencyKey str
 			return nil, err
 		}
 	}
-	// A concurrent request with the same key may win the insert; the retry
-	// then finds its record.
+	// A concurrent request with the same key may win the insert (or commit
+	// between our key lookup and name check); the retry finds its record.
 	for attempt := 0; ; attempt++ {
 		replayed, err := s.insert(ctx, a, idem)
-		if err != nil && isUniqueViolation(err) && idem != nil && attempt == 0 {
+		if err != nil && idem != nil && attempt == 0 && (isUniqueViolation(err) || errors.Is(err, errNameTaken)) {
 			continue
 		}
 		if err != nil {
@@ -316,11 +316,11 @@ func (s *Service) insert(ctx context.Context, a *models.Agent, idem *idempotency
 			return fmt.Errorf("agents: check name: %w", err)
 		}
 		if taken {
-			return errNameTaken(a.Name)
+			return nameTaken(a.Name)
 		}
 		if _, err := tx.NewInsert().Model(a).Exec(ctx); err != nil {
 			if isUniqueViolation(err) && idem == nil {
-				return errNameTaken(a.Name)
+				return nameTaken(a.Name)
 			}
 			return fmt.Errorf("agents: insert: %w", err)
 		}
@@ -332,10 +332,20 @@ func (s *Service) insert(ctx context.Context, a *models.Agent, idem *idempotency
 	return replayed, err
 }
 
-func errNameTaken(name string) error {
-	return &models.Error{Code: models.CodeConflict, Message: fmt.Sprintf("An agent named %q already exists", name),
-		Details: map[string]any{"field": fieldName, "reason": "is already taken"}}
+// errNameTaken marks the conflict of a taken name, for the retry in Create.
+var errNameTaken = errors.New("name taken")
+
+func nameTaken(name string) error {
+	return nameTakenError{&models.Error{Code: models.CodeConflict, Message: fmt.Sprintf("An agent named %q already exists", name),
+		Details: map[string]any{"field": fieldName, "reason": "is already taken"}}}
 }
+
+// nameTakenError is the coded conflict, recognisable as errNameTaken.
+type nameTakenError struct{ coded *models.Error }
+
+func (e nameTakenError) Error() string        { return e.coded.Error() }
+func (e nameTakenError) Is(target error) bool { return target == errNameTaken }
+func (e nameTakenError) Unwrap() error        { return e.coded }
 
 // Update changes the fields given. ifMatch, when set, must be the agent's
 // current ETag ("*" matches any). Changes of binary, runtime, environment
