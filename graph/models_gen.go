@@ -2,8 +2,24 @@
 
 package graph
 
+import (
+	"github.com/neuais/neuais/models"
+)
+
+// Lines of an agent's log, oldest first.
+type LogPage struct {
+	Logs []*models.LogLine `json:"logs"`
+}
+
 type Mutation struct {
 }
 
 type Query struct {
+}
+
+// Live streams. Each ends with a final error when the token expires
+// (unauthorized), the user is deleted (unauthorized), the agent is deleted
+// (not_found), the subscriber falls behind (service_unavailable) or the
+// server shuts down (service_unavailable).
+type Subscription struct {
 }

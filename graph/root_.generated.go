@@ -27,6 +27,7 @@ type ResolverRoot interface {
 	Agent() AgentResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
+	Subscription() SubscriptionResolver
 }
 
 type DirectiveRoot struct {
@@ -56,12 +57,57 @@ type ComplexityRoot struct {
 		Replicas func(childComplexity int) int
 	}
 
+	AgentEvent struct {
+		Data      func(childComplexity int) int
+		Event     func(childComplexity int) int
+		Timestamp func(childComplexity int) int
+	}
+
+	AgentEventData struct {
+		AgentID func(childComplexity int) int
+		Name    func(childComplexity int) int
+		Reason  func(childComplexity int) int
+		Status  func(childComplexity int) int
+	}
+
 	AgentPage struct {
 		HasMore func(childComplexity int) int
 		Items   func(childComplexity int) int
 		Limit   func(childComplexity int) int
 		Offset  func(childComplexity int) int
 		Total   func(childComplexity int) int
+	}
+
+	LogLine struct {
+		AgentID   func(childComplexity int) int
+		EventID   func(childComplexity int) int
+		Level     func(childComplexity int) int
+		Message   func(childComplexity int) int
+		Replica   func(childComplexity int) int
+		Timestamp func(childComplexity int) int
+	}
+
+	LogPage struct {
+		Logs func(childComplexity int) int
+	}
+
+	MetricPoint struct {
+		Timestamp func(childComplexity int) int
+		Value     func(childComplexity int) int
+	}
+
+	MetricSample struct {
+		AgentID   func(childComplexity int) int
+		CPU       func(childComplexity int) int
+		Memory    func(childComplexity int) int
+		Network   func(childComplexity int) int
+		Timestamp func(childComplexity int) int
+	}
+
+	Metrics struct {
+		CPU     func(childComplexity int) int
+		Memory  func(childComplexity int) int
+		Network func(childComplexity int) int
 	}
 
 	Mutation struct {
@@ -80,6 +126,8 @@ type ComplexityRoot struct {
 
 	Query struct {
 		Agent        func(childComplexity int, id string) int
+		AgentLogs    func(childComplexity int, id string, tail *int, since *string, level *string) int
+		AgentMetrics func(childComplexity int, id string, period *string, metric *string) int
 		Agents       func(childComplexity int, status *string, region *string, namePrefix *string, sort *string, limit *int, offset *int) int
 		Me           func(childComplexity int) int
 		Service      func(childComplexity int, name string) int
@@ -97,6 +145,12 @@ type ComplexityRoot struct {
 		Uptime        func(childComplexity int) int
 		UptimeSeconds func(childComplexity int) int
 		Version       func(childComplexity int) int
+	}
+
+	Subscription struct {
+		AgentEvents  func(childComplexity int, agentID *string) int
+		AgentLogs    func(childComplexity int, id string, level *string, tail *int, since *string, after *string) int
+		AgentMetrics func(childComplexity int, id string) int
 	}
 
 	Token struct {
@@ -241,6 +295,50 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AgentConfig.Replicas(childComplexity), true
 
+	case "AgentEvent.data":
+		if e.ComplexityRoot.AgentEvent.Data == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentEvent.Data(childComplexity), true
+	case "AgentEvent.event":
+		if e.ComplexityRoot.AgentEvent.Event == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentEvent.Event(childComplexity), true
+	case "AgentEvent.timestamp":
+		if e.ComplexityRoot.AgentEvent.Timestamp == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentEvent.Timestamp(childComplexity), true
+
+	case "AgentEventData.agentId":
+		if e.ComplexityRoot.AgentEventData.AgentID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentEventData.AgentID(childComplexity), true
+	case "AgentEventData.name":
+		if e.ComplexityRoot.AgentEventData.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentEventData.Name(childComplexity), true
+	case "AgentEventData.reason":
+		if e.ComplexityRoot.AgentEventData.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentEventData.Reason(childComplexity), true
+	case "AgentEventData.status":
+		if e.ComplexityRoot.AgentEventData.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentEventData.Status(childComplexity), true
+
 	case "AgentPage.hasMore":
 		if e.ComplexityRoot.AgentPage.HasMore == nil {
 			break
@@ -271,6 +369,113 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AgentPage.Total(childComplexity), true
+
+	case "LogLine.agentId":
+		if e.ComplexityRoot.LogLine.AgentID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LogLine.AgentID(childComplexity), true
+	case "LogLine.id":
+		if e.ComplexityRoot.LogLine.EventID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LogLine.EventID(childComplexity), true
+	case "LogLine.level":
+		if e.ComplexityRoot.LogLine.Level == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LogLine.Level(childComplexity), true
+	case "LogLine.message":
+		if e.ComplexityRoot.LogLine.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LogLine.Message(childComplexity), true
+	case "LogLine.replica":
+		if e.ComplexityRoot.LogLine.Replica == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LogLine.Replica(childComplexity), true
+	case "LogLine.timestamp":
+		if e.ComplexityRoot.LogLine.Timestamp == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LogLine.Timestamp(childComplexity), true
+
+	case "LogPage.logs":
+		if e.ComplexityRoot.LogPage.Logs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LogPage.Logs(childComplexity), true
+
+	case "MetricPoint.timestamp":
+		if e.ComplexityRoot.MetricPoint.Timestamp == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MetricPoint.Timestamp(childComplexity), true
+	case "MetricPoint.value":
+		if e.ComplexityRoot.MetricPoint.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MetricPoint.Value(childComplexity), true
+
+	case "MetricSample.agentId":
+		if e.ComplexityRoot.MetricSample.AgentID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MetricSample.AgentID(childComplexity), true
+	case "MetricSample.cpu":
+		if e.ComplexityRoot.MetricSample.CPU == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MetricSample.CPU(childComplexity), true
+	case "MetricSample.memory":
+		if e.ComplexityRoot.MetricSample.Memory == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MetricSample.Memory(childComplexity), true
+	case "MetricSample.network":
+		if e.ComplexityRoot.MetricSample.Network == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MetricSample.Network(childComplexity), true
+	case "MetricSample.timestamp":
+		if e.ComplexityRoot.MetricSample.Timestamp == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MetricSample.Timestamp(childComplexity), true
+
+	case "Metrics.cpu":
+		if e.ComplexityRoot.Metrics.CPU == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Metrics.CPU(childComplexity), true
+	case "Metrics.memory":
+		if e.ComplexityRoot.Metrics.Memory == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Metrics.Memory(childComplexity), true
+	case "Metrics.network":
+		if e.ComplexityRoot.Metrics.Network == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Metrics.Network(childComplexity), true
 
 	case "Mutation.createAgent":
 		if e.ComplexityRoot.Mutation.CreateAgent == nil {
@@ -405,6 +610,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Agent(childComplexity, args["id"].(string)), true
+	case "Query.agentLogs":
+		if e.ComplexityRoot.Query.AgentLogs == nil {
+			break
+		}
+
+		args, err := ec.field_Query_agentLogs_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.AgentLogs(childComplexity, args["id"].(string), args["tail"].(*int), args["since"].(*string), args["level"].(*string)), true
+	case "Query.agentMetrics":
+		if e.ComplexityRoot.Query.AgentMetrics == nil {
+			break
+		}
+
+		args, err := ec.field_Query_agentMetrics_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.AgentMetrics(childComplexity, args["id"].(string), args["period"].(*string), args["metric"].(*string)), true
 	case "Query.agents":
 		if e.ComplexityRoot.Query.Agents == nil {
 			break
@@ -516,6 +743,40 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Service.Version(childComplexity), true
+
+	case "Subscription.agentEvents":
+		if e.ComplexityRoot.Subscription.AgentEvents == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_agentEvents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.AgentEvents(childComplexity, args["agentId"].(*string)), true
+	case "Subscription.agentLogs":
+		if e.ComplexityRoot.Subscription.AgentLogs == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_agentLogs_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.AgentLogs(childComplexity, args["id"].(string), args["level"].(*string), args["tail"].(*int), args["since"].(*string), args["after"].(*string)), true
+	case "Subscription.agentMetrics":
+		if e.ComplexityRoot.Subscription.AgentMetrics == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_agentMetrics_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.AgentMetrics(childComplexity, args["id"].(string)), true
 
 	case "Token.accessToken":
 		if e.ComplexityRoot.Token.AccessToken == nil {
@@ -668,6 +929,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 				Data: buf.Bytes(),
 			}
 		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
 
 	default:
 		return graphql.OneShot(graphql.ErrorResponse(ctx, "unsupported GraphQL operation"))
@@ -693,7 +971,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema/agents.graphqls" "schema/base.graphqls" "schema/services.graphqls" "schema/users.graphqls"
+//go:embed "schema/agents.graphqls" "schema/base.graphqls" "schema/live.graphqls" "schema/services.graphqls" "schema/users.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -707,6 +985,7 @@ func sourceData(filename string) string {
 var sources = []*ast.Source{
 	{Name: "schema/agents.graphqls", Input: sourceData("schema/agents.graphqls"), BuiltIn: false},
 	{Name: "schema/base.graphqls", Input: sourceData("schema/base.graphqls"), BuiltIn: false},
+	{Name: "schema/live.graphqls", Input: sourceData("schema/live.graphqls"), BuiltIn: false},
 	{Name: "schema/services.graphqls", Input: sourceData("schema/services.graphqls"), BuiltIn: false},
 	{Name: "schema/users.graphqls", Input: sourceData("schema/users.graphqls"), BuiltIn: false},
 }
@@ -762,6 +1041,32 @@ func (ec *executionContext) childFields_AgentConfig(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type AgentConfig", field.Name)
 }
 
+func (ec *executionContext) childFields_AgentEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "event":
+		return ec.fieldContext_AgentEvent_event(ctx, field)
+	case "timestamp":
+		return ec.fieldContext_AgentEvent_timestamp(ctx, field)
+	case "data":
+		return ec.fieldContext_AgentEvent_data(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AgentEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_AgentEventData(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "agentId":
+		return ec.fieldContext_AgentEventData_agentId(ctx, field)
+	case "name":
+		return ec.fieldContext_AgentEventData_name(ctx, field)
+	case "status":
+		return ec.fieldContext_AgentEventData_status(ctx, field)
+	case "reason":
+		return ec.fieldContext_AgentEventData_reason(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AgentEventData", field.Name)
+}
+
 func (ec *executionContext) childFields_AgentPage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "items":
@@ -776,6 +1081,70 @@ func (ec *executionContext) childFields_AgentPage(ctx context.Context, field gra
 		return ec.fieldContext_AgentPage_hasMore(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AgentPage", field.Name)
+}
+
+func (ec *executionContext) childFields_LogLine(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_LogLine_id(ctx, field)
+	case "agentId":
+		return ec.fieldContext_LogLine_agentId(ctx, field)
+	case "replica":
+		return ec.fieldContext_LogLine_replica(ctx, field)
+	case "timestamp":
+		return ec.fieldContext_LogLine_timestamp(ctx, field)
+	case "level":
+		return ec.fieldContext_LogLine_level(ctx, field)
+	case "message":
+		return ec.fieldContext_LogLine_message(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LogLine", field.Name)
+}
+
+func (ec *executionContext) childFields_LogPage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "logs":
+		return ec.fieldContext_LogPage_logs(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LogPage", field.Name)
+}
+
+func (ec *executionContext) childFields_MetricPoint(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "timestamp":
+		return ec.fieldContext_MetricPoint_timestamp(ctx, field)
+	case "value":
+		return ec.fieldContext_MetricPoint_value(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MetricPoint", field.Name)
+}
+
+func (ec *executionContext) childFields_MetricSample(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "agentId":
+		return ec.fieldContext_MetricSample_agentId(ctx, field)
+	case "timestamp":
+		return ec.fieldContext_MetricSample_timestamp(ctx, field)
+	case "cpu":
+		return ec.fieldContext_MetricSample_cpu(ctx, field)
+	case "memory":
+		return ec.fieldContext_MetricSample_memory(ctx, field)
+	case "network":
+		return ec.fieldContext_MetricSample_network(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MetricSample", field.Name)
+}
+
+func (ec *executionContext) childFields_Metrics(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cpu":
+		return ec.fieldContext_Metrics_cpu(ctx, field)
+	case "memory":
+		return ec.fieldContext_Metrics_memory(ctx, field)
+	case "network":
+		return ec.fieldContext_Metrics_network(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Metrics", field.Name)
 }
 
 func (ec *executionContext) childFields_Service(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -1,6 +1,7 @@
 package models
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -28,3 +29,7 @@ type LogLine struct {
 	Level     string    `bun:"level,notnull"`
 	Message   string    `bun:"message,notnull"`
 }
+
+// EventID is the line's ID as clients see it: the GraphQL id and the SSE
+// event id.
+func (l *LogLine) EventID() string { return strconv.FormatInt(l.ID, 10) }

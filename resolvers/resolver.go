@@ -3,9 +3,15 @@
 package resolvers
 
 import (
+	"context"
+	"time"
+
 	"github.com/neuais/neuais/internal/agents"
 	"github.com/neuais/neuais/internal/auth"
+	"github.com/neuais/neuais/internal/events"
 	"github.com/neuais/neuais/internal/health"
+	"github.com/neuais/neuais/internal/logs"
+	"github.com/neuais/neuais/internal/metrics"
 	"github.com/neuais/neuais/internal/orgs"
 	"github.com/neuais/neuais/internal/users"
 )
@@ -18,4 +24,12 @@ type Resolver struct {
 	Agents  *agents.Service
 	Users   *users.Service
 	Health  *health.Registry
+	Logs    *logs.Store
+	Metrics *metrics.Store
+	Bus     events.Bus
+	// Stopping ends when the server begins to shut down; live streams end then.
+	Stopping context.Context
+	// UserCheckInterval is how often a live stream checks that its user
+	// still exists (DefaultUserCheckInterval when 0).
+	UserCheckInterval time.Duration
 }

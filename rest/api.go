@@ -57,6 +57,11 @@ func New(exec *executor.Executor, schema *ast.Schema, routes []Route, logger *sl
 			types[v.Variable] = v.Type
 		}
 		a.varTypes[route] = types
+		if route.Stream != "" {
+			if _, err := gqlparser.LoadQueryWithRules(schema, route.Stream, nil); err != nil {
+				return nil, fmt.Errorf("rest: %s %s stream: %w", route.Method, route.Path, err)
+			}
+		}
 	}
 	var err error
 	if a.openapi, err = OpenAPI(schema, routes); err != nil {
@@ -99,6 +104,11 @@ func (a *API) Handler() http.Handler {
 
 func (a *API) serve(route *Route) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		follow, err := a.follows(route, r)
+		if err != nil {
+			WriteError(w, err)
+			return
+		}
 		doc, vars, err := a.Translate(route, r)
 		if err != nil {
 			WriteError(w, err)
@@ -109,7 +119,14 @@ func (a *API) serve(route *Route) http.HandlerFunc {
 			WriteError(w, ErrorFromGraphQL(*route, resp.Errors[0]))
 			return
 		}
+		if follow {
+			a.stream(route, w, r)
+			return
+		}
 		result := resultOf(resp.Data)
+		if route.DropNulls {
+			result = dropNulls(result)
+		}
 		if route.ETag {
 			var etag string
 			if etag, result = cutETag(result); etag != "" {
@@ -164,10 +181,16 @@ func resultOf(data json.RawMessage) json.RawMessage {
 }
 
 // cutETag removes the leading {"_etag":"…", member of an object written
+// by gqlgen and returns its value.
+func cutETag(result json.RawMessage) (string, json.RawMessage) {
+	return cutLeading(result, ETagAlias)
+}
+
+// cutLeading removes the leading string member alias of an object written
 // by gqlgen and returns its value; gqlgen writes members in selection
 // order, so this costs no decoding.
-func cutETag(result json.RawMessage) (string, json.RawMessage) {
-	const prefix = `{"` + ETagAlias + `":"`
+func cutLeading(result json.RawMessage, alias string) (string, json.RawMessage) {
+	prefix := `{"` + alias + `":"`
 	if !bytes.HasPrefix(result, []byte(prefix)) {
 		return "", result
 	}

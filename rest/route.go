@@ -74,6 +74,17 @@ type Route struct {
 	Summary string
 	// Public routes need no bearer token (in the OpenAPI document).
 	Public bool
+	// Stream, when set, is a subscription run instead of Doc when the query
+	// says follow=true, written as Server-Sent Events: each event's data is
+	// r's value, whose leading "_id" member (select `_id: id` first) becomes
+	// the event id. Doc runs first, so that a bad parameter or an unknown
+	// resource is an ordinary error response. StreamParams are the
+	// subscription's extra parameters (Last-Event-ID).
+	Stream       string
+	StreamParams []Param
+	// DropNulls leaves null members out of the result's objects, so that
+	// series not asked for are absent rather than null.
+	DropNulls bool
 	// ETag, when set, sends the result's leading "_etag" value (select
 	// `_etag: etag` first) as the ETag header and leaves it out of the body.
 	ETag bool

@@ -121,19 +121,23 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Wri
 	}
 
 	es := graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{
-		Version: Version,
-		Auth:    a.Auth,
-		Orgs:    a.Orgs,
-		Agents:  a.Agents,
-		Users:   a.Users,
-		Health:  a.Health,
+		Version:  Version,
+		Auth:     a.Auth,
+		Orgs:     a.Orgs,
+		Agents:   a.Agents,
+		Users:    a.Users,
+		Health:   a.Health,
+		Logs:     a.Logs,
+		Metrics:  a.Metrics,
+		Bus:      a.Bus,
+		Stopping: a.Stopping,
 	}})
 	opts := gqlserver.Options{ComplexityLimit: cfg.ComplexityLimit, DepthLimit: cfg.DepthLimit, Introspection: cfg.Introspection, Logger: logger}
 	if a.REST, err = rest.New(gqlserver.NewExecutor(es, opts), es.Schema(), rest.Routes(), logger); err != nil {
 		a.Close()
 		return nil, err
 	}
-	a.handler = a.routes(newGraphQLHandler(es, opts))
+	a.handler = a.routes(a.newGraphQLHandler(es, opts))
 	if a.Runtime != nil {
 		suffix, err := runtime.HostSuffix(cfg.EndpointTemplate)
 		if err != nil {

@@ -15,17 +15,23 @@ import (
 
 	"github.com/neuais/neuais/internal/auth"
 	"github.com/neuais/neuais/internal/gqlserver"
+	"github.com/neuais/neuais/internal/gqlws"
 	"github.com/neuais/neuais/migrations"
 	"github.com/neuais/neuais/models"
 	"github.com/neuais/neuais/rest"
 )
 
-func newGraphQLHandler(es graphql.ExecutableSchema, opts gqlserver.Options) *handler.Server {
+func (a *App) newGraphQLHandler(es graphql.ExecutableSchema, opts gqlserver.Options) *handler.Server {
 	srv := gqlserver.NewHandler(es, opts)
+	srv.AddTransport(gqlws.Transport(gqlws.Gorilla{AllowedOrigins: a.Config.AllowedOrigins}, a.Auth, keepAlive))
+	srv.AddTransport(transport.SSE{KeepAlivePingInterval: keepAlive})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(gqlserver.HTTP{})
 	return srv
 }
+
+// keepAlive is the interval of keep-alive messages on live streams.
+const keepAlive = 15 * time.Second
 
 func (a *App) routes(gql http.Handler) http.Handler {
 	r := chi.NewRouter()

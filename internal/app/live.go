@@ -20,7 +20,7 @@ func (a *App) startLive(ctx context.Context) error {
 	bus := events.NewInProcess(0)
 	a.Bus = bus
 	var err error
-	a.Logs, err = logs.Open(ctx, a.DB, a.Bus, logs.Config{MaxLinesPerAgent: cfg.LogMaxLines, MaxAge: cfg.LogMaxAge}, a.Logger)
+	a.Logs, err = logs.Open(ctx, a.DB, a.Bus, logs.Config{MaxLinesPerAgent: cfg.LogMaxLines, MaxAge: cfg.LogMaxAge, PurgeDeleted: true}, a.Logger)
 	if err != nil {
 		return err
 	}
@@ -46,6 +46,7 @@ func (a *App) startLive(ctx context.Context) error {
 		return err
 	}
 	sampler := metrics.NewSampler(a.Metrics, metrics.RunningFromDB(a.DB, a.Runtime), cfg.MetricsInterval)
+	sampler.PurgeDeleted = true
 	samplerCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	a.stopSampler, a.samplerDone = stop, sampler.Start(samplerCtx)
 	for _, c := range []health.Component{

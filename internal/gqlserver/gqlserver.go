@@ -19,6 +19,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/neuais/neuais/internal/streams"
 	"github.com/neuais/neuais/models"
 )
 
@@ -66,6 +67,7 @@ func configure(c configurable, o Options) {
 		c.Use(extension.Introspection{})
 	}
 	c.Use(extension.FixedComplexityLimit(o.ComplexityLimit))
+	c.Use(streams.Extension{})
 	c.Use(DepthLimit(o.DepthLimit))
 }
 

@@ -71,7 +71,7 @@ func BenchmarkFollowers(b *testing.B) {
 	baseline := heapInUse()
 	var wg sync.WaitGroup
 	for f := range followers {
-		st, err := s.Follow(ctx, "agt_bench", logs.Filter{})
+		st, err := s.Follow(ctx, "org_bench", "agt_bench", logs.Filter{})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -31,20 +31,28 @@ func (st *Stream) Err() error {
 	return st.err
 }
 
-// Follow streams an agent's log: first the lines f selects (oldest first),
-// then every new line that passes f's level, each exactly once. A reader
-// resuming after line n sets f.AfterID = n and f.Tail = All. The stream
-// lives until ctx ends, the agent is deleted, the reader falls behind by
-// more than the bus buffer, or the bus closes.
-func (s *Store) Follow(ctx context.Context, agentID string, f Filter) (*Stream, error) {
+// Follow streams the log of agentID, of organization orgID: first the
+// lines f selects (oldest first), then every new line that passes f's
+// level, each exactly once. A reader resuming after line n sets
+// f.AfterID = n and f.Tail = All. The stream lives until ctx ends, the
+// agent is deleted (agent.deleted on the organization's events, or
+// DeleteAgent), the reader falls behind by more than the bus buffer, or the
+// bus closes.
+func (s *Store) Follow(ctx context.Context, orgID, agentID string, f Filter) (*Stream, error) {
 	// Subscribe before reading the backlog so no line falls between the two.
 	sub, err := s.bus.Subscribe(ctx, events.AgentLogsTopic(agentID))
 	if err != nil {
 		return nil, fmt.Errorf("logs: follow: %w", err)
 	}
+	agentEvents, err := s.bus.Subscribe(ctx, events.AgentEventsTopic(orgID))
+	if err != nil {
+		sub.Close()
+		return nil, fmt.Errorf("logs: follow: %w", err)
+	}
 	backlog, err := s.Query(ctx, agentID, f)
 	if err != nil {
 		sub.Close()
+		agentEvents.Close()
 		return nil, err
 	}
 	ch := make(chan *models.LogLine)
@@ -52,6 +60,7 @@ func (s *Store) Follow(ctx context.Context, agentID string, f Filter) (*Stream, 
 	go func() {
 		defer close(ch)
 		defer sub.Close()
+		defer agentEvents.Close()
 		send := func(l *models.LogLine) bool {
 			select {
 			case ch <- l:
@@ -68,23 +77,38 @@ func (s *Store) Follow(ctx context.Context, agentID string, f Filter) (*Stream, 
 			last = backlog[i].ID
 		}
 		live := Filter{Level: f.Level}
-		for m := range sub.C {
-			switch m.Type {
-			case MessageType:
-				l, ok := m.Payload.(*models.LogLine)
-				if !ok || l.ID <= last || !live.Match(l) {
-					continue
-				}
-				if !send(l) {
+		for {
+			select {
+			case m, ok := <-sub.C:
+				if !ok {
+					st.end(sub.Err())
 					return
 				}
-				last = l.ID
-			case events.AgentDeleted:
-				st.end(ErrAgentDeleted)
-				return
+				switch m.Type {
+				case MessageType:
+					l, ok := m.Payload.(*models.LogLine)
+					if !ok || l.ID <= last || !live.Match(l) {
+						continue
+					}
+					if !send(l) {
+						return
+					}
+					last = l.ID
+				case events.AgentDeleted:
+					st.end(ErrAgentDeleted)
+					return
+				}
+			case m, ok := <-agentEvents.C:
+				if !ok {
+					st.end(agentEvents.Err())
+					return
+				}
+				if deleted(m, agentID) {
+					st.end(ErrAgentDeleted)
+					return
+				}
 			}
 		}
-		st.end(sub.Err())
 	}()
 	return st, nil
 }
@@ -93,4 +117,10 @@ func (st *Stream) end(err error) {
 	st.mu.Lock()
 	st.err = err
 	st.mu.Unlock()
+}
+
+// deleted reports whether m is the agent.deleted event of agentID.
+func deleted(m events.Message, agentID string) bool {
+	ev, ok := m.Payload.(events.AgentEvent)
+	return ok && m.Type == events.AgentDeleted && ev.Data.AgentID == agentID
 }

@@ -41,6 +41,9 @@ type Config struct {
 	MaxAge           time.Duration
 	// RetentionInterval is how often retention runs (default 1 minute).
 	RetentionInterval time.Duration
+	// PurgeDeleted makes retention also delete the lines of agents no longer
+	// in the agents table (deleted, possibly while the server was down).
+	PurgeDeleted bool
 }
 
 func (c Config) withDefaults() Config {
@@ -354,7 +357,7 @@ func (s *Store) retentionLoop() {
 }
 
 // EnforceRetention deletes every agent's lines beyond MaxLinesPerAgent and
-// older than MaxAge. It runs on its own every RetentionInterval.
+// older than MaxAge, and with PurgeDeleted those of deleted agents. It runs on its own every RetentionInterval.
 func (s *Store) EnforceRetention(ctx context.Context) error {
 	return s.enforceRetention(ctx, true)
 }
@@ -373,6 +376,12 @@ func (s *Store) enforceRetention(ctx context.Context, allAgents bool) error {
 	}
 	s.mu.Unlock()
 
+	if s.cfg.PurgeDeleted {
+		agentIDs := s.db.NewSelect().Model((*models.Agent)(nil)).Column("id")
+		if _, err := s.db.NewDelete().Model((*models.LogLine)(nil)).Where("agent_id NOT IN (?)", agentIDs).Exec(ctx); err != nil {
+			return fmt.Errorf("logs: delete lines of deleted agents: %w", err)
+		}
+	}
 	cutoff := time.Now().Add(-s.cfg.MaxAge).UTC()
 	if _, err := s.db.NewDelete().Model((*models.LogLine)(nil)).Where("timestamp < ?", cutoff).Exec(ctx); err != nil {
 		return fmt.Errorf("logs: delete old lines: %w", err)

@@ -159,7 +159,7 @@ func TestStore_FollowBacklogThenLiveWithoutGaps(t *testing.T) {
 		for f := range 10 {
 			wg.Go(func() {
 				filter := logs.Filter{Tail: logs.All}
-				st, err := s.Follow(ctx, "agt_a", filter)
+				st, err := s.Follow(ctx, "org_1", "agt_a", filter)
 				if err != nil {
 					t.Error(err)
 					return
@@ -183,7 +183,7 @@ func TestStore_FollowBacklogThenLiveWithoutGaps(t *testing.T) {
 		wg.Wait()
 
 		// A reconnect with Last-Event-ID of line 1234 gets 1235… exactly once.
-		st, err := s.Follow(ctx, "agt_a", logs.Filter{Tail: logs.All, AfterID: resumeFrom})
+		st, err := s.Follow(ctx, "org_1", "agt_a", logs.Filter{Tail: logs.All, AfterID: resumeFrom})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -208,7 +208,7 @@ func TestStore_FollowLevelAndEnd(t *testing.T) {
 		s := mustOpen(t, db, events.NewInProcess(0), logs.Config{})
 		s.Append(line("agt_a", models.LevelError, "old error"))
 		s.Append(line("agt_a", models.LevelInfo, "old info"))
-		st, err := s.Follow(ctx, "agt_a", logs.Filter{Tail: 10, Level: models.LevelWarn})
+		st, err := s.Follow(ctx, "org_1", "agt_a", logs.Filter{Tail: 10, Level: models.LevelWarn})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -250,8 +250,8 @@ func TestStore_FollowEndsWithContextAndBus(t *testing.T) {
 	bus := events.NewInProcess(0)
 	s := mustOpen(t, db, bus, logs.Config{})
 	ctx, cancel := context.WithCancel(context.Background())
-	byCtx, _ := s.Follow(ctx, "agt_a", logs.Filter{})
-	byBus, _ := s.Follow(context.Background(), "agt_a", logs.Filter{})
+	byCtx, _ := s.Follow(ctx, "org_1", "agt_a", logs.Filter{})
+	byBus, _ := s.Follow(context.Background(), "org_1", "agt_a", logs.Filter{})
 	cancel()
 	for range byCtx.C {
 	}
@@ -365,4 +365,46 @@ func TestParse(t *testing.T) {
 	if _, err := logs.ParseEventID("Last-Event-ID", "x"); models.ErrorCode(err) != models.CodeInvalidRequest {
 		t.Errorf("ParseEventID(x) = %v", err)
 	}
+}
+
+func TestStore_FollowEndsOnAgentDeletedEvent(t *testing.T) {
+	db := apitest.MustOpenDB(t, "sqlite:"+filepath.Join(t.TempDir(), "test.db"))
+	bus := events.NewInProcess(0)
+	s := mustOpen(t, db, bus, logs.Config{})
+	ctx := context.Background()
+	st, err := s.Follow(ctx, "org_1", "agt_a", logs.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := events.AgentEvent{Event: events.AgentDeleted, Data: events.AgentEventData{AgentID: "agt_b", OrgID: "org_1"}}
+	bus.Publish(ctx, events.Message{Topic: events.AgentEventsTopic("org_1"), Type: events.AgentDeleted, Payload: other})
+	s.Append(line("agt_a", models.LevelInfo, "still here"))
+	if l := <-st.C; l.Message != "still here" {
+		t.Fatalf("got %q", l.Message)
+	}
+	mine := events.AgentEvent{Event: events.AgentDeleted, Data: events.AgentEventData{AgentID: "agt_a", OrgID: "org_1"}}
+	bus.Publish(ctx, events.Message{Topic: events.AgentEventsTopic("org_1"), Type: events.AgentDeleted, Payload: mine})
+	for range st.C {
+	}
+	if !errors.Is(st.Err(), logs.ErrAgentDeleted) {
+		t.Fatalf("Err = %v, want ErrAgentDeleted", st.Err())
+	}
+}
+
+func TestStore_PurgeDeleted(t *testing.T) {
+	apitest.EachDB(t, func(t *testing.T, url string) {
+		db := apitest.MustOpenDB(t, url)
+		ctx := context.Background()
+		s := mustOpen(t, db, events.NewInProcess(0), logs.Config{PurgeDeleted: true, RetentionInterval: time.Hour})
+		s.Append(line("agt_gone", models.LevelInfo, "of an agent not in the agents table"))
+		if err := s.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.EnforceRetention(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if left, _ := s.Query(ctx, "agt_gone", logs.Filter{Tail: logs.All}); len(left) != 0 {
+			t.Fatalf("lines of a deleted agent kept: %v", messages(left))
+		}
+	})
 }

@@ -143,7 +143,7 @@ func TestSampler_RecordsPublishesAndReportsHealth(t *testing.T) {
 	if status, _ := sampler.Health(ctx); status != health.Unhealthy {
 		t.Fatalf("health before Run = %s", status)
 	}
-	stream, err := store.Follow(ctx, "agt_a")
+	stream, err := store.Follow(ctx, "org_1", "agt_a")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -59,6 +59,10 @@ func (d dbSource) RunningAgents(ctx context.Context) ([]AgentRef, error) {
 
 // Sampler samples every running agent each interval into a Store.
 type Sampler struct {
+	// PurgeDeleted makes the minutely pruning also delete the buckets of
+	// agents no longer in the agents table. Set it before Start.
+	PurgeDeleted bool
+
 	store    *Store
 	src      UsageSource
 	interval time.Duration
@@ -153,6 +157,11 @@ func (s *Sampler) sample(ctx context.Context) error {
 		if err := s.store.Prune(ctx, now); err != nil {
 			return err
 		}
+		if s.PurgeDeleted {
+			if err := s.store.PurgeDeleted(ctx); err != nil {
+				return err
+			}
+		}
 		s.mu.Lock()
 		s.lastPruned = time.Now()
 		s.mu.Unlock()
@@ -197,11 +206,18 @@ func (st *Stream) Err() error {
 	return st.err
 }
 
-// Follow streams an agent's samples as they are taken until ctx ends, the
-// agent is deleted or the bus drops or closes the subscription.
-func (s *Store) Follow(ctx context.Context, agentID string) (*Stream, error) {
+// Follow streams the samples of agentID, of organization orgID, as they
+// are taken until ctx ends, the agent is deleted (agent.deleted on the
+// organization's events, or DeleteAgent) or the bus drops or closes the
+// subscription.
+func (s *Store) Follow(ctx context.Context, orgID, agentID string) (*Stream, error) {
 	sub, err := s.bus.Subscribe(ctx, events.AgentMetricsTopic(agentID))
 	if err != nil {
+		return nil, fmt.Errorf("metrics: follow: %w", err)
+	}
+	agentEvents, err := s.bus.Subscribe(ctx, events.AgentEventsTopic(orgID))
+	if err != nil {
+		sub.Close()
 		return nil, fmt.Errorf("metrics: follow: %w", err)
 	}
 	ch := make(chan *models.MetricSample)
@@ -209,24 +225,40 @@ func (s *Store) Follow(ctx context.Context, agentID string) (*Stream, error) {
 	go func() {
 		defer close(ch)
 		defer sub.Close()
-		for m := range sub.C {
-			switch m.Type {
-			case MessageType:
-				sample, ok := m.Payload.(*models.MetricSample)
+		defer agentEvents.Close()
+		for {
+			select {
+			case m, ok := <-sub.C:
 				if !ok {
-					continue
-				}
-				select {
-				case ch <- sample:
-				case <-ctx.Done():
+					st.setErr(sub.Err())
 					return
 				}
-			case events.AgentDeleted:
-				st.setErr(ErrAgentDeleted)
-				return
+				switch m.Type {
+				case MessageType:
+					sample, ok := m.Payload.(*models.MetricSample)
+					if !ok {
+						continue
+					}
+					select {
+					case ch <- sample:
+					case <-ctx.Done():
+						return
+					}
+				case events.AgentDeleted:
+					st.setErr(ErrAgentDeleted)
+					return
+				}
+			case m, ok := <-agentEvents.C:
+				if !ok {
+					st.setErr(agentEvents.Err())
+					return
+				}
+				if ev, isEvent := m.Payload.(events.AgentEvent); isEvent && m.Type == events.AgentDeleted && ev.Data.AgentID == agentID {
+					st.setErr(ErrAgentDeleted)
+					return
+				}
 			}
 		}
-		st.setErr(sub.Err())
 	}()
 	return st, nil
 }

@@ -239,3 +239,12 @@ func (s *Store) DeleteAgent(ctx context.Context, agentID string) error {
 	}
 	return nil
 }
+
+// PurgeDeleted removes the buckets of agents no longer in the agents table.
+func (s *Store) PurgeDeleted(ctx context.Context) error {
+	agentIDs := s.db.NewSelect().Model((*models.Agent)(nil)).Column("id")
+	if _, err := s.db.NewDelete().Model((*bucket)(nil)).Where("agent_id NOT IN (?)", agentIDs).Exec(ctx); err != nil {
+		return fmt.Errorf("metrics: purge deleted agents: %w", err)
+	}
+	return nil
+}

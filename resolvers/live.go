@@ -1,0 +1,164 @@
+package resolvers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/neuais/neuais/internal/events"
+	"github.com/neuais/neuais/internal/logs"
+	"github.com/neuais/neuais/internal/metrics"
+	"github.com/neuais/neuais/internal/streams"
+	"github.com/neuais/neuais/models"
+)
+
+// DefaultUserCheckInterval is how often a live stream checks that its user
+// still exists.
+const DefaultUserCheckInterval = 30 * time.Second
+
+// Final errors of live streams, as clients receive them.
+var (
+	errTokenExpired = models.Errorf(models.CodeUnauthorized, "Token expired")
+	errUserDeleted  = models.Errorf(models.CodeUnauthorized, "User no longer exists")
+	errShuttingDown = models.Errorf(models.CodeServiceUnavailable, "Server shutting down")
+	errFellBehind   = models.Errorf(models.CodeServiceUnavailable, "Subscriber fell behind and was dropped; subscribe again")
+	errAgentDeleted = models.Errorf(models.CodeNotFound, "Agent deleted")
+)
+
+// logFilter reads the log arguments shared by the query and the
+// subscription; after (a line id) resumes a stream after that line.
+func logFilter(tail *int, since, level, after *string) (logs.Filter, error) {
+	var f logs.Filter
+	var err error
+	if f.Level, err = logs.ParseLevel("level", deref(level)); err != nil {
+		return f, err
+	}
+	if after != nil {
+		if f.AfterID, err = logs.ParseEventID("after", *after); err != nil {
+			return f, err
+		}
+		f.Tail = logs.All
+		return f, nil
+	}
+	f.Tail = logs.DefaultTail
+	if tail != nil {
+		if f.Tail, err = logs.ParseTail("tail", *tail); err != nil {
+			return f, err
+		}
+	}
+	f.Since, err = logs.ParseSince("since", deref(since), time.Now())
+	return f, err
+}
+
+// liveContext returns the context of a live stream: it ends when the token
+// expires, the user is deleted or the server begins to shut down. It also
+// registers the stream's final error: that reason, or streamErr's (the
+// stream's own end) mapped to a coded error.
+func (r *Resolver) liveContext(ctx context.Context, who *models.Identity, streamErr func() error) context.Context {
+	live, cancel := context.WithCancelCause(ctx)
+	if !who.ExpiresAt.IsZero() {
+		expiry := time.AfterFunc(time.Until(who.ExpiresAt), func() { cancel(errTokenExpired) })
+		context.AfterFunc(live, func() { expiry.Stop() })
+	}
+	if r.Stopping != nil {
+		stop := context.AfterFunc(r.Stopping, func() { cancel(errShuttingDown) })
+		context.AfterFunc(live, func() { stop() })
+	}
+	go r.watchUser(live, cancel)
+	streams.OnEnd(ctx, func() error {
+		if ctx.Err() != nil {
+			return nil // the client left
+		}
+		if live.Err() != nil {
+			return context.Cause(live)
+		}
+		return streamEndError(streamErr())
+	})
+	return live
+}
+
+// watchUser ends the stream when its user no longer exists.
+func (r *Resolver) watchUser(ctx context.Context, cancel context.CancelCauseFunc) {
+	interval := r.UserCheckInterval
+	if interval <= 0 {
+		interval = DefaultUserCheckInterval
+	}
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		if _, err := r.Auth.CurrentUser(ctx); err != nil && models.ErrorCode(err) == models.CodeUnauthorized && ctx.Err() == nil {
+			cancel(errUserDeleted)
+			return
+		}
+	}
+}
+
+// streamEndError turns why a domain stream ended into the client's error.
+func streamEndError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, logs.ErrAgentDeleted), errors.Is(err, metrics.ErrAgentDeleted):
+		return errAgentDeleted
+	case errors.Is(err, events.ErrSlowSubscriber):
+		return errFellBehind
+	case errors.Is(err, events.ErrClosed):
+		return errShuttingDown
+	}
+	return fmt.Errorf("live stream: %w", err)
+}
+
+// agentEventStream is an organization's agent events, or one agent's.
+type agentEventStream struct {
+	C <-chan *events.AgentEvent
+
+	mu  sync.Mutex
+	err error
+}
+
+// Err returns why the stream ended, as events.Subscription.Err.
+func (s *agentEventStream) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// followAgentEvents streams the organization's agent events, only those of
+// agentID when it is not "", ending after that agent's deletion.
+func followAgentEvents(ctx context.Context, bus events.Bus, orgID, agentID string) (*agentEventStream, error) {
+	sub, err := bus.Subscribe(ctx, events.AgentEventsTopic(orgID))
+	if err != nil {
+		return nil, fmt.Errorf("agent events: %w", err)
+	}
+	ch := make(chan *events.AgentEvent)
+	st := &agentEventStream{C: ch}
+	go func() {
+		defer close(ch)
+		defer sub.Close()
+		for m := range sub.C {
+			ev, ok := m.Payload.(events.AgentEvent)
+			if !ok || (agentID != "" && ev.Data.AgentID != agentID) {
+				continue
+			}
+			select {
+			case ch <- &ev:
+			case <-ctx.Done():
+				return
+			}
+			if agentID != "" && ev.Event == events.AgentDeleted {
+				return
+			}
+		}
+		st.mu.Lock()
+		st.err = sub.Err()
+		st.mu.Unlock()
+	}()
+	return st, nil
+}

@@ -1,0 +1,147 @@
+package rest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/neuais/neuais/models"
+)
+
+// StreamKeepAlive is the interval of the comment lines that keep an idle
+// Server-Sent Events stream open through proxies.
+const StreamKeepAlive = 15 * time.Second
+
+// follows reports whether r asks for route's stream (follow=true).
+func (a *API) follows(route *Route, r *http.Request) (bool, *models.Error) {
+	raw := r.URL.Query().Get("follow")
+	if raw == "" || route.Stream == "" {
+		return false, nil
+	}
+	follow, err := strconv.ParseBool(raw)
+	if err != nil {
+		return false, models.Invalid("follow", "must be true or false")
+	}
+	return follow, nil
+}
+
+// stream runs route's subscription and writes it as Server-Sent Events:
+// one event per result, with the result's _id as the event id, a comment
+// every StreamKeepAlive, and a final "error" event with the contract's
+// envelope when the stream ends for a reason (agent deleted, token
+// expired, server shutting down). It returns when the stream or the client ends.
+func (a *API) stream(route *Route, w http.ResponseWriter, r *http.Request) {
+	sub := *route
+	sub.Doc, sub.Fields = route.Stream, nil
+	sub.Params = append(slices.Clip(route.Params), route.StreamParams...)
+	doc, vars, coded := a.Translate(&sub, r)
+	if coded != nil {
+		WriteError(w, coded)
+		return
+	}
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		WriteError(w, models.Errorf(models.CodeInternal, "streaming unsupported"))
+		return
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	ctx = graphql.StartOperationTrace(ctx)
+	params := &graphql.RawParams{Query: doc, Variables: vars, ReadTime: graphql.TraceTiming{Start: graphql.Now(), End: graphql.Now()}}
+	opCtx, errs := a.exec.CreateOperationContext(ctx, params)
+	if errs != nil {
+		WriteError(w, ErrorFromGraphQL(*route, errs[0]))
+		return
+	}
+	responses, ctx := a.exec.DispatchOperation(ctx, opCtx)
+
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	flusher.Flush()
+
+	next := make(chan *graphql.Response)
+	go func() {
+		defer close(next)
+		for {
+			resp := responses(ctx)
+			if resp == nil {
+				return
+			}
+			select {
+			case next <- resp:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	keepAlive := time.NewTicker(StreamKeepAlive)
+	defer keepAlive.Stop()
+	var buf bytes.Buffer
+	for {
+		buf.Reset()
+		select {
+		case <-ctx.Done():
+			return
+		case <-keepAlive.C:
+			buf.WriteString(": keep-alive\n\n")
+		case resp, ok := <-next:
+			if !ok {
+				return
+			}
+			if len(resp.Errors) > 0 {
+				e := ErrorFromGraphQL(*route, resp.Errors[0])
+				data, _ := json.Marshal(envelope{Error: envelopeError{Code: e.Code, Message: e.Message, Details: e.Details}})
+				buf.WriteString("event: error\ndata: ")
+				buf.Write(data)
+				buf.WriteString("\n\n")
+				_, _ = w.Write(buf.Bytes())
+				flusher.Flush()
+				return
+			}
+			id, data := cutLeading(resultOf(resp.Data), "_id")
+			if id != "" {
+				buf.WriteString("id: " + id + "\n")
+			}
+			buf.WriteString("data: ")
+			buf.Write(data)
+			buf.WriteString("\n\n")
+		}
+		if _, err := w.Write(buf.Bytes()); err != nil {
+			return
+		}
+		flusher.Flush()
+	}
+}
+
+// dropNulls removes null members from the objects of a JSON value written
+// by gqlgen; arrays are kept as they are.
+func dropNulls(raw json.RawMessage) json.RawMessage {
+	if len(raw) == 0 || raw[0] != '{' {
+		return raw
+	}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &members); err != nil {
+		return raw
+	}
+	for k, v := range members {
+		if string(v) == "null" {
+			delete(members, k)
+		} else {
+			members[k] = dropNulls(v)
+		}
+	}
+	out, err := json.Marshal(members)
+	if err != nil {
+		return raw
+	}
+	return out
+}
