@@ -127,6 +127,9 @@ func (a *API) serve(route *Route) http.HandlerFunc {
 		if route.DropNulls {
 			result = dropNulls(result)
 		}
+		if route.Wrap != "" {
+			result = wrap(route.Wrap, result)
+		}
 		if route.ETag {
 			var etag string
 			if etag, result = cutETag(result); etag != "" {

@@ -85,6 +85,9 @@ type Route struct {
 	// DropNulls leaves null members out of the result's objects, so that
 	// series not asked for are absent rather than null.
 	DropNulls bool
+	// Wrap, when set, answers {Wrap: result}, for contract bodies that nest
+	// the result under a name the schema does not have ({"metrics": …}).
+	Wrap string
 	// ETag, when set, sends the result's leading "_etag" value (select
 	// `_etag: etag` first) as the ETag header and leaves it out of the body.
 	ETag bool

@@ -76,6 +76,8 @@ func (a *API) stream(route *Route, w http.ResponseWriter, r *http.Request) {
 			if resp == nil {
 				return
 			}
+			// gqlgen reuses its buffer for the next response.
+			resp.Data = bytes.Clone(resp.Data)
 			select {
 			case next <- resp:
 			case <-ctx.Done():
@@ -144,4 +146,12 @@ func dropNulls(raw json.RawMessage) json.RawMessage {
 		return raw
 	}
 	return out
+}
+
+// wrap returns {"name": result}.
+func wrap(name string, result json.RawMessage) json.RawMessage {
+	key, _ := json.Marshal(name)
+	out := make(json.RawMessage, 0, len(result)+len(key)+3)
+	out = append(append(append(out, '{'), key...), ':')
+	return append(append(out, result...), '}')
 }
