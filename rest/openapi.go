@@ -146,6 +146,11 @@ func operation(schema *ast.Schema, route Route) (object, error) {
 		parameters = append(parameters, object{"name": "fields", "in": "query", "schema": object{"type": "string"},
 			"description": "Comma-separated fields of each item: " + strings.Join(names, ", ")})
 	}
+	if route.Stream != "" {
+		parameters = append(parameters,
+			object{"name": "follow", "in": "query", "schema": object{"type": "boolean"}, "description": "Stream as Server-Sent Events"},
+			object{"name": "Last-Event-ID", "in": "header", "schema": object{"type": "string"}, "description": "With follow=true: resume after this event id"})
+	}
 	if parameters != nil {
 		out["parameters"] = parameters
 	}
@@ -176,7 +181,19 @@ func responses(schema *ast.Schema, route Route, root *ast.Field, ops ast.Selecti
 		// Without the alias r the whole data object is the body.
 		body = outputSchema(schema, &ast.Type{NamedType: root.ObjectDefinition.Name, NonNull: true}, ops, false)
 	}
-	ok := object{"description": http.StatusText(route.successStatus()), "content": object{"application/json": object{"schema": body}}}
+	if route.DropNulls {
+		delete(body, "required") // null members are left out
+	}
+	if route.Wrap != "" {
+		body = object{"type": "object", "required": []string{route.Wrap}, "additionalProperties": false,
+			"properties": object{route.Wrap: body}}
+	}
+	content := object{"application/json": object{"schema": body}}
+	if route.Stream != "" {
+		content["text/event-stream"] = object{"schema": object{"type": "string",
+			"description": "With follow=true: one event per item, its id the item's id, then a final `error` event when the stream ends for a reason"}}
+	}
+	ok := object{"description": http.StatusText(route.successStatus()), "content": content}
 	headers := object{}
 	if route.ETag {
 		headers["ETag"] = object{"description": "Version of the resource, for If-Match", "schema": object{"type": "string"}}

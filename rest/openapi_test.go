@@ -121,6 +121,10 @@ func TestOpenAPI(t *testing.T) {
 	check("scale", http.MethodPost, id+"/scale", tok, `{"replicas": 5}`, 200)
 	check("wait", http.MethodGet, id+"/wait?status=deploying&timeout=1s", tok, "", 200)
 	check("wait timeout", http.MethodGet, id+"/wait?status=running&timeout=50ms", tok, "", 408)
+	check("logs", http.MethodGet, id+"/logs?tail=10&since=1h&level=info", tok, "", 200)
+	check("logs invalid", http.MethodGet, id+"/logs?tail=x", tok, "", 400)
+	check("metrics", http.MethodGet, id+"/metrics?period=24h", tok, "", 200)
+	check("metrics one series", http.MethodGet, id+"/metrics?metric=cpu", tok, "", 200)
 	check("delete", http.MethodDelete, id, tok, "", 200)
 
 	user := check("create user", http.MethodPost, "/v1/users", tok, `{"email": "user@example.com", "password": "secure-password", "role": "developer"}`, 201)
