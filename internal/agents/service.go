@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"maps"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -50,6 +51,9 @@ type Service struct {
 	cfg        Config
 	reconciler Reconciler
 	log        *slog.Logger
+	// stopping is closed by Shutdown, ending every wait.
+	stopping     chan struct{}
+	shutdownOnce sync.Once
 }
 
 // NewService returns the agents service. reconciler may be nil (no runtime).
@@ -66,7 +70,13 @@ func NewService(db *bun.DB, bus events.Bus, cfg Config, reconciler Reconciler, l
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Service{db: db, bus: bus, cfg: cfg, reconciler: reconciler, log: logger}
+	return &Service{db: db, bus: bus, cfg: cfg, reconciler: reconciler, log: logger, stopping: make(chan struct{})}
+}
+
+// Shutdown ends every Wait in progress with service_unavailable, so that
+// long waits do not hold up a graceful shutdown. It is safe to call twice.
+func (s *Service) Shutdown() {
+	s.shutdownOnce.Do(func() { close(s.stopping) })
 }
 
 // ConfigInput is a resource request; nil fields keep their value (or take

@@ -135,3 +135,22 @@ func TestNilReconciler(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestShutdownEndsWaits(t *testing.T) {
+	db := apitest.MustOpenDB(t, "sqlite:"+t.TempDir()+"/t.db")
+	svc := agents.NewService(db, events.NewInProcess(0), agents.Config{MaxWait: time.Minute}, nil, nil)
+	org, _, err := orgs.NewService(db, auth.NewHasher(4)).Create(context.Background(), orgs.CreateParams{Name: "acme", AdminEmail: "a@acme.io", AdminPassword: "password-123"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := models.WithIdentity(context.Background(), &models.Identity{OrgID: org.ID, Role: models.RoleAdmin})
+	a, err := svc.Create(ctx, agents.CreateInput{Name: "a", Runtime: "go", BinaryURL: "https://example.com/a"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Shutdown()
+	svc.Shutdown()
+	if _, err := svc.Wait(ctx, a.ID, "running", "1m"); models.ErrorCode(err) != models.CodeServiceUnavailable {
+		t.Fatalf("got %v", err)
+	}
+}

@@ -14,12 +14,15 @@ import (
 // DefaultWait is the timeout of Wait when none is given.
 const DefaultWait = 30 * time.Second
 
+var errShuttingDown = models.Errorf(models.CodeServiceUnavailable, "The server is shutting down; retry the wait")
+
 // Wait returns the agent as soon as its status is status, watching the
 // organization's events rather than polling. timeout is a duration ("30s",
 // "2m", or plain seconds), empty for DefaultWait, at most Config.MaxWait.
 // Errors: unauthorized, not_found (also when the agent is deleted while
 // waiting), invalid_request on "status" or "timeout", timeout when the
-// status is not reached in time (details: the current status).
+// status is not reached in time (details: the current status),
+// service_unavailable when the server shuts down meanwhile.
 func (s *Service) Wait(ctx context.Context, id, status, timeout string) (*models.Agent, error) {
 	who, err := models.RequireIdentity(ctx)
 	if err != nil {
@@ -61,6 +64,8 @@ func (s *Service) Wait(ctx context.Context, id, status, timeout string) (*models
 func (s *Service) watch(ctx context.Context, sub *events.Subscription, orgID string, a *models.Agent, want models.AgentStatus) (*models.Agent, error) {
 	for a.Status != want {
 		select {
+		case <-s.stopping:
+			return a, errShuttingDown
 		case <-ctx.Done():
 			return a, ctx.Err()
 		case m, ok := <-sub.C:

@@ -102,6 +102,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Wri
 		MaxReplicas:      cfg.MaxReplicas,
 		MaxWait:          cfg.MaxAgentWait,
 	}, reconciler, logger)
+	context.AfterFunc(a.Stopping, a.Agents.Shutdown)
 
 	created, generated, err := a.Orgs.Bootstrap(ctx, cfg.AdminEmail, cfg.AdminPassword)
 	if err != nil {
