@@ -218,3 +218,32 @@ func orgID(t *testing.T, s *apitest.Server) string {
 	}
 	return id.OrgID
 }
+
+func TestGraphQLMutations(t *testing.T) {
+	apitest.EachDB(t, func(t *testing.T, url string) {
+		s := apitest.Start(t, url)
+		id := mustCreate(t, s, s.AdminToken, "my-agent")
+		vars := map[string]any{"id": id}
+		for _, tc := range []struct{ name, doc, want string }{
+			{"Update", `mutation($id: ID!) { updateAgent(id: $id, input: {config: {memory: "2Gi"}, environment: {A: "1"}}, ifMatch: "1") { etag config { memory } environment } }`,
+				`{"updateAgent":{"etag":"2","config":{"memory":"2Gi"},"environment":{"A":"1"}}}`},
+			{"Stop", `mutation($id: ID!) { stopAgent(id: $id) { etag } }`, `{"stopAgent":{"etag":"3"}}`},
+			{"Start", `mutation($id: ID!) { startAgent(id: $id) { etag } }`, `{"startAgent":{"etag":"4"}}`},
+			{"Restart", `mutation($id: ID!) { restartAgent(id: $id) { etag } }`, `{"restartAgent":{"etag":"5"}}`},
+			{"Scale", `mutation($id: ID!) { scaleAgent(id: $id, replicas: 2) { replicas config { replicas } } }`, `{"scaleAgent":{"replicas":2,"config":{"replicas":2}}}`},
+			{"Delete", `mutation($id: ID!) { deleteAgent(id: $id, ifMatch: "6") { name } }`, `{"deleteAgent":{"name":"my-agent"}}`},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				gql := s.GraphQL(s.AdminToken, tc.doc, vars)
+				if len(gql.Errors) > 0 || strings.ReplaceAll(string(gql.Data), "\n", "") != tc.want {
+					t.Fatalf("%s %+v", gql.Data, gql.Errors)
+				}
+			})
+		}
+		t.Run("ErrNotFoundAfterDelete", func(t *testing.T) {
+			if gql := s.GraphQL(s.AdminToken, `query($id: ID!) { agent(id: $id) { id } }`, vars); gql.Code() != "not_found" {
+				t.Fatalf("%+v", gql.Errors)
+			}
+		})
+	})
+}
