@@ -160,9 +160,10 @@ func TestAgentEventsOverWebSocket(t *testing.T) {
 				}
 				seen = append(seen, ev.AgentEvents.Event)
 			}
-			joined := strings.Join(seen, " ")
-			if !strings.HasPrefix(joined, "agent.created") || !strings.Contains(joined, "agent.started") {
-				t.Fatalf("events %v: want agent.created, agent.started … agent.stopped", seen)
+			// agent.created may come before the server has taken the
+			// subscribe message; the start comes after the binary is fetched.
+			if joined := strings.Join(seen, " "); !strings.Contains(joined, "agent.started") {
+				t.Fatalf("events %v: want agent.started … agent.stopped", seen)
 			}
 		})
 	}
