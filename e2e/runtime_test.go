@@ -15,6 +15,7 @@ import (
 
 	"github.com/neuais/neuais/internal/apitest"
 	"github.com/neuais/neuais/internal/config"
+	"github.com/neuais/neuais/internal/events"
 	"github.com/neuais/neuais/internal/logs"
 )
 
@@ -279,4 +280,34 @@ func TestBadBinariesEndInError(t *testing.T) {
 			t.Fatalf("runtime service: %d %s", res.Status, res.Body)
 		}
 	})
+}
+
+func TestWaitSeesPassingDeploying(t *testing.T) {
+	s := apitest.StartConfig(t, runtimeConfig("", t.TempDir()))
+	res := s.Do(http.MethodPost, "/v1/agents", s.AdminToken, map[string]any{
+		"name": "quick", "runtime": "go", "binary_url": binaries.URL + "/agent", "config": map[string]any{"replicas": 1},
+	})
+	agent := decodeAgent(t, res)
+	waitStatus(t, s, agent.ID, "running")
+	if res := s.Do(http.MethodPost, "/v1/agents/"+agent.ID+"/stop", s.AdminToken, nil); res.Status != http.StatusOK {
+		t.Fatalf("stop: %d %s", res.Status, res.Body)
+	}
+	waitStatus(t, s, agent.ID, "stopped")
+
+	bus := s.App.Bus.(*events.InProcess)
+	before := bus.Stats().Subscribers
+	waited := make(chan *apitest.Response, 1)
+	go func() {
+		waited <- s.Do(http.MethodGet, "/v1/agents/"+agent.ID+"/wait?status=deploying&timeout=30s", s.AdminToken, nil)
+	}()
+	// The wait must be subscribed before the start; it answers once the
+	// agent is deploying, however briefly.
+	eventually(t, "the wait to subscribe", func() bool { return bus.Stats().Subscribers > before })
+	if res := s.Do(http.MethodPost, "/v1/agents/"+agent.ID+"/start", s.AdminToken, nil); res.Status != http.StatusOK {
+		t.Fatalf("start: %d %s", res.Status, res.Body)
+	}
+	res = <-waited
+	if res.Status != http.StatusOK || !strings.Contains(string(res.Body), `"status":"deploying"`) {
+		t.Fatalf("wait for deploying: %d %s", res.Status, res.Body)
+	}
 }

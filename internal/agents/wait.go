@@ -75,7 +75,8 @@ func (s *Service) watch(ctx context.Context, sub *events.Subscription, orgID str
 				}
 				return a, ctx.Err()
 			}
-			if ev, ok := m.Payload.(events.AgentEvent); ok && ev.Data.AgentID != a.ID {
+			ev, isAgentEvent := m.Payload.(events.AgentEvent)
+			if isAgentEvent && ev.Data.AgentID != a.ID {
 				continue
 			}
 			next, err := s.get(ctx, s.db, orgID, a.ID)
@@ -83,6 +84,11 @@ func (s *Service) watch(ctx context.Context, sub *events.Subscription, orgID str
 				return a, err
 			}
 			a = next
+			if isAgentEvent && models.AgentStatus(ev.Data.Status) == want {
+				// A passing status (deploying) may be gone by the time the
+				// agent is read again: the event says it was reached.
+				a.Status, a.StatusReason = want, ev.Data.Reason
+			}
 		}
 	}
 	return a, nil

@@ -125,7 +125,12 @@ func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 			presented.Extensions = ext
 			return &presented
 		}
-		logger.ErrorContext(ctx, "internal error", "err", err, "path", graphql.GetPath(ctx).String())
+		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+			// The client went away mid-operation: nobody reads this answer.
+			logger.DebugContext(ctx, "operation canceled", "path", graphql.GetPath(ctx).String())
+		} else {
+			logger.ErrorContext(ctx, "internal error", "err", err, "path", graphql.GetPath(ctx).String())
+		}
 		presented := graphql.DefaultErrorPresenter(ctx, errors.New("internal server error"))
 		presented.Extensions = map[string]any{"code": models.CodeInternal}
 		return presented

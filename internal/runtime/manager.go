@@ -425,6 +425,10 @@ func (m *Manager) setStatus(ctx context.Context, a *models.Agent, status models.
 
 	var event, message, level string
 	switch status {
+	case models.AgentDeploying:
+		// No webhook event names deploying; agent.updated carries it so
+		// that subscribers and waits see every status.
+		event = events.AgentUpdated
 	case models.AgentRunning:
 		event, message, level = events.AgentStarted, "Agent started", models.LevelInfo
 	case models.AgentStopped:
@@ -435,9 +439,11 @@ func (m *Manager) setStatus(ctx context.Context, a *models.Agent, status models.
 	if event == "" || (status == previous && status != models.AgentError) {
 		return
 	}
-	m.sink.Append(models.LogLine{
-		AgentID: a.ID, OrgID: a.OrgID, Timestamp: now, Level: level, Message: message,
-	})
+	if message != "" {
+		m.sink.Append(models.LogLine{
+			AgentID: a.ID, OrgID: a.OrgID, Timestamp: now, Level: level, Message: message,
+		})
+	}
 	err = m.bus.Publish(ctx, events.Message{
 		Topic: events.AgentEventsTopic(a.OrgID),
 		Type:  event,
