@@ -50,6 +50,15 @@ func TestClientAgainstServer(t *testing.T) {
 		if err != nil || list.Total != 1 || list.Agents[0].Name != "sdk-agent" || list.Agents[0].Status != "" {
 			t.Fatalf("List = %+v, %v", list, err)
 		}
+		if lines, err := client.Agents().Logs(ctx, created.ID, &neuais.LogOptions{Tail: 10, Since: time.Hour, Level: "info"}); err != nil || len(lines) != 0 {
+			t.Fatalf("Logs = %+v, %v (no runtime here: no lines)", lines, err)
+		}
+		if _, err := client.Agents().Logs(ctx, created.ID, &neuais.LogOptions{Level: "loud"}); apiCode(err) != "invalid_request" {
+			t.Fatalf("Logs(level loud) = %v", err)
+		}
+		if m, err := client.Agents().Metrics(ctx, created.ID, "24h", "cpu"); err != nil || m.Memory != nil {
+			t.Fatalf("Metrics = %+v, %v", m, err)
+		}
 		if _, err := client.Agents().Wait(ctx, created.ID, "running", 10*time.Millisecond); apiCode(err) != "timeout" {
 			t.Fatalf("Wait = %v, want timeout (no runtime here)", err)
 		}
