@@ -68,7 +68,7 @@ func (a *API) stream(route *Route, w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	flusher.Flush()
 
-	next := make(chan *graphql.Response)
+	next := make(chan *graphql.Response, 64) // lets gqlgen marshal ahead of the writer
 	go func() {
 		defer close(next)
 		for {
@@ -99,29 +99,49 @@ func (a *API) stream(route *Route, w http.ResponseWriter, r *http.Request) {
 			if !ok {
 				return
 			}
-			if len(resp.Errors) > 0 {
-				e := ErrorFromGraphQL(*route, resp.Errors[0])
-				data, _ := json.Marshal(envelope{Error: envelopeError{Code: e.Code, Message: e.Message, Details: e.Details}})
-				buf.WriteString("event: error\ndata: ")
-				buf.Write(data)
-				buf.WriteString("\n\n")
-				_, _ = w.Write(buf.Bytes())
-				flusher.Flush()
-				return
+			// Under load, write every event already waiting before one flush.
+			for more := true; more; {
+				if !writeEvent(&buf, route, resp) {
+					_, _ = w.Write(buf.Bytes())
+					flusher.Flush()
+					return
+				}
+				select {
+				case resp, more = <-next:
+				default:
+					more = false
+				}
 			}
-			id, data := cutLeading(resultOf(resp.Data), "_id")
-			if id != "" {
-				buf.WriteString("id: " + id + "\n")
-			}
-			buf.WriteString("data: ")
-			buf.Write(data)
-			buf.WriteString("\n\n")
 		}
 		if _, err := w.Write(buf.Bytes()); err != nil {
 			return
 		}
 		flusher.Flush()
 	}
+}
+
+// writeEvent appends resp to buf as an event; for a final error it
+// appends the "error" event and returns false.
+func writeEvent(buf *bytes.Buffer, route *Route, resp *graphql.Response) bool {
+	if resp == nil {
+		return false
+	}
+	if len(resp.Errors) > 0 {
+		e := ErrorFromGraphQL(*route, resp.Errors[0])
+		data, _ := json.Marshal(envelope{Error: envelopeError{Code: e.Code, Message: e.Message, Details: e.Details}})
+		buf.WriteString("event: error\ndata: ")
+		buf.Write(data)
+		buf.WriteString("\n\n")
+		return false
+	}
+	id, data := cutLeading(resultOf(resp.Data), "_id")
+	if id != "" {
+		buf.WriteString("id: " + id + "\n")
+	}
+	buf.WriteString("data: ")
+	buf.Write(data)
+	buf.WriteString("\n\n")
+	return true
 }
 
 // dropNulls removes null members from the objects of a JSON value written

@@ -36,7 +36,7 @@ type Bus interface {
 	Publish(ctx context.Context, m Message) error
 	// Subscribe delivers messages of topic published after it returns,
 	// until ctx ends, Close is called, or the subscriber falls behind.
-	Subscribe(ctx context.Context, topic string) (*Subscription, error)
+	Subscribe(ctx context.Context, topic string, opts ...SubscribeOption) (*Subscription, error)
 	Close() error
 }
 
@@ -65,4 +65,15 @@ type AgentEventData struct {
 	OrgID   string `json:"-"`
 	Status  string `json:"status,omitempty"`
 	Reason  string `json:"reason,omitempty"`
+}
+
+// SubscribeOption tunes one subscription.
+type SubscribeOption func(*subscribeOptions)
+
+type subscribeOptions struct{ buffer int }
+
+// WithBuffer sets how many messages the subscriber may lag behind, for
+// topics much quieter (or busier) than the bus's default.
+func WithBuffer(n int) SubscribeOption {
+	return func(o *subscribeOptions) { o.buffer = n }
 }

@@ -12,6 +12,10 @@ import (
 // A Message is 72 bytes, so a subscriber costs at most about 300 KiB.
 const DefaultBuffer = 4096
 
+// QuietBuffer suits subscriptions to a quiet topic, such as the agent
+// events a log follower watches for its agent's deletion.
+const QuietBuffer = 256
+
 // InProcess is the default bus, for a single API instance. Each subscriber
 // has its own bounded channel; Publish never waits on one.
 type InProcess struct {
@@ -92,8 +96,12 @@ func (b *InProcess) Publish(_ context.Context, m Message) error {
 }
 
 // Subscribe implements Bus. Errors: ErrClosed.
-func (b *InProcess) Subscribe(ctx context.Context, topic string) (*Subscription, error) {
-	ch := make(chan Message, b.buffer)
+func (b *InProcess) Subscribe(ctx context.Context, topic string, opts ...SubscribeOption) (*Subscription, error) {
+	o := subscribeOptions{buffer: b.buffer}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	ch := make(chan Message, max(o.buffer, 1))
 	s := &Subscription{C: ch, ch: ch}
 	// stop is set before the subscription becomes visible to publishers or
 	// to the context callback, so leave never reads it while it is written.

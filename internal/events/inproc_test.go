@@ -247,3 +247,16 @@ func TestInProcess_ConcurrentChurn(t *testing.T) {
 		t.Fatalf("subscribers = %d after Close", got)
 	}
 }
+
+func TestInProcess_WithBuffer(t *testing.T) {
+	bus := events.NewInProcess(0)
+	defer bus.Close()
+	ctx := context.Background()
+	small, _ := bus.Subscribe(ctx, "t", events.WithBuffer(2))
+	for i := range 3 {
+		bus.Publish(ctx, events.Message{Topic: "t", Payload: i})
+	}
+	if n := drainUntilClosed(t, small); n != 2 || !errors.Is(small.Err(), events.ErrSlowSubscriber) {
+		t.Fatalf("buffer 2: got %d messages, Err %v; want 2 and ErrSlowSubscriber", n, small.Err())
+	}
+}

@@ -215,7 +215,7 @@ func (s *Store) Follow(ctx context.Context, orgID, agentID string) (*Stream, err
 	if err != nil {
 		return nil, fmt.Errorf("metrics: follow: %w", err)
 	}
-	agentEvents, err := s.bus.Subscribe(ctx, events.AgentEventsTopic(orgID))
+	agentEvents, err := s.bus.Subscribe(ctx, events.AgentEventsTopic(orgID), events.WithBuffer(events.QuietBuffer))
 	if err != nil {
 		sub.Close()
 		return nil, fmt.Errorf("metrics: follow: %w", err)

@@ -47,7 +47,7 @@ func run(m *testing.M) int {
 const jwtSecret = "live-test-secret-live-test-secret-0123456789"
 
 // start runs a server that really runs agents, sampling every second.
-func start(t *testing.T, databaseURL string) *apitest.Server {
+func start(t testing.TB, databaseURL string) *apitest.Server {
 	return apitest.Start(t, databaseURL, func(c *config.Config) {
 		c.RuntimeDriver = config.RuntimeLocal
 		c.AllowFileURLs = true
@@ -59,7 +59,7 @@ func start(t *testing.T, databaseURL string) *apitest.Server {
 func sqlite(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "test.db") }
 
 // createAgent creates a running agent of the test binary and waits until it runs.
-func createAgent(t *testing.T, s *apitest.Server, name string, env map[string]string) string {
+func createAgent(t testing.TB, s *apitest.Server, name string, env map[string]string) string {
 	t.Helper()
 	res := s.Do(http.MethodPost, "/v1/agents", s.AdminToken, map[string]any{
 		"name": name, "runtime": "go", "binary_url": "file://" + agentPath,
