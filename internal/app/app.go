@@ -132,6 +132,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Wri
 		Metrics:  a.Metrics,
 		Bus:      a.Bus,
 		Stopping: a.Stopping,
+
+		UserCheckInterval: cfg.StreamUserCheck,
 	}})
 	opts := gqlserver.Options{ComplexityLimit: cfg.ComplexityLimit, DepthLimit: cfg.DepthLimit, Introspection: cfg.Introspection, Logger: logger}
 	if a.REST, err = rest.New(gqlserver.NewExecutor(es, opts), es.Schema(), rest.Routes(), logger); err != nil {

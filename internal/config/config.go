@@ -60,11 +60,6 @@ type Config struct {
 	MaxReplicas      int
 	MaxAgentWait     time.Duration
 
-	// Live data: the metrics sampling interval, what is kept of each
-	// agent's log, and the browser origins allowed to open WebSockets
-	// (scheme://host[:port]; requests without an Origin header, from
-	// non-browser clients, are always allowed).
-	MetricsInterval time.Duration
 	// Local runtime: how long a stopping replica gets between SIGTERM and
 	// SIGKILL, the binary download's timeout and size cap, the longest
 	// restart backoff, and how many crashes within a window make a crash loop.
@@ -74,9 +69,17 @@ type Config struct {
 	RestartBackoffMax  time.Duration
 	CrashLoopThreshold int
 	CrashLoopWindow    time.Duration
-	LogMaxLines        int
-	LogMaxAge          time.Duration
-	AllowedOrigins     []string
+
+	// Live data: the metrics sampling interval, what is kept of each
+	// agent's log, the browser origins allowed to open WebSockets
+	// (scheme://host[:port]; requests without an Origin header, from
+	// non-browser clients, are always allowed), and how often a live
+	// stream checks that its user still exists (a deleted user's streams end).
+	MetricsInterval time.Duration
+	LogMaxLines     int
+	LogMaxAge       time.Duration
+	AllowedOrigins  []string
+	StreamUserCheck time.Duration
 }
 
 // Default returns the configuration used when nothing is set: it lets
@@ -242,6 +245,7 @@ func LoadFlags(fs *flag.FlagSet, args []string, getenv func(string) string) (Con
 	num(&c.LogMaxLines, "log-max-lines", "log lines kept per agent")
 	duration(&c.LogMaxAge, "log-max-age", "how long log lines are kept")
 	list(&c.AllowedOrigins, "allowed-origins", "browser origins allowed to open GraphQL WebSockets")
+	duration(&c.StreamUserCheck, "stream-user-check", "how often a live stream checks that its user still exists")
 
 	var positional []string
 	for {

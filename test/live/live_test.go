@@ -53,6 +53,7 @@ func start(t testing.TB, databaseURL string) *apitest.Server {
 		c.AllowFileURLs = true
 		c.MetricsInterval = time.Second
 		c.JWTSecret = jwtSecret
+		c.StreamUserCheck = 200 * time.Millisecond
 	})
 }
 
