@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"github.com/neuais/neuais/internal/config"
 	"github.com/neuais/neuais/internal/events"
@@ -11,20 +13,33 @@ import (
 	"github.com/neuais/neuais/internal/runtime"
 )
 
-// startLive starts the event bus, the log store, the runtime (which writes
-// into the log store) and the metrics sampler (which reads the runtime),
-// and registers their health. With the runtime driver "none" no agent runs
+// startLive starts the event bus (in-process, or NATS when NEUAIS_BUS_URL
+// is nats://…), the log store, the runtime (which writes into the log
+// store) and the metrics sampler (which reads the runtime), and registers
+// their health. With the runtime driver "none" no agent runs
 // and nothing is sampled.
 func (a *App) startLive(ctx context.Context) error {
 	cfg := a.Config
-	bus := events.NewInProcess(0)
-	a.Bus = bus
+	var busHealth health.Check
+	switch {
+	case cfg.BusURL == "":
+		bus := events.NewInProcess(0)
+		a.Bus, busHealth = bus, bus.Health
+	case strings.HasPrefix(cfg.BusURL, "nats://"):
+		bus, err := events.NewNATS(cfg.BusURL, 0, a.Logger)
+		if err != nil {
+			return err
+		}
+		a.Bus, busHealth = bus, bus.Health
+	default:
+		return fmt.Errorf("app: NEUAIS_BUS_URL: want nats://host:port or empty, got %q", cfg.BusURL)
+	}
 	var err error
 	a.Logs, err = logs.Open(ctx, a.DB, a.Bus, logs.Config{MaxLinesPerAgent: cfg.LogMaxLines, MaxAge: cfg.LogMaxAge, PurgeDeleted: true}, a.Logger)
 	if err != nil {
 		return err
 	}
-	a.Health.Register(health.Component{Name: "events", Check: bus.Health, Version: Version, Started: a.Started})
+	a.Health.Register(health.Component{Name: "events", Check: busHealth, Version: Version, Started: a.Started})
 	a.Health.Register(health.Component{Name: "logs", Check: a.Logs.Health, Version: Version, Started: a.Started})
 	a.Metrics = metrics.NewStore(a.DB, a.Bus, a.Logger)
 	if cfg.RuntimeDriver == config.RuntimeNone {

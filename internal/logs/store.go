@@ -23,7 +23,7 @@ import (
 
 // MessageType is the events.Message Type of a log line; its Payload is a
 // *models.LogLine that subscribers must not modify.
-const MessageType = "log"
+const MessageType = events.TypeLogLine
 
 // Config tunes a Store; zero fields take the defaults.
 type Config struct {

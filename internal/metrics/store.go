@@ -18,7 +18,7 @@ import (
 
 // MessageType is the events.Message Type of a sample on
 // events.AgentMetricsTopic; its Payload is a *models.MetricSample.
-const MessageType = "metric"
+const MessageType = events.TypeMetricSample
 
 // Bucket resolutions kept, and how long each is kept: minute buckets serve
 // the 1h and 24h periods, hour buckets the 7d period, so an agent holds at
