@@ -186,6 +186,33 @@ func TestLogsAndMetricsREST(t *testing.T) {
 func TestMetricsOfABurningAgent(t *testing.T) {
 	s := start(t, sqlite(t))
 	id := createAgent(t, s, "burner", map[string]string{"BURN": "1", "TICK_MS": "1000"})
+
+	// The agentMetrics subscription gets the samples as they are taken.
+	ws, _, err := dial(t, s, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws.init(s.AdminToken)
+	ws.subscribe("m", `subscription($id: ID!) { agentMetrics(id: $id) { agentId timestamp cpu memory network } }`, map[string]any{"id": id})
+	for {
+		r, ok := ws.nextResult("m")
+		if !ok || len(r.Errors) > 0 {
+			t.Fatalf("agentMetrics stream: %+v", r)
+		}
+		var sample struct {
+			AgentMetrics struct {
+				AgentID     string
+				CPU, Memory float64
+			}
+		}
+		json.Unmarshal(r.Data, &sample)
+		if sample.AgentMetrics.AgentID != id {
+			t.Fatalf("sample %s", r.Data)
+		}
+		if sample.AgentMetrics.CPU > 0 && sample.AgentMetrics.Memory > 0 {
+			break
+		}
+	}
 	var body struct {
 		Metrics map[string][]struct {
 			Timestamp time.Time `json:"timestamp"`
