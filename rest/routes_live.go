@@ -10,7 +10,7 @@ var liveRoutes = []Route{
 			r: agentLogs(id: $id, tail: $tail, since: $since, level: $level, after: $after) { _id: id timestamp level message } }`,
 		Params: []Param{idParam, {Var: "tail", From: FromQuery, Key: "tail", Kind: Int},
 			{Var: "since", From: FromQuery, Key: "since"}, {Var: "level", From: FromQuery, Key: "level"}},
-		StreamParams: []Param{{Var: "after", From: FromHeader, Key: "Last-Event-ID"}}},
+		StreamParams: []Param{{Var: "after", From: FromHeader, Key: "Last-Event-ID", Kind: Int}}},
 	{Method: http.MethodGet, Path: "/agents/{id}/metrics", Summary: "An agent's metric series over a period (1h, 24h, 7d)", DropNulls: true, Wrap: "metrics",
 		Doc: `query($id: ID!, $period: String, $metric: String) {
 			r: agentMetrics(id: $id, period: $period, metric: $metric) {

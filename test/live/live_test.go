@@ -172,6 +172,9 @@ func TestLogsAndMetricsREST(t *testing.T) {
 				t.Errorf("%s: %d %s, want 400 naming %s", tc.query, res.Status, res.Body, tc.field)
 			}
 		}
+		if res := s.Do(http.MethodGet, "/v1/agents/"+id+"/logs?follow=true", s.AdminToken, nil, "Last-Event-ID", "x"); res.Status != http.StatusBadRequest || res.ErrorField() != "Last-Event-ID" {
+			t.Errorf("bad Last-Event-ID: %d %s", res.Status, res.Body)
+		}
 		for _, path := range []string{"/logs", "/metrics", "/logs?follow=true"} {
 			if res := s.Do(http.MethodGet, "/v1/agents/agt_0000000000000000"+path, s.AdminToken, nil); res.Status != http.StatusNotFound {
 				t.Errorf("unknown agent %s: %d %s", path, res.Status, res.Body)
