@@ -12,6 +12,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/neuais/neuais/internal/apitest"
+	"github.com/neuais/neuais/internal/events"
 )
 
 // jsDir holds the Node.js clients; .ci/run installs them with npm ci.
@@ -82,12 +85,12 @@ func TestRealClients(t *testing.T) {
 	for _, protocol := range []string{"graphql-ws", "legacy"} {
 		t.Run(protocol, func(t *testing.T) {
 			s := start(t, sqlite(t))
+			before := subscribers(s)
 			c := startJS(t, protocol, s.URL, s.AdminToken, agentEventsQuery, nil)
 			if v := c.next(); v["connected"] != true {
 				t.Fatalf("first line %v", v)
 			}
-			// The subscribe message follows connected at once; the agent's
-			// start comes after its binary is fetched, well after that.
+			pollUntil(t, 10*time.Second, "the subscription on the bus", func() bool { return subscribers(s) > before })
 			id := createAgent(t, s, "js-"+protocol, nil)
 			waitEvent := func(event string) {
 				t.Helper()
@@ -170,13 +173,24 @@ func TestCurlFollow(t *testing.T) {
 	if len(got) < 15 || len(ids) != len(got) {
 		t.Fatalf("curl read %d events with %d ids", len(got), len(ids))
 	}
-	// The backlog is the tail read just before (lines may have come since).
-	if got[0].Timestamp < backlog[0].Timestamp {
+	// The backlog is the tail read just before (lines may have come since);
+	// lines are in arrival order: the agent's numbered lines follow each other.
+	if number(got[0].Message) < number(backlog[0].Message) {
 		t.Fatalf("backlog starts at %v, before the tail %v", got[0], backlog[0])
 	}
-	for i := 1; i < len(got); i++ {
-		if got[i].Timestamp < got[i-1].Timestamp || number(got[i].Message) != 0 && number(got[i-1].Message) != 0 && number(got[i].Message) != number(got[i-1].Message)+1 {
-			t.Fatalf("event %d %v after %v: not in order or a gap", i, got[i], got[i-1])
+	prev := 0
+	for _, l := range got {
+		if n := number(l.Message); n > 0 {
+			if prev > 0 && n != prev+1 {
+				t.Fatalf("line %d after %d: not in order or a gap", n, prev)
+			}
+			prev = n
 		}
 	}
+}
+
+// subscribers counts the bus's subscriptions, so that a test can wait
+// until a client's subscription is in place.
+func subscribers(s *apitest.Server) int64 {
+	return s.App.Bus.(*events.InProcess).Stats().Subscribers
 }

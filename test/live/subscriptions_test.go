@@ -137,7 +137,9 @@ func TestAgentEventsOverWebSocket(t *testing.T) {
 				t.Fatal(err)
 			}
 			c.init(s.AdminToken)
+			before := subscribers(s)
 			c.subscribe("1", agentEventsQuery, nil)
+			pollUntil(t, 10*time.Second, "the subscription on the bus", func() bool { return subscribers(s) > before })
 			id := createAgent(t, s, "evented", nil)
 			if res := s.Do(http.MethodPost, "/v1/agents/"+id+"/stop", s.AdminToken, nil); res.Status != http.StatusOK {
 				t.Fatalf("stop: %d %s", res.Status, res.Body)
@@ -160,10 +162,8 @@ func TestAgentEventsOverWebSocket(t *testing.T) {
 				}
 				seen = append(seen, ev.AgentEvents.Event)
 			}
-			// agent.created may come before the server has taken the
-			// subscribe message; the start comes after the binary is fetched.
-			if joined := strings.Join(seen, " "); !strings.Contains(joined, "agent.started") {
-				t.Fatalf("events %v: want agent.started … agent.stopped", seen)
+			if joined := strings.Join(seen, " "); !strings.HasPrefix(joined, "agent.created") || !strings.Contains(joined, "agent.started") {
+				t.Fatalf("events %v: want agent.created, agent.started … agent.stopped", seen)
 			}
 		})
 	}
