@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/neuais/neuais/internal/events"
 	"github.com/neuais/neuais/internal/logs"
-	"github.com/neuais/neuais/internal/metrics"
 	"github.com/neuais/neuais/internal/streams"
 	"github.com/neuais/neuais/models"
 )
@@ -105,7 +103,7 @@ func streamEndError(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, logs.ErrAgentDeleted), errors.Is(err, metrics.ErrAgentDeleted):
+	case errors.Is(err, events.ErrAgentDeleted):
 		return errAgentDeleted
 	case errors.Is(err, events.ErrSlowSubscriber):
 		return errFellBehind
@@ -115,50 +113,24 @@ func streamEndError(err error) error {
 	return fmt.Errorf("live stream: %w", err)
 }
 
-// agentEventStream is an organization's agent events, or one agent's.
-type agentEventStream struct {
-	C <-chan *events.AgentEvent
-
-	mu  sync.Mutex
-	err error
-}
-
-// Err returns why the stream ended, as events.Subscription.Err.
-func (s *agentEventStream) Err() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.err
-}
-
 // followAgentEvents streams the organization's agent events, only those of
 // agentID when it is not "", ending after that agent's deletion.
-func followAgentEvents(ctx context.Context, bus events.Bus, orgID, agentID string) (*agentEventStream, error) {
+func followAgentEvents(ctx context.Context, bus events.Bus, orgID, agentID string) (*events.Stream[*events.AgentEvent], error) {
 	sub, err := bus.Subscribe(ctx, events.AgentEventsTopic(orgID))
 	if err != nil {
 		return nil, fmt.Errorf("agent events: %w", err)
 	}
-	ch := make(chan *events.AgentEvent)
-	st := &agentEventStream{C: ch}
-	go func() {
-		defer close(ch)
+	return events.Produce(ctx, func(send func(*events.AgentEvent) bool) error {
 		defer sub.Close()
 		for m := range sub.C {
 			ev, ok := m.Payload.(events.AgentEvent)
 			if !ok || (agentID != "" && ev.Data.AgentID != agentID) {
 				continue
 			}
-			select {
-			case ch <- &ev:
-			case <-ctx.Done():
-				return
-			}
-			if agentID != "" && ev.Event == events.AgentDeleted {
-				return
+			if !send(&ev) || (agentID != "" && ev.Event == events.AgentDeleted) {
+				return nil
 			}
 		}
-		st.mu.Lock()
-		st.err = sub.Err()
-		st.mu.Unlock()
-	}()
-	return st, nil
+		return sub.Err()
+	}), nil
 }

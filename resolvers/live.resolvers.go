@@ -59,7 +59,7 @@ func (r *subscriptionResolver) AgentEvents(ctx context.Context, agentID *string)
 			return nil, err
 		}
 	}
-	var st *agentEventStream
+	var st *events.Stream[*events.AgentEvent]
 	ctx = r.liveContext(ctx, who, func() error { return st.Err() })
 	st, err = followAgentEvents(ctx, r.Bus, who.OrgID, deref(agentID))
 	if err != nil {

@@ -2,34 +2,13 @@ package logs
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"sync"
 
 	"github.com/neuais/neuais/internal/events"
 	"github.com/neuais/neuais/models"
 )
 
-// ErrAgentDeleted ends the streams of an agent that was deleted.
-var ErrAgentDeleted = errors.New("agent deleted")
-
-// Stream is a followed log: C yields the lines in ID order and is closed
-// when the stream ends; Err then says why.
-type Stream struct {
-	C <-chan *models.LogLine
-
-	mu  sync.Mutex
-	err error
-}
-
-// Err returns why the stream ended: nil when its context ended,
-// ErrAgentDeleted, events.ErrSlowSubscriber when the reader fell behind, or
-// events.ErrClosed on shutdown.
-func (st *Stream) Err() error {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	return st.err
-}
+// Stream is a followed log: C yields the lines in ID order.
+type Stream = events.Stream[*models.LogLine]
 
 // Follow streams the log of agentID, of organization orgID: first the
 // lines f selects (oldest first), then every new line that passes f's
@@ -39,88 +18,29 @@ func (st *Stream) Err() error {
 // DeleteAgent), the reader falls behind by more than the bus buffer, or the
 // bus closes.
 func (s *Store) Follow(ctx context.Context, orgID, agentID string, f Filter) (*Stream, error) {
-	// Subscribe before reading the backlog so no line falls between the two.
-	sub, err := s.bus.Subscribe(ctx, events.AgentLogsTopic(agentID))
-	if err != nil {
-		return nil, fmt.Errorf("logs: follow: %w", err)
-	}
-	agentEvents, err := s.bus.Subscribe(ctx, events.AgentEventsTopic(orgID), events.WithBuffer(events.QuietBuffer))
-	if err != nil {
-		sub.Close()
-		return nil, fmt.Errorf("logs: follow: %w", err)
-	}
-	backlog, err := s.Query(ctx, agentID, f)
-	if err != nil {
-		sub.Close()
-		agentEvents.Close()
-		return nil, err
-	}
-	ch := make(chan *models.LogLine)
-	st := &Stream{C: ch}
-	go func() {
-		defer close(ch)
-		defer sub.Close()
-		defer agentEvents.Close()
-		send := func(l *models.LogLine) bool {
-			select {
-			case ch <- l:
-				return true
-			case <-ctx.Done():
-				return false
-			}
+	last := f.AfterID
+	live := Filter{Level: f.Level}
+	backlog := func() ([]*models.LogLine, error) {
+		lines, err := s.Query(ctx, agentID, f)
+		if err != nil {
+			return nil, err
 		}
-		last := f.AfterID
-		for i := range backlog {
-			if !send(&backlog[i]) {
-				return
-			}
-			last = backlog[i].ID
+		out := make([]*models.LogLine, len(lines))
+		for i := range lines {
+			out[i] = &lines[i]
 		}
-		live := Filter{Level: f.Level}
-		for {
-			select {
-			case m, ok := <-sub.C:
-				if !ok {
-					st.end(sub.Err())
-					return
-				}
-				switch m.Type {
-				case MessageType:
-					l, ok := m.Payload.(*models.LogLine)
-					if !ok || l.ID <= last || !live.Match(l) {
-						continue
-					}
-					if !send(l) {
-						return
-					}
-					last = l.ID
-				case events.AgentDeleted:
-					st.end(ErrAgentDeleted)
-					return
-				}
-			case m, ok := <-agentEvents.C:
-				if !ok {
-					st.end(agentEvents.Err())
-					return
-				}
-				if deleted(m, agentID) {
-					st.end(ErrAgentDeleted)
-					return
-				}
-			}
+		if len(lines) > 0 {
+			last = lines[len(lines)-1].ID
 		}
-	}()
-	return st, nil
-}
-
-func (st *Stream) end(err error) {
-	st.mu.Lock()
-	st.err = err
-	st.mu.Unlock()
-}
-
-// deleted reports whether m is the agent.deleted event of agentID.
-func deleted(m events.Message, agentID string) bool {
-	ev, ok := m.Payload.(events.AgentEvent)
-	return ok && m.Type == events.AgentDeleted && ev.Data.AgentID == agentID
+		return out, nil
+	}
+	return events.FollowAgent(ctx, s.bus, orgID, agentID, events.AgentLogsTopic(agentID), backlog,
+		func(m events.Message) (*models.LogLine, bool) {
+			l, ok := m.Payload.(*models.LogLine)
+			if !ok || m.Type != MessageType || l.ID <= last || !live.Match(l) {
+				return nil, false
+			}
+			last = l.ID
+			return l, true
+		})
 }

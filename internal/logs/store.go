@@ -307,7 +307,7 @@ func mergeByID(a, b []models.LogLine) []models.LogLine {
 }
 
 // DeleteAgent purges an agent's lines, refuses lines the runtime still
-// reports for it for a while, and ends its followers with ErrAgentDeleted.
+// reports for it for a while, and ends its followers with events.ErrAgentDeleted.
 func (s *Store) DeleteAgent(ctx context.Context, agentID string) error {
 	s.mu.Lock()
 	s.deleted[agentID] = time.Now()

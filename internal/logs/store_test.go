@@ -227,7 +227,7 @@ func TestStore_FollowLevelAndEnd(t *testing.T) {
 		if want := []string{"old error", "new warn"}; !equal(got, want) {
 			t.Fatalf("followed %v, want %v", got, want)
 		}
-		if !errors.Is(st.Err(), logs.ErrAgentDeleted) {
+		if !errors.Is(st.Err(), events.ErrAgentDeleted) {
 			t.Fatalf("Err = %v, want ErrAgentDeleted", st.Err())
 		}
 		s.Append(line("agt_a", models.LevelInfo, "late line of the deleted agent"))
@@ -386,7 +386,7 @@ func TestStore_FollowEndsOnAgentDeletedEvent(t *testing.T) {
 	bus.Publish(ctx, events.Message{Topic: events.AgentEventsTopic("org_1"), Type: events.AgentDeleted, Payload: mine})
 	for range st.C {
 	}
-	if !errors.Is(st.Err(), logs.ErrAgentDeleted) {
+	if !errors.Is(st.Err(), events.ErrAgentDeleted) {
 		t.Fatalf("Err = %v, want ErrAgentDeleted", st.Err())
 	}
 }

@@ -179,7 +179,7 @@ func TestSampler_RecordsPublishesAndReportsHealth(t *testing.T) {
 	}
 	for range stream.C {
 	}
-	if !errors.Is(stream.Err(), metrics.ErrAgentDeleted) {
+	if !errors.Is(stream.Err(), events.ErrAgentDeleted) {
 		t.Fatalf("stream Err = %v, want ErrAgentDeleted", stream.Err())
 	}
 	cancel()

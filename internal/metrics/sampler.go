@@ -2,7 +2,6 @@ package metrics
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -186,85 +185,17 @@ func (s *Sampler) Health(context.Context) (health.Status, string) {
 	return health.Healthy, ""
 }
 
-// ErrAgentDeleted ends the metric streams of an agent that was deleted.
-var ErrAgentDeleted = errors.New("agent deleted")
-
-// Stream is a followed agent's samples: C is closed when the stream ends;
-// Err then says why.
-type Stream struct {
-	C <-chan *models.MetricSample
-
-	mu  sync.Mutex
-	err error
-}
-
-// Err returns why the stream ended: nil when its context ended,
-// ErrAgentDeleted, events.ErrSlowSubscriber, or events.ErrClosed.
-func (st *Stream) Err() error {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	return st.err
-}
+// Stream is a followed agent's samples.
+type Stream = events.Stream[*models.MetricSample]
 
 // Follow streams the samples of agentID, of organization orgID, as they
 // are taken until ctx ends, the agent is deleted (agent.deleted on the
 // organization's events, or DeleteAgent) or the bus drops or closes the
 // subscription.
 func (s *Store) Follow(ctx context.Context, orgID, agentID string) (*Stream, error) {
-	sub, err := s.bus.Subscribe(ctx, events.AgentMetricsTopic(agentID))
-	if err != nil {
-		return nil, fmt.Errorf("metrics: follow: %w", err)
-	}
-	agentEvents, err := s.bus.Subscribe(ctx, events.AgentEventsTopic(orgID), events.WithBuffer(events.QuietBuffer))
-	if err != nil {
-		sub.Close()
-		return nil, fmt.Errorf("metrics: follow: %w", err)
-	}
-	ch := make(chan *models.MetricSample)
-	st := &Stream{C: ch}
-	go func() {
-		defer close(ch)
-		defer sub.Close()
-		defer agentEvents.Close()
-		for {
-			select {
-			case m, ok := <-sub.C:
-				if !ok {
-					st.setErr(sub.Err())
-					return
-				}
-				switch m.Type {
-				case MessageType:
-					sample, ok := m.Payload.(*models.MetricSample)
-					if !ok {
-						continue
-					}
-					select {
-					case ch <- sample:
-					case <-ctx.Done():
-						return
-					}
-				case events.AgentDeleted:
-					st.setErr(ErrAgentDeleted)
-					return
-				}
-			case m, ok := <-agentEvents.C:
-				if !ok {
-					st.setErr(agentEvents.Err())
-					return
-				}
-				if ev, isEvent := m.Payload.(events.AgentEvent); isEvent && m.Type == events.AgentDeleted && ev.Data.AgentID == agentID {
-					st.setErr(ErrAgentDeleted)
-					return
-				}
-			}
-		}
-	}()
-	return st, nil
-}
-
-func (st *Stream) setErr(err error) {
-	st.mu.Lock()
-	st.err = err
-	st.mu.Unlock()
+	return events.FollowAgent(ctx, s.bus, orgID, agentID, events.AgentMetricsTopic(agentID), nil,
+		func(m events.Message) (*models.MetricSample, bool) {
+			sample, ok := m.Payload.(*models.MetricSample)
+			return sample, ok && m.Type == MessageType
+		})
 }
