@@ -69,6 +69,7 @@ func configure(c configurable, o Options) {
 	c.Use(extension.FixedComplexityLimit(o.ComplexityLimit))
 	c.Use(streams.Extension{})
 	c.Use(DepthLimit(o.DepthLimit))
+	c.Use(RejectNUL())
 }
 
 // NewHandler returns the GraphQL HTTP server without transports; the
