@@ -409,8 +409,10 @@ func ErrorFromGraphQL(route Route, gqlErr *gqlerror.Error) *models.Error {
 	}
 	restField := restFieldName(route, field, gqlErr.Extensions["graphql_code"] != nil)
 	e.Details["field"] = restField
-	if gqlErr.Extensions["graphql_code"] != nil {
-		reason, _ := details["reason"].(string)
+	// gqlgen's variable errors, and domain errors in models.Invalid's shape,
+	// name the field in the message too: in GraphQL spelling.
+	reason, _ := details["reason"].(string)
+	if gqlErr.Extensions["graphql_code"] != nil || e.Message == "Invalid "+field+": "+reason {
 		e.Message = "Invalid " + restField + ": " + reason
 	}
 	return e

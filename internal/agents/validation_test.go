@@ -87,8 +87,18 @@ func TestCreateValidation(t *testing.T) {
 				if res.Status != http.StatusBadRequest || res.ErrorCode() != "invalid_request" || res.ErrorField() != tc.field || !strings.Contains(string(res.Body), tc.reason) {
 					t.Fatalf("%d %s, want 400 on %s (%s)", res.Status, res.Body, tc.field, tc.reason)
 				}
+				// The message names the field as the client wrote it, too.
+				if !strings.Contains(string(res.Body), `"message":"Invalid `+tc.field+`: `) {
+					t.Fatalf("%s: message does not name %s", res.Body, tc.field)
+				}
 			})
 		}
+		t.Run("ErrIdempotencyKeyNotASCII", func(t *testing.T) {
+			res := s.Do(http.MethodPost, "/v1/agents", s.AdminToken, withField(t, "name", "idem"), "Idempotency-Key", "clé")
+			if res.Status != http.StatusBadRequest || res.ErrorField() != "Idempotency-Key" || !strings.Contains(string(res.Body), `"message":"Invalid Idempotency-Key: `) {
+				t.Fatalf("%d %s", res.Status, res.Body)
+			}
+		})
 		t.Run("ErrTooManyEnvVars", func(t *testing.T) {
 			env := map[string]any{}
 			for i := range 101 {
