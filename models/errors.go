@@ -17,10 +17,12 @@ const (
 	CodeRateLimitExceeded  = "rate_limit_exceeded"
 	CodeInternal           = "internal_error"
 	CodeServiceUnavailable = "service_unavailable"
-	// CodeTimeout and CodePreconditionFailed extend the contract for
-	// waits that expire (408) and stale If-Match headers (412).
+	// CodeTimeout, CodePreconditionFailed and CodeMethodNotAllowed extend
+	// the contract for waits that expire (408), stale If-Match headers
+	// (412) and methods a REST route does not serve (405).
 	CodeTimeout            = "timeout"
 	CodePreconditionFailed = "precondition_failed"
+	CodeMethodNotAllowed   = "method_not_allowed"
 )
 
 // Error is the one coded error type. Its Code reaches clients as

@@ -16,6 +16,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/executor"
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 	"github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -86,11 +87,14 @@ func (a *API) Routes() []Route { return a.routes }
 // the contract's 404 and 405 envelopes.
 func (a *API) Handler() http.Handler {
 	r := chi.NewRouter()
+	// HEAD is served wherever GET is; net/http drops the body.
+	r.Use(middleware.GetHead)
 	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
 		WriteError(w, models.Errorf(models.CodeNotFound, "No such route"))
 	})
-	r.MethodNotAllowed(func(w http.ResponseWriter, _ *http.Request) {
-		w.WriteHeader(http.StatusMethodNotAllowed)
+	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) {
+		w.Header().Set("Allow", strings.Join(allowed(r, req), ", "))
+		WriteError(w, models.Errorf(models.CodeMethodNotAllowed, "Method %s is not allowed on this route", req.Method))
 	})
 	for i := range a.routes {
 		r.Method(a.routes[i].Method, a.routes[i].Path, a.serve(&a.routes[i]))
@@ -100,6 +104,26 @@ func (a *API) Handler() http.Handler {
 		_, _ = w.Write(a.openapi)
 	})
 	return r
+}
+
+// allowed returns the methods router serves on req's path, for the Allow
+// header of a 405.
+func allowed(router chi.Routes, req *http.Request) []string {
+	path := req.URL.Path
+	if rctx := chi.RouteContext(req.Context()); rctx != nil && rctx.RoutePath != "" {
+		path = rctx.RoutePath
+	}
+	var methods []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete} {
+		served := router.Match(chi.NewRouteContext(), m, path)
+		if m == http.MethodHead {
+			served = slices.Contains(methods, http.MethodGet)
+		}
+		if served {
+			methods = append(methods, m)
+		}
+	}
+	return methods
 }
 
 func (a *API) serve(route *Route) http.HandlerFunc {

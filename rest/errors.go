@@ -20,6 +20,7 @@ var statusByCode = map[string]int{
 	models.CodeServiceUnavailable: http.StatusServiceUnavailable,
 	models.CodeTimeout:            http.StatusRequestTimeout,
 	models.CodePreconditionFailed: http.StatusPreconditionFailed,
+	models.CodeMethodNotAllowed:   http.StatusMethodNotAllowed,
 }
 
 // HTTPStatus returns the status of an error code (500 for unknown codes).

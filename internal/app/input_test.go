@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"net/http"
+	"path/filepath"
 	"testing"
 
 	"github.com/neuais/neuais/internal/apitest"
@@ -47,5 +48,29 @@ func TestNULCharacters(t *testing.T) {
 				t.Fatalf("a clean agent after refused ones: %d %s", res.Status, res.Body)
 			}
 		})
+	})
+}
+
+// A method a route does not serve is 405 with the contract's envelope and
+// an Allow header; HEAD is served wherever GET is, without a body.
+func TestMethods(t *testing.T) {
+	s := apitest.Start(t, "sqlite:"+filepath.Join(t.TempDir(), "test.db"))
+	t.Run("MethodNotAllowed", func(t *testing.T) {
+		for path, allow := range map[string]string{"/v1/agents": "GET, HEAD, POST", "/v1/agents/agt_x": "GET, HEAD, PUT, DELETE", "/v1/agents/agt_x/start": "POST"} {
+			res := s.Do(http.MethodPatch, path, s.AdminToken, "{}")
+			if res.Status != http.StatusMethodNotAllowed || res.ErrorCode() != models.CodeMethodNotAllowed || res.Header.Get("Allow") != allow {
+				t.Fatalf("PATCH %s: %d %v %s, want 405 method_not_allowed, Allow: %s", path, res.Status, res.Header, res.Body, allow)
+			}
+		}
+	})
+	t.Run("Head", func(t *testing.T) {
+		get := s.Do(http.MethodGet, "/v1/agents", s.AdminToken, nil)
+		res := s.Do(http.MethodHead, "/v1/agents", s.AdminToken, nil)
+		if res.Status != http.StatusOK || len(res.Body) != 0 || res.Header.Get("Content-Type") != get.Header.Get("Content-Type") || res.Header.Get("X-RateLimit-Limit") == "" {
+			t.Fatalf("HEAD: %d %v %q", res.Status, res.Header, res.Body)
+		}
+		if res := s.Do(http.MethodHead, "/v1/agents/agt_missing", s.AdminToken, nil); res.Status != http.StatusNotFound {
+			t.Fatalf("HEAD of a missing agent: %d", res.Status)
+		}
 	})
 }
