@@ -134,7 +134,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Wri
 		Stopping: a.Stopping,
 
 		UserCheckInterval: cfg.StreamUserCheck,
-	}})
+	}, Complexity: resolvers.Complexity()})
 	opts := gqlserver.Options{ComplexityLimit: cfg.ComplexityLimit, DepthLimit: cfg.DepthLimit, Introspection: cfg.Introspection, Logger: logger}
 	if a.REST, err = rest.New(gqlserver.NewExecutor(es, opts), es.Schema(), rest.Routes(), logger); err != nil {
 		a.Close()

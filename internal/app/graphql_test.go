@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -215,4 +216,39 @@ func TestGraphQLOverHTTPAudit(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Rows a list may return count toward the complexity limit, so aliases
+// cannot multiply a list into an unbounded read; REST's fixed documents,
+// bounded by their own validation, are not held to the limit.
+func TestListComplexity(t *testing.T) {
+	s := apitest.Start(t, "sqlite:"+filepath.Join(t.TempDir(), "test.db"))
+	t.Run("ErrAliasedLists", func(t *testing.T) {
+		var q strings.Builder
+		q.WriteString("{")
+		for i := range 20 {
+			q.WriteString(" a" + strconv.Itoa(i) + `: agents(limit: 1000) { items { id } }`)
+		}
+		q.WriteString(" }")
+		if res := s.GraphQL(s.AdminToken, q.String(), nil); res.Code() != "invalid_request" || !strings.Contains(res.Errors[0].Message, "complexity") {
+			t.Fatalf("20 lists of 1000 agents: %+v", res.Errors)
+		}
+		if res := s.GraphQL(s.AdminToken, `{ a: agentLogs(id: "agt_x", tail: 10000) { logs { message } } b: agentLogs(id: "agt_x", tail: 10000) { logs { message } } }`, nil); res.Code() != "invalid_request" {
+			t.Fatalf("twice 10000 log lines: %+v", res.Errors)
+		}
+	})
+	t.Run("OneLargeList", func(t *testing.T) {
+		res := s.GraphQL(s.AdminToken, `{ agents(limit: 1000) { items { id name status replicas region runtime binaryUrl config { cpu memory replicas } createdAt updatedAt } total } }`, nil)
+		if len(res.Errors) > 0 {
+			t.Fatalf("%+v", res.Errors)
+		}
+	})
+	t.Run("RESTNotLimited", func(t *testing.T) {
+		s := apitest.Start(t, "sqlite:"+filepath.Join(t.TempDir(), "test.db"), func(c *config.Config) { c.ComplexityLimit = 10 })
+		for _, path := range []string{"/v1/agents?limit=1000", "/v1/users?limit=1000"} {
+			if res := s.Do("GET", path, s.AdminToken, nil); res.Status != 200 {
+				t.Fatalf("%s: %d %s", path, res.Status, res.Body)
+			}
+		}
+	})
 }

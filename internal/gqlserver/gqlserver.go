@@ -66,7 +66,6 @@ func configure(c configurable, o Options) {
 	if o.Introspection {
 		c.Use(extension.Introspection{})
 	}
-	c.Use(extension.FixedComplexityLimit(o.ComplexityLimit))
 	c.Use(streams.Extension{})
 	c.Use(DepthLimit(o.DepthLimit))
 	c.Use(RejectNUL())
@@ -78,6 +77,9 @@ func NewHandler(es graphql.ExecutableSchema, o Options) *handler.Server {
 	o = o.withDefaults()
 	srv := handler.New(es)
 	configure(srv, o)
+	// Only here: REST runs the route table's own documents, whose lists
+	// its validation bounds.
+	srv.Use(extension.FixedComplexityLimit(o.ComplexityLimit))
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](queryCacheSize)})
 	return srv
 }

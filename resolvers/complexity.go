@@ -1,0 +1,27 @@
+package resolvers
+
+import "github.com/neuais/neuais/graph"
+
+// rowsPerPoint is how many rows a list may return per point of complexity:
+// without a cost for rows, aliases repeat agents(limit: 1000) hundreds of
+// times within the limit.
+const rowsPerPoint = 20
+
+// Complexity returns the cost of the list fields: their selection plus a
+// point per rowsPerPoint rows they may return.
+func Complexity() graph.ComplexityRoot {
+	var c graph.ComplexityRoot
+	c.Query.Agents = func(child int, _, _, _, _ *string, limit, _ *int) int { return child + rows(limit) }
+	c.Query.Users = func(child int, limit, _ *int, _ *string) int { return child + rows(limit) }
+	c.Query.AgentLogs = func(child int, _ string, tail *int, _, _ *string) int { return child + rows(tail) }
+	return c
+}
+
+// rows costs n rows; nil (no default in the schema) and negative counts
+// cost nothing, being refused by the list's own validation.
+func rows(n *int) int {
+	if n == nil || *n <= 0 {
+		return 0
+	}
+	return (*n + rowsPerPoint - 1) / rowsPerPoint
+}
