@@ -296,7 +296,10 @@ func (a *API) Translate(route *Route, r *http.Request) (string, map[string]any, 
 		vars[p.Var] = v
 	}
 	if route.Body != "" {
-		input := camelKeys(body, route.Opaque)
+		input, err := camelKeys(body, route.Opaque, "")
+		if err != nil {
+			return "", nil, err
+		}
 		if err := checkJSONType(a.schema, types[route.Body], input, ""); err != nil {
 			return "", nil, err
 		}

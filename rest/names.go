@@ -2,32 +2,47 @@ package rest
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/neuais/neuais/models"
 )
 
 // camelKeys returns body with every key turned from snake_case to
 // camelCase, recursively, leaving the values of opaque keys as they are.
-func camelKeys(v any, opaque []string) any {
+// Two keys of one object with the same camelCase form (binary_url and
+// binaryUrl) are invalid_request: which one won would depend on map order.
+func camelKeys(v any, opaque []string, path string) (any, *models.Error) {
 	switch v := v.(type) {
 	case map[string]any:
 		out := make(map[string]any, len(v))
 		for k, val := range v {
+			ck := camel(k)
+			if _, dup := out[ck]; dup {
+				return nil, models.Invalid(snakePath(path+ck, opaque), "is given twice, in two spellings")
+			}
 			if slices.Contains(opaque, k) {
-				out[camel(k)] = val
+				out[ck] = val
 				continue
 			}
-			out[camel(k)] = camelKeys(val, opaque)
+			var err *models.Error
+			if out[ck], err = camelKeys(val, opaque, path+ck+"."); err != nil {
+				return nil, err
+			}
 		}
-		return out
+		return out, nil
 	case []any:
 		out := make([]any, len(v))
 		for i, val := range v {
-			out[i] = camelKeys(val, opaque)
+			var err *models.Error
+			if out[i], err = camelKeys(val, opaque, path+strconv.Itoa(i)+"."); err != nil {
+				return nil, err
+			}
 		}
-		return out
+		return out, nil
 	default:
-		return v
+		return v, nil
 	}
 }
 

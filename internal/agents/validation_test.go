@@ -80,6 +80,7 @@ func TestCreateValidation(t *testing.T) {
 			{"ErrEnvNotObject", withField(t, "environment", "LOG_LEVEL=info"), "environment", "must be an object"},
 			{"ErrUnknownField", withField(t, "colour", "blue"), "colour", ""},
 			{"ErrBodyNotJSON", `{"name": `, "body", "malformed JSON"},
+			{"ErrTwoSpellings", withField(t, "binaryUrl", "https://example.com/other"), "binary_url", "given twice"},
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
