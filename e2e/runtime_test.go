@@ -17,6 +17,7 @@ import (
 	"github.com/neuais/neuais/internal/config"
 	"github.com/neuais/neuais/internal/events"
 	"github.com/neuais/neuais/internal/logs"
+	"github.com/neuais/neuais/internal/runtime"
 )
 
 // runtimeConfig runs the local runtime with short timings so that crash
@@ -161,8 +162,19 @@ func TestAgentLifecycleWithRealProcesses(t *testing.T) {
 			if res := s.Do(http.MethodPost, "/v1/agents/"+agent.ID+"/scale", s.AdminToken, map[string]int{"replicas": 1}); res.Status != http.StatusOK {
 				t.Fatalf("scale: %d %s", res.Status, res.Body)
 			}
-			eventually(t, "one live replica", func() bool { return len(livePIDs(s, agent.ID)) == 1 })
-			if r := s.App.Runtime.Replicas(agent.ID); len(r) != 1 || r[0].Index != 1 {
+			// A stopped replica's slot goes only after its supervisor has
+			// returned, a moment after its process died: wait for both.
+			var r []runtime.Replica
+			defer func() {
+				if t.Failed() {
+					t.Logf("replicas: %+v", r)
+				}
+			}()
+			eventually(t, "one live replica and one slot", func() bool {
+				r = s.App.Runtime.Replicas(agent.ID)
+				return len(livePIDs(s, agent.ID)) == 1 && len(r) == 1
+			})
+			if r[0].Index != 1 {
 				t.Fatalf("replicas after scale down: %+v", r)
 			}
 		})
