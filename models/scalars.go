@@ -20,11 +20,13 @@ func MarshalMap(m map[string]any) graphql.Marshaler {
 	})
 }
 
-// UnmarshalMap reads the Map scalar: a JSON object.
+// UnmarshalMap reads the Map scalar: a JSON object. Anything else is
+// invalid_request.
 func UnmarshalMap(v any) (map[string]any, error) {
 	m, ok := v.(map[string]any)
 	if !ok {
-		return nil, fmt.Errorf("%T is not an object", v)
+		// The field is named by the error presenter, from the input path.
+		return nil, Invalid("", "must be an object")
 	}
 	return m, nil
 }

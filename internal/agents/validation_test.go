@@ -140,6 +140,22 @@ func TestCreateValidation(t *testing.T) {
 				t.Fatalf("%+v", gql.Errors)
 			}
 		})
+		t.Run("GraphQLErrEnvNotObject", func(t *testing.T) {
+			for _, q := range []string{
+				`mutation { createAgent(input: {name: "gqlenv", runtime: "go", binaryUrl: "https://example.com/a", environment: [1]}) { id } }`,
+				`mutation { createAgent(input: {name: "gqlenv", runtime: "go", binaryUrl: "https://example.com/a", environment: "A=1"}) { id } }`,
+			} {
+				gql := s.GraphQL(s.AdminToken, q, nil)
+				if gql.Code() != "invalid_request" || gql.Errors[0].Extensions["details"].(map[string]any)["field"] != "environment" {
+					t.Fatalf("%s: %+v", q, gql.Errors)
+				}
+			}
+			gql := s.GraphQL(s.AdminToken, `mutation($id: ID!, $env: Map) { updateAgent(id: $id, input: {environment: $env}) { id } }`,
+				map[string]any{"id": mustCreate(t, s, s.AdminToken, "gqlenv"), "env": []any{"A=1"}})
+			if gql.Code() != "invalid_request" || gql.Errors[0].Extensions["details"].(map[string]any)["field"] != "environment" {
+				t.Fatalf("variable: %+v", gql.Errors)
+			}
+		})
 	})
 }
 

@@ -100,6 +100,9 @@ func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 		var coded *models.Error
 		if errors.As(err, &coded) {
 			gqlErr := graphql.DefaultErrorPresenter(ctx, err)
+			if field, ok := coded.Details["field"].(string); ok && field == "" {
+				coded = inputError(coded, gqlErr.Path)
+			}
 			gqlErr.Message = coded.Message
 			gqlErr.Extensions = map[string]any{"code": coded.Code}
 			if len(coded.Details) > 0 {
@@ -138,6 +141,29 @@ func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 		presented.Extensions = map[string]any{"code": models.CodeInternal}
 		return presented
 	}
+}
+
+// inputError names the field of an invalid_request raised while an
+// argument is decoded (a scalar's unmarshaler, which cannot know its
+// field) from the input path [field, argument, input fields…], the way
+// domain errors name input fields (environment, config.replicas).
+func inputError(coded *models.Error, path ast.Path) *models.Error {
+	var parts []string
+	if len(path) > 2 {
+		for _, p := range path[2:] {
+			switch p := p.(type) {
+			case ast.PathName:
+				parts = append(parts, string(p))
+			case ast.PathIndex:
+				parts = append(parts, fmt.Sprint(int(p)))
+			}
+		}
+	}
+	if len(parts) == 0 {
+		return coded
+	}
+	reason, _ := coded.Details["reason"].(string)
+	return models.Invalid(strings.Join(parts, "."), reason)
 }
 
 // variableField returns "input.name" for a variable-coercion error path
