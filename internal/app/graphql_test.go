@@ -218,10 +218,11 @@ func TestGraphQLOverHTTPAudit(t *testing.T) {
 	}
 }
 
-// Rows a list may return count toward the complexity limit, so aliases
-// cannot multiply a list into an unbounded read; REST's fixed documents,
-// bounded by their own validation, are not held to the limit.
-func TestListComplexity(t *testing.T) {
+// Rows a list may return and password hashing count toward the complexity
+// limit, so aliases cannot multiply a list into an unbounded read or a
+// login into seconds of bcrypt; REST's fixed documents, bounded by their
+// own validation, are not held to the limit.
+func TestComplexityCosts(t *testing.T) {
 	s := apitest.Start(t, "sqlite:"+filepath.Join(t.TempDir(), "test.db"))
 	t.Run("ErrAliasedLists", func(t *testing.T) {
 		var q strings.Builder
@@ -235,6 +236,28 @@ func TestListComplexity(t *testing.T) {
 		}
 		if res := s.GraphQL(s.AdminToken, `{ a: agentLogs(id: "agt_x", tail: 10000) { logs { message } } b: agentLogs(id: "agt_x", tail: 10000) { logs { message } } }`, nil); res.Code() != "invalid_request" {
 			t.Fatalf("twice 10000 log lines: %+v", res.Errors)
+		}
+	})
+	t.Run("ErrAliasedPasswordHashing", func(t *testing.T) {
+		// Each alias would cost a bcrypt comparison or hash: one request
+		// must not buy seconds of CPU.
+		for _, field := range []string{
+			`createToken(email: "` + apitest.AdminEmail + `", password: "` + apitest.AdminPassword + `") { expiresIn }`,
+			`createUser(input: {email: "x@example.com", password: "long-enough", role: viewer}) { id }`,
+			`updateUser(id: "usr_x", input: {password: "long-enough"}) { id }`,
+		} {
+			var q strings.Builder
+			q.WriteString("mutation {")
+			for i := range 20 {
+				q.WriteString(" a" + strconv.Itoa(i) + ": " + field)
+			}
+			q.WriteString(" }")
+			if res := s.GraphQL(s.AdminToken, q.String(), nil); res.Code() != "invalid_request" || !strings.Contains(res.Errors[0].Message, "complexity") {
+				t.Fatalf("20 times %s: %+v", field, res.Errors)
+			}
+		}
+		if res := s.GraphQL("", `mutation { createToken(email: "`+apitest.AdminEmail+`", password: "`+apitest.AdminPassword+`") { expiresIn } }`, nil); len(res.Errors) > 0 {
+			t.Fatalf("one login: %+v", res.Errors)
 		}
 	})
 	t.Run("OneLargeList", func(t *testing.T) {
