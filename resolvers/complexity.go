@@ -15,10 +15,16 @@ const rowsPerPoint = 20
 // with aliases in one request.
 const passwordCost = 100
 
+// waitCost is the cost of waitForAgent: it holds a bus subscription for
+// up to NEUAIS_MAX_AGENT_WAIT, and aliases would hold hundreds at once.
+const waitCost = 50
+
 // Complexity returns the cost of the list fields (their selection plus a
-// point per rowsPerPoint rows they may return) and of the password fields.
+// point per rowsPerPoint rows they may return), of the password fields
+// and of waits.
 func Complexity() graph.ComplexityRoot {
 	var c graph.ComplexityRoot
+	c.Query.WaitForAgent = func(child int, _, _ string, _ *string) int { return child + waitCost }
 	c.Mutation.CreateToken = func(child int, _, _ string) int { return child + passwordCost }
 	c.Mutation.CreateUser = func(child int, _ models.CreateUserInput) int { return child + passwordCost }
 	c.Mutation.UpdateUser = func(child int, _ string, in models.UpdateUserInput) int {

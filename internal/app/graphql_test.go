@@ -218,9 +218,10 @@ func TestGraphQLOverHTTPAudit(t *testing.T) {
 	}
 }
 
-// Rows a list may return and password hashing count toward the complexity
-// limit, so aliases cannot multiply a list into an unbounded read or a
-// login into seconds of bcrypt; REST's fixed documents, bounded by their
+// Rows a list may return, password hashing and waits count toward the
+// complexity limit, so aliases cannot multiply a list into an unbounded
+// read, a login into seconds of bcrypt or a wait into hundreds of held
+// subscriptions; REST's fixed documents, bounded by their
 // own validation, are not held to the limit.
 func TestComplexityCosts(t *testing.T) {
 	s := apitest.Start(t, "sqlite:"+filepath.Join(t.TempDir(), "test.db"))
@@ -258,6 +259,18 @@ func TestComplexityCosts(t *testing.T) {
 		}
 		if res := s.GraphQL("", `mutation { createToken(email: "`+apitest.AdminEmail+`", password: "`+apitest.AdminPassword+`") { expiresIn } }`, nil); len(res.Errors) > 0 {
 			t.Fatalf("one login: %+v", res.Errors)
+		}
+	})
+	t.Run("ErrAliasedWaits", func(t *testing.T) {
+		// Each alias would hold a bus subscription for up to the timeout.
+		var q strings.Builder
+		q.WriteString("{")
+		for i := range 30 {
+			q.WriteString(" a" + strconv.Itoa(i) + `: waitForAgent(id: "agt_x", status: "running", timeout: "1s") { id }`)
+		}
+		q.WriteString(" }")
+		if res := s.GraphQL(s.AdminToken, q.String(), nil); res.Code() != "invalid_request" || !strings.Contains(res.Errors[0].Message, "complexity") {
+			t.Fatalf("30 waits: %+v", res.Errors)
 		}
 	})
 	t.Run("OneLargeList", func(t *testing.T) {
