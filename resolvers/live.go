@@ -64,7 +64,7 @@ func (r *Resolver) liveContext(ctx context.Context, who *models.Identity, stream
 		stop := context.AfterFunc(r.Stopping, func() { cancel(errShuttingDown) })
 		context.AfterFunc(live, func() { stop() })
 	}
-	go r.watchUser(live, cancel)
+	go r.watchUser(live, who, cancel)
 	streams.OnEnd(ctx, func() error {
 		if ctx.Err() != nil {
 			return nil // the client left
@@ -78,7 +78,7 @@ func (r *Resolver) liveContext(ctx context.Context, who *models.Identity, stream
 }
 
 // watchUser ends the stream when its user no longer exists.
-func (r *Resolver) watchUser(ctx context.Context, cancel context.CancelCauseFunc) {
+func (r *Resolver) watchUser(ctx context.Context, who *models.Identity, cancel context.CancelCauseFunc) {
 	interval := r.UserCheckInterval
 	if interval <= 0 {
 		interval = DefaultUserCheckInterval
@@ -92,7 +92,13 @@ func (r *Resolver) watchUser(ctx context.Context, cancel context.CancelCauseFunc
 		case <-ticker.C:
 		}
 		if _, err := r.Auth.CurrentUser(ctx); err != nil && models.ErrorCode(err) == models.CodeUnauthorized && ctx.Err() == nil {
-			cancel(errUserDeleted)
+			// CurrentUser refuses an expired token too, and this check may
+			// run before the expiry timer fires: report the real reason.
+			if !who.ExpiresAt.IsZero() && !time.Now().Before(who.ExpiresAt) {
+				cancel(errTokenExpired)
+			} else {
+				cancel(errUserDeleted)
+			}
 			return
 		}
 	}
