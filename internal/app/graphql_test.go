@@ -273,6 +273,14 @@ func TestComplexityCosts(t *testing.T) {
 			t.Fatalf("30 waits: %+v", res.Errors)
 		}
 	})
+	t.Run("ErrTooManyTokens", func(t *testing.T) {
+		// Validation compares same-named fields pairwise: 10000 "id"s cost
+		// seconds of CPU before any limit above is checked, and need no token.
+		q := "{ me { " + strings.Repeat("id ", 1500) + "} }"
+		if res := s.GraphQL("", q, nil); res.Code() != "invalid_request" || !strings.Contains(res.Errors[0].Message, "token limit") {
+			t.Fatalf("1500 fields: %+v", res.Errors)
+		}
+	})
 	t.Run("OneLargeList", func(t *testing.T) {
 		res := s.GraphQL(s.AdminToken, `{ agents(limit: 1000) { items { id name status replicas region runtime binaryUrl config { cpu memory replicas } createdAt updatedAt } total } }`, nil)
 		if len(res.Errors) > 0 {

@@ -36,6 +36,11 @@ const (
 	DefaultComplexityLimit = 1000
 	DefaultDepthLimit      = 12
 	queryCacheSize         = 1000
+	// parserTokenLimit bounds a /graphql document before validation, whose
+	// check of same-named fields is quadratic (10000 "id"s: seconds of
+	// CPU, from an anonymous request); GraphiQL's introspection query is
+	// about 150 tokens.
+	parserTokenLimit = 1000
 )
 
 // configurable is what handler.Server and executor.Executor have in common.
@@ -80,6 +85,7 @@ func NewHandler(es graphql.ExecutableSchema, o Options) *handler.Server {
 	// Only here: REST runs the route table's own documents, whose lists
 	// its validation bounds.
 	srv.Use(extension.FixedComplexityLimit(o.ComplexityLimit))
+	srv.SetParserTokenLimit(parserTokenLimit)
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](queryCacheSize)})
 	return srv
 }
