@@ -445,6 +445,16 @@ func TestUserLifecycle(t *testing.T) {
 				t.Fatalf("developer promoted itself: %d %s", res.Status, res.Body)
 			}
 		})
+		t.Run("NoChangeKeepsUpdatedAt", func(t *testing.T) {
+			u := s.CreateUser(s.AdminToken, "same@example.com", models.RoleViewer)
+			before := s.Do("GET", "/v1/users/"+u.ID, s.AdminToken, nil).JSON(t)["updated_at"]
+			for _, body := range []map[string]string{{}, {"email": "Same@Example.com", "role": "viewer"}} {
+				res := s.Do("PUT", "/v1/users/"+u.ID, s.AdminToken, body)
+				if res.Status != 200 || res.JSON(t)["updated_at"] != before {
+					t.Fatalf("PUT %v: %d %s, want updated_at %v kept", body, res.Status, res.Body, before)
+				}
+			}
+		})
 		t.Run("ErrLastAdmin", func(t *testing.T) {
 			if res := s.Do("DELETE", "/v1/users/"+admin.ID, s.AdminToken, nil); res.Status != 409 || res.ErrorCode() != "conflict" {
 				t.Fatalf("delete last admin: %d %s", res.Status, res.Body)

@@ -154,11 +154,15 @@ func (s *Service) Update(ctx context.Context, id string, in models.UpdateUserInp
 		if user, err = getInOrg(ctx, tx, caller.OrgID, id); err != nil {
 			return err
 		}
+		// Like agents, a user changes (and its updated_at moves) only when
+		// a value does.
+		changed := hash != ""
 		if in.Email != nil && email != user.Email {
 			if err := checkEmailFree(ctx, tx, email, user.ID); err != nil {
 				return err
 			}
 			user.Email = email
+			changed = true
 		}
 		if hash != "" {
 			user.PasswordHash = hash
@@ -170,6 +174,10 @@ func (s *Service) Update(ctx context.Context, id string, in models.UpdateUserInp
 				}
 			}
 			user.Role = *in.Role
+			changed = true
+		}
+		if !changed {
+			return nil
 		}
 		user.UpdatedAt = models.Now()
 		if _, err := tx.NewUpdate().Model(user).Column("email", "password_hash", "role", "updated_at").WherePK().Exec(ctx); err != nil {
