@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -173,11 +174,14 @@ func TestCurlFollow(t *testing.T) {
 	if len(got) < 15 || len(ids) != len(got) {
 		t.Fatalf("curl read %d events with %d ids", len(got), len(ids))
 	}
-	// The backlog is the tail read just before (lines may have come since);
-	// lines are in arrival order: the agent's numbered lines follow each other.
-	if number(got[0].Message) < number(backlog[0].Message) {
-		t.Fatalf("backlog starts at %v, before the tail %v", got[0], backlog[0])
+	// The backlog is the tail read just before (lines may have come since):
+	// in the whole log, in arrival order, it starts no earlier. Platform
+	// lines ("Agent started") have no number, so positions are compared.
+	all := getLogs(t, s, id, "?tail=1000")
+	if first, tail := slices.Index(all, got[0]), slices.Index(all, backlog[0]); first < 0 || tail < 0 || first < tail {
+		t.Fatalf("backlog starts at %v (line %d of the log), before the tail %v (line %d)", got[0], first, backlog[0], tail)
 	}
+	// Lines are in arrival order: the agent's numbered lines follow each other.
 	prev := 0
 	for _, l := range got {
 		if n := number(l.Message); n > 0 {
