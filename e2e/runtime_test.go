@@ -25,6 +25,7 @@ import (
 func runtimeConfig(databaseURL, dataDir string) config.Config {
 	cfg := apitest.Config(databaseURL, dataDir)
 	cfg.RuntimeDriver = config.RuntimeLocal
+	cfg.AllowPrivateBinaryURLs = true // the test binaries are served on 127.0.0.1
 	cfg.StopGrace = 2 * time.Second
 	cfg.RestartBackoffMax = 200 * time.Millisecond
 	cfg.CrashLoopThreshold = 3
@@ -321,5 +322,27 @@ func TestWaitSeesPassingDeploying(t *testing.T) {
 	res = <-waited
 	if res.Status != http.StatusOK || !strings.Contains(string(res.Body), `"status":"deploying"`) {
 		t.Fatalf("wait for deploying: %d %s", res.Status, res.Body)
+	}
+}
+
+// TestPrivateBinaryURLsRefused: by default a binary URL cannot make the
+// server reach its own network, whatever name resolves there.
+func TestPrivateBinaryURLsRefused(t *testing.T) {
+	cfg := runtimeConfig("", t.TempDir())
+	cfg.AllowPrivateBinaryURLs = false
+	s := apitest.StartConfig(t, cfg)
+	for name, url := range map[string]string{
+		"loopback":  binaries.URL + "/agent",
+		"localhost": strings.Replace(binaries.URL, "127.0.0.1", "localhost", 1) + "/agent",
+		"metadata":  "http://169.254.169.254/latest/meta-data",
+	} {
+		t.Run(name, func(t *testing.T) {
+			res := s.Do(http.MethodPost, "/v1/agents", s.AdminToken, map[string]any{"name": name, "runtime": "native", "binary_url": url})
+			agent := decodeAgent(t, res)
+			waitStatus(t, s, agent.ID, "error")
+			eventually(t, "a log line that says why", func() bool {
+				return strings.Contains(logMessages(t, s, agent.ID), "is not public")
+			})
+		})
 	}
 }

@@ -47,6 +47,7 @@ func (a *App) startLive(ctx context.Context) error {
 	}
 	rc := runtime.DefaultConfig(cfg.DataDir)
 	rc.AllowFileURLs = cfg.AllowFileURLs
+	rc.AllowPrivateURLs = cfg.AllowPrivateBinaryURLs
 	rc.StopGrace = cfg.StopGrace
 	rc.FetchTimeout = cfg.FetchTimeout
 	rc.MaxBinaryBytes = int64(cfg.MaxBinaryBytes)

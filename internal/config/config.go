@@ -57,8 +57,11 @@ type Config struct {
 	Regions          []string
 	EndpointTemplate string
 	AllowFileURLs    bool
-	MaxReplicas      int
-	MaxAgentWait     time.Duration
+	// AllowPrivateBinaryURLs lets binary downloads reach loopback and
+	// private addresses (local use only).
+	AllowPrivateBinaryURLs bool
+	MaxReplicas            int
+	MaxAgentWait           time.Duration
 
 	// Local runtime: how long a stopping replica gets between SIGTERM and
 	// SIGKILL, the binary download's timeout and size cap, the longest
@@ -233,6 +236,7 @@ func LoadFlags(fs *flag.FlagSet, args []string, getenv func(string) string) (Con
 	list(&c.Regions, "regions", "regions agents may run in, the first being the default")
 	str(&c.EndpointTemplate, "endpoint-template", "URL of an agent's endpoint; {name} is replaced by the agent's name")
 	boolean(&c.AllowFileURLs, "allow-file-urls", "accept file:// binary URLs (local use only)")
+	boolean(&c.AllowPrivateBinaryURLs, "allow-private-binary-urls", "let binary downloads reach loopback and private addresses (local use only)")
 	num(&c.MaxReplicas, "max-replicas", "most replicas one agent may have")
 	duration(&c.MaxAgentWait, "max-agent-wait", "longest timeout of a wait for an agent's status")
 	duration(&c.MetricsInterval, "metrics-interval", "how often running agents are sampled for metrics")

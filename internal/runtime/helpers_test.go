@@ -152,6 +152,7 @@ func newTestEnv(t *testing.T, d *bun.DB) *testEnv {
 		t: t, db: d, bus: bus, sink: &memSink{}, orgID: org.ID, agentEv: sub,
 		cfg: runtime.Config{
 			DataDir:            t.TempDir(),
+			AllowPrivateURLs:   true, // the test binaries are served on 127.0.0.1
 			FetchTimeout:       10 * time.Second,
 			StopGrace:          3 * time.Second,
 			BackoffBase:        50 * time.Millisecond,

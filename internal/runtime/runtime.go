@@ -32,6 +32,11 @@ type Config struct {
 	// AllowFileURLs lets binary URLs use file:// (local development only:
 	// it exposes the server's file system to API users).
 	AllowFileURLs bool
+	// AllowPrivateURLs lets binary downloads reach loopback, private and
+	// link-local addresses (local development). Off, an address of those
+	// kinds is refused when dialled, after name resolution, so that a
+	// binary URL cannot make the server probe its own network.
+	AllowPrivateURLs bool
 	// FetchTimeout bounds one binary download from connect to last byte.
 	FetchTimeout time.Duration
 	// MaxBinaryBytes caps the size of a downloaded binary.
