@@ -25,11 +25,13 @@ func (r Role) CanWrite() bool { return r == RoleAdmin || r == RoleDeveloper }
 
 // Identity is the authenticated caller of one request.
 type Identity struct {
-	UserID    string
-	OrgID     string
-	Role      Role
-	TokenID   string
-	ExpiresAt time.Time
+	UserID  string
+	OrgID   string
+	Role    Role
+	TokenID string
+	// TokenVersion is the user's TokenVersion the token was issued at.
+	TokenVersion int64
+	ExpiresAt    time.Time
 	// RateLimit is the organization's limit in requests per minute.
 	RateLimit int
 }

@@ -47,11 +47,14 @@ type Organization struct {
 type User struct {
 	bun.BaseModel `bun:"table:users"`
 
-	ID           string    `bun:"id,pk"`
-	OrgID        string    `bun:"org_id,notnull"`
-	Email        string    `bun:"email,notnull,unique"`
-	PasswordHash string    `bun:"password_hash,notnull" json:"-"`
-	Role         Role      `bun:"role,notnull"`
+	ID           string `bun:"id,pk"`
+	OrgID        string `bun:"org_id,notnull"`
+	Email        string `bun:"email,notnull,unique"`
+	PasswordHash string `bun:"password_hash,notnull" json:"-"`
+	Role         Role   `bun:"role,notnull"`
+	// TokenVersion is in every token issued to the user; changing the
+	// password bumps it, which revokes the tokens issued before.
+	TokenVersion int64     `bun:"token_version,notnull"`
 	CreatedAt    time.Time `bun:"created_at,notnull"`
 	UpdatedAt    time.Time `bun:"updated_at,notnull"`
 }

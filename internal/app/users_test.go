@@ -3,6 +3,7 @@ package app_test
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"regexp"
 	"slices"
 	"strings"
@@ -435,13 +436,14 @@ func TestUserLifecycle(t *testing.T) {
 				t.Fatalf("%d %s", res.Status, res.Body)
 			}
 			noSecrets(t, res.Body)
-			s.Login("partial@example.com", "changed-password")
+			// The password change revoked u.Token; this one predates the role change.
+			token := s.Login("partial@example.com", "changed-password")
 			res = s.Do("PUT", "/v1/users/"+u.ID, s.AdminToken, map[string]string{"email": "renamed@example.com", "role": "developer"})
 			if res.Status != 200 || res.JSON(t)["email"] != "renamed@example.com" || res.JSON(t)["role"] != "developer" {
 				t.Fatalf("%d %s", res.Status, res.Body)
 			}
 			// The role change applies to tokens issued before it.
-			if res := s.Do("PUT", "/v1/users/"+u.ID, u.Token, map[string]string{"role": "admin"}); res.Status != 403 {
+			if res := s.Do("PUT", "/v1/users/"+u.ID, token, map[string]string{"role": "admin"}); res.Status != 403 {
 				t.Fatalf("developer promoted itself: %d %s", res.Status, res.Body)
 			}
 		})
@@ -500,5 +502,41 @@ func TestUserLifecycle(t *testing.T) {
 				t.Fatalf("%+v", res.Errors)
 			}
 		})
+	})
+}
+
+func TestPasswordChangeRevokesTokens(t *testing.T) {
+	apitest.EachDB(t, func(t *testing.T, url string) {
+		s := apitest.Start(t, url)
+		res := s.Do(http.MethodPost, "/v1/users", s.AdminToken, map[string]string{"email": "dev@example.com", "password": "first-password", "role": "developer"})
+		if res.Status != http.StatusCreated {
+			t.Fatalf("create: %d %s", res.Status, res.Body)
+		}
+		id := res.JSON(t)["id"].(string)
+		old := s.Login("dev@example.com", "first-password")
+
+		if res := s.Do(http.MethodPut, "/v1/users/"+id, s.AdminToken, map[string]string{"role": "viewer"}); res.Status != http.StatusOK {
+			t.Fatalf("role change: %d %s", res.Status, res.Body)
+		}
+		if res := s.Do(http.MethodGet, "/v1/users/"+id, old, nil); res.Status != http.StatusOK {
+			t.Fatalf("a role change revoked the token: %d %s", res.Status, res.Body)
+		}
+		if res := s.Do(http.MethodPut, "/v1/users/"+id, s.AdminToken, map[string]string{"password": "second-password"}); res.Status != http.StatusOK {
+			t.Fatalf("password change: %d %s", res.Status, res.Body)
+		}
+		res = s.Do(http.MethodGet, "/v1/users/"+id, old, nil)
+		if res.Status != http.StatusUnauthorized || !strings.Contains(string(res.Body), "password has changed") {
+			t.Fatalf("token from before the password change: %d %s", res.Status, res.Body)
+		}
+		if gql := s.GraphQL(old, `{ me { id } }`, nil); gql.Code() != "unauthorized" {
+			t.Fatalf("GraphQL with the old token: %+v", gql.Errors)
+		}
+		fresh := s.Login("dev@example.com", "second-password")
+		if res := s.Do(http.MethodGet, "/v1/users/"+id, fresh, nil); res.Status != http.StatusOK {
+			t.Fatalf("new token: %d %s", res.Status, res.Body)
+		}
+		if res := s.Do(http.MethodGet, "/v1/users/"+id, s.AdminToken, nil); res.Status != http.StatusOK {
+			t.Fatalf("the admin's token was revoked by another user's change: %d %s", res.Status, res.Body)
+		}
 	})
 }

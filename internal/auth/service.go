@@ -89,13 +89,14 @@ func (s *Service) Authenticate(ctx context.Context, raw string) (*models.Identit
 		return nil, err
 	}
 	var row struct {
-		OrgID     string      `bun:"org_id"`
-		Role      models.Role `bun:"role"`
-		RateLimit int         `bun:"rate_limit"`
+		OrgID        string      `bun:"org_id"`
+		Role         models.Role `bun:"role"`
+		TokenVersion int64       `bun:"token_version"`
+		RateLimit    int         `bun:"rate_limit"`
 	}
 	err = s.db.NewSelect().TableExpr("users AS u").
 		Join("JOIN organizations AS o ON o.id = u.org_id").
-		ColumnExpr("u.org_id, u.role, o.rate_limit").
+		ColumnExpr("u.org_id, u.role, u.token_version, o.rate_limit").
 		Where("u.id = ?", id.UserID).Scan(ctx, &row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, models.Errorf(models.CodeUnauthorized, "User no longer exists")
@@ -106,10 +107,16 @@ func (s *Service) Authenticate(ctx context.Context, raw string) (*models.Identit
 	if row.OrgID != id.OrgID {
 		return nil, models.Errorf(models.CodeUnauthorized, "Invalid token claims")
 	}
+	if row.TokenVersion != id.TokenVersion {
+		return nil, errTokenRevoked
+	}
 	id.Role = row.Role
 	id.RateLimit = row.RateLimit
 	return id, nil
 }
+
+// errTokenRevoked refuses tokens issued before the user's password changed.
+var errTokenRevoked = models.Errorf(models.CodeUnauthorized, "Token revoked: the password has changed since it was issued")
 
 // CurrentUser returns the caller's user. Errors: unauthorized.
 func (s *Service) CurrentUser(ctx context.Context) (*models.User, error) {
@@ -123,6 +130,9 @@ func (s *Service) CurrentUser(ctx context.Context) (*models.User, error) {
 			return nil, models.ErrUnauthorized
 		}
 		return nil, fmt.Errorf("auth: load user: %w", err)
+	}
+	if user.TokenVersion != id.TokenVersion {
+		return nil, errTokenRevoked
 	}
 	return user, nil
 }

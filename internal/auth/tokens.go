@@ -29,6 +29,8 @@ type Claims struct {
 	jwt.RegisteredClaims
 	OrgID string      `json:"org"`
 	Role  models.Role `json:"role"`
+	// Version is the user's TokenVersion at issue time.
+	Version int64 `json:"ver"`
 }
 
 // Tokens signs and verifies HS256 tokens with one secret.
@@ -58,8 +60,9 @@ func (t *Tokens) Issue(user *models.User) (string, time.Time, error) {
 			ExpiresAt: jwt.NewNumericDate(exp),
 			ID:        models.NewID("tok_"),
 		},
-		OrgID: user.OrgID,
-		Role:  user.Role,
+		OrgID:   user.OrgID,
+		Role:    user.Role,
+		Version: user.TokenVersion,
 	}
 	signed, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(t.secret)
 	if err != nil {
@@ -88,11 +91,12 @@ func (t *Tokens) Verify(raw string) (*models.Identity, error) {
 		return nil, models.Errorf(models.CodeUnauthorized, "Invalid token claims")
 	}
 	return &models.Identity{
-		UserID:    claims.Subject,
-		OrgID:     claims.OrgID,
-		Role:      claims.Role,
-		TokenID:   claims.ID,
-		ExpiresAt: claims.ExpiresAt.Time,
+		UserID:       claims.Subject,
+		OrgID:        claims.OrgID,
+		Role:         claims.Role,
+		TokenID:      claims.ID,
+		TokenVersion: claims.Version,
+		ExpiresAt:    claims.ExpiresAt.Time,
 	}, nil
 }
 

@@ -166,6 +166,7 @@ func (s *Service) Update(ctx context.Context, id string, in models.UpdateUserInp
 		}
 		if hash != "" {
 			user.PasswordHash = hash
+			user.TokenVersion++
 		}
 		if in.Role != nil && *in.Role != user.Role {
 			if user.Role == models.RoleAdmin {
@@ -180,7 +181,7 @@ func (s *Service) Update(ctx context.Context, id string, in models.UpdateUserInp
 			return nil
 		}
 		user.UpdatedAt = models.Now()
-		if _, err := tx.NewUpdate().Model(user).Column("email", "password_hash", "role", "updated_at").WherePK().Exec(ctx); err != nil {
+		if _, err := tx.NewUpdate().Model(user).Column("email", "password_hash", "role", "token_version", "updated_at").WherePK().Exec(ctx); err != nil {
 			if db.IsUniqueViolation(err) {
 				return errEmailTaken
 			}
