@@ -35,7 +35,7 @@ const keepAlive = 15 * time.Second
 
 func (a *App) routes(gql http.Handler) http.Handler {
 	r := chi.NewRouter()
-	r.Use(requestID, a.logRequests, a.recoverPanics, clientAddr, a.authenticate, a.rateLimit)
+	r.Use(a.bodyDeadline, requestID, a.logRequests, a.recoverPanics, clientAddr, a.authenticate, a.rateLimit)
 	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
 		rest.WriteError(w, models.Errorf(models.CodeNotFound, "No such route"))
 	})
@@ -159,6 +159,19 @@ func (a *App) recoverPanics(next http.Handler) http.Handler {
 				rest.WriteError(w, models.Errorf(models.CodeInternal, "internal server error"))
 			}
 		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// bodyDeadline gives the client Config.BodyReadTimeout to send a request
+// body, so that slow senders cannot hold connections open at will. Long
+// responses after a body (GraphQL over SSE) are safe: net/http clears the
+// read deadline when it starts watching the connection after the body.
+func (a *App) bodyDeadline(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
+			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(a.Config.BodyReadTimeout))
+		}
 		next.ServeHTTP(w, r)
 	})
 }

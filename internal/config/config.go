@@ -41,6 +41,8 @@ type Config struct {
 	Introspection   bool
 	// ShutdownGrace bounds graceful shutdown.
 	ShutdownGrace time.Duration
+	// BodyReadTimeout bounds how long a client may take to send a body.
+	BodyReadTimeout time.Duration
 	// Rate limits: organizations have their tier's limit per minute and
 	// callers without a token AnonymousRateLimit per address; no limit is
 	// below RateLimitMin. LoginMaxFailures failed logins per e-mail or
@@ -98,6 +100,7 @@ func Default() Config {
 		DepthLimit:      12,
 		Introspection:   true,
 		ShutdownGrace:   15 * time.Second,
+		BodyReadTimeout: 30 * time.Second,
 
 		AnonymousRateLimit: 100,
 		LoginMaxFailures:   5,
@@ -229,6 +232,7 @@ func LoadFlags(fs *flag.FlagSet, args []string, getenv func(string) string) (Con
 	num(&c.DepthLimit, "depth-limit", "GraphQL query depth limit")
 	boolean(&c.Introspection, "introspection", "allow GraphQL introspection")
 	duration(&c.ShutdownGrace, "shutdown-grace", "how long graceful shutdown may take")
+	duration(&c.BodyReadTimeout, "body-read-timeout", "how long a client may take to send a request body")
 	num(&c.AnonymousRateLimit, "anonymous-rate-limit", "requests per minute of one client address without a token")
 	num(&c.RateLimitMin, "rate-limit-min", "lowest requests-per-minute limit of any caller; raise it for tests or trusted installations")
 	num(&c.LoginMaxFailures, "login-max-failures", "failed logins per e-mail or address before logins are refused; 0 disables")
@@ -270,6 +274,9 @@ func LoadFlags(fs *flag.FlagSet, args []string, getenv func(string) string) (Con
 	}
 	if c.MetricsInterval < time.Second {
 		errs = append(errs, errors.New("NEUAIS_METRICS_INTERVAL: must be at least 1s"))
+	}
+	if c.BodyReadTimeout <= 0 {
+		errs = append(errs, errors.New("NEUAIS_BODY_READ_TIMEOUT: must be positive"))
 	}
 	if c.StopGrace <= 0 || c.FetchTimeout <= 0 || c.MaxBinaryBytes <= 0 || c.RestartBackoffMax <= 0 || c.CrashLoopThreshold < 1 || c.CrashLoopWindow <= 0 {
 		errs = append(errs, errors.New("runtime settings (stop grace, fetch timeout, max binary bytes, restart backoff, crash loop): must be positive"))
