@@ -10,9 +10,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
+
+	"github.com/neuais/neuais/internal/apitest"
 )
 
 // binaries serves the test agent at /agent, a text file at /text, and 404s.
@@ -24,19 +24,12 @@ var (
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
 func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "neuais-e2e-")
+	agent, cleanup, err := apitest.BuildAgent("../internal/runtime/testdata/agent")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
-	agent := filepath.Join(dir, "agent")
-	build := exec.Command("go", "build", "-o", agent, "../internal/runtime/testdata/agent")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building the test agent:", err)
-		return 1
-	}
+	defer cleanup()
 	data, err := os.ReadFile(agent)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -36,20 +36,13 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "neuais-runtime-test-")
+	agent, cleanup, err := apitest.BuildAgent("./testdata/agent")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
-	agent := filepath.Join(dir, "agent")
+	defer cleanup()
 	agentPath = agent
-	build := exec.Command("go", "build", "-o", agent, "./testdata/agent")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building the test agent:", err)
-		return 1
-	}
 	agentSHA256, err = fileSHA256(agent)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -28,19 +27,13 @@ var agentPath string
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
 func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "neuais-live-test-")
+	path, cleanup, err := apitest.BuildAgent("./testdata/agent")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
-	agentPath = filepath.Join(dir, "agent")
-	build := exec.Command("go", "build", "-o", agentPath, "./testdata/agent")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building the test agent:", err)
-		return 1
-	}
+	defer cleanup()
+	agentPath = path
 	return m.Run()
 }
 
