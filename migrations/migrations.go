@@ -44,21 +44,27 @@ func NewMigrator(db *bun.DB) (*migrate.Migrator, error) {
 	return migrate.NewMigrator(db, set, migrate.WithMarkAppliedOnSuccess(true)), nil
 }
 
-// Up applies every pending migration under the migrator's lock.
-func Up(ctx context.Context, db *bun.DB) error {
+// Up applies every pending migration under the migrator's lock and
+// returns how many it applied. It works on an empty database too: the
+// migrations table is created first.
+func Up(ctx context.Context, db *bun.DB) (int, error) {
 	m, err := NewMigrator(db)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	return WithLock(ctx, db, func() error {
+	applied := 0
+	err = WithLock(ctx, db, func() error {
 		if err := m.Init(ctx); err != nil {
 			return fmt.Errorf("migrations: init: %w", err)
 		}
-		if _, err := m.Migrate(ctx); err != nil {
+		group, err := m.Migrate(ctx)
+		if err != nil {
 			return fmt.Errorf("migrations: up: %w", err)
 		}
+		applied = len(group.Migrations)
 		return nil
 	})
+	return applied, err
 }
 
 // Pending reports how many migrations are not yet applied.

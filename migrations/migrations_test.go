@@ -39,8 +39,8 @@ func TestUpIsIdempotent(t *testing.T) {
 	apitest.EachDB(t, func(t *testing.T, url string) {
 		d := apitest.MustOpenDB(t, url)
 		ctx := context.Background()
-		if err := migrations.Up(ctx, d); err != nil {
-			t.Fatalf("second Up: %v", err)
+		if applied, err := migrations.Up(ctx, d); err != nil || applied != 0 {
+			t.Fatalf("second Up: applied %d, %v", applied, err)
 		}
 		pending, err := migrations.Pending(ctx, d)
 		if err != nil || pending != 0 {
@@ -64,7 +64,7 @@ func TestSQLiteForeignKeysOn(t *testing.T) {
 func TestConcurrentUp(t *testing.T) {
 	apitest.EachDB(t, func(t *testing.T, url string) {
 		open := func() *bun.DB {
-			d, err := db.Open(context.Background(), url, t.TempDir())
+			d, err := db.Open(context.Background(), apitest.DBOptions(t, url))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -74,7 +74,10 @@ func TestConcurrentUp(t *testing.T) {
 		first, second := open(), open()
 		errs := make(chan error, 2)
 		for _, d := range []*bun.DB{first, second} {
-			go func() { errs <- migrations.Up(context.Background(), d) }()
+			go func() {
+				_, err := migrations.Up(context.Background(), d)
+				errs <- err
+			}()
 		}
 		for range 2 {
 			if err := <-errs; err != nil {

@@ -25,7 +25,7 @@ commands:
   orgs create NAME --admin-email E [--admin-password P] [--tier free|pro|enterprise]
                                  create an organization and its first admin
   orgs list                      list organizations
-  version                        print the build version
+  version                        print the version, VCS revision and Go version of the build
 
 Every command reads the server's configuration (NEUAIS_* variables and
 their flags, see neuais serve --help) and works while a server runs.
@@ -34,10 +34,11 @@ their flags, see neuais serve --help) and works while a server runs.
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "neuais:", err)
-		}
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp): // the help asked for is printed
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "neuais:", err)
 		os.Exit(1)
 	}
 }
@@ -56,7 +57,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "orgs":
 		return orgsCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "version":
-		fmt.Fprintln(stdout, app.Version)
+		fmt.Fprintln(stdout, "neuais", app.BuildInfo())
 		return nil
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)

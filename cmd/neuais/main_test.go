@@ -6,6 +6,9 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -186,5 +189,67 @@ func TestBinary(t *testing.T) {
 				t.Fatalf("%v\n%s", err, got)
 			}
 		})
+	})
+}
+
+func TestMigrateUpOnEmptyDatabase(t *testing.T) {
+	apitest.EachDB(t, func(t *testing.T, url string) {
+		env := map[string]string{"NEUAIS_DATA_DIR": t.TempDir(), "NEUAIS_DATABASE_URL": url}
+		getenv := func(k string) string { return env[k] }
+		got, err := cli(t, getenv, "migrate", "up")
+		if err != nil || !regexp.MustCompile(`Applied [1-9]\d* migration\(s\)`).MatchString(got) {
+			t.Fatalf("%v\n%s", err, got)
+		}
+		if got, err := cli(t, getenv, "migrate", "status"); err != nil || strings.Contains(got, "pending") {
+			t.Fatalf("%v\n%s", err, got)
+		}
+	})
+}
+
+// TestBuiltBinary builds the command as a user would and checks what only
+// a real build shows: the recorded VCS revision and exit codes.
+func TestBuiltBinary(t *testing.T) {
+	rev, err := exec.Command("git", "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Skipf("not in a git checkout: %v", err)
+	}
+	bin := filepath.Join(t.TempDir(), "neuais")
+	if out, err := exec.Command("go", "build", "-buildvcs=true", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	t.Run("VersionShowsRevision", func(t *testing.T) {
+		out, err := exec.Command(bin, "version").Output()
+		if err != nil || !strings.Contains(string(out), "revision "+strings.TrimSpace(string(rev))) || !strings.HasPrefix(string(out), "neuais v") {
+			t.Fatalf("%v: %s", err, out)
+		}
+	})
+	t.Run("ServeHelpExitsZero", func(t *testing.T) {
+		cmd := exec.Command(bin, "serve", "--help")
+		cmd.Env = append(os.Environ(), "NEUAIS_JWT_SECRET=do-not-print-this-secret-0123456789abcdef")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		if strings.Contains(string(out), "do-not-print-this-secret") {
+			t.Fatalf("help shows a value from the environment:\n%s", out)
+		}
+		flags := 0
+		for _, line := range strings.Split(string(out), "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), "--") {
+				flags++
+				continue
+			}
+			if strings.TrimSpace(line) != "" && !strings.HasPrefix(line, "usage") && !strings.Contains(line, "default ") {
+				t.Errorf("help line without a default: %q", line)
+			}
+		}
+		if flags < 30 {
+			t.Fatalf("%d flags in the help:\n%s", flags, out)
+		}
+	})
+	t.Run("ErrUnknownFlagExitsNonZero", func(t *testing.T) {
+		if err := exec.Command(bin, "serve", "--no-such-flag").Run(); err == nil {
+			t.Fatal("exit 0")
+		}
 	})
 }

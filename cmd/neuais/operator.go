@@ -23,7 +23,7 @@ import (
 
 // openDB opens the configured database, the same one the server uses.
 func openDB(ctx context.Context, cfg config.Config) (*bun.DB, error) {
-	return db.Open(ctx, cfg.DatabaseURL, cfg.DataDir)
+	return db.Open(ctx, db.Options{URL: cfg.DatabaseURL, DataDir: cfg.DataDir, SQLiteSynchronous: cfg.SQLiteSynchronous})
 }
 
 // migrateCmd runs `neuais migrate up|down|status [flags]`.
@@ -45,14 +45,11 @@ func migrateCmd(ctx context.Context, args []string, getenv func(string) string, 
 	defer d.Close()
 	switch pos[0] {
 	case "up":
-		pending, err := migrations.Pending(ctx, d)
+		applied, err := migrations.Up(ctx, d)
 		if err != nil {
 			return err
 		}
-		if err := migrations.Up(ctx, d); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "Applied %d migration(s); the database is up to date\n", pending)
+		fmt.Fprintf(stdout, "Applied %d migration(s); the database is up to date\n", applied)
 	case "down":
 		group, err := migrations.Down(ctx, d)
 		if err != nil {
@@ -117,7 +114,7 @@ func orgsCmd(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	defer d.Close()
-	if err := migrations.Up(ctx, d); err != nil {
+	if _, err := migrations.Up(ctx, d); err != nil {
 		return err
 	}
 	svc := orgs.NewService(d, auth.NewHasher(cfg.BcryptCost))

@@ -50,6 +50,39 @@ func TestIdempotencyKey(t *testing.T) {
 				t.Fatalf("%d %s", res.Status, res.Body)
 			}
 		})
+		keys := func(key string) int64 {
+			n, err := s.App.DB.NewSelect().Table("idempotency_keys").Where("idempotency_key = ?", key).Count(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		t.Run("SweepRemovesExpired", func(t *testing.T) {
+			res := s.Do(http.MethodPost, "/v1/agents", s.AdminToken, withField(t, "name", "swept"), "Idempotency-Key", "key-3")
+			if res.Status != 201 || keys("key-3") != 1 {
+				t.Fatalf("%d %s", res.Status, res.Body)
+			}
+			if _, err := s.App.DB.NewUpdate().Table("idempotency_keys").Set("created_at = ?", time.Now().Add(-25*time.Hour)).Where("idempotency_key = ?", "key-3").Exec(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			n, err := s.App.Agents.SweepIdempotencyKeys(context.Background())
+			if err != nil || n != 1 || keys("key-3") != 0 || keys("key-1") != 1 {
+				t.Fatalf("swept %d, %v; key-3 %d, key-1 %d left", n, err, keys("key-3"), keys("key-1"))
+			}
+		})
+		t.Run("DeletePurgesRecord", func(t *testing.T) {
+			res := s.Do(http.MethodPost, "/v1/agents", s.AdminToken, withField(t, "name", "purged"), "Idempotency-Key", "key-4")
+			if res.Status != 201 || keys("key-4") != 1 {
+				t.Fatalf("%d %s", res.Status, res.Body)
+			}
+			id, _ := res.JSON(t)["id"].(string)
+			if del := s.Do(http.MethodDelete, "/v1/agents/"+id, s.AdminToken, nil); del.Status != 200 {
+				t.Fatalf("delete %d %s", del.Status, del.Body)
+			}
+			if n := keys("key-4"); n != 0 {
+				t.Fatalf("%d idempotency records of a deleted agent (they hold its environment)", n)
+			}
+		})
 		t.Run("ConcurrentRetriesCreateOne", func(t *testing.T) {
 			results := make(chan *apitest.Response, 4)
 			for range cap(results) {

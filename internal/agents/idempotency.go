@@ -21,7 +21,8 @@ const IdempotencyWindow = 24 * time.Hour
 const fieldIdempotencyKey = "idempotencyKey"
 
 // idempotencyRecord is one remembered request: its key, the hash of its
-// input and the first result.
+// input and the first result. It goes with its agent (the result holds
+// the agent's environment) and is swept after IdempotencyWindow.
 type idempotencyRecord struct {
 	bun.BaseModel `bun:"table:idempotency_keys"`
 
@@ -30,6 +31,7 @@ type idempotencyRecord struct {
 	Key         string    `bun:"idempotency_key,pk"`
 	RequestHash string    `bun:"request_hash,notnull"`
 	Response    string    `bun:"response,notnull"`
+	AgentID     string    `bun:"agent_id"`
 	CreatedAt   time.Time `bun:"created_at,notnull"`
 }
 
@@ -93,9 +95,20 @@ func (i *idempotency) record(ctx context.Context, tx bun.Tx, a *models.Agent) er
 	if err != nil {
 		return fmt.Errorf("agents: idempotency response: %w", err)
 	}
-	rec := &idempotencyRecord{OrgID: i.orgID, Operation: i.operation, Key: i.key, RequestHash: i.hash, Response: string(data), CreatedAt: models.Now()}
+	rec := &idempotencyRecord{OrgID: i.orgID, Operation: i.operation, Key: i.key, RequestHash: i.hash, Response: string(data), AgentID: a.ID, CreatedAt: models.Now()}
 	if _, err := tx.NewInsert().Model(rec).Exec(ctx); err != nil {
 		return fmt.Errorf("agents: idempotency record: %w", err)
 	}
 	return nil
+}
+
+// SweepIdempotencyKeys deletes the idempotency records older than
+// IdempotencyWindow, of every organization, and returns how many.
+func (s *Service) SweepIdempotencyKeys(ctx context.Context) (int64, error) {
+	res, err := s.db.NewDelete().Model((*idempotencyRecord)(nil)).
+		Where("created_at < ?", models.Now().Add(-IdempotencyWindow)).Exec(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("agents: sweep idempotency keys: %w", err)
+	}
+	return res.RowsAffected()
 }

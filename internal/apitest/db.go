@@ -14,6 +14,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver for schema setup
 	"github.com/uptrace/bun"
 
+	"github.com/neuais/neuais/internal/config"
 	"github.com/neuais/neuais/internal/db"
 	"github.com/neuais/neuais/migrations"
 	"github.com/neuais/neuais/models"
@@ -70,17 +71,23 @@ func PostgresURL(tb testing.TB) string {
 	return u.String()
 }
 
+// DBOptions are the options of the server's database at databaseURL, with
+// the configuration's defaults.
+func DBOptions(tb testing.TB, databaseURL string) db.Options {
+	return db.Options{URL: databaseURL, DataDir: tb.TempDir(), SQLiteSynchronous: config.Default().SQLiteSynchronous}
+}
+
 // MustOpenDB opens databaseURL with every migration applied, closed when
 // the test ends.
 func MustOpenDB(tb testing.TB, databaseURL string) *bun.DB {
 	tb.Helper()
 	ctx := context.Background()
-	d, err := db.Open(ctx, databaseURL, tb.TempDir())
+	d, err := db.Open(ctx, DBOptions(tb, databaseURL))
 	if err != nil {
 		tb.Fatalf("open database: %v", err)
 	}
 	tb.Cleanup(func() { d.Close() })
-	if err := migrations.Up(ctx, d); err != nil {
+	if _, err := migrations.Up(ctx, d); err != nil {
 		tb.Fatalf("migrate: %v", err)
 	}
 	return d

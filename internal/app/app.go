@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -33,8 +35,47 @@ import (
 	"github.com/neuais/neuais/rest"
 )
 
-// Version is the build's version, set with -ldflags "-X …/app.Version=…".
-var Version = "dev"
+// Version is the build's version: -ldflags "-X …/app.Version=…" sets
+// it, else it is the module version that go build records ("dev" in go
+// run and go test).
+var Version string
+
+func init() {
+	if Version != "" {
+		return
+	}
+	Version = "dev"
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		Version = info.Main.Version
+	}
+}
+
+// BuildInfo describes the build in one line: the version, the VCS
+// revision and time that go build records, whether the tree had
+// uncommitted changes, and the Go version.
+func BuildInfo() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return Version
+	}
+	var rev, when, modified string
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			when = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				modified = ", modified"
+			}
+		}
+	}
+	if rev == "" {
+		return fmt.Sprintf("%s (no VCS revision recorded, %s)", Version, info.GoVersion)
+	}
+	return fmt.Sprintf("%s (revision %s, %s%s, %s)", Version, rev, when, modified, info.GoVersion)
+}
 
 // App is one running platform instance.
 type App struct {
@@ -58,6 +99,7 @@ type App struct {
 	Stopping context.Context
 
 	stop        context.CancelFunc
+	background  sync.WaitGroup // loops that end with Stopping
 	stopSampler context.CancelFunc
 	samplerDone <-chan struct{}
 	handler     http.Handler
@@ -69,10 +111,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Wri
 	a := &App{Config: cfg, Logger: logger, Health: health.NewRegistry(), Started: time.Now()}
 	a.Stopping, a.stop = context.WithCancel(context.Background())
 	var err error
-	if a.DB, err = db.Open(ctx, cfg.DatabaseURL, cfg.DataDir); err != nil {
+	if a.DB, err = db.Open(ctx, db.Options{URL: cfg.DatabaseURL, DataDir: cfg.DataDir, SQLiteSynchronous: cfg.SQLiteSynchronous}); err != nil {
 		return nil, err
 	}
-	if err := migrations.Up(ctx, a.DB); err != nil {
+	if _, err := migrations.Up(ctx, a.DB); err != nil {
 		a.DB.Close()
 		return nil, err
 	}
@@ -103,6 +145,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Wri
 		MaxWait:          cfg.MaxAgentWait,
 	}, reconciler, logger)
 	context.AfterFunc(a.Stopping, a.Agents.Shutdown)
+	a.background.Add(1)
+	go a.sweepIdempotencyKeys()
 
 	created, generated, err := a.Orgs.Bootstrap(ctx, cfg.AdminEmail, cfg.AdminPassword)
 	if err != nil {
@@ -159,6 +203,7 @@ func (a *App) Handler() http.Handler { return a.handler }
 // lines, and releases the bus and the database.
 func (a *App) Close() error {
 	a.stop()
+	a.background.Wait()
 	var errs []error
 	if a.Runtime != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownGrace)

@@ -25,14 +25,14 @@ func (a *App) startLive(ctx context.Context) error {
 	case cfg.BusURL == "":
 		bus := events.NewInProcess(0)
 		a.Bus, busHealth = bus, bus.Health
-	case strings.HasPrefix(cfg.BusURL, "nats://"):
+	case strings.HasPrefix(cfg.BusURL, "nats://"), strings.HasPrefix(cfg.BusURL, "tls://"):
 		bus, err := events.NewNATS(cfg.BusURL, 0, a.Logger)
 		if err != nil {
 			return err
 		}
 		a.Bus, busHealth = bus, bus.Health
 	default:
-		return fmt.Errorf("app: NEUAIS_BUS_URL: want nats://host:port or empty, got %q", cfg.BusURL)
+		return fmt.Errorf("app: NEUAIS_BUS_URL: want nats://host:port, tls://host:port or empty, got %s", events.RedactURL(cfg.BusURL))
 	}
 	var err error
 	a.Logs, err = logs.Open(ctx, a.DB, a.Bus, logs.Config{MaxLinesPerAgent: cfg.LogMaxLines, MaxAge: cfg.LogMaxAge, PurgeDeleted: true}, a.Logger)

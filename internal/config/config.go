@@ -32,6 +32,9 @@ type Config struct {
 	LogLevel      slog.Level
 	BusURL        string
 	RuntimeDriver string
+	// SQLiteSynchronous is SQLite's synchronous setting (full, normal,
+	// extra, off): full makes every acknowledged write survive power loss.
+	SQLiteSynchronous string
 
 	// BcryptCost is the password hashing cost (tests lower it).
 	BcryptCost int
@@ -91,16 +94,17 @@ type Config struct {
 // `neuais serve` start on a fresh machine.
 func Default() Config {
 	return Config{
-		Addr:            ":8000",
-		DataDir:         "./data",
-		LogLevel:        slog.LevelInfo,
-		RuntimeDriver:   RuntimeLocal,
-		BcryptCost:      10,
-		ComplexityLimit: 1000,
-		DepthLimit:      12,
-		Introspection:   true,
-		ShutdownGrace:   15 * time.Second,
-		BodyReadTimeout: 30 * time.Second,
+		Addr:              ":8000",
+		DataDir:           "./data",
+		LogLevel:          slog.LevelInfo,
+		RuntimeDriver:     RuntimeLocal,
+		SQLiteSynchronous: "full",
+		BcryptCost:        10,
+		ComplexityLimit:   1000,
+		DepthLimit:        12,
+		Introspection:     true,
+		ShutdownGrace:     15 * time.Second,
+		BodyReadTimeout:   30 * time.Second,
 
 		AnonymousRateLimit: 100,
 		LoginMaxFailures:   5,
@@ -142,85 +146,35 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 // out), arguments may stand between flags, and they are returned.
 func LoadFlags(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, []string, error) {
 	c := Default()
-	var errs []error
-	own := map[string]bool{}
-	fs.VisitAll(func(f *flag.Flag) { own[f.Name] = true })
+	b := &binder{fs: fs, getenv: getenv, own: map[string]bool{}}
+	fs.VisitAll(func(f *flag.Flag) { b.own[f.Name] = true })
 	str := func(p *string, name, usage string) {
-		if own[name] {
-			return
-		}
-		if v := getenv(envName(name)); v != "" {
-			*p = v
-		}
-		fs.StringVar(p, name, *p, usage+" ("+envName(name)+")")
+		bind(b, p, name, usage, "text", func(v string) (string, error) { return v, nil }, func(v string) string { return v })
 	}
 	num := func(p *int, name, usage string) {
-		if own[name] {
-			return
-		}
-		if v := getenv(envName(name)); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: must be an integer", envName(name)))
-			}
-			*p = n
-		}
-		fs.IntVar(p, name, *p, usage+" ("+envName(name)+")")
+		bind(b, p, name, usage, "an integer", strconv.Atoi, strconv.Itoa)
 	}
 	boolean := func(p *bool, name, usage string) {
-		if own[name] {
-			return
-		}
-		if v := getenv(envName(name)); v != "" {
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: must be true or false", envName(name)))
-			}
-			*p = b
-		}
-		fs.BoolVar(p, name, *p, usage+" ("+envName(name)+")")
+		bind(b, p, name, usage, "true or false", strconv.ParseBool, strconv.FormatBool)
 	}
 	duration := func(p *time.Duration, name, usage string) {
-		if own[name] {
-			return
-		}
-		if v := getenv(envName(name)); v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: must be a duration such as 10s", envName(name)))
-			}
-			*p = d
-		}
-		fs.DurationVar(p, name, *p, usage+" ("+envName(name)+")")
+		bind(b, p, name, usage, "a duration such as 10s", time.ParseDuration, time.Duration.String)
 	}
 	level := func(p *slog.Level, name, usage string) {
-		if own[name] {
-			return
-		}
-		if v := getenv(envName(name)); v != "" {
-			if err := p.UnmarshalText([]byte(v)); err != nil {
-				errs = append(errs, fmt.Errorf("%s: must be debug, info, warn or error", envName(name)))
-			}
-		}
-		fs.TextVar(p, name, *p, usage+" ("+envName(name)+")")
+		bind(b, p, name, usage, "debug, info, warn or error", func(v string) (slog.Level, error) {
+			var l slog.Level
+			return l, l.UnmarshalText([]byte(v))
+		}, func(l slog.Level) string { return strings.ToLower(l.String()) })
 	}
-
 	list := func(p *[]string, name, usage string) {
-		if own[name] {
-			return
-		}
-		if v := getenv(envName(name)); v != "" {
-			*p = splitList(v)
-		}
-		fs.Func(name, usage+" ("+envName(name)+", comma-separated; default "+strings.Join(*p, ",")+")", func(v string) error {
-			*p = splitList(v)
-			return nil
-		})
+		bind(b, p, name, usage+" (comma-separated)", "a comma-separated list", func(v string) ([]string, error) { return splitList(v), nil },
+			func(l []string) string { return strings.Join(l, ",") })
 	}
 
 	str(&c.Addr, "addr", "listen address")
 	str(&c.DataDir, "data-dir", "data directory (SQLite file, JWT secret, binaries)")
 	str(&c.DatabaseURL, "database-url", "postgres:// URL; empty for SQLite in the data directory")
+	str(&c.SQLiteSynchronous, "sqlite-synchronous", "SQLite's synchronous setting: full (every acknowledged write survives power loss), normal (faster; may lose the last writes on power loss), extra or off")
 	str(&c.JWTSecret, "jwt-secret", "HS256 secret of at least 32 characters; generated and kept in the data directory when empty")
 	str(&c.AdminEmail, "admin-email", "e-mail of the first admin, created on an empty database")
 	str(&c.AdminPassword, "admin-password", "password of the first admin; generated and printed once when empty")
@@ -255,6 +209,8 @@ func LoadFlags(fs *flag.FlagSet, args []string, getenv func(string) string) (Con
 	list(&c.AllowedOrigins, "allowed-origins", "browser origins allowed to open GraphQL WebSockets")
 	duration(&c.StreamUserCheck, "stream-user-check", "how often a live stream checks that its user still exists")
 
+	fs.Usage = b.usage
+	errs := b.errs
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -288,6 +244,88 @@ func LoadFlags(fs *flag.FlagSet, args []string, getenv func(string) string) (Con
 		errs = append(errs, errors.New("NEUAIS_MAX_REPLICAS: must be at least 1"))
 	}
 	return c, positional, errors.Join(errs...)
+}
+
+// binder defines the configuration's flags on a flag set, each read first
+// from its environment variable.
+type binder struct {
+	fs       *flag.FlagSet
+	getenv   func(string) string
+	own      map[string]bool // the caller's flags, left alone
+	errs     []error
+	defaults map[string]string // built-in defaults, for the help
+}
+
+// bind defines the flag name over p: its environment variable, when set,
+// replaces the default, and the flag replaces both. want describes a
+// valid value in errors.
+func bind[T any](b *binder, p *T, name, usage, want string, parse func(string) (T, error), format func(T) string) {
+	if b.own[name] {
+		return
+	}
+	if b.defaults == nil {
+		b.defaults = map[string]string{}
+	}
+	b.defaults[name] = format(*p)
+	v := &value[T]{p: p, parse: parse, format: format}
+	if raw := b.getenv(envName(name)); raw != "" {
+		if err := v.Set(raw); err != nil {
+			b.errs = append(b.errs, fmt.Errorf("%s: must be %s", envName(name), want))
+		}
+	}
+	b.fs.Var(v, name, usage)
+}
+
+// usage prints the command's flags with their variables and built-in
+// defaults (never values taken from the environment, which may be secrets).
+func (b *binder) usage() {
+	out := b.fs.Output()
+	fmt.Fprintf(out, "usage of %s (every flag also reads the variable named beside it):\n", b.fs.Name())
+	b.fs.VisitAll(func(f *flag.Flag) {
+		def, ours := b.defaults[f.Name]
+		if !ours {
+			def = f.DefValue
+		}
+		if def == "" {
+			def = "empty"
+		} else {
+			def = strconv.Quote(def)
+		}
+		env := ""
+		if ours {
+			env = envName(f.Name) + ", "
+		}
+		fmt.Fprintf(out, "  --%s\n    \t%s (%sdefault %s)\n", f.Name, f.Usage, env, def)
+	})
+}
+
+// value is a flag.Value over a configuration field.
+type value[T any] struct {
+	p      *T
+	parse  func(string) (T, error)
+	format func(T) string
+}
+
+func (v *value[T]) Set(raw string) error {
+	x, err := v.parse(raw)
+	if err != nil {
+		return err
+	}
+	*v.p = x
+	return nil
+}
+
+func (v *value[T]) String() string {
+	if v == nil || v.p == nil {
+		return ""
+	}
+	return v.format(*v.p)
+}
+
+// IsBoolFlag lets boolean flags stand alone (--introspection).
+func (v *value[T]) IsBoolFlag() bool {
+	_, ok := any(v.p).(*bool)
+	return ok
 }
 
 func envName(flagName string) string {

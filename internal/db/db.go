@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
@@ -21,10 +22,25 @@ import (
 // SQLiteFile is the database file name inside the data directory.
 const SQLiteFile = "neuais.db"
 
-// Open connects to databaseURL, or to the SQLite file in dataDir when it is
-// empty, and checks the connection. Accepted URLs: postgres://, postgresql://,
-// sqlite:PATH (or file:PATH).
-func Open(ctx context.Context, databaseURL, dataDir string) (*bun.DB, error) {
+// Options say which database to open and how.
+type Options struct {
+	// URL is postgres://, postgresql://, sqlite:PATH (or file:PATH), or
+	// empty for the SQLite file in DataDir.
+	URL     string
+	DataDir string
+	// SQLiteSynchronous is SQLite's synchronous setting: FULL makes every
+	// acknowledged commit survive a power loss; NORMAL (in WAL mode) is
+	// faster but may lose the last commits on a power loss, never
+	// corrupting the file; EXTRA also syncs the directory; OFF is for
+	// throwaway data only.
+	SQLiteSynchronous string
+}
+
+// Open connects to the database of o and checks the connection. A new
+// SQLite file is created readable by the server's user only (its WAL and
+// shared-memory files take the same mode).
+func Open(ctx context.Context, o Options) (*bun.DB, error) {
+	databaseURL := o.URL
 	var db *bun.DB
 	switch {
 	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
@@ -36,14 +52,24 @@ func Open(ctx context.Context, databaseURL, dataDir string) (*bun.DB, error) {
 		sqldb.SetMaxIdleConns(20)
 		db = bun.NewDB(sqldb, pgdialect.New())
 	case databaseURL == "", strings.HasPrefix(databaseURL, "sqlite:"), strings.HasPrefix(databaseURL, "file:"):
+		sync := strings.ToUpper(o.SQLiteSynchronous)
+		if !slices.Contains([]string{"OFF", "NORMAL", "FULL", "EXTRA"}, sync) {
+			return nil, fmt.Errorf("db: SQLite synchronous setting %q: want off, normal, full or extra", o.SQLiteSynchronous)
+		}
 		path := strings.TrimPrefix(strings.TrimPrefix(databaseURL, "sqlite:"), "file:")
 		if path == "" {
-			if err := os.MkdirAll(dataDir, 0o700); err != nil {
+			if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
 				return nil, fmt.Errorf("db: data dir: %w", err)
 			}
-			path = filepath.Join(dataDir, SQLiteFile)
+			path = filepath.Join(o.DataDir, SQLiteFile)
 		}
-		sqldb, err := sql.Open("sqlite", SQLiteDSN(path))
+		// SQLite would create the file with the process's umask (0644).
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("db: create sqlite file: %w", err)
+		}
+		f.Close()
+		sqldb, err := sql.Open("sqlite", SQLiteDSN(path, sync))
 		if err != nil {
 			return nil, fmt.Errorf("db: open sqlite: %w", err)
 		}
@@ -64,13 +90,13 @@ func Open(ctx context.Context, databaseURL, dataDir string) (*bun.DB, error) {
 }
 
 // SQLiteDSN returns the modernc.org/sqlite DSN for path with foreign keys,
-// WAL, a busy timeout and immediate transactions.
-func SQLiteDSN(path string) string {
+// WAL, a busy timeout, immediate transactions and the synchronous setting.
+func SQLiteDSN(path, synchronous string) string {
 	q := url.Values{}
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", "synchronous("+synchronous+")")
 	q.Set("_txlock", "immediate")
 	return "file:" + path + "?" + q.Encode()
 }

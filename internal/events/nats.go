@@ -3,8 +3,10 @@ package events
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -42,20 +44,67 @@ type NATS struct {
 	dropped atomic.Int64
 }
 
-// NewNATS connects to the NATS server at url (nats://host:port); buffer
-// as in NewInProcess. It keeps reconnecting when the server goes away.
-func NewNATS(url string, buffer int, log *slog.Logger) (*NATS, error) {
+// NewNATS connects to the NATS server at rawURL (nats://host:port, or
+// tls:// for TLS); buffer as in NewInProcess. Credentials: a user and
+// password (nats://user:password@host:4222) or a token
+// (nats://token@host:4222) in the URL, or the query parameter nkey naming
+// a file that holds an NKey seed. It keeps reconnecting when the server goes away.
+func NewNATS(rawURL string, buffer int, log *slog.Logger) (*NATS, error) {
 	if buffer <= 0 {
 		buffer = DefaultBuffer
 	}
 	if log == nil {
 		log = slog.Default()
 	}
-	conn, err := nats.Connect(url, nats.Name("neuais"), nats.MaxReconnects(-1), nats.ReconnectWait(time.Second))
+	server, opts, err := natsOptions(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("events: connect to nats: %w", err)
+		return nil, err
+	}
+	opts = append(opts, nats.Name("neuais"), nats.MaxReconnects(-1), nats.ReconnectWait(time.Second))
+	conn, err := nats.Connect(server, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("events: connect to nats at %s: %w", RedactURL(rawURL), err)
 	}
 	return &NATS{conn: conn, buffer: buffer, log: log.With("component", "events"), subs: map[*Subscription]struct{}{}}, nil
+}
+
+// natsOptions splits a bus URL into the server URL (credentials in its
+// user part are the client's to read) and the options its query names.
+func natsOptions(rawURL string) (string, []nats.Option, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "nats" && u.Scheme != "tls") || u.Host == "" {
+		return "", nil, fmt.Errorf("events: bus URL %s: want nats://[user:password@|token@]host:port[?nkey=SEED_FILE]", RedactURL(rawURL))
+	}
+	var opts []nats.Option
+	for key, values := range u.Query() {
+		if key != "nkey" {
+			return "", nil, fmt.Errorf("events: bus URL: unknown parameter %q (want nkey)", key)
+		}
+		if len(values) != 1 || values[0] == "" {
+			return "", nil, errors.New("events: bus URL: nkey takes one file name")
+		}
+		opt, err := nats.NkeyOptionFromSeed(values[0])
+		if err != nil {
+			return "", nil, fmt.Errorf("events: bus URL: nkey seed: %w", err)
+		}
+		opts = append(opts, opt)
+	}
+	u.RawQuery = ""
+	return u.String(), opts, nil
+}
+
+// RedactURL returns rawURL with its password or token hidden, for errors and logs.
+func RedactURL(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "<unparseable URL>"
+	}
+	if u.User != nil {
+		if _, hasPassword := u.User.Password(); !hasPassword {
+			u.User = url.User("xxxxx") // a token
+		}
+	}
+	return u.Redacted()
 }
 
 // wire is a Message on the wire. OrgID travels beside an AgentEvent,
