@@ -124,7 +124,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Wri
 		return nil, err
 	}
 	hasher := auth.NewHasher(cfg.BcryptCost)
-	a.Auth = auth.NewService(a.DB, auth.NewTokens(secret, nil), hasher, auth.NewThrottle(cfg.LoginMaxFailures, cfg.LoginFailureWindow, nil))
+	a.Auth = auth.NewService(a.DB, auth.NewTokens(secret, nil), hasher, auth.NewThrottle(auth.LoginLimits{
+		PairMax: cfg.LoginMaxFailures, AddrMax: cfg.LoginAddrMaxFailures, EmailSlowAfter: cfg.LoginEmailSlowAfter,
+		Window: cfg.LoginFailureWindow, MaxDelay: cfg.LoginMaxDelay,
+	}, nil))
 	a.Orgs = orgs.NewService(a.DB, hasher)
 	a.Users = users.NewService(a.DB, hasher)
 	a.Limiter = ratelimit.NewMemory(time.Minute, nil)

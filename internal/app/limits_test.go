@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"testing"
@@ -15,21 +16,50 @@ import (
 
 func TestLoginThrottle(t *testing.T) {
 	apitest.EachDB(t, func(t *testing.T, url string) {
-		s := apitest.Start(t, url, func(c *config.Config) { c.LoginMaxFailures = 3 })
+		s := apitest.Start(t, url, func(c *config.Config) {
+			c.LoginMaxFailures, c.LoginAddrMaxFailures, c.LoginEmailSlowAfter = 3, 3, 6
+		})
 		dev := s.CreateUser(s.AdminToken, "dev@example.com", models.RoleDeveloper)
 		login := func(email, password string) *apitest.Response {
 			return s.Do(http.MethodPost, "/v1/auth/token", "", map[string]string{"email": email, "password": password})
 		}
-		t.Run("ServiceThrottlesPerEmail", func(t *testing.T) {
-			for i, addr := range []string{"192.0.2.1", "192.0.2.2", "192.0.2.3"} {
-				_, err := s.App.Auth.Login(models.WithClientAddr(context.Background(), addr), dev.Email, "wrong-password")
+		at := func(addr string) context.Context { return models.WithClientAddr(context.Background(), addr) }
+		t.Run("ServiceThrottlesPerEmailAndAddress", func(t *testing.T) {
+			u := s.CreateUser(s.AdminToken, "pair@example.com", models.RoleViewer)
+			for i := range 3 {
+				if _, err := s.App.Auth.Login(at("192.0.2.10"), u.Email, "wrong-password"); models.ErrorCode(err) != models.CodeUnauthorized {
+					t.Fatalf("failure %d: %v", i, err)
+				}
+			}
+			if _, err := s.App.Auth.Login(at("192.0.2.10"), u.Email, apitest.UserPassword); models.ErrorCode(err) != models.CodeRateLimitExceeded {
+				t.Fatalf("fourth attempt from the same address: %v", err)
+			}
+			if _, err := s.App.Auth.Login(at("192.0.2.11"), u.Email, apitest.UserPassword); err != nil {
+				t.Fatalf("the owner elsewhere is locked out: %v", err)
+			}
+		})
+		t.Run("NoLockoutByOutsiders", func(t *testing.T) {
+			if _, err := s.App.Auth.Login(at("192.0.2.50"), dev.Email, apitest.UserPassword); err != nil {
+				t.Fatal(err)
+			}
+			// Failures from many addresses, up to the e-mail's threshold (6).
+			for i := range 6 {
+				_, err := s.App.Auth.Login(at("192.0.2."+strconv.Itoa(i+1)), dev.Email, "wrong-password")
 				if models.ErrorCode(err) != models.CodeUnauthorized {
 					t.Fatalf("failure %d: %v", i, err)
 				}
 			}
-			_, err := s.App.Auth.Login(models.WithClientAddr(context.Background(), "192.0.2.4"), dev.Email, apitest.UserPassword)
-			if models.ErrorCode(err) != models.CodeRateLimitExceeded {
-				t.Fatalf("fourth attempt from a new address: %v", err)
+			lastFailure := time.Now()
+			_, err := s.App.Auth.Login(at("192.0.2.60"), dev.Email, apitest.UserPassword)
+			var coded *models.Error
+			switch {
+			case err == nil && time.Since(lastFailure) < time.Second:
+				t.Fatal("a new address is not slowed down after the e-mail's threshold")
+			case err != nil && (!errors.As(err, &coded) || coded.Code != models.CodeRateLimitExceeded || coded.Details["retry_after"].(int) > 1):
+				t.Fatalf("a new address should wait one second: %v", err)
+			}
+			if _, err := s.App.Auth.Login(at("192.0.2.50"), dev.Email, apitest.UserPassword); err != nil {
+				t.Fatalf("the owner's known address is locked out: %v", err)
 			}
 		})
 		t.Run("ServiceThrottlesPerAddress", func(t *testing.T) {

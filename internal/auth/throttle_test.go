@@ -1,6 +1,7 @@
 package auth_test
 
 import (
+	"strconv"
 	"testing"
 	"time"
 
@@ -9,48 +10,101 @@ import (
 
 func TestThrottle(t *testing.T) {
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	th := auth.NewThrottle(3, 15*time.Minute, func() time.Time { return now })
-	for i := range 3 {
-		if wait := th.Blocked("a"); wait != 0 {
-			t.Fatalf("blocked after %d failures", i)
+	clock := func() time.Time { return now }
+	limits := auth.LoginLimits{PairMax: 3, AddrMax: 6, EmailSlowAfter: 10, Window: 15 * time.Minute, MaxDelay: 30 * time.Second}
+
+	t.Run("PairBlockedAtMax", func(t *testing.T) {
+		th := auth.NewThrottle(limits, clock)
+		for i := range 3 {
+			if wait := th.Blocked("a", "addr1"); wait != 0 {
+				t.Fatalf("blocked after %d failures", i)
+			}
+			th.Fail("a", "addr1")
+			now = now.Add(time.Minute)
 		}
-		th.Fail("a", "addr")
-		now = now.Add(time.Minute)
-	}
-	t.Run("BlockedAtMax", func(t *testing.T) {
 		// Failures at 12:00, 12:01, 12:02; now 12:03: free at 12:15.
-		if wait := th.Blocked("a"); wait != 12*time.Minute {
+		if wait := th.Blocked("a", "addr1"); wait != 12*time.Minute {
 			t.Fatalf("wait %v", wait)
 		}
-		if wait := th.Blocked("other", "addr"); wait != 12*time.Minute {
-			t.Fatalf("address not blocked: %v", wait)
+		if wait := th.Blocked("a", "addr2"); wait != 0 {
+			t.Fatalf("the e-mail is locked for every address: %v", wait)
 		}
-	})
-	t.Run("OtherKeysFree", func(t *testing.T) {
-		if wait := th.Blocked("b"); wait != 0 {
-			t.Fatalf("wait %v", wait)
+		if wait := th.Blocked("b", "addr1"); wait != 0 {
+			t.Fatalf("the address is blocked for other e-mails below its own limit: %v", wait)
 		}
-	})
-	t.Run("ResetForgets", func(t *testing.T) {
-		th.Reset("a")
-		if wait := th.Blocked("a"); wait != 0 {
-			t.Fatalf("wait %v", wait)
-		}
-		if wait := th.Blocked("addr"); wait == 0 {
-			t.Fatal("reset of one key freed another")
-		}
-	})
-	t.Run("WindowSlides", func(t *testing.T) {
 		now = now.Add(12 * time.Minute)
-		if wait := th.Blocked("addr"); wait != 0 {
+		if wait := th.Blocked("a", "addr1"); wait != 0 {
+			t.Fatalf("window did not slide: %v", wait)
+		}
+	})
+	t.Run("AddressGuessingManyAccountsBlocked", func(t *testing.T) {
+		th := auth.NewThrottle(limits, clock)
+		for i := range 6 {
+			th.Fail("user"+strconv.Itoa(i), "guesser")
+		}
+		if wait := th.Blocked("someone-else", "guesser"); wait != 15*time.Minute {
 			t.Fatalf("wait %v", wait)
+		}
+		if wait := th.Blocked("someone-else", "honest"); wait != 0 {
+			t.Fatalf("other address blocked: %v", wait)
+		}
+	})
+	t.Run("NoOutsiderLockout", func(t *testing.T) {
+		th := auth.NewThrottle(limits, clock)
+		th.Succeeded("owner", "home")
+		// An attacker fails from 9 addresses: below the e-mail's threshold,
+		// nothing slows the e-mail down at all.
+		for i := range 9 {
+			th.Fail("owner", "bot"+strconv.Itoa(i))
+		}
+		if wait := th.Blocked("owner", "new-place"); wait != 0 {
+			t.Fatalf("below the e-mail threshold: %v", wait)
+		}
+		// From then on each failure doubles the delay for unknown addresses.
+		for i, want := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 30 * time.Second, 30 * time.Second} {
+			th.Fail("owner", "bot"+strconv.Itoa(100+i))
+			if wait := th.Blocked("owner", "new-place"); wait != want {
+				t.Fatalf("after %d failures: wait %v, want %v", 10+i, wait, want)
+			}
+			if wait := th.Blocked("owner", "home"); wait != 0 {
+				t.Fatalf("the owner's known address waits %v", wait)
+			}
+		}
+		now = now.Add(30 * time.Second)
+		if wait := th.Blocked("owner", "new-place"); wait != 0 {
+			t.Fatalf("delay did not pass: %v", wait)
+		}
+	})
+	t.Run("SuccessForgivesPairNotAddress", func(t *testing.T) {
+		th := auth.NewThrottle(auth.LoginLimits{PairMax: 2, AddrMax: 3, Window: time.Minute, MaxDelay: time.Second}, clock)
+		th.Fail("a", "x")
+		th.Fail("a", "x")
+		th.Succeeded("a", "x")
+		if wait := th.Blocked("a", "x"); wait != 0 {
+			t.Fatalf("pair not forgiven: %v", wait)
+		}
+		th.Fail("b", "x")
+		if wait := th.Blocked("c", "x"); wait == 0 {
+			t.Fatal("a good login excused the address's other failures")
 		}
 	})
 	t.Run("ZeroDisables", func(t *testing.T) {
-		off := auth.NewThrottle(0, time.Minute, nil)
-		off.Fail("a")
-		if off.Blocked("a") != 0 {
-			t.Fatal("disabled throttle blocked")
+		th := auth.NewThrottle(auth.LoginLimits{Window: time.Minute, MaxDelay: time.Second}, clock)
+		for range 100 {
+			th.Fail("a", "x")
+		}
+		if wait := th.Blocked("a", "x"); wait != 0 {
+			t.Fatalf("disabled throttle blocked: %v", wait)
+		}
+	})
+	t.Run("MemoryBounded", func(t *testing.T) {
+		th := auth.NewThrottle(limits, clock)
+		for i := range 10_000 {
+			th.Fail("victim", "bot"+strconv.Itoa(i))
+		}
+		// Only the latest failures are kept: the delay is the capped one.
+		if wait := th.Blocked("victim", "new"); wait != 30*time.Second {
+			t.Fatalf("wait %v", wait)
 		}
 	})
 }

@@ -53,7 +53,14 @@ type Config struct {
 	AnonymousRateLimit int
 	RateLimitMin       int
 	LoginMaxFailures   int
-	LoginFailureWindow time.Duration
+	// LoginAddrMaxFailures failures from one address (any e-mails) block
+	// it; after LoginEmailSlowAfter failures of one e-mail from anywhere,
+	// attempts from addresses it never logged in from wait doubling delays
+	// up to LoginMaxDelay.
+	LoginAddrMaxFailures int
+	LoginEmailSlowAfter  int
+	LoginMaxDelay        time.Duration
+	LoginFailureWindow   time.Duration
 
 	// Agents API: the regions agents may be placed in (the first is the
 	// default), the endpoint template ({name} is the agent's name), whether
@@ -106,9 +113,12 @@ func Default() Config {
 		ShutdownGrace:     15 * time.Second,
 		BodyReadTimeout:   30 * time.Second,
 
-		AnonymousRateLimit: 100,
-		LoginMaxFailures:   5,
-		LoginFailureWindow: 15 * time.Minute,
+		AnonymousRateLimit:   100,
+		LoginMaxFailures:     5,
+		LoginAddrMaxFailures: 20,
+		LoginEmailSlowAfter:  50,
+		LoginMaxDelay:        30 * time.Second,
+		LoginFailureWindow:   15 * time.Minute,
 
 		Regions:          []string{"local"},
 		EndpointTemplate: "http://{name}.localhost:8000",
@@ -189,7 +199,10 @@ func LoadFlags(fs *flag.FlagSet, args []string, getenv func(string) string) (Con
 	duration(&c.BodyReadTimeout, "body-read-timeout", "how long a client may take to send a request body")
 	num(&c.AnonymousRateLimit, "anonymous-rate-limit", "requests per minute of one client address without a token")
 	num(&c.RateLimitMin, "rate-limit-min", "lowest requests-per-minute limit of any caller; raise it for tests or trusted installations")
-	num(&c.LoginMaxFailures, "login-max-failures", "failed logins per e-mail or address before logins are refused; 0 disables")
+	num(&c.LoginMaxFailures, "login-max-failures", "failed logins of one e-mail from one address before that pair is refused for the window; 0 disables")
+	num(&c.LoginAddrMaxFailures, "login-addr-max-failures", "failed logins from one address, any e-mails, before the address is refused for the window; 0 disables")
+	num(&c.LoginEmailSlowAfter, "login-email-slow-after", "failed logins of one e-mail from any addresses after which attempts from addresses it never logged in from wait doubling delays; 0 disables")
+	duration(&c.LoginMaxDelay, "login-max-delay", "longest of those delays")
 	duration(&c.LoginFailureWindow, "login-failure-window", "window in which failed logins count")
 	list(&c.Regions, "regions", "regions agents may run in, the first being the default")
 	str(&c.EndpointTemplate, "endpoint-template", "URL of an agent's endpoint; {name} is replaced by the agent's name")
@@ -239,6 +252,9 @@ func LoadFlags(fs *flag.FlagSet, args []string, getenv func(string) string) (Con
 	}
 	if c.LogMaxLines < 1 || c.LogMaxAge <= 0 {
 		errs = append(errs, errors.New("NEUAIS_LOG_MAX_LINES and NEUAIS_LOG_MAX_AGE: must be positive"))
+	}
+	if c.LoginMaxFailures < 0 || c.LoginAddrMaxFailures < 0 || c.LoginEmailSlowAfter < 0 || c.LoginFailureWindow <= 0 || c.LoginMaxDelay < time.Second {
+		errs = append(errs, errors.New("login throttle settings: counts must be 0 (off) or more, the window positive and NEUAIS_LOGIN_MAX_DELAY at least 1s"))
 	}
 	if c.MaxReplicas < 1 {
 		errs = append(errs, errors.New("NEUAIS_MAX_REPLICAS: must be at least 1"))
