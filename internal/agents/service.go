@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"strings"
 	"sync"
 	"time"
 
@@ -34,8 +33,9 @@ type Reconciler interface {
 type Config struct {
 	// Regions agents may be placed in; the first is the default.
 	Regions []string
-	// EndpointTemplate is an agent's endpoint URL, {name} standing for its name.
-	EndpointTemplate string
+	// Endpoints gives an agent's endpoint URL from its name and its
+	// organization's slug; the zero template gives agents no endpoint.
+	Endpoints models.EndpointTemplate
 	// AllowFileURLs accepts file:// binary URLs (local use only).
 	AllowFileURLs bool
 	// MaxReplicas bounds an agent's replica count.
@@ -54,6 +54,8 @@ type Service struct {
 	// stopping is closed by Shutdown, ending every wait.
 	stopping     chan struct{}
 	shutdownOnce sync.Once
+	// slugs caches organization ids to slugs, which never change.
+	slugs sync.Map
 }
 
 // NewService returns the agents service. reconciler may be nil (no runtime).
@@ -109,11 +111,20 @@ type UpdateInput struct {
 }
 
 // Endpoints returns the URLs at which a's replicas are reachable.
-func (s *Service) Endpoints(a *models.Agent) []string {
-	if s.cfg.EndpointTemplate == "" {
-		return []string{}
+func (s *Service) Endpoints(ctx context.Context, a *models.Agent) ([]string, error) {
+	if s.cfg.Endpoints.IsZero() {
+		return []string{}, nil
 	}
-	return []string{strings.ReplaceAll(s.cfg.EndpointTemplate, "{name}", a.Name)}
+	slug, ok := s.slugs.Load(a.OrgID)
+	if !ok {
+		var org string
+		err := s.db.NewSelect().Table("organizations").Column("slug").Where("id = ?", a.OrgID).Scan(ctx, &org)
+		if err != nil {
+			return nil, fmt.Errorf("agents: endpoints: %w", err)
+		}
+		slug, _ = s.slugs.LoadOrStore(a.OrgID, org)
+	}
+	return []string{s.cfg.Endpoints.URL(slug.(string), a.Name)}, nil
 }
 
 // CanReadEnvironment reports whether the caller may read environment

@@ -29,6 +29,7 @@ import (
 	"github.com/neuais/neuais/internal/runtime"
 	"github.com/neuais/neuais/internal/users"
 	"github.com/neuais/neuais/migrations"
+	"github.com/neuais/neuais/models"
 	"github.com/neuais/neuais/resolvers"
 	"github.com/neuais/neuais/rest"
 )
@@ -67,8 +68,11 @@ type App struct {
 // (printing generated credentials once to out) and builds the handler.
 func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Writer) (*App, error) {
 	a := &App{Config: cfg, Logger: logger, Health: health.NewRegistry(), Started: time.Now()}
+	endpoints, err := models.ParseEndpointTemplate(cfg.Endpoints())
+	if err != nil {
+		return nil, fmt.Errorf("app: NEUAIS_ENDPOINT_TEMPLATE: %w", err)
+	}
 	a.Stopping, a.stop = context.WithCancel(context.Background())
-	var err error
 	if a.DB, err = db.Open(ctx, cfg.DatabaseURL, cfg.DataDir); err != nil {
 		return nil, err
 	}
@@ -96,11 +100,11 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Wri
 		reconciler = a.Runtime
 	}
 	a.Agents = agents.NewService(a.DB, a.Bus, agents.Config{
-		Regions:          cfg.Regions,
-		EndpointTemplate: cfg.EndpointTemplate,
-		AllowFileURLs:    cfg.AllowFileURLs,
-		MaxReplicas:      cfg.MaxReplicas,
-		MaxWait:          cfg.MaxAgentWait,
+		Regions:       cfg.Regions,
+		Endpoints:     endpoints,
+		AllowFileURLs: cfg.AllowFileURLs,
+		MaxReplicas:   cfg.MaxReplicas,
+		MaxWait:       cfg.MaxAgentWait,
 	}, reconciler, logger)
 	context.AfterFunc(a.Stopping, a.Agents.Shutdown)
 
@@ -142,12 +146,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Wri
 	}
 	a.handler = a.routes(a.newGraphQLHandler(es, opts))
 	if a.Runtime != nil {
-		suffix, err := runtime.HostSuffix(cfg.EndpointTemplate)
-		if err != nil {
-			a.Close()
-			return nil, err
-		}
-		a.handler = a.Runtime.Proxy(suffix, a.handler)
+		a.handler = a.Runtime.Proxy(endpoints, a.handler)
 	}
 	return a, nil
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -53,7 +54,8 @@ type Config struct {
 	LoginFailureWindow time.Duration
 
 	// Agents API: the regions agents may be placed in (the first is the
-	// default), the endpoint template ({name} is the agent's name), whether
+	// default), the endpoint template ({name} is the agent's name, {org}
+	// its organization's slug; empty for the default, see Endpoints), whether
 	// file:// binary URLs are accepted (local use only), the replica limit
 	// per agent, and the longest wait for an agent's status.
 	Regions          []string
@@ -106,10 +108,9 @@ func Default() Config {
 		LoginMaxFailures:   5,
 		LoginFailureWindow: 15 * time.Minute,
 
-		Regions:          []string{"local"},
-		EndpointTemplate: "http://{name}.localhost:8000",
-		MaxReplicas:      20,
-		MaxAgentWait:     5 * time.Minute,
+		Regions:      []string{"local"},
+		MaxReplicas:  20,
+		MaxAgentWait: 5 * time.Minute,
 
 		MetricsInterval: 10 * time.Second,
 
@@ -123,6 +124,27 @@ func Default() Config {
 		LogMaxLines: 10000,
 		LogMaxAge:   7 * 24 * time.Hour,
 	}
+}
+
+// Endpoints returns the endpoint template in effect: EndpointTemplate, or
+// when empty DefaultEndpointTemplate of Addr, so that the endpoints
+// advertised name the port the server listens on.
+func (c Config) Endpoints() string {
+	if c.EndpointTemplate != "" {
+		return c.EndpointTemplate
+	}
+	return DefaultEndpointTemplate(c.Addr)
+}
+
+// DefaultEndpointTemplate is the endpoint template of a server listening on
+// addr: agents' hosts under .localhost (which resolvers such as browsers'
+// and systemd's take for the loopback) on the listen address's port.
+func DefaultEndpointTemplate(addr string) string {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" || port == "80" {
+		return "http://{name}.{org}.localhost"
+	}
+	return "http://{name}.{org}.localhost:" + port
 }
 
 // Load reads the environment (through getenv) and then args as flags.
@@ -238,7 +260,7 @@ func LoadFlags(fs *flag.FlagSet, args []string, getenv func(string) string) (Con
 	num(&c.LoginMaxFailures, "login-max-failures", "failed logins per e-mail or address before logins are refused; 0 disables")
 	duration(&c.LoginFailureWindow, "login-failure-window", "window in which failed logins count")
 	list(&c.Regions, "regions", "regions agents may run in, the first being the default")
-	str(&c.EndpointTemplate, "endpoint-template", "URL of an agent's endpoint; {name} is replaced by the agent's name")
+	str(&c.EndpointTemplate, "endpoint-template", "URL of an agent's endpoint with {name} (the agent's name) and {org} (its organization's slug) as labels of the host; default http://{name}.{org}.localhost:PORT, PORT being the listen address's")
 	boolean(&c.AllowFileURLs, "allow-file-urls", "accept file:// binary URLs (local use only)")
 	boolean(&c.AllowPrivateBinaryURLs, "allow-private-binary-urls", "let binary downloads reach loopback and private addresses (local use only)")
 	num(&c.MaxReplicas, "max-replicas", "most replicas one agent may have")

@@ -122,14 +122,25 @@ type testEnv struct {
 	sink    *memSink
 	cfg     runtime.Config
 	orgID   string
+	orgSlug string
 	agentEv *events.Subscription
 }
+
+// endpoints is the endpoint template of the runtime tests.
+var endpoints = func() models.EndpointTemplate {
+	t, err := models.ParseEndpointTemplate("http://{name}.{org}.localhost:8000")
+	if err != nil {
+		panic(err)
+	}
+	return t
+}()
 
 func newTestEnv(t *testing.T, d *bun.DB) *testEnv {
 	t.Helper()
 	ctx := context.Background()
+	slug := models.NewID("org-")
 	org := &models.Organization{
-		ID: models.NewID(models.PrefixOrganization), Name: models.NewID("org-"),
+		ID: models.NewID(models.PrefixOrganization), Name: slug, Slug: slug,
 		Tier: models.TierFree, RateLimit: 100, CreatedAt: models.Now(),
 	}
 	if _, err := d.NewInsert().Model(org).Exec(ctx); err != nil {
@@ -142,7 +153,7 @@ func newTestEnv(t *testing.T, d *bun.DB) *testEnv {
 		t.Fatal(err)
 	}
 	return &testEnv{
-		t: t, db: d, bus: bus, sink: &memSink{}, orgID: org.ID, agentEv: sub,
+		t: t, db: d, bus: bus, sink: &memSink{}, orgID: org.ID, orgSlug: slug, agentEv: sub,
 		cfg: runtime.Config{
 			DataDir:            t.TempDir(),
 			AllowPrivateURLs:   true, // the test binaries are served on 127.0.0.1

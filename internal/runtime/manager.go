@@ -61,6 +61,7 @@ type Manager struct {
 type agentRecord struct {
 	id        string
 	orgID     string
+	orgSlug   string // the organization's, for the endpoint host; fixed at its creation
 	name      string
 	createdAt time.Time
 	applied   bool // the driver runs spec
@@ -310,11 +311,23 @@ func (m *Manager) reconcile(ctx context.Context, id string) {
 	}
 	m.mu.Lock()
 	rec := m.records[id]
-	if rec == nil {
+	slug := ""
+	if rec != nil {
+		slug = rec.orgSlug
+	}
+	m.mu.Unlock()
+	if slug == "" {
+		if err := m.db.NewSelect().Table("organizations").Column("slug").Where("id = ?", a.OrgID).Scan(ctx, &slug); err != nil {
+			m.log.Error("runtime: read organization", "agent", id, "err", err)
+			return
+		}
+	}
+	m.mu.Lock()
+	if rec = m.records[id]; rec == nil {
 		rec = &agentRecord{id: id}
 		m.records[id] = rec
 	}
-	rec.orgID, rec.name, rec.createdAt = a.OrgID, a.Name, a.CreatedAt
+	rec.orgID, rec.orgSlug, rec.name, rec.createdAt = a.OrgID, slug, a.Name, a.CreatedAt
 	m.mu.Unlock()
 
 	if a.Desired != models.DesiredRunning {

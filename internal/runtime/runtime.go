@@ -11,8 +11,8 @@
 //	m, err := runtime.New(db, bus, logStore, cfg, logger) // logStore is a LogSink
 //	err = m.Start(ctx)                                    // also brings agents back
 //	agentsService := agents.NewService(db, bus, agentsCfg, m, logger)
-//	suffix, err := runtime.HostSuffix(endpointTemplate)
-//	handler := m.Proxy(suffix, apiHandler)
+//	endpoints, err := models.ParseEndpointTemplate(endpointTemplate)
+//	handler := m.Proxy(endpoints, apiHandler)
 //	registry.Register(health.Component{Name: "runtime", Check: m.HealthCheck()})
 //	defer m.Shutdown(shutdownCtx)
 package runtime
