@@ -1,11 +1,15 @@
 package e2e_test
 
 import (
+	"bufio"
 	"encoding/json"
+	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/neuais/neuais/internal/apitest"
 	"github.com/neuais/neuais/models"
@@ -74,5 +78,51 @@ func TestEndpointsAreUniqueAcrossOrganizations(t *testing.T) {
 				}
 			}
 		})
+	})
+}
+
+// TestProxyToAgents: agents learn the client's real address whatever the
+// client claims, and a body sent to an agent must arrive within the body
+// read timeout, as one sent to the API must.
+func TestProxyToAgents(t *testing.T) {
+	const timeout = time.Second
+	cfg := runtimeConfig("", t.TempDir())
+	cfg.BodyReadTimeout = timeout
+	s := apitest.StartConfig(t, cfg)
+	res := s.Do(http.MethodPost, "/v1/agents", s.AdminToken, map[string]any{"name": "web", "runtime": "go", "binary_url": binaries.URL + "/agent"})
+	agent := decodeAgent(t, res)
+	waitStatus(t, s, agent.ID, "running")
+	const host = "web.default.localhost"
+
+	t.Run("RealRemoteAddress", func(t *testing.T) {
+		for _, header := range []string{"X-Real-IP", "X-Forwarded-For"} {
+			status, body := throughHost(t, s, host, "/header?name="+header, "X-Real-IP", "203.0.113.7", "X-Forwarded-For", "203.0.113.7")
+			if status != http.StatusOK || body != "127.0.0.1" {
+				t.Errorf("%s seen by the agent: %d %q, want 127.0.0.1", header, status, body)
+			}
+		}
+		if status, body := throughHost(t, s, host, "/header?name=Forwarded", "Forwarded", "for=203.0.113.7"); status != http.StatusOK || body != "" {
+			t.Errorf("Forwarded seen by the agent: %d %q", status, body)
+		}
+	})
+	t.Run("SlowBodyIsCut", func(t *testing.T) {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(s.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		fmt.Fprintf(conn, "POST /echo HTTP/1.1\r\nHost: %s\r\nContent-Length: 100\r\n\r\nnot all of it", host)
+		start := time.Now()
+		conn.SetReadDeadline(time.Now().Add(timeout + 20*time.Second))
+		status, err := bufio.NewReader(conn).ReadString('\n')
+		if elapsed := time.Since(start); elapsed > timeout+15*time.Second {
+			t.Fatalf("the server held the connection for %s", elapsed)
+		}
+		if err == nil && strings.Contains(status, " 200 ") {
+			t.Fatalf("answer to a body that never came: %q", status)
+		}
+		if status, body := throughHost(t, s, host, "/"); status != http.StatusOK || !strings.HasPrefix(body, "replica ") {
+			t.Fatalf("agent after a cut body: %d %q", status, body)
+		}
 	})
 }

@@ -148,6 +148,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Wri
 	if a.Runtime != nil {
 		a.handler = a.Runtime.Proxy(endpoints, a.handler)
 	}
+	// Outside the proxy, so that bodies sent to agents have the deadline too.
+	a.handler = a.bodyDeadline(a.handler)
 	return a, nil
 }
 

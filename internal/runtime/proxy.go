@@ -25,6 +25,8 @@ import (
 // them; the remaining hosts (the API's own address) go to next (404 when
 // next is nil).
 //
+// Agents get the client's headers as sent, except X-Real-IP,
+// X-Forwarded-For and Forwarded, which say the real remote address.
 // Replies: 404 not_found for an unknown agent, 503 service_unavailable when
 // no replica is up or none answers. Body bytes in and out count towards the
 // agent's network usage.
@@ -35,6 +37,14 @@ func (m *Manager) Proxy(endpoints models.EndpointTemplate, next http.Handler) ht
 			pr.SetURL(at.targets[at.next])
 			pr.Out.Host = pr.In.Host // agents may route on the public name
 			pr.SetXForwarded()
+			// A client must not pass for another address: X-Forwarded-For
+			// is rebuilt by SetXForwarded, these are overwritten.
+			pr.Out.Header.Del("Forwarded")
+			if ip, _, err := net.SplitHostPort(pr.In.RemoteAddr); err == nil {
+				pr.Out.Header.Set("X-Real-IP", ip)
+			} else {
+				pr.Out.Header.Del("X-Real-IP")
+			}
 		},
 	}
 	rp.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
