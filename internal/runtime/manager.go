@@ -73,8 +73,11 @@ type agentRecord struct {
 	failedGen    int64
 	failedURL    string
 	failedReason string
-	network      atomic.Int64 // bytes through the endpoint proxy, in and out
-	next         atomic.Uint64
+	// freshGen is the generation of the last restart or fresh start: a
+	// restarting agent is running again once every replica is that new.
+	freshGen int64
+	network  atomic.Int64 // bytes through the endpoint proxy, in and out
+	next     atomic.Uint64
 }
 
 // New returns a Manager that runs agents with the local driver. Call Start
@@ -356,7 +359,7 @@ func (m *Manager) run(ctx context.Context, a *models.Agent, rec *agentRecord) (m
 	}
 	path := rec.spec.BinaryPath
 	if !rec.applied || rec.binaryURL != a.BinaryURL || rec.binarySHA != a.BinarySHA256 {
-		if a.Status == models.AgentStopped {
+		if a.Status == models.AgentStopped || a.Status == models.AgentStarting {
 			m.setStatus(ctx, a, models.AgentDeploying, "")
 		}
 		var err error
@@ -378,6 +381,9 @@ func (m *Manager) run(ctx context.Context, a *models.Agent, rec *agentRecord) (m
 	}
 	restart := rec.applied && spec.Generation != rec.spec.Generation &&
 		spec.Replicas == rec.spec.Replicas && sameTemplate(spec, rec.spec)
+	if restart || !rec.applied {
+		rec.freshGen = spec.Generation
+	}
 	if err := m.driver.Apply(spec); err != nil {
 		return models.AgentError, "Starting replicas failed: " + err.Error()
 	}
@@ -392,6 +398,8 @@ func (m *Manager) run(ctx context.Context, a *models.Agent, rec *agentRecord) (m
 	switch {
 	case st.CrashLoop:
 		return models.AgentError, "Replicas keep crashing: " + st.LastExit
+	case a.Status == models.AgentRestarting && !replaced(m.driver.Replicas(a.ID), st.Desired, rec.freshGen):
+		return models.AgentRestarting, ""
 	case st.Up >= st.Desired && !restart:
 		return models.AgentRunning, ""
 	case a.Status == models.AgentRunning:
@@ -399,6 +407,18 @@ func (m *Manager) run(ctx context.Context, a *models.Agent, rec *agentRecord) (m
 	default:
 		return models.AgentDeploying, ""
 	}
+}
+
+// replaced reports whether the desired replicas are all up and were started
+// at generation gen or later.
+func replaced(reps []Replica, desired int, gen int64) bool {
+	n := 0
+	for _, r := range reps {
+		if r.Index <= desired && r.Up && r.Generation >= gen {
+			n++
+		}
+	}
+	return n >= desired
 }
 
 // forget stops a deleted agent's replicas and drops its binary and files.
@@ -420,15 +440,23 @@ func (m *Manager) forget(ctx context.Context, id string) {
 }
 
 // setStatus writes the actual state when it changed, logs it as a platform
-// line and publishes the matching event.
+// line and publishes the matching event. It writes only over the generation
+// it was derived from: a newer change (a stop, start or restart, which
+// writes its transition) has queued another pass.
 func (m *Manager) setStatus(ctx context.Context, a *models.Agent, status models.AgentStatus, reason string) {
 	if a.Status == status && a.StatusReason == reason {
 		return
 	}
 	now := models.Now()
-	_, err := m.db.NewUpdate().Table("agents").
+	res, err := m.db.NewUpdate().Table("agents").
 		Set("status = ?", status).Set("status_reason = ?", reason).Set("updated_at = ?", now).
-		Where("id = ?", a.ID).Exec(ctx)
+		Where("id = ?", a.ID).Where("generation = ?", a.Generation).Exec(ctx)
+	if err == nil {
+		var n int64
+		if n, err = res.RowsAffected(); err == nil && n == 0 {
+			return
+		}
+	}
 	if err != nil {
 		m.log.Error("runtime: write agent status", "agent", a.ID, "err", err)
 		return
