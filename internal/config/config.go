@@ -70,9 +70,16 @@ type Config struct {
 	// Local runtime: how long a stopping replica gets between SIGTERM and
 	// SIGKILL, the binary download's timeout and size cap, the longest
 	// restart backoff, and how many crashes within a window make a crash loop.
-	StopGrace          time.Duration
-	FetchTimeout       time.Duration
-	MaxBinaryBytes     int
+	StopGrace      time.Duration
+	FetchTimeout   time.Duration
+	MaxBinaryBytes int
+	// Binary downloads: one bringing fewer than FetchMinRate bytes per
+	// second over a FetchRateWindow is aborted; at most MaxDownloads run at
+	// once, MaxDownloadsPerOrg of one organization.
+	FetchMinRate       int
+	FetchRateWindow    time.Duration
+	MaxDownloads       int
+	MaxDownloadsPerOrg int
 	RestartBackoffMax  time.Duration
 	CrashLoopThreshold int
 	CrashLoopWindow    time.Duration
@@ -117,6 +124,10 @@ func Default() Config {
 		StopGrace:          10 * time.Second,
 		FetchTimeout:       5 * time.Minute,
 		MaxBinaryBytes:     512 << 20,
+		FetchMinRate:       10 << 10,
+		FetchRateWindow:    30 * time.Second,
+		MaxDownloads:       8,
+		MaxDownloadsPerOrg: 2,
 		RestartBackoffMax:  30 * time.Second,
 		CrashLoopThreshold: 5,
 		CrashLoopWindow:    2 * time.Minute,
@@ -269,6 +280,10 @@ func LoadFlags(fs *flag.FlagSet, args []string, getenv func(string) string) (Con
 	duration(&c.StopGrace, "stop-grace", "time a replica gets between SIGTERM and SIGKILL")
 	duration(&c.FetchTimeout, "fetch-timeout", "timeout of an agent binary's download")
 	num(&c.MaxBinaryBytes, "max-binary-bytes", "largest agent binary accepted, in bytes")
+	num(&c.FetchMinRate, "fetch-min-rate", "bytes per second a binary download must bring, averaged over the fetch rate window, or it is aborted")
+	duration(&c.FetchRateWindow, "fetch-rate-window", "window over which a binary download's rate is averaged")
+	num(&c.MaxDownloads, "max-downloads", "binary downloads running at once")
+	num(&c.MaxDownloadsPerOrg, "max-downloads-per-org", "binary downloads of one organization running at once")
 	duration(&c.RestartBackoffMax, "restart-backoff-max", "longest wait before a crashed replica restarts")
 	num(&c.CrashLoopThreshold, "crash-loop-threshold", "crashes within the crash-loop window that put an agent in error")
 	duration(&c.CrashLoopWindow, "crash-loop-window", "window in which crashes count towards a crash loop")
@@ -302,6 +317,9 @@ func LoadFlags(fs *flag.FlagSet, args []string, getenv func(string) string) (Con
 	}
 	if c.StopGrace <= 0 || c.FetchTimeout <= 0 || c.MaxBinaryBytes <= 0 || c.RestartBackoffMax <= 0 || c.CrashLoopThreshold < 1 || c.CrashLoopWindow <= 0 {
 		errs = append(errs, errors.New("runtime settings (stop grace, fetch timeout, max binary bytes, restart backoff, crash loop): must be positive"))
+	}
+	if c.FetchMinRate < 1 || c.FetchRateWindow <= 0 || c.MaxDownloads < 1 || c.MaxDownloadsPerOrg < 1 {
+		errs = append(errs, errors.New("NEUAIS_FETCH_MIN_RATE, NEUAIS_FETCH_RATE_WINDOW, NEUAIS_MAX_DOWNLOADS and NEUAIS_MAX_DOWNLOADS_PER_ORG: must be positive"))
 	}
 	if c.LogMaxLines < 1 || c.LogMaxAge <= 0 {
 		errs = append(errs, errors.New("NEUAIS_LOG_MAX_LINES and NEUAIS_LOG_MAX_AGE: must be positive"))

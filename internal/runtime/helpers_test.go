@@ -138,14 +138,8 @@ var endpoints = func() models.EndpointTemplate {
 func newTestEnv(t *testing.T, d *bun.DB) *testEnv {
 	t.Helper()
 	ctx := context.Background()
-	slug := models.NewID("org-")
-	org := &models.Organization{
-		ID: models.NewID(models.PrefixOrganization), Name: slug, Slug: slug,
-		Tier: models.TierFree, RateLimit: 100, CreatedAt: models.Now(),
-	}
-	if _, err := d.NewInsert().Model(org).Exec(ctx); err != nil {
-		t.Fatal(err)
-	}
+	org := insertOrg(t, d)
+	slug := org.Slug
 	bus := events.NewInProcess(0)
 	t.Cleanup(func() { bus.Close() })
 	sub, err := bus.Subscribe(ctx, events.AgentEventsTopic(org.ID))
@@ -167,6 +161,20 @@ func newTestEnv(t *testing.T, d *bun.DB) *testEnv {
 			ReadyAfter:         time.Second,
 		},
 	}
+}
+
+// insertOrg inserts an organization whose name and slug are random.
+func insertOrg(t *testing.T, d *bun.DB) *models.Organization {
+	t.Helper()
+	slug := models.NewID("org-")
+	org := &models.Organization{
+		ID: models.NewID(models.PrefixOrganization), Name: slug, Slug: slug,
+		Tier: models.TierFree, RateLimit: 100, CreatedAt: models.Now(),
+	}
+	if _, err := d.NewInsert().Model(org).Exec(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return org
 }
 
 // start starts a Manager over the environment, shut down at cleanup.

@@ -21,8 +21,9 @@ import (
 	"github.com/neuais/neuais/models"
 )
 
-// reconcileWorkers bounds how many agents are reconciled at once; a slow
-// download holds one worker, not the whole runtime.
+// reconcileWorkers bounds how many agents are reconciled at once. A pass
+// never waits for a download (see download), so a few workers serve every
+// organization.
 const reconcileWorkers = 4
 
 // Manager reconciles agents: it reads desired state from the agents table,
@@ -41,10 +42,13 @@ type Manager struct {
 	log    *slog.Logger
 	driver Driver
 	cache  *binaryCache
+	slots  *downloadSlots
 
 	wake     chan struct{} // a trigger was queued; capacity 1
+	runCtx   context.Context
 	cancel   context.CancelFunc
 	workers  sync.WaitGroup
+	fetching sync.WaitGroup // downloads in progress
 	started  atomic.Bool
 	stopped  atomic.Bool
 	lastPass atomic.Int64 // unix nanoseconds of the last full reconcile
@@ -73,6 +77,9 @@ type agentRecord struct {
 	failedGen    int64
 	failedURL    string
 	failedReason string
+	// download is the binary download under way, or finished and not yet
+	// taken by a pass; only the pass holding the agent touches it.
+	download *download
 	// freshGen is the generation of the last restart or fresh start: a
 	// restarting agent is running again once every replica is that new.
 	freshGen int64
@@ -90,6 +97,7 @@ func New(db *bun.DB, bus events.Bus, sink LogSink, cfg Config, logger *slog.Logg
 		records: map[string]*agentRecord{},
 		queued:  map[string]bool{},
 		busy:    map[string]bool{},
+		slots:   newDownloadSlots(cfg.MaxDownloads, cfg.MaxDownloadsPerOrg),
 	}
 	m.lastErr.Store("")
 	var err error
@@ -119,6 +127,7 @@ func (m *Manager) Start(ctx context.Context) error {
 		return fmt.Errorf("runtime: start: %w", err)
 	}
 	ctx, m.cancel = context.WithCancel(ctx)
+	m.runCtx = ctx
 	for range reconcileWorkers {
 		m.workers.Add(1)
 		go m.work(ctx)
@@ -210,6 +219,7 @@ func (m *Manager) stopLoops() {
 		m.cancel()
 	}
 	m.workers.Wait()
+	m.fetching.Wait()
 }
 
 // work reconciles queued agents, never one agent in two workers at once.
@@ -226,7 +236,7 @@ func (m *Manager) work(ctx context.Context) {
 			continue
 		}
 		m.signal() // more may be waiting for another worker
-		passCtx, cancel := context.WithTimeout(ctx, m.cfg.FetchTimeout+m.cfg.StopGrace+time.Minute)
+		passCtx, cancel := context.WithTimeout(ctx, m.cfg.StopGrace+time.Minute)
 		m.reconcile(passCtx, id)
 		cancel()
 		m.mu.Lock()
@@ -334,6 +344,7 @@ func (m *Manager) reconcile(ctx context.Context, id string) {
 	m.mu.Unlock()
 
 	if a.Desired != models.DesiredRunning {
+		rec.dropDownload()
 		if err := m.driver.Stop(ctx, id); err != nil {
 			m.log.Error("runtime: stop agent", "agent", id, "err", err)
 		}
@@ -362,16 +373,25 @@ func (m *Manager) run(ctx context.Context, a *models.Agent, rec *agentRecord) (m
 		if a.Status == models.AgentStopped || a.Status == models.AgentStarting {
 			m.setStatus(ctx, a, models.AgentDeploying, "")
 		}
-		var err error
-		path, err = m.cache.fetch(ctx, a.ID, a.BinaryURL, a.BinarySHA256)
-		if err != nil && ctx.Err() != nil {
-			return a.Status, a.StatusReason
+		d := rec.download
+		if d == nil || d.url != a.BinaryURL || d.sha != a.BinarySHA256 {
+			rec.dropDownload()
+			d = m.startDownload(a)
+			rec.download = d
 		}
-		if err != nil {
+		if !d.finished() {
+			return a.Status, a.StatusReason // its end queues the next pass
+		}
+		rec.download = nil
+		if d.err != nil && m.runCtx.Err() != nil {
+			return a.Status, a.StatusReason // shutting down: a cut-short fetch says nothing
+		}
+		if d.err != nil {
 			rec.failedGen, rec.failedURL = a.Generation, a.BinaryURL
-			rec.failedReason = "Fetching binary failed: " + err.Error()
+			rec.failedReason = "Fetching binary failed: " + d.err.Error()
 			return models.AgentError, rec.failedReason
 		}
+		path = d.path
 		rec.binaryURL, rec.binarySHA = a.BinaryURL, a.BinarySHA256
 	}
 	spec := Spec{
@@ -423,6 +443,11 @@ func replaced(reps []Replica, desired int, gen int64) bool {
 
 // forget stops a deleted agent's replicas and drops its binary and files.
 func (m *Manager) forget(ctx context.Context, id string) {
+	if rec := m.record(id); rec != nil {
+		if d := rec.dropDownload(); d != nil {
+			<-d.done // cancelled: soon over, and then it writes no reference after the release below
+		}
+	}
 	stopCtx, cancel := context.WithTimeout(ctx, m.cfg.StopGrace)
 	defer cancel()
 	if err := m.driver.Stop(stopCtx, id); err != nil {

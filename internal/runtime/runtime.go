@@ -39,6 +39,16 @@ type Config struct {
 	AllowPrivateURLs bool
 	// FetchTimeout bounds one binary download from connect to last byte.
 	FetchTimeout time.Duration
+	// FetchMinRate (bytes per second) and FetchRateWindow: a download that
+	// brings fewer than FetchMinRate×FetchRateWindow bytes in a window is
+	// aborted, so that a trickling server cannot hold a download slot for
+	// the whole FetchTimeout.
+	FetchMinRate    int64
+	FetchRateWindow time.Duration
+	// MaxDownloads and MaxDownloadsPerOrg bound the binary downloads
+	// running at once, in all and per organization.
+	MaxDownloads       int
+	MaxDownloadsPerOrg int
 	// MaxBinaryBytes caps the size of a downloaded binary.
 	MaxBinaryBytes int64
 	// StopGrace is the time between SIGTERM and SIGKILL of a replica.
@@ -64,6 +74,10 @@ func DefaultConfig(dataDir string) Config {
 	return Config{
 		DataDir:            dataDir,
 		FetchTimeout:       5 * time.Minute,
+		FetchMinRate:       10 << 10,
+		FetchRateWindow:    30 * time.Second,
+		MaxDownloads:       8,
+		MaxDownloadsPerOrg: 2,
 		MaxBinaryBytes:     512 << 20,
 		StopGrace:          10 * time.Second,
 		BackoffBase:        500 * time.Millisecond,
@@ -79,6 +93,18 @@ func (c Config) withDefaults() Config {
 	d := DefaultConfig(c.DataDir)
 	if c.FetchTimeout <= 0 {
 		c.FetchTimeout = d.FetchTimeout
+	}
+	if c.FetchMinRate <= 0 {
+		c.FetchMinRate = d.FetchMinRate
+	}
+	if c.FetchRateWindow <= 0 {
+		c.FetchRateWindow = d.FetchRateWindow
+	}
+	if c.MaxDownloads <= 0 {
+		c.MaxDownloads = d.MaxDownloads
+	}
+	if c.MaxDownloadsPerOrg <= 0 {
+		c.MaxDownloadsPerOrg = d.MaxDownloadsPerOrg
 	}
 	if c.MaxBinaryBytes <= 0 {
 		c.MaxBinaryBytes = d.MaxBinaryBytes
