@@ -100,14 +100,24 @@ func logMessages(t *testing.T, s *apitest.Server, id string) string {
 	return b.String()
 }
 
-// throughProxy asks the agent's endpoint, as a client would, through the server.
+// throughProxy asks the endpoint of the default organization's agent
+// name, as a client would, through the server.
 func throughProxy(t *testing.T, s *apitest.Server, name string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, s.URL+"/", nil)
+	return throughHost(t, s, name+".default.localhost", "/")
+}
+
+// throughHost sends GET path to the server with the Host header host.
+func throughHost(t *testing.T, s *apitest.Server, host, path string, headers ...string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, s.URL+path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Host = name + ".localhost"
+	req.Host = host
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
 	res, err := s.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -3,10 +3,15 @@ package migrations_test
 import (
 	"context"
 	"io/fs"
+	"regexp"
 	"slices"
 	"testing"
+	"testing/fstest"
+	"time"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
+	"github.com/uptrace/bun/migrate"
 
 	"github.com/neuais/neuais/internal/apitest"
 	"github.com/neuais/neuais/internal/db"
@@ -83,6 +88,87 @@ func TestConcurrentUp(t *testing.T) {
 			if err := <-errs; err != nil {
 				t.Fatal(err)
 			}
+		}
+	})
+}
+
+// TestOrgSlugsOfExistingOrganizations: organizations made before slugs
+// existed get one from their name, unique, and usable in a host.
+func TestOrgSlugsOfExistingOrganizations(t *testing.T) {
+	apitest.EachDB(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		d, err := db.Open(ctx, apitest.DBOptions(t, url))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { d.Close() })
+		dialectFolder := "sqlite"
+		if d.Dialect().Name() == dialect.PG {
+			dialectFolder = "postgres"
+		}
+		all, err := migrations.Files(dialectFolder)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := fstest.MapFS{}
+		entries, err := fs.ReadDir(all, ".")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			if e.Name() < "20261202000100" {
+				data, err := fs.ReadFile(all, e.Name())
+				if err != nil {
+					t.Fatal(err)
+				}
+				before[e.Name()] = &fstest.MapFile{Data: data}
+			}
+		}
+		set := migrate.NewMigrations()
+		if err := set.Discover(before); err != nil {
+			t.Fatal(err)
+		}
+		old := migrate.NewMigrator(d, set, migrate.WithMarkAppliedOnSuccess(true))
+		if err := old.Init(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := old.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		orgs := []struct{ id, name, want string }{
+			{"org_0000000000000001", "default", "default"},
+			{"org_0000000000000002", "Acme Inc.", "acme-inc"},
+			{"org_0000000000000003", "acme_inc", "acme-inc-0000000000000003"},
+			{"org_0000000000000004", "Ünïcode", ""}, // dialects differ; checked as a label below
+			{"org_0000000000000005", "--", "org-0000000000000005"},
+		}
+		for i, o := range orgs {
+			_, err := d.ExecContext(ctx, "INSERT INTO organizations (id, name, tier, rate_limit, created_at) VALUES (?, ?, 'free', 100, ?)",
+				o.id, o.name, time.Date(2026, 1, 1, 0, 0, i, 0, time.UTC))
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := migrations.Up(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		label := regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
+		for _, o := range orgs {
+			var slug string
+			if err := d.QueryRowContext(ctx, "SELECT slug FROM organizations WHERE id = ?", o.id).Scan(&slug); err != nil {
+				t.Fatal(err)
+			}
+			if (o.want != "" && slug != o.want) || !label.MatchString(slug) || seen[slug] {
+				t.Errorf("slug of %q = %q, want %q (a unique DNS label)", o.name, slug, o.want)
+			}
+			seen[slug] = true
+		}
+		if _, err := d.ExecContext(ctx, "INSERT INTO organizations (id, name, slug, tier, rate_limit, created_at) VALUES ('org_x', 'x', 'acme-inc', 'free', 100, ?)", time.Now()); err == nil {
+			t.Error("a taken slug was accepted")
+		}
+		if group, err := migrations.Down(ctx, d); err != nil {
+			t.Fatalf("down: %v, %+v", err, group)
 		}
 	})
 }

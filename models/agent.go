@@ -1,31 +1,35 @@
 package models
 
 import (
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/uptrace/bun"
 )
 
-// AgentStatus is the actual state of an agent as the runtime reports it.
+// AgentStatus is the state of an agent: the runtime's actual one, or the
+// transition the API wrote when a lifecycle request asked for a change.
 type AgentStatus string
 
-// Agent statuses: deploying → running → stopped, and error.
+// Agent statuses: deploying → running → stopped, and error, as the runtime
+// reports them; stopping, starting and restarting from a stop, start or
+// restart request until the runtime reports where the agent got to.
 const (
-	AgentDeploying AgentStatus = "deploying"
-	AgentRunning   AgentStatus = "running"
-	AgentStopped   AgentStatus = "stopped"
-	AgentError     AgentStatus = "error"
+	AgentDeploying  AgentStatus = "deploying"
+	AgentRunning    AgentStatus = "running"
+	AgentStopped    AgentStatus = "stopped"
+	AgentError      AgentStatus = "error"
+	AgentStopping   AgentStatus = "stopping"
+	AgentStarting   AgentStatus = "starting"
+	AgentRestarting AgentStatus = "restarting"
 )
 
+// AgentStatuses lists every status, for validation messages.
+var AgentStatuses = []AgentStatus{AgentDeploying, AgentRunning, AgentStopped, AgentError, AgentStopping, AgentStarting, AgentRestarting}
+
 // Valid reports whether s is a known status.
-func (s AgentStatus) Valid() bool {
-	switch s {
-	case AgentDeploying, AgentRunning, AgentStopped, AgentError:
-		return true
-	}
-	return false
-}
+func (s AgentStatus) Valid() bool { return slices.Contains(AgentStatuses, s) }
 
 // DesiredState is what the user asked the runtime to do with an agent.
 type DesiredState string
@@ -44,8 +48,8 @@ type AgentConfig struct {
 }
 
 // Agent is a user's binary run as replicas. Desired* and the spec fields
-// are written by the API; Status, StatusReason and Generation-driven actual
-// state are written by the runtime.
+// are written by the API; Status and StatusReason by the runtime, and by the
+// API for the transitions (stopping, starting, restarting) it starts.
 type Agent struct {
 	bun.BaseModel `bun:"table:agents"`
 

@@ -36,8 +36,11 @@ func (t Tier) DefaultRateLimit() int {
 type Organization struct {
 	bun.BaseModel `bun:"table:organizations"`
 
-	ID        string    `bun:"id,pk"`
-	Name      string    `bun:"name,notnull,unique"`
+	ID   string `bun:"id,pk"`
+	Name string `bun:"name,notnull,unique"`
+	// Slug names the organization in its agents' endpoint hosts: a DNS
+	// label, unique, fixed at creation.
+	Slug      string    `bun:"slug,notnull,unique"`
 	Tier      Tier      `bun:"tier,notnull"`
 	RateLimit int       `bun:"rate_limit,notnull"`
 	CreatedAt time.Time `bun:"created_at,notnull"`

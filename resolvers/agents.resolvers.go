@@ -25,7 +25,7 @@ func (r *agentResolver) Environment(ctx context.Context, obj *models.Agent) (map
 }
 
 func (r *agentResolver) Endpoints(ctx context.Context, obj *models.Agent) ([]string, error) {
-	return r.Agents.Endpoints(obj), nil
+	return r.Agents.Endpoints(ctx, obj)
 }
 
 func (r *mutationResolver) CreateAgent(ctx context.Context, input agents.CreateInput, idempotencyKey *string) (*models.Agent, error) {

@@ -119,7 +119,7 @@ func TestOpenAPI(t *testing.T) {
 	check("stop", http.MethodPost, id+"/stop", tok, "", 200)
 	check("restart", http.MethodPost, id+"/restart", tok, "", 200)
 	check("scale", http.MethodPost, id+"/scale", tok, `{"replicas": 5}`, 200)
-	check("wait", http.MethodGet, id+"/wait?status=deploying&timeout=1s", tok, "", 200)
+	check("wait", http.MethodGet, id+"/wait?status=restarting&timeout=1s", tok, "", 200) // the restart above, with no runtime to end it
 	check("wait timeout", http.MethodGet, id+"/wait?status=running&timeout=50ms", tok, "", 408)
 	check("logs", http.MethodGet, id+"/logs?tail=10&since=1h&level=info", tok, "", 200)
 	check("logs invalid", http.MethodGet, id+"/logs?tail=x", tok, "", 400)

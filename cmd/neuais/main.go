@@ -73,15 +73,17 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
-	a, err := app.New(ctx, cfg, logger, stdout)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	cfg.Addr = ln.Addr().String() // the port chosen for ":0", for the endpoints advertised
+	a, err := app.New(ctx, cfg, logger, stdout)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer a.Close()
 	logger.Info("listening", "addr", ln.Addr().String(), "version", app.Version)
 	fmt.Fprintf(stdout, "neuais %s listening on %s\n", app.Version, ln.Addr())
 	return a.Serve(ctx, ln)

@@ -101,9 +101,35 @@ func TestBinary(t *testing.T) {
 				t.Fatalf("login %d", code)
 			}
 		})
+		t.Run("EndpointNamesTheListenPort", func(t *testing.T) {
+			body, _ := json.Marshal(map[string]string{"email": "root@example.com", "password": "root-password-1"})
+			res, err := http.Post(base+"/v1/auth/token", "application/json", bytes.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var tok struct {
+				AccessToken string `json:"access_token"`
+			}
+			json.NewDecoder(res.Body).Decode(&tok) //nolint:errcheck // checked through the next request
+			res.Body.Close()
+			query, _ := json.Marshal(map[string]string{"query": `mutation { createAgent(input: {name: "web", runtime: "go", binaryUrl: "http://127.0.0.1:1/agent"}) { endpoints } }`})
+			req, _ := http.NewRequest(http.MethodPost, base+"/graphql", bytes.NewReader(query))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+			res, err = http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			port := base[strings.LastIndexByte(base, ':')+1:]
+			if want := `"http://web.default.localhost:` + port + `"`; !strings.Contains(string(got), want) {
+				t.Fatalf("endpoints %s, want %s", got, want)
+			}
+		})
 		t.Run("OrgsCreateWhileServing", func(t *testing.T) {
 			got, err := cli(t, getenv, "orgs", "create", "acme", "--admin-email", "boss@acme.example", "--admin-password", "acme-password-1", "--tier", "pro")
-			if err != nil || !strings.Contains(got, `Created organization "acme"`) || !strings.Contains(got, "1000 requests/minute") {
+			if err != nil || !strings.Contains(got, `Created organization "acme"`) || !strings.Contains(got, "slug acme,") || !strings.Contains(got, "1000 requests/minute") {
 				t.Fatalf("%v\n%s", err, got)
 			}
 			if code := login(t, base, "boss@acme.example", "acme-password-1"); code != 200 {
@@ -126,6 +152,8 @@ func TestBinary(t *testing.T) {
 				{"orgs", "create", "fresh", "--admin-email", "boss@acme.example", "--admin-password", "acme-password-1"},
 				{"orgs", "create", "fresh", "--admin-email", "not-an-address", "--admin-password", "acme-password-1"},
 				{"orgs", "create", "fresh", "--admin-email", "x@example.com", "--admin-password", "acme-password-1", "--tier", "gold"},
+				{"orgs", "create", "fresh", "--admin-email", "x@example.com", "--admin-password", "acme-password-1", "--slug", "acme"},
+				{"orgs", "create", "fresh", "--admin-email", "x@example.com", "--admin-password", "acme-password-1", "--slug", "Not A Label"},
 				{"orgs", "create", "--admin-email", "x@example.com"},
 				{"orgs", "create", "a", "b", "--admin-email", "x@example.com"},
 				{"orgs"},
@@ -138,7 +166,7 @@ func TestBinary(t *testing.T) {
 		})
 		t.Run("OrgsList", func(t *testing.T) {
 			got, err := cli(t, getenv, "orgs", "list")
-			if err != nil || !strings.Contains(got, "default") || !strings.Contains(got, "acme") || !strings.Contains(got, "pro") || !strings.Contains(got, "1000/min") {
+			if err != nil || !strings.Contains(got, "SLUG") || !strings.Contains(got, "default") || !strings.Contains(got, "acme") || !strings.Contains(got, "pro") || !strings.Contains(got, "1000/min") {
 				t.Fatalf("%v\n%s", err, got)
 			}
 		})

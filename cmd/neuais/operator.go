@@ -87,14 +87,15 @@ func migrateCmd(ctx context.Context, args []string, getenv func(string) string, 
 // orgsCmd runs `neuais orgs create|list`. It applies pending migrations
 // first, as the server does on start.
 func orgsCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	const usage = "usage: neuais orgs create NAME --admin-email E [--admin-password P] [--tier free|pro|enterprise] | neuais orgs list"
+	const usage = "usage: neuais orgs create NAME --admin-email E [--admin-password P] [--tier free|pro|enterprise] [--slug S] | neuais orgs list"
 	if len(args) == 0 {
 		return errors.New(usage)
 	}
 	fs := flag.NewFlagSet("orgs "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var email, password, tier string
+	var email, password, tier, slug string
 	if args[0] == "create" {
+		fs.StringVar(&slug, "slug", "", "the organization's label in its agents' endpoint hosts; derived from NAME when empty")
 		fs.StringVar(&email, "admin-email", "", "e-mail of the organization's first admin")
 		fs.StringVar(&password, "admin-password", "", "password of the first admin; generated and printed once when empty")
 		fs.StringVar(&tier, "tier", string(models.TierFree), "rate-limit tier: free, pro or enterprise")
@@ -124,9 +125,9 @@ func orgsCmd(ctx context.Context, args []string, getenv func(string) string, std
 			return err
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tNAME\tTIER\tRATE LIMIT\tCREATED AT")
+		fmt.Fprintln(tw, "ID\tNAME\tSLUG\tTIER\tRATE LIMIT\tCREATED AT")
 		for _, o := range list {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d/min\t%s\n", o.ID, o.Name, o.Tier, o.RateLimit, o.CreatedAt.UTC().Format(time.RFC3339))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/min\t%s\n", o.ID, o.Name, o.Slug, o.Tier, o.RateLimit, o.CreatedAt.UTC().Format(time.RFC3339))
 		}
 		return tw.Flush()
 	}
@@ -138,11 +139,11 @@ func orgsCmd(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		password = base64.RawURLEncoding.EncodeToString(b[:])
 	}
-	org, admin, err := svc.Create(ctx, orgs.CreateParams{Name: pos[0], Tier: models.Tier(tier), AdminEmail: email, AdminPassword: password})
+	org, admin, err := svc.Create(ctx, orgs.CreateParams{Name: pos[0], Slug: slug, Tier: models.Tier(tier), AdminEmail: email, AdminPassword: password})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "Created organization %q (%s, tier %s, %d requests/minute) with admin %s (%s)\n", org.Name, org.ID, org.Tier, org.RateLimit, admin.Email, admin.ID)
+	fmt.Fprintf(stdout, "Created organization %q (%s, slug %s, tier %s, %d requests/minute) with admin %s (%s)\n", org.Name, org.ID, org.Slug, org.Tier, org.RateLimit, admin.Email, admin.ID)
 	if generated {
 		fmt.Fprintf(stdout, "Generated password (shown once): %s\n", password)
 	}

@@ -2,9 +2,11 @@ package agents_test
 
 import (
 	"maps"
+	"net"
 	"net/http"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -79,7 +81,9 @@ func TestContractExamples(t *testing.T) {
 			if cfg["cpu"] != "1.0" || cfg["memory"] != "1Gi" {
 				t.Errorf("config %v", cfg)
 			}
-			if eps := body["endpoints"].([]any); len(eps) != 1 || eps[0] != "http://my-agent.localhost:8000" {
+			// The default template takes the server's port, and the default organization's slug.
+			want := "http://my-agent.default.localhost:" + strconv.Itoa(s.Listener.Addr().(*net.TCPAddr).Port)
+			if eps := body["endpoints"].([]any); len(eps) != 1 || eps[0] != want {
 				t.Errorf("endpoints %v", eps)
 			}
 			if env := body["environment"].(map[string]any); env["LOG_LEVEL"] != "info" {

@@ -3,6 +3,7 @@ package agents_test
 import (
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/neuais/neuais/internal/apitest"
@@ -55,5 +56,40 @@ func TestListPagingAndSorting(t *testing.T) {
 				t.Fatalf("%s %+v", gql.Data, gql.Errors)
 			}
 		})
+	})
+}
+
+// TestListByTransition: the transitions lifecycle requests write are
+// statuses like any other for filters and waits (without a runtime, here,
+// nothing ends them).
+func TestListByTransition(t *testing.T) {
+	apitest.EachDB(t, func(t *testing.T, url string) {
+		s := apitest.Start(t, url)
+		ids := map[string]string{}
+		for action, status := range map[string]string{"stop": "stopping", "restart": "restarting"} {
+			id := mustCreate(t, s, s.AdminToken, action)
+			res := s.Do(http.MethodPost, "/v1/agents/"+id+"/"+action, s.AdminToken, nil)
+			if res.Status != http.StatusOK || res.JSON(t)["status"] != status {
+				t.Fatalf("%s: %d %s", action, res.Status, res.Body)
+			}
+			ids[status] = id
+		}
+		res := s.Do(http.MethodPost, "/v1/agents/"+ids["stopping"]+"/start", s.AdminToken, nil)
+		if res.Status != http.StatusOK || res.JSON(t)["status"] != "starting" {
+			t.Fatalf("start: %d %s", res.Status, res.Body)
+		}
+		for status, want := range map[string][]string{"starting": {"stop"}, "restarting": {"restart"}, "stopping": nil} {
+			res := s.Do(http.MethodGet, "/v1/agents?status="+status, s.AdminToken, nil)
+			if body := res.JSON(t); res.Status != http.StatusOK || !slices.Equal(names(t, body), want) {
+				t.Errorf("status=%s: %d %s, want %v", status, res.Status, res.Body, want)
+			}
+		}
+		res = s.Do(http.MethodGet, "/v1/agents/"+ids["restarting"]+"/wait?status=restarting&timeout=5s", s.AdminToken, nil)
+		if res.Status != http.StatusOK {
+			t.Errorf("wait for restarting: %d %s", res.Status, res.Body)
+		}
+		if res := s.Do(http.MethodGet, "/v1/agents?status=sideways", s.AdminToken, nil); res.Status != http.StatusBadRequest || !strings.Contains(string(res.Body), "restarting") {
+			t.Errorf("status=sideways: %d %s", res.Status, res.Body)
+		}
 	})
 }

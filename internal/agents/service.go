@@ -1,7 +1,8 @@
 // Package agents owns the agent resource: its specification and desired
 // state in the agents table, validation, idempotent creation, optimistic
 // concurrency, events and waits. The runtime writes the actual state
-// (status, status_reason); this package never does after creation.
+// (status, status_reason); this package writes it only to start a
+// transition (stopping, starting, restarting), which the runtime ends.
 package agents
 
 import (
@@ -34,8 +35,9 @@ type Reconciler interface {
 type Config struct {
 	// Regions agents may be placed in; the first is the default.
 	Regions []string
-	// EndpointTemplate is an agent's endpoint URL, {name} standing for its name.
-	EndpointTemplate string
+	// Endpoints gives an agent's endpoint URL from its name and its
+	// organization's slug; the zero template gives agents no endpoint.
+	Endpoints models.EndpointTemplate
 	// AllowFileURLs accepts file:// binary URLs (local use only).
 	AllowFileURLs bool
 	// MaxReplicas bounds an agent's replica count.
@@ -54,6 +56,8 @@ type Service struct {
 	// stopping is closed by Shutdown, ending every wait.
 	stopping     chan struct{}
 	shutdownOnce sync.Once
+	// slugs caches organization ids to slugs, which never change.
+	slugs sync.Map
 }
 
 // NewService returns the agents service. reconciler may be nil (no runtime).
@@ -109,11 +113,20 @@ type UpdateInput struct {
 }
 
 // Endpoints returns the URLs at which a's replicas are reachable.
-func (s *Service) Endpoints(a *models.Agent) []string {
-	if s.cfg.EndpointTemplate == "" {
-		return []string{}
+func (s *Service) Endpoints(ctx context.Context, a *models.Agent) ([]string, error) {
+	if s.cfg.Endpoints.IsZero() {
+		return []string{}, nil
 	}
-	return []string{strings.ReplaceAll(s.cfg.EndpointTemplate, "{name}", a.Name)}
+	slug, ok := s.slugs.Load(a.OrgID)
+	if !ok {
+		var org string
+		err := s.db.NewSelect().Table("organizations").Column("slug").Where("id = ?", a.OrgID).Scan(ctx, &org)
+		if err != nil {
+			return nil, fmt.Errorf("agents: endpoints: %w", err)
+		}
+		slug, _ = s.slugs.LoadOrStore(a.OrgID, org)
+	}
+	return []string{s.cfg.Endpoints.URL(slug.(string), a.Name)}, nil
 }
 
 // CanReadEnvironment reports whether the caller may read environment
@@ -188,7 +201,7 @@ func (s *Service) List(ctx context.Context, f Filter, p models.ListParams) (*Pag
 		return nil, err
 	}
 	if f.Status != "" && !models.AgentStatus(f.Status).Valid() {
-		return nil, models.Invalid("status", "must be one of deploying, running, stopped, error")
+		return nil, invalidStatus()
 	}
 	if f.Region != "" {
 		if err := s.validateRegion(f.Region); err != nil {
@@ -408,8 +421,9 @@ func (s *Service) Scale(ctx context.Context, id string, replicas int) (*models.A
 	})
 }
 
-// Start sets the desired state to running. Starting an agent that failed
-// retries it; starting a running one changes nothing.
+// Start sets the desired state to running, and the status to starting
+// until the runtime reports it running (or error). Starting an agent that
+// failed retries it; starting a running one changes nothing.
 // Errors: unauthorized, forbidden, not_found. Publishes agent.updated.
 func (s *Service) Start(ctx context.Context, id string) (*models.Agent, error) {
 	return s.modify(ctx, id, "", func(a *models.Agent) (bool, error) {
@@ -417,34 +431,41 @@ func (s *Service) Start(ctx context.Context, id string) (*models.Agent, error) {
 			return false, nil
 		}
 		a.Desired = models.DesiredRunning
+		a.Status, a.StatusReason = models.AgentStarting, ""
 		return true, nil
 	})
 }
 
-// Stop sets the desired state to stopped; the runtime stops the replicas.
-// Errors: unauthorized, forbidden, not_found. Publishes agent.updated.
+// Stop sets the desired state to stopped, and the status to stopping until
+// the runtime has stopped the replicas. Errors: unauthorized, forbidden,
+// not_found. Publishes agent.updated.
 func (s *Service) Stop(ctx context.Context, id string) (*models.Agent, error) {
 	return s.modify(ctx, id, "", func(a *models.Agent) (bool, error) {
 		if a.Desired == models.DesiredStopped {
 			return false, nil
 		}
 		a.Desired = models.DesiredStopped
+		a.Status, a.StatusReason = models.AgentStopping, ""
 		return true, nil
 	})
 }
 
 // Restart replaces every replica (a new generation with the same spec) and
-// wants the agent running. Errors: unauthorized, forbidden, not_found.
+// wants the agent running; the status is restarting until every replica
+// has been replaced. Errors: unauthorized, forbidden, not_found.
 // Publishes agent.updated.
 func (s *Service) Restart(ctx context.Context, id string) (*models.Agent, error) {
 	return s.modify(ctx, id, "", func(a *models.Agent) (bool, error) {
 		a.Desired = models.DesiredRunning
+		a.Status, a.StatusReason = models.AgentRestarting, ""
 		return true, nil
 	})
 }
 
 // modify loads the agent, applies change and stores the spec and desired
-// columns when change reports a change (bumping Generation and Version).
+// columns when change reports a change (bumping Generation and Version),
+// and the status columns when change set a transition: otherwise they are
+// the runtime's, which may have written them since they were read.
 // The write is guarded by the version read, so a concurrent writer is
 // detected: with ifMatch it is precondition_failed, without it a retry.
 func (s *Service) modify(ctx context.Context, id, ifMatch string, change func(*models.Agent) (bool, error)) (*models.Agent, error) {
@@ -460,7 +481,7 @@ func (s *Service) modify(ctx context.Context, id, ifMatch string, change func(*m
 		if err := checkIfMatch(a, ifMatch); err != nil {
 			return nil, err
 		}
-		version := a.Version
+		version, status := a.Version, a.Status
 		changed, err := change(a)
 		if err != nil {
 			return nil, err
@@ -471,8 +492,11 @@ func (s *Service) modify(ctx context.Context, id, ifMatch string, change func(*m
 		a.Generation++
 		a.Version++
 		a.UpdatedAt = models.Now()
-		res, err := s.db.NewUpdate().Model(a).
-			Column("runtime", "binary_url", "binary_sha256", "cpu", "memory", "replicas", "environment", "desired", "generation", "version", "updated_at").
+		columns := []string{"runtime", "binary_url", "binary_sha256", "cpu", "memory", "replicas", "environment", "desired", "generation", "version", "updated_at"}
+		if a.Status != status {
+			columns = append(columns, "status", "status_reason")
+		}
+		res, err := s.db.NewUpdate().Model(a).Column(columns...).
 			Where("id = ?", a.ID).Where("version = ?", version).Exec(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("agents: update: %w", err)
@@ -554,6 +578,14 @@ func (s *Service) changed(ctx context.Context, event string, a *models.Agent) {
 	if s.reconciler != nil {
 		s.reconciler.Reconcile(a.ID)
 	}
+}
+
+func invalidStatus() error {
+	names := make([]string, len(models.AgentStatuses))
+	for i, st := range models.AgentStatuses {
+		names[i] = string(st)
+	}
+	return models.Invalid("status", "must be one of "+strings.Join(names, ", "))
 }
 
 // isUniqueViolation reports a unique or primary key violation on either database.

@@ -30,7 +30,7 @@ func (s *Service) Wait(ctx context.Context, id, status, timeout string) (*models
 	}
 	want := models.AgentStatus(status)
 	if !want.Valid() {
-		return nil, models.Invalid("status", "must be one of deploying, running, stopped, error")
+		return nil, invalidStatus()
 	}
 	d, err := s.parseWait(timeout)
 	if err != nil {

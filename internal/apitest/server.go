@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -68,11 +69,23 @@ func StartConfig(t testing.TB, cfg config.Config) *Server {
 	if testing.Verbose() {
 		logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
+	// Listening first gives the app its real address, which the default
+	// endpoint template takes its port from.
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	cfg.Addr = ln.Addr().String()
 	a, err := app.New(context.Background(), cfg, logger, io.Discard)
 	if err != nil {
+		ln.Close()
 		t.Fatalf("start app: %v", err)
 	}
-	s := &Server{Server: httptest.NewServer(a.Handler()), App: a, t: t}
+	srv := httptest.NewUnstartedServer(a.Handler())
+	srv.Listener.Close()
+	srv.Listener = ln
+	srv.Start()
+	s := &Server{Server: srv, App: a, t: t}
 	t.Cleanup(func() {
 		s.Server.Close()
 		a.Close()

@@ -31,6 +31,7 @@ import (
 	"github.com/neuais/neuais/internal/runtime"
 	"github.com/neuais/neuais/internal/users"
 	"github.com/neuais/neuais/migrations"
+	"github.com/neuais/neuais/models"
 	"github.com/neuais/neuais/resolvers"
 	"github.com/neuais/neuais/rest"
 )
@@ -109,8 +110,11 @@ type App struct {
 // (printing generated credentials once to out) and builds the handler.
 func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Writer) (*App, error) {
 	a := &App{Config: cfg, Logger: logger, Health: health.NewRegistry(), Started: time.Now()}
+	endpoints, err := models.ParseEndpointTemplate(cfg.Endpoints())
+	if err != nil {
+		return nil, fmt.Errorf("app: NEUAIS_ENDPOINT_TEMPLATE: %w", err)
+	}
 	a.Stopping, a.stop = context.WithCancel(context.Background())
-	var err error
 	if a.DB, err = db.Open(ctx, db.Options{URL: cfg.DatabaseURL, DataDir: cfg.DataDir, SQLiteSynchronous: cfg.SQLiteSynchronous}); err != nil {
 		return nil, err
 	}
@@ -141,11 +145,11 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Wri
 		reconciler = a.Runtime
 	}
 	a.Agents = agents.NewService(a.DB, a.Bus, agents.Config{
-		Regions:          cfg.Regions,
-		EndpointTemplate: cfg.EndpointTemplate,
-		AllowFileURLs:    cfg.AllowFileURLs,
-		MaxReplicas:      cfg.MaxReplicas,
-		MaxWait:          cfg.MaxAgentWait,
+		Regions:       cfg.Regions,
+		Endpoints:     endpoints,
+		AllowFileURLs: cfg.AllowFileURLs,
+		MaxReplicas:   cfg.MaxReplicas,
+		MaxWait:       cfg.MaxAgentWait,
 	}, reconciler, logger)
 	context.AfterFunc(a.Stopping, a.Agents.Shutdown)
 	a.background.Add(1)
@@ -189,13 +193,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Wri
 	}
 	a.handler = a.routes(a.newGraphQLHandler(es, opts))
 	if a.Runtime != nil {
-		suffix, err := runtime.HostSuffix(cfg.EndpointTemplate)
-		if err != nil {
-			a.Close()
-			return nil, err
-		}
-		a.handler = a.Runtime.Proxy(suffix, a.handler)
+		a.handler = a.Runtime.Proxy(endpoints, a.handler)
 	}
+	// Outside the proxy, so that bodies sent to agents have the deadline too.
+	a.handler = a.bodyDeadline(a.handler)
 	return a, nil
 }
 

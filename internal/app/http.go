@@ -35,7 +35,7 @@ const keepAlive = 15 * time.Second
 
 func (a *App) routes(gql http.Handler) http.Handler {
 	r := chi.NewRouter()
-	r.Use(a.bodyDeadline, requestID, a.logRequests, a.recoverPanics, clientAddr, a.authenticate, a.rateLimit)
+	r.Use(requestID, a.logRequests, a.recoverPanics, clientAddr, a.authenticate, a.rateLimit)
 	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
 		rest.WriteError(w, models.Errorf(models.CodeNotFound, "No such route"))
 	})

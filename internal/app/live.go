@@ -51,6 +51,10 @@ func (a *App) startLive(ctx context.Context) error {
 	rc.StopGrace = cfg.StopGrace
 	rc.FetchTimeout = cfg.FetchTimeout
 	rc.MaxBinaryBytes = int64(cfg.MaxBinaryBytes)
+	rc.FetchMinRate = int64(cfg.FetchMinRate)
+	rc.FetchRateWindow = cfg.FetchRateWindow
+	rc.MaxDownloads = cfg.MaxDownloads
+	rc.MaxDownloadsPerOrg = cfg.MaxDownloadsPerOrg
 	rc.BackoffMax = cfg.RestartBackoffMax
 	rc.CrashLoopThreshold = cfg.CrashLoopThreshold
 	rc.CrashLoopWindow = cfg.CrashLoopWindow

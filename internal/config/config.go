@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -63,7 +64,8 @@ type Config struct {
 	LoginFailureWindow   time.Duration
 
 	// Agents API: the regions agents may be placed in (the first is the
-	// default), the endpoint template ({name} is the agent's name), whether
+	// default), the endpoint template ({name} is the agent's name, {org}
+	// its organization's slug; empty for the default, see Endpoints), whether
 	// file:// binary URLs are accepted (local use only), the replica limit
 	// per agent, and the longest wait for an agent's status.
 	Regions          []string
@@ -78,9 +80,16 @@ type Config struct {
 	// Local runtime: how long a stopping replica gets between SIGTERM and
 	// SIGKILL, the binary download's timeout and size cap, the longest
 	// restart backoff, and how many crashes within a window make a crash loop.
-	StopGrace          time.Duration
-	FetchTimeout       time.Duration
-	MaxBinaryBytes     int
+	StopGrace      time.Duration
+	FetchTimeout   time.Duration
+	MaxBinaryBytes int
+	// Binary downloads: one bringing fewer than FetchMinRate bytes per
+	// second over a FetchRateWindow is aborted; at most MaxDownloads run at
+	// once, MaxDownloadsPerOrg of one organization.
+	FetchMinRate       int
+	FetchRateWindow    time.Duration
+	MaxDownloads       int
+	MaxDownloadsPerOrg int
 	RestartBackoffMax  time.Duration
 	CrashLoopThreshold int
 	CrashLoopWindow    time.Duration
@@ -120,16 +129,19 @@ func Default() Config {
 		LoginMaxDelay:        30 * time.Second,
 		LoginFailureWindow:   15 * time.Minute,
 
-		Regions:          []string{"local"},
-		EndpointTemplate: "http://{name}.localhost:8000",
-		MaxReplicas:      20,
-		MaxAgentWait:     5 * time.Minute,
+		Regions:      []string{"local"},
+		MaxReplicas:  20,
+		MaxAgentWait: 5 * time.Minute,
 
 		MetricsInterval: 10 * time.Second,
 
 		StopGrace:          10 * time.Second,
 		FetchTimeout:       5 * time.Minute,
 		MaxBinaryBytes:     512 << 20,
+		FetchMinRate:       10 << 10,
+		FetchRateWindow:    30 * time.Second,
+		MaxDownloads:       8,
+		MaxDownloadsPerOrg: 2,
 		RestartBackoffMax:  30 * time.Second,
 		CrashLoopThreshold: 5,
 		CrashLoopWindow:    2 * time.Minute,
@@ -137,6 +149,27 @@ func Default() Config {
 		LogMaxLines: 10000,
 		LogMaxAge:   7 * 24 * time.Hour,
 	}
+}
+
+// Endpoints returns the endpoint template in effect: EndpointTemplate, or
+// when empty DefaultEndpointTemplate of Addr, so that the endpoints
+// advertised name the port the server listens on.
+func (c Config) Endpoints() string {
+	if c.EndpointTemplate != "" {
+		return c.EndpointTemplate
+	}
+	return DefaultEndpointTemplate(c.Addr)
+}
+
+// DefaultEndpointTemplate is the endpoint template of a server listening on
+// addr: agents' hosts under .localhost (which resolvers such as browsers'
+// and systemd's take for the loopback) on the listen address's port.
+func DefaultEndpointTemplate(addr string) string {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" || port == "80" {
+		return "http://{name}.{org}.localhost"
+	}
+	return "http://{name}.{org}.localhost:" + port
 }
 
 // Load reads the environment (through getenv) and then args as flags.
@@ -205,7 +238,7 @@ func LoadFlags(fs *flag.FlagSet, args []string, getenv func(string) string) (Con
 	duration(&c.LoginMaxDelay, "login-max-delay", "longest of those delays")
 	duration(&c.LoginFailureWindow, "login-failure-window", "window in which failed logins count")
 	list(&c.Regions, "regions", "regions agents may run in, the first being the default")
-	str(&c.EndpointTemplate, "endpoint-template", "URL of an agent's endpoint; {name} is replaced by the agent's name")
+	str(&c.EndpointTemplate, "endpoint-template", "URL of an agent's endpoint with {name} (the agent's name) and {org} (its organization's slug) as labels of the host; default http://{name}.{org}.localhost:PORT, PORT being the listen address's")
 	boolean(&c.AllowFileURLs, "allow-file-urls", "accept file:// binary URLs (local use only)")
 	boolean(&c.AllowPrivateBinaryURLs, "allow-private-binary-urls", "let binary downloads reach loopback and private addresses (local use only)")
 	num(&c.MaxReplicas, "max-replicas", "most replicas one agent may have")
@@ -214,6 +247,10 @@ func LoadFlags(fs *flag.FlagSet, args []string, getenv func(string) string) (Con
 	duration(&c.StopGrace, "stop-grace", "time a replica gets between SIGTERM and SIGKILL")
 	duration(&c.FetchTimeout, "fetch-timeout", "timeout of an agent binary's download")
 	num(&c.MaxBinaryBytes, "max-binary-bytes", "largest agent binary accepted, in bytes")
+	num(&c.FetchMinRate, "fetch-min-rate", "bytes per second a binary download must bring, averaged over the fetch rate window, or it is aborted")
+	duration(&c.FetchRateWindow, "fetch-rate-window", "window over which a binary download's rate is averaged")
+	num(&c.MaxDownloads, "max-downloads", "binary downloads running at once")
+	num(&c.MaxDownloadsPerOrg, "max-downloads-per-org", "binary downloads of one organization running at once")
 	duration(&c.RestartBackoffMax, "restart-backoff-max", "longest wait before a crashed replica restarts")
 	num(&c.CrashLoopThreshold, "crash-loop-threshold", "crashes within the crash-loop window that put an agent in error")
 	duration(&c.CrashLoopWindow, "crash-loop-window", "window in which crashes count towards a crash loop")
@@ -249,6 +286,9 @@ func LoadFlags(fs *flag.FlagSet, args []string, getenv func(string) string) (Con
 	}
 	if c.StopGrace <= 0 || c.FetchTimeout <= 0 || c.MaxBinaryBytes <= 0 || c.RestartBackoffMax <= 0 || c.CrashLoopThreshold < 1 || c.CrashLoopWindow <= 0 {
 		errs = append(errs, errors.New("runtime settings (stop grace, fetch timeout, max binary bytes, restart backoff, crash loop): must be positive"))
+	}
+	if c.FetchMinRate < 1 || c.FetchRateWindow <= 0 || c.MaxDownloads < 1 || c.MaxDownloadsPerOrg < 1 {
+		errs = append(errs, errors.New("NEUAIS_FETCH_MIN_RATE, NEUAIS_FETCH_RATE_WINDOW, NEUAIS_MAX_DOWNLOADS and NEUAIS_MAX_DOWNLOADS_PER_ORG: must be positive"))
 	}
 	if c.LogMaxLines < 1 || c.LogMaxAge <= 0 {
 		errs = append(errs, errors.New("NEUAIS_LOG_MAX_LINES and NEUAIS_LOG_MAX_AGE: must be positive"))

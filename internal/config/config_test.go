@@ -25,6 +25,26 @@ func TestLoad(t *testing.T) {
 			t.Fatalf("%+v %v", c, err)
 		}
 	})
+	t.Run("EndpointTemplateFollowsAddr", func(t *testing.T) {
+		for _, tc := range []struct {
+			args []string
+			env  map[string]string
+			want string
+		}{
+			{nil, nil, "http://{name}.{org}.localhost:8000"},
+			{nil, map[string]string{"NEUAIS_ADDR": "127.0.0.1:9123"}, "http://{name}.{org}.localhost:9123"},
+			{[]string{"--addr", ":80"}, nil, "http://{name}.{org}.localhost"},
+			{[]string{"--addr", ":9000"}, map[string]string{"NEUAIS_ENDPOINT_TEMPLATE": "https://{name}.{org}.agents.example.com"}, "https://{name}.{org}.agents.example.com"},
+		} {
+			c, err := config.Load(tc.args, env(tc.env), io.Discard)
+			if err != nil || c.Endpoints() != tc.want {
+				t.Errorf("%v %v: template %q, %v; want %q", tc.args, tc.env, c.Endpoints(), err, tc.want)
+			}
+		}
+		if got := config.Default().Endpoints(); got != "http://{name}.{org}.localhost:8000" {
+			t.Errorf("Default().Endpoints() = %q", got)
+		}
+	})
 	t.Run("ErrBadValues", func(t *testing.T) {
 		if _, err := config.Load(nil, env(map[string]string{"NEUAIS_LOGIN_MAX_FAILURES": "many"}), io.Discard); err == nil {
 			t.Fatal("accepted a non-integer")

@@ -33,18 +33,24 @@ func NewService(db *bun.DB, hasher *auth.Hasher) *Service {
 	return &Service{db: db, hasher: hasher}
 }
 
-// CreateParams describe a new organization and its first admin.
+// CreateParams describe a new organization and its first admin. Slug,
+// when empty, is derived from Name and made unique.
 type CreateParams struct {
 	Name          string
+	Slug          string
 	Tier          models.Tier
 	AdminEmail    string
 	AdminPassword string
 }
 
 // Create makes an organization and its first admin in one transaction.
-// Errors: invalid_request (field named), conflict (name or e-mail taken).
+// Errors: invalid_request (field named), conflict (name, slug or e-mail taken).
 func (s *Service) Create(ctx context.Context, p CreateParams) (*models.Organization, *models.User, error) {
 	p.Name = strings.TrimSpace(p.Name)
+	derived := p.Slug == ""
+	if derived {
+		p.Slug = Slug(p.Name)
+	}
 	if p.Tier == "" {
 		p.Tier = models.TierFree
 	}
@@ -57,6 +63,8 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (*models.Organizat
 		return nil, nil, models.Invalid("name", "must be 1 to 100 characters")
 	case !p.Tier.Valid():
 		return nil, nil, models.Invalid("tier", "must be one of free, pro, enterprise")
+	case !validSlug(p.Slug):
+		return nil, nil, models.Invalid("slug", fmt.Sprintf("must be a DNS label of 1 to %d lowercase letters, digits and hyphens, starting and ending with a letter or digit", maxSlug))
 	}
 	if err := CheckPassword(p.AdminPassword); err != nil {
 		return nil, nil, err
@@ -66,13 +74,16 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (*models.Organizat
 		return nil, nil, err
 	}
 	now := models.Now()
-	org := &models.Organization{ID: models.NewID(models.PrefixOrganization), Name: p.Name, Tier: p.Tier, RateLimit: p.Tier.DefaultRateLimit(), CreatedAt: now}
+	org := &models.Organization{ID: models.NewID(models.PrefixOrganization), Name: p.Name, Slug: p.Slug, Tier: p.Tier, RateLimit: p.Tier.DefaultRateLimit(), CreatedAt: now}
 	user := &models.User{ID: models.NewID(models.PrefixUser), OrgID: org.ID, Email: email, PasswordHash: hash, Role: models.RoleAdmin, CreatedAt: now, UpdatedAt: now}
 	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if n, err := tx.NewSelect().Model((*models.Organization)(nil)).Where("name = ?", org.Name).Count(ctx); err != nil {
 			return fmt.Errorf("orgs: check name: %w", err)
 		} else if n > 0 {
 			return models.Errorf(models.CodeConflict, "An organization named %q already exists", org.Name)
+		}
+		if err := uniqueSlug(ctx, tx, org, derived); err != nil {
+			return err
 		}
 		if n, err := tx.NewSelect().Model((*models.User)(nil)).Where("email = ?", email).Count(ctx); err != nil {
 			return fmt.Errorf("orgs: check email: %w", err)
@@ -137,6 +148,66 @@ func (s *Service) Bootstrap(ctx context.Context, email, password string) (create
 		return false, "", fmt.Errorf("orgs: bootstrap: %w", err)
 	}
 	return true, generated, nil
+}
+
+// maxSlug leaves room in a 63-character label for the suffix that makes
+// a derived slug unique.
+const maxSlug = 40
+
+// Slug derives an organization's slug from its name: lowercase, every run
+// of characters other than letters and digits as one hyphen, at most 40
+// characters; "org" when nothing is left. The migration that gave existing
+// organizations their slugs follows the same rule.
+func Slug(name string) string {
+	var b strings.Builder
+	hyphen := false
+	for _, r := range strings.ToLower(name) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			if hyphen && b.Len() > 0 {
+				b.WriteByte('-')
+			}
+			hyphen = false
+			b.WriteRune(r)
+			continue
+		}
+		hyphen = true
+	}
+	slug := strings.TrimRight(b.String()[:min(b.Len(), maxSlug)], "-")
+	if slug == "" {
+		return "org"
+	}
+	return slug
+}
+
+func validSlug(slug string) bool {
+	if slug == "" || len(slug) > maxSlug || slug[0] == '-' || slug[len(slug)-1] == '-' {
+		return false
+	}
+	for _, c := range slug {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// uniqueSlug refuses a taken slug that was asked for, and numbers a
+// derived one (acme, acme-2, acme-3, …) until it is free.
+func uniqueSlug(ctx context.Context, tx bun.Tx, org *models.Organization, derived bool) error {
+	base := org.Slug
+	for n := 2; ; n++ {
+		taken, err := tx.NewSelect().Model((*models.Organization)(nil)).Where("slug = ?", org.Slug).Exists(ctx)
+		if err != nil {
+			return fmt.Errorf("orgs: check slug: %w", err)
+		}
+		if !taken {
+			return nil
+		}
+		if !derived {
+			return &models.Error{Code: models.CodeConflict, Message: fmt.Sprintf("An organization with slug %q already exists", org.Slug), Details: map[string]any{"field": "slug"}}
+		}
+		org.Slug = fmt.Sprintf("%s-%d", base, n)
+	}
 }
 
 // NormalizeEmail validates an e-mail address and returns it lowercased.

@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -26,10 +27,12 @@ import (
 // file per agent naming the binary it uses, so that a binary is removed
 // when its last agent lets go of it, also across server restarts.
 type binaryCache struct {
-	dir      string
-	maxBytes int64
-	allowFS  bool
-	client   *http.Client
+	dir        string
+	maxBytes   int64
+	allowFS    bool
+	client     *http.Client
+	minRate    int64 // bytes per second, averaged over rateWindow
+	rateWindow time.Duration
 
 	mu sync.Mutex // orders moves into the cache against reference changes
 }
@@ -62,10 +65,12 @@ func newBinaryCache(cfg Config) (*binaryCache, error) {
 		ResponseHeaderTimeout: 30 * time.Second,
 	}
 	return &binaryCache{
-		dir:      dir,
-		maxBytes: cfg.MaxBinaryBytes,
-		allowFS:  cfg.AllowFileURLs,
-		client:   &http.Client{Timeout: cfg.FetchTimeout, Transport: transport},
+		dir:        dir,
+		maxBytes:   cfg.MaxBinaryBytes,
+		allowFS:    cfg.AllowFileURLs,
+		client:     &http.Client{Timeout: cfg.FetchTimeout, Transport: transport},
+		minRate:    cfg.FetchMinRate,
+		rateWindow: cfg.FetchRateWindow,
 	}, nil
 }
 
@@ -107,8 +112,11 @@ func (c *binaryCache) fetch(ctx context.Context, agentID, rawURL, expectedSHA st
 }
 
 // download writes the binary at rawURL to a temporary file in the cache
-// directory and returns its path and sha256.
+// directory and returns its path and sha256. An HTTP body slower than
+// minRate over a window is aborted.
 func (c *binaryCache) download(ctx context.Context, rawURL string) (string, string, error) {
+	ctx, abort := context.WithCancelCause(ctx)
+	defer abort(nil)
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return "", "", fmt.Errorf("invalid binary URL: %w", err)
@@ -128,7 +136,9 @@ func (c *binaryCache) download(ctx context.Context, rawURL string) (string, stri
 			resp.Body.Close()
 			return "", "", fmt.Errorf("download: HTTP %s", resp.Status)
 		}
-		body = resp.Body
+		rb := &rateBody{ReadCloser: resp.Body}
+		defer c.watchRate(ctx, abort, rb)()
+		body = rb
 	case "file":
 		if !c.allowFS {
 			return "", "", errors.New("file:// binary URLs are not allowed on this server")
@@ -152,6 +162,9 @@ func (c *binaryCache) download(ctx context.Context, rawURL string) (string, stri
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
+	if err != nil && context.Cause(ctx) != ctx.Err() {
+		err = context.Cause(ctx) // why the rate watch aborted it
+	}
 	if err == nil && n > c.maxBytes {
 		err = fmt.Errorf("binary is larger than the limit of %d bytes", c.maxBytes)
 	}
@@ -166,6 +179,57 @@ func (c *binaryCache) download(ctx context.Context, rawURL string) (string, stri
 		return "", "", fmt.Errorf("download: %w", err)
 	}
 	return f.Name(), hex.EncodeToString(hash.Sum(nil)), nil
+}
+
+// rateBody counts the bytes read from a download's body.
+type rateBody struct {
+	io.ReadCloser
+	n atomic.Int64
+}
+
+func (b *rateBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n.Add(int64(n))
+	return n, err
+}
+
+// errTooSlow is the cause of a download aborted by the rate watch.
+type errTooSlow struct {
+	minRate int64
+	window  time.Duration
+	got     int64
+}
+
+func (e errTooSlow) Error() string {
+	return fmt.Sprintf("slower than %d bytes/s (NEUAIS_FETCH_MIN_RATE): %d bytes in the last %s; aborted", e.minRate, e.got, e.window)
+}
+
+// watchRate aborts the download when a window brings fewer bytes than
+// minRate×rateWindow; call the returned func when the body is read.
+func (c *binaryCache) watchRate(ctx context.Context, abort context.CancelCauseFunc, body *rateBody) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(c.rateWindow)
+		defer t.Stop()
+		want := int64(float64(c.minRate) * c.rateWindow.Seconds())
+		var last int64
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			n := body.n.Load()
+			if n-last < want {
+				abort(errTooSlow{minRate: c.minRate, window: c.rateWindow, got: n - last})
+				return
+			}
+			last = n
+		}
+	}()
+	return func() { close(done) }
 }
 
 // checkExecutable accepts ELF binaries and #! scripts, so that an HTML

@@ -122,19 +122,24 @@ type testEnv struct {
 	sink    *memSink
 	cfg     runtime.Config
 	orgID   string
+	orgSlug string
 	agentEv *events.Subscription
 }
+
+// endpoints is the endpoint template of the runtime tests.
+var endpoints = func() models.EndpointTemplate {
+	t, err := models.ParseEndpointTemplate("http://{name}.{org}.localhost:8000")
+	if err != nil {
+		panic(err)
+	}
+	return t
+}()
 
 func newTestEnv(t *testing.T, d *bun.DB) *testEnv {
 	t.Helper()
 	ctx := context.Background()
-	org := &models.Organization{
-		ID: models.NewID(models.PrefixOrganization), Name: models.NewID("org-"),
-		Tier: models.TierFree, RateLimit: 100, CreatedAt: models.Now(),
-	}
-	if _, err := d.NewInsert().Model(org).Exec(ctx); err != nil {
-		t.Fatal(err)
-	}
+	org := insertOrg(t, d)
+	slug := org.Slug
 	bus := events.NewInProcess(0)
 	t.Cleanup(func() { bus.Close() })
 	sub, err := bus.Subscribe(ctx, events.AgentEventsTopic(org.ID))
@@ -142,7 +147,7 @@ func newTestEnv(t *testing.T, d *bun.DB) *testEnv {
 		t.Fatal(err)
 	}
 	return &testEnv{
-		t: t, db: d, bus: bus, sink: &memSink{}, orgID: org.ID, agentEv: sub,
+		t: t, db: d, bus: bus, sink: &memSink{}, orgID: org.ID, orgSlug: slug, agentEv: sub,
 		cfg: runtime.Config{
 			DataDir:            t.TempDir(),
 			AllowPrivateURLs:   true, // the test binaries are served on 127.0.0.1
@@ -156,6 +161,20 @@ func newTestEnv(t *testing.T, d *bun.DB) *testEnv {
 			ReadyAfter:         time.Second,
 		},
 	}
+}
+
+// insertOrg inserts an organization whose name and slug are random.
+func insertOrg(t *testing.T, d *bun.DB) *models.Organization {
+	t.Helper()
+	slug := models.NewID("org-")
+	org := &models.Organization{
+		ID: models.NewID(models.PrefixOrganization), Name: slug, Slug: slug,
+		Tier: models.TierFree, RateLimit: 100, CreatedAt: models.Now(),
+	}
+	if _, err := d.NewInsert().Model(org).Exec(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return org
 }
 
 // start starts a Manager over the environment, shut down at cleanup.

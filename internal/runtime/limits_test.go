@@ -28,22 +28,3 @@ func TestParseQuantity(t *testing.T) {
 		}
 	}
 }
-
-func TestHostSuffix(t *testing.T) {
-	tests := []struct {
-		template, want string
-		ok             bool
-	}{
-		{"http://{name}.localhost:8000", ".localhost", true},
-		{"https://{name}.Neuais.app", ".neuais.app", true},
-		{"http://localhost:8000/agents/{name}", "", false},
-		{"http://x{name}.localhost", "", false},
-		{"http://{name}", "", false},
-	}
-	for _, tt := range tests {
-		got, err := runtime.HostSuffix(tt.template)
-		if (err == nil) != tt.ok || got != tt.want {
-			t.Errorf("HostSuffix(%q) = %q, %v; want %q, ok %v", tt.template, got, err, tt.want, tt.ok)
-		}
-	}
-}

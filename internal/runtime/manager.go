@@ -21,8 +21,9 @@ import (
 	"github.com/neuais/neuais/models"
 )
 
-// reconcileWorkers bounds how many agents are reconciled at once; a slow
-// download holds one worker, not the whole runtime.
+// reconcileWorkers bounds how many agents are reconciled at once. A pass
+// never waits for a download (see download), so a few workers serve every
+// organization.
 const reconcileWorkers = 4
 
 // Manager reconciles agents: it reads desired state from the agents table,
@@ -41,10 +42,13 @@ type Manager struct {
 	log    *slog.Logger
 	driver Driver
 	cache  *binaryCache
+	slots  *downloadSlots
 
 	wake     chan struct{} // a trigger was queued; capacity 1
+	runCtx   context.Context
 	cancel   context.CancelFunc
 	workers  sync.WaitGroup
+	fetching sync.WaitGroup // downloads in progress
 	started  atomic.Bool
 	stopped  atomic.Bool
 	lastPass atomic.Int64 // unix nanoseconds of the last full reconcile
@@ -61,6 +65,7 @@ type Manager struct {
 type agentRecord struct {
 	id        string
 	orgID     string
+	orgSlug   string // the organization's, for the endpoint host; fixed at its creation
 	name      string
 	createdAt time.Time
 	applied   bool // the driver runs spec
@@ -72,8 +77,14 @@ type agentRecord struct {
 	failedGen    int64
 	failedURL    string
 	failedReason string
-	network      atomic.Int64 // bytes through the endpoint proxy, in and out
-	next         atomic.Uint64
+	// download is the binary download under way, or finished and not yet
+	// taken by a pass; only the pass holding the agent touches it.
+	download *download
+	// freshGen is the generation of the last restart or fresh start: a
+	// restarting agent is running again once every replica is that new.
+	freshGen int64
+	network  atomic.Int64 // bytes through the endpoint proxy, in and out
+	next     atomic.Uint64
 }
 
 // New returns a Manager that runs agents with the local driver. Call Start
@@ -86,6 +97,7 @@ func New(db *bun.DB, bus events.Bus, sink LogSink, cfg Config, logger *slog.Logg
 		records: map[string]*agentRecord{},
 		queued:  map[string]bool{},
 		busy:    map[string]bool{},
+		slots:   newDownloadSlots(cfg.MaxDownloads, cfg.MaxDownloadsPerOrg),
 	}
 	m.lastErr.Store("")
 	var err error
@@ -115,6 +127,7 @@ func (m *Manager) Start(ctx context.Context) error {
 		return fmt.Errorf("runtime: start: %w", err)
 	}
 	ctx, m.cancel = context.WithCancel(ctx)
+	m.runCtx = ctx
 	for range reconcileWorkers {
 		m.workers.Add(1)
 		go m.work(ctx)
@@ -206,6 +219,7 @@ func (m *Manager) stopLoops() {
 		m.cancel()
 	}
 	m.workers.Wait()
+	m.fetching.Wait()
 }
 
 // work reconciles queued agents, never one agent in two workers at once.
@@ -222,7 +236,7 @@ func (m *Manager) work(ctx context.Context) {
 			continue
 		}
 		m.signal() // more may be waiting for another worker
-		passCtx, cancel := context.WithTimeout(ctx, m.cfg.FetchTimeout+m.cfg.StopGrace+time.Minute)
+		passCtx, cancel := context.WithTimeout(ctx, m.cfg.StopGrace+time.Minute)
 		m.reconcile(passCtx, id)
 		cancel()
 		m.mu.Lock()
@@ -310,14 +324,27 @@ func (m *Manager) reconcile(ctx context.Context, id string) {
 	}
 	m.mu.Lock()
 	rec := m.records[id]
-	if rec == nil {
+	slug := ""
+	if rec != nil {
+		slug = rec.orgSlug
+	}
+	m.mu.Unlock()
+	if slug == "" {
+		if err := m.db.NewSelect().Table("organizations").Column("slug").Where("id = ?", a.OrgID).Scan(ctx, &slug); err != nil {
+			m.log.Error("runtime: read organization", "agent", id, "err", err)
+			return
+		}
+	}
+	m.mu.Lock()
+	if rec = m.records[id]; rec == nil {
 		rec = &agentRecord{id: id}
 		m.records[id] = rec
 	}
-	rec.orgID, rec.name, rec.createdAt = a.OrgID, a.Name, a.CreatedAt
+	rec.orgID, rec.orgSlug, rec.name, rec.createdAt = a.OrgID, slug, a.Name, a.CreatedAt
 	m.mu.Unlock()
 
 	if a.Desired != models.DesiredRunning {
+		rec.dropDownload()
 		if err := m.driver.Stop(ctx, id); err != nil {
 			m.log.Error("runtime: stop agent", "agent", id, "err", err)
 		}
@@ -343,19 +370,28 @@ func (m *Manager) run(ctx context.Context, a *models.Agent, rec *agentRecord) (m
 	}
 	path := rec.spec.BinaryPath
 	if !rec.applied || rec.binaryURL != a.BinaryURL || rec.binarySHA != a.BinarySHA256 {
-		if a.Status == models.AgentStopped {
+		if a.Status == models.AgentStopped || a.Status == models.AgentStarting {
 			m.setStatus(ctx, a, models.AgentDeploying, "")
 		}
-		var err error
-		path, err = m.cache.fetch(ctx, a.ID, a.BinaryURL, a.BinarySHA256)
-		if err != nil && ctx.Err() != nil {
-			return a.Status, a.StatusReason
+		d := rec.download
+		if d == nil || d.url != a.BinaryURL || d.sha != a.BinarySHA256 {
+			rec.dropDownload()
+			d = m.startDownload(a)
+			rec.download = d
 		}
-		if err != nil {
+		if !d.finished() {
+			return a.Status, a.StatusReason // its end queues the next pass
+		}
+		rec.download = nil
+		if d.err != nil && m.runCtx.Err() != nil {
+			return a.Status, a.StatusReason // shutting down: a cut-short fetch says nothing
+		}
+		if d.err != nil {
 			rec.failedGen, rec.failedURL = a.Generation, a.BinaryURL
-			rec.failedReason = "Fetching binary failed: " + err.Error()
+			rec.failedReason = "Fetching binary failed: " + d.err.Error()
 			return models.AgentError, rec.failedReason
 		}
+		path = d.path
 		rec.binaryURL, rec.binarySHA = a.BinaryURL, a.BinarySHA256
 	}
 	spec := Spec{
@@ -365,6 +401,9 @@ func (m *Manager) run(ctx context.Context, a *models.Agent, rec *agentRecord) (m
 	}
 	restart := rec.applied && spec.Generation != rec.spec.Generation &&
 		spec.Replicas == rec.spec.Replicas && sameTemplate(spec, rec.spec)
+	if restart || !rec.applied {
+		rec.freshGen = spec.Generation
+	}
 	if err := m.driver.Apply(spec); err != nil {
 		return models.AgentError, "Starting replicas failed: " + err.Error()
 	}
@@ -379,6 +418,8 @@ func (m *Manager) run(ctx context.Context, a *models.Agent, rec *agentRecord) (m
 	switch {
 	case st.CrashLoop:
 		return models.AgentError, "Replicas keep crashing: " + st.LastExit
+	case a.Status == models.AgentRestarting && !replaced(m.driver.Replicas(a.ID), st.Desired, rec.freshGen):
+		return models.AgentRestarting, ""
 	case st.Up >= st.Desired && !restart:
 		return models.AgentRunning, ""
 	case a.Status == models.AgentRunning:
@@ -388,8 +429,25 @@ func (m *Manager) run(ctx context.Context, a *models.Agent, rec *agentRecord) (m
 	}
 }
 
+// replaced reports whether the desired replicas are all up and were started
+// at generation gen or later.
+func replaced(reps []Replica, desired int, gen int64) bool {
+	n := 0
+	for _, r := range reps {
+		if r.Index <= desired && r.Up && r.Generation >= gen {
+			n++
+		}
+	}
+	return n >= desired
+}
+
 // forget stops a deleted agent's replicas and drops its binary and files.
 func (m *Manager) forget(ctx context.Context, id string) {
+	if rec := m.record(id); rec != nil {
+		if d := rec.dropDownload(); d != nil {
+			<-d.done // cancelled: soon over, and then it writes no reference after the release below
+		}
+	}
 	stopCtx, cancel := context.WithTimeout(ctx, m.cfg.StopGrace)
 	defer cancel()
 	if err := m.driver.Stop(stopCtx, id); err != nil {
@@ -407,15 +465,23 @@ func (m *Manager) forget(ctx context.Context, id string) {
 }
 
 // setStatus writes the actual state when it changed, logs it as a platform
-// line and publishes the matching event.
+// line and publishes the matching event. It writes only over the generation
+// it was derived from: a newer change (a stop, start or restart, which
+// writes its transition) has queued another pass.
 func (m *Manager) setStatus(ctx context.Context, a *models.Agent, status models.AgentStatus, reason string) {
 	if a.Status == status && a.StatusReason == reason {
 		return
 	}
 	now := models.Now()
-	_, err := m.db.NewUpdate().Table("agents").
+	res, err := m.db.NewUpdate().Table("agents").
 		Set("status = ?", status).Set("status_reason = ?", reason).Set("updated_at = ?", now).
-		Where("id = ?", a.ID).Exec(ctx)
+		Where("id = ?", a.ID).Where("generation = ?", a.Generation).Exec(ctx)
+	if err == nil {
+		var n int64
+		if n, err = res.RowsAffected(); err == nil && n == 0 {
+			return
+		}
+	}
 	if err != nil {
 		m.log.Error("runtime: write agent status", "agent", a.ID, "err", err)
 		return

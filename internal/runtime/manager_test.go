@@ -61,10 +61,11 @@ func TestLifecycle(t *testing.T) {
 		})
 
 		t.Run("proxy", func(t *testing.T) {
-			proxy := m.Proxy(".localhost", http.NotFoundHandler())
+			proxy := m.Proxy(endpoints, http.NotFoundHandler())
+			host := "echo." + e.orgSlug + ".localhost"
 			seen := map[string]bool{}
 			for range 6 {
-				code, body := proxyGet(proxy, "echo.localhost:8000", "/")
+				code, body := proxyGet(proxy, host+":8000", "/")
 				if code != http.StatusOK {
 					t.Fatalf("GET / = %d %s", code, body)
 				}
@@ -73,13 +74,13 @@ func TestLifecycle(t *testing.T) {
 			if len(seen) != 3 {
 				t.Errorf("round robin reached %v, want 3 replicas", seen)
 			}
-			if code, body := proxyGet(proxy, "nobody.localhost", "/"); code != http.StatusNotFound || !strings.Contains(body, "not_found") {
+			if code, body := proxyGet(proxy, "nobody."+e.orgSlug+".localhost", "/"); code != http.StatusNotFound || !strings.Contains(body, "not_found") {
 				t.Errorf("unknown agent = %d %s", code, body)
 			}
 			if code, _ := proxyGet(proxy, "api.example.com", "/"); code != http.StatusNotFound {
 				t.Errorf("other host = %d, want next handler's 404", code)
 			}
-			if code, body := proxyGet(proxy, "echo.localhost", "/burn?ms=300"); code != http.StatusOK {
+			if code, body := proxyGet(proxy, host, "/burn?ms=300"); code != http.StatusOK {
 				t.Fatalf("burn = %d %s", code, body)
 			}
 			cpu, mem, network := m.Usage(a.ID)
@@ -93,7 +94,7 @@ func TestLifecycle(t *testing.T) {
 				t.Fatal(err)
 			}
 			for range 6 {
-				if code, body := proxyGet(proxy, "echo.localhost", "/"); code != http.StatusOK {
+				if code, body := proxyGet(proxy, host, "/"); code != http.StatusOK {
 					t.Fatalf("GET / with a dead replica = %d %s", code, body)
 				}
 			}
@@ -161,7 +162,7 @@ func TestLifecycle(t *testing.T) {
 			if cpu, mem, network := m.Usage(a.ID); cpu != 0 || mem != 0 || network != 0 {
 				t.Errorf("usage of a stopped agent = %.2f, %.2f, %d", cpu, mem, network)
 			}
-			code, body := proxyGet(m.Proxy(".localhost", nil), "echo.localhost", "/")
+			code, body := proxyGet(m.Proxy(endpoints, nil), "echo."+e.orgSlug+".localhost", "/")
 			var env struct {
 				Error struct{ Code, Message string } `json:"error"`
 			}

@@ -11,31 +11,40 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strconv"
-	"strings"
 
 	"github.com/neuais/neuais/models"
 )
 
 // Proxy returns a handler that serves agents' endpoints: a request whose
-// Host is {name}{hostSuffix} (see HostSuffix; the port is ignored) is
-// reverse-proxied to one of that agent's replicas that are up, round robin.
-// A request without a body moves on to the next replica when one fails
-// (it crashed and is not marked down yet), see retryable. Other hosts go to
-// next (404 when next is nil).
+// Host matches endpoints (see models.EndpointTemplate.Match; any port) is
+// reverse-proxied to one of the replicas that are up of the agent of that
+// name in the organization of that slug, round robin. A request without a
+// body moves on to the next replica when one fails (it crashed and is not
+// marked down yet), see retryable. Other hosts below the template's suffix
+// are 404, so that no other organization's agent, nor the API, answers for
+// them; the remaining hosts (the API's own address) go to next (404 when
+// next is nil).
 //
-// Agent names are unique per organization only: when two organizations
-// have an agent of the same name, the one created first is served.
-// Replies: 404 not_found for an unknown name, 503 service_unavailable when
+// Agents get the client's headers as sent, except X-Real-IP,
+// X-Forwarded-For and Forwarded, which say the real remote address.
+// Replies: 404 not_found for an unknown agent, 503 service_unavailable when
 // no replica is up or none answers. Body bytes in and out count towards the
 // agent's network usage.
-func (m *Manager) Proxy(hostSuffix string, next http.Handler) http.Handler {
-	hostSuffix = strings.ToLower(hostSuffix)
+func (m *Manager) Proxy(endpoints models.EndpointTemplate, next http.Handler) http.Handler {
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			at := pr.In.Context().Value(attemptKey{}).(*proxyAttempt)
 			pr.SetURL(at.targets[at.next])
 			pr.Out.Host = pr.In.Host // agents may route on the public name
 			pr.SetXForwarded()
+			// A client must not pass for another address: X-Forwarded-For
+			// is rebuilt by SetXForwarded, these are overwritten.
+			pr.Out.Header.Del("Forwarded")
+			if ip, _, err := net.SplitHostPort(pr.In.RemoteAddr); err == nil {
+				pr.Out.Header.Set("X-Real-IP", ip)
+			} else {
+				pr.Out.Header.Del("X-Real-IP")
+			}
 		},
 	}
 	rp.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
@@ -51,20 +60,16 @@ func (m *Manager) Proxy(hostSuffix string, next http.Handler) http.Handler {
 		writeProxyError(w, http.StatusServiceUnavailable, models.CodeServiceUnavailable, "Agent replica did not answer")
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host := strings.ToLower(r.Host)
-		if h, _, err := net.SplitHostPort(host); err == nil {
-			host = h
-		}
-		name, ok := strings.CutSuffix(host, hostSuffix)
-		if !ok || name == "" || strings.Contains(name, ".") {
-			if next == nil {
+		slug, name, ok := endpoints.Match(r.Host)
+		if !ok {
+			if next == nil || endpoints.Under(r.Host) {
 				writeProxyError(w, http.StatusNotFound, models.CodeNotFound, "Not found")
 				return
 			}
 			next.ServeHTTP(w, r)
 			return
 		}
-		rec := m.recordByName(name)
+		rec := m.recordByEndpoint(slug, name)
 		if rec == nil {
 			writeProxyError(w, http.StatusNotFound, models.CodeNotFound, fmt.Sprintf("Agent %s not found", name))
 			return
@@ -113,23 +118,6 @@ func retryable(r *http.Request, err error) bool {
 	return false
 }
 
-// HostSuffix returns the host suffix that Proxy matches for an endpoint
-// template whose host begins with the agent's name:
-// "http://{name}.localhost:8000" gives ".localhost". Templates that place
-// the name elsewhere cannot be served by host and are an error.
-func HostSuffix(endpointTemplate string) (string, error) {
-	const placeholder = "neuais-agent-name"
-	u, err := url.Parse(strings.Replace(endpointTemplate, "{name}", placeholder, 1))
-	if err != nil {
-		return "", fmt.Errorf("runtime: endpoint template: %w", err)
-	}
-	suffix, ok := strings.CutPrefix(strings.ToLower(u.Hostname()), placeholder)
-	if !ok || !strings.HasPrefix(suffix, ".") {
-		return "", fmt.Errorf("runtime: endpoint template %q: the host must begin with {name}.", endpointTemplate)
-	}
-	return suffix, nil
-}
-
 // proxyAttempt is one proxied request: the replicas to try in order and
 // the one being tried.
 type proxyAttempt struct {
@@ -140,17 +128,18 @@ type proxyAttempt struct {
 
 type attemptKey struct{}
 
-// recordByName returns the agent named name created first.
-func (m *Manager) recordByName(name string) *agentRecord {
+// recordByEndpoint returns the agent named name of the organization
+// orgSlug; of two (one deleted, not forgotten yet) the one created last.
+func (m *Manager) recordByEndpoint(orgSlug, name string) *agentRecord {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var found *agentRecord
 	for _, rec := range m.records {
-		if rec.name != name {
+		if rec.name != name || rec.orgSlug != orgSlug {
 			continue
 		}
-		if found == nil || rec.createdAt.Before(found.createdAt) ||
-			(rec.createdAt.Equal(found.createdAt) && rec.id < found.id) {
+		if found == nil || rec.createdAt.After(found.createdAt) ||
+			(rec.createdAt.Equal(found.createdAt) && rec.id > found.id) {
 			found = rec
 		}
 	}

@@ -11,8 +11,8 @@
 //	m, err := runtime.New(db, bus, logStore, cfg, logger) // logStore is a LogSink
 //	err = m.Start(ctx)                                    // also brings agents back
 //	agentsService := agents.NewService(db, bus, agentsCfg, m, logger)
-//	suffix, err := runtime.HostSuffix(endpointTemplate)
-//	handler := m.Proxy(suffix, apiHandler)
+//	endpoints, err := models.ParseEndpointTemplate(endpointTemplate)
+//	handler := m.Proxy(endpoints, apiHandler)
 //	registry.Register(health.Component{Name: "runtime", Check: m.HealthCheck()})
 //	defer m.Shutdown(shutdownCtx)
 package runtime
@@ -39,6 +39,16 @@ type Config struct {
 	AllowPrivateURLs bool
 	// FetchTimeout bounds one binary download from connect to last byte.
 	FetchTimeout time.Duration
+	// FetchMinRate (bytes per second) and FetchRateWindow: a download that
+	// brings fewer than FetchMinRate×FetchRateWindow bytes in a window is
+	// aborted, so that a trickling server cannot hold a download slot for
+	// the whole FetchTimeout.
+	FetchMinRate    int64
+	FetchRateWindow time.Duration
+	// MaxDownloads and MaxDownloadsPerOrg bound the binary downloads
+	// running at once, in all and per organization.
+	MaxDownloads       int
+	MaxDownloadsPerOrg int
 	// MaxBinaryBytes caps the size of a downloaded binary.
 	MaxBinaryBytes int64
 	// StopGrace is the time between SIGTERM and SIGKILL of a replica.
@@ -64,6 +74,10 @@ func DefaultConfig(dataDir string) Config {
 	return Config{
 		DataDir:            dataDir,
 		FetchTimeout:       5 * time.Minute,
+		FetchMinRate:       10 << 10,
+		FetchRateWindow:    30 * time.Second,
+		MaxDownloads:       8,
+		MaxDownloadsPerOrg: 2,
 		MaxBinaryBytes:     512 << 20,
 		StopGrace:          10 * time.Second,
 		BackoffBase:        500 * time.Millisecond,
@@ -79,6 +93,18 @@ func (c Config) withDefaults() Config {
 	d := DefaultConfig(c.DataDir)
 	if c.FetchTimeout <= 0 {
 		c.FetchTimeout = d.FetchTimeout
+	}
+	if c.FetchMinRate <= 0 {
+		c.FetchMinRate = d.FetchMinRate
+	}
+	if c.FetchRateWindow <= 0 {
+		c.FetchRateWindow = d.FetchRateWindow
+	}
+	if c.MaxDownloads <= 0 {
+		c.MaxDownloads = d.MaxDownloads
+	}
+	if c.MaxDownloadsPerOrg <= 0 {
+		c.MaxDownloadsPerOrg = d.MaxDownloadsPerOrg
 	}
 	if c.MaxBinaryBytes <= 0 {
 		c.MaxBinaryBytes = d.MaxBinaryBytes

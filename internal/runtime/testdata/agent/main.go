@@ -1,6 +1,7 @@
 // Command agent is the runtime tests' agent: it logs at every level in the
 // forms the runtime parses, serves HTTP on $PORT (/ answers with its
-// replica number, /crash exits 1, /burn?ms=N burns CPU), exits 1 after
+// replica number, /env?name=N the variable N, /header?name=N the request
+// header N, /echo the request body, /crash exits 1, /burn?ms=N burns CPU), exits 1 after
 // $CRASH_AFTER_MS when set (only its first $CRASH_TIMES runs when that is
 // set too), and exits cleanly on SIGTERM unless $IGNORE_SIGTERM is set.
 // With $SPAWN_CHILD set it starts a child that ignores SIGTERM and logs
@@ -10,6 +11,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -49,6 +51,15 @@ func main() {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "replica %s", replica)
+	})
+	mux.HandleFunc("/env", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, os.Getenv(r.URL.Query().Get("name")))
+	})
+	mux.HandleFunc("/header", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, r.Header.Get(r.URL.Query().Get("name")))
+	})
+	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(w, r.Body)
 	})
 	mux.HandleFunc("/crash", func(w http.ResponseWriter, r *http.Request) {
 		os.Exit(1)

@@ -1,0 +1,3 @@
+DROP INDEX organizations_slug_idx;
+--bun:split
+ALTER TABLE organizations DROP COLUMN slug;
