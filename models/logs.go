@@ -15,19 +15,22 @@ const (
 	LevelError = "error"
 )
 
-// LogLine is one line of an agent's log: a replica's output (Replica ≥ 1)
-// or a platform line about the agent (Replica 0). ID orders an agent's lines
-// and is the SSE event id.
+// LogLine is one line of an agent's log: a replica's output (Replica ≥ 1,
+// the replica's index as the runtime numbers it) or a platform line about
+// the agent (Replica 0). ID, assigned by the database when the line is
+// written, orders an agent's lines and is the SSE event id.
 type LogLine struct {
 	bun.BaseModel `bun:"table:agent_logs"`
 
-	ID        int64     `bun:"id,pk"`
+	ID        int64     `bun:"id,pk,autoincrement"`
 	AgentID   string    `bun:"agent_id,notnull"`
 	OrgID     string    `bun:"org_id,notnull"`
 	Replica   int       `bun:"replica,notnull"`
 	Timestamp time.Time `bun:"timestamp,notnull"`
 	Level     string    `bun:"level,notnull"`
 	Message   string    `bun:"message,notnull"`
+	// Bytes is len(Message), summed by the per-organization byte cap.
+	Bytes int64 `bun:"bytes,notnull"`
 }
 
 // EventID is the line's ID as clients see it: the GraphQL id and the SSE

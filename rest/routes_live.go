@@ -5,9 +5,9 @@ import "net/http"
 var liveRoutes = []Route{
 	{Method: http.MethodGet, Path: "/agents/{id}/logs", Summary: "An agent's log lines, oldest first; follow=true streams them as Server-Sent Events",
 		Doc: `query($id: ID!, $tail: Int, $since: String, $level: String) {
-			r: agentLogs(id: $id, tail: $tail, since: $since, level: $level) { logs { timestamp level message } } }`,
+			r: agentLogs(id: $id, tail: $tail, since: $since, level: $level) { logs { timestamp level message replica } } }`,
 		Stream: `subscription($id: ID!, $tail: Int, $since: String, $level: String, $after: ID) {
-			r: agentLogs(id: $id, tail: $tail, since: $since, level: $level, after: $after) { _id: id timestamp level message } }`,
+			r: agentLogs(id: $id, tail: $tail, since: $since, level: $level, after: $after) { _id: id timestamp level message replica } }`,
 		Params: []Param{idParam, {Var: "tail", From: FromQuery, Key: "tail", Kind: Int},
 			{Var: "since", From: FromQuery, Key: "since"}, {Var: "level", From: FromQuery, Key: "level"}},
 		StreamParams: []Param{{Var: "after", From: FromHeader, Key: "Last-Event-ID", Kind: Int}}},

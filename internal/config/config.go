@@ -22,6 +22,11 @@ const (
 	RuntimeNone  = "none"
 )
 
+// MaxLogLineBytes is the highest NEUAIS_LOG_MAX_LINE_BYTES: below the
+// runtime's 64 KiB output buffer, so a line cut by the buffer is always
+// longer than the cap and marked as cut.
+const MaxLogLineBytes = 32 << 10
+
 // Config is the whole configuration, passed down from cmd/neuais.
 type Config struct {
 	Addr          string
@@ -104,6 +109,17 @@ type Config struct {
 	LogMaxAge       time.Duration
 	AllowedOrigins  []string
 	StreamUserCheck time.Duration
+
+	// Log flood limits: each agent's replica output per second in lines
+	// and bytes, the seconds' worth a quiet agent may write at once, the
+	// longest line (longer ones are cut), the bytes of lines waiting to be
+	// written, and the message bytes kept per organization.
+	LogRateLines      int
+	LogRateBytes      int
+	LogRateBurst      time.Duration
+	LogMaxLineBytes   int
+	LogQueueBytes     int
+	LogMaxBytesPerOrg int
 }
 
 // Default returns the configuration used when nothing is set: it lets
@@ -146,8 +162,14 @@ func Default() Config {
 		CrashLoopThreshold: 5,
 		CrashLoopWindow:    2 * time.Minute,
 
-		LogMaxLines: 10000,
-		LogMaxAge:   7 * 24 * time.Hour,
+		LogMaxLines:       10000,
+		LogMaxAge:         7 * 24 * time.Hour,
+		LogRateLines:      1000,
+		LogRateBytes:      1 << 20,
+		LogRateBurst:      2 * time.Second,
+		LogMaxLineBytes:   16 << 10,
+		LogQueueBytes:     64 << 20,
+		LogMaxBytesPerOrg: 1 << 30,
 	}
 }
 
@@ -256,6 +278,12 @@ func LoadFlags(fs *flag.FlagSet, args []string, getenv func(string) string) (Con
 	duration(&c.CrashLoopWindow, "crash-loop-window", "window in which crashes count towards a crash loop")
 	num(&c.LogMaxLines, "log-max-lines", "log lines kept per agent")
 	duration(&c.LogMaxAge, "log-max-age", "how long log lines are kept")
+	num(&c.LogRateLines, "log-rate-lines", "log lines per second one agent's replicas may write; more are dropped and counted")
+	num(&c.LogRateBytes, "log-rate-bytes", "log bytes per second one agent's replicas may write; more are dropped and counted")
+	duration(&c.LogRateBurst, "log-rate-burst", "how many seconds' worth of the log rate a quiet agent may write at once")
+	num(&c.LogMaxLineBytes, "log-max-line-bytes", "longest log line in bytes; longer ones are cut and marked")
+	num(&c.LogQueueBytes, "log-queue-bytes", "bytes of log lines waiting to be written; more are dropped")
+	num(&c.LogMaxBytesPerOrg, "log-max-bytes-per-org", "log message bytes kept per organization; retention drops its oldest lines past it")
 	list(&c.AllowedOrigins, "allowed-origins", "browser origins allowed to open GraphQL WebSockets")
 	duration(&c.StreamUserCheck, "stream-user-check", "how often a live stream checks that its user still exists")
 
@@ -295,6 +323,12 @@ func LoadFlags(fs *flag.FlagSet, args []string, getenv func(string) string) (Con
 	}
 	if c.LoginMaxFailures < 0 || c.LoginAddrMaxFailures < 0 || c.LoginEmailSlowAfter < 0 || c.LoginFailureWindow <= 0 || c.LoginMaxDelay < time.Second {
 		errs = append(errs, errors.New("login throttle settings: counts must be 0 (off) or more, the window positive and NEUAIS_LOGIN_MAX_DELAY at least 1s"))
+	}
+	if c.LogRateLines < 1 || c.LogRateBytes < 1 || c.LogRateBurst <= 0 || c.LogQueueBytes < 1 || c.LogMaxBytesPerOrg < 1 {
+		errs = append(errs, errors.New("NEUAIS_LOG_RATE_LINES, NEUAIS_LOG_RATE_BYTES, NEUAIS_LOG_RATE_BURST, NEUAIS_LOG_QUEUE_BYTES and NEUAIS_LOG_MAX_BYTES_PER_ORG: must be positive"))
+	}
+	if c.LogMaxLineBytes < 256 || c.LogMaxLineBytes > MaxLogLineBytes {
+		errs = append(errs, fmt.Errorf("NEUAIS_LOG_MAX_LINE_BYTES: must be between 256 and %d", MaxLogLineBytes))
 	}
 	if c.MaxReplicas < 1 {
 		errs = append(errs, errors.New("NEUAIS_MAX_REPLICAS: must be at least 1"))

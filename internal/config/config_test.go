@@ -45,6 +45,27 @@ func TestLoad(t *testing.T) {
 			t.Errorf("Default().Endpoints() = %q", got)
 		}
 	})
+	t.Run("LogLimits", func(t *testing.T) {
+		c, err := config.Load([]string{"--log-rate-lines", "50"}, env(map[string]string{
+			"NEUAIS_LOG_RATE_BYTES": "4096", "NEUAIS_LOG_RATE_BURST": "5s", "NEUAIS_LOG_MAX_LINE_BYTES": "1024",
+			"NEUAIS_LOG_QUEUE_BYTES": "1048576", "NEUAIS_LOG_MAX_BYTES_PER_ORG": "1000000",
+		}), io.Discard)
+		if err != nil || c.LogRateLines != 50 || c.LogRateBytes != 4096 || c.LogRateBurst != 5*time.Second ||
+			c.LogMaxLineBytes != 1024 || c.LogQueueBytes != 1<<20 || c.LogMaxBytesPerOrg != 1_000_000 {
+			t.Fatalf("%+v %v", c, err)
+		}
+		d := config.Default()
+		if d.LogRateLines != 1000 || d.LogRateBytes != 1<<20 || d.LogMaxBytesPerOrg != 1<<30 {
+			t.Fatalf("defaults %+v", d)
+		}
+		for _, bad := range []map[string]string{
+			{"NEUAIS_LOG_RATE_LINES": "0"}, {"NEUAIS_LOG_MAX_BYTES_PER_ORG": "-1"}, {"NEUAIS_LOG_MAX_LINE_BYTES": "65536"},
+		} {
+			if _, err := config.Load(nil, env(bad), io.Discard); err == nil {
+				t.Errorf("accepted %v", bad)
+			}
+		}
+	})
 	t.Run("ErrBadValues", func(t *testing.T) {
 		if _, err := config.Load(nil, env(map[string]string{"NEUAIS_LOGIN_MAX_FAILURES": "many"}), io.Discard); err == nil {
 			t.Fatal("accepted a non-integer")

@@ -12,7 +12,7 @@ type Stream = events.Stream[*models.LogLine]
 
 // Follow streams the log of agentID, of organization orgID: first the
 // lines f selects (oldest first), then every new line that passes f's
-// level, each exactly once. A reader resuming after line n sets
+// level as its batch is committed, each exactly once. A reader resuming after line n sets
 // f.AfterID = n and f.Tail = All. The stream lives until ctx ends, the
 // agent is deleted (agent.deleted on the organization's events, or
 // DeleteAgent), the reader falls behind by more than the bus buffer, or the

@@ -1,7 +1,7 @@
-// Package logs keeps agents' log lines: it publishes each line on the bus
-// as it arrives, writes lines to the database in batches, answers queries
-// over persisted and not yet written lines alike, follows an agent's log,
-// and enforces retention.
+// Package logs keeps agents' log lines: it rate-limits each agent's
+// output, writes lines to the database in batches and publishes each batch
+// on the bus once it is committed (with the ids the database gave), answers
+// queries, follows an agent's log, and enforces retention.
 package logs
 
 import (
@@ -10,11 +10,15 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
+	"golang.org/x/time/rate"
 
 	"github.com/neuais/neuais/internal/events"
 	"github.com/neuais/neuais/internal/health"
@@ -32,13 +36,29 @@ type Config struct {
 	FlushLines int
 	// FlushInterval bounds how long a line waits to be written (default 100ms).
 	FlushInterval time.Duration
-	// MaxPending bounds the lines kept in memory while the database is
-	// unreachable (default 200,000); beyond it lines are published but not stored.
-	MaxPending int
+	// MaxQueueBytes bounds the lines waiting to be written, in bytes of
+	// message plus LineOverhead each (default 64 MiB); lines beyond it, while
+	// the database is slow or unreachable, are dropped.
+	MaxQueueBytes int64
+	// MaxLineBytes cuts longer messages, at a character boundary, and
+	// marks them with TruncatedMarker (default 16 KiB).
+	MaxLineBytes int
+	// RateLines and RateBytes bound each agent's replica output per second
+	// (defaults 1000 lines and 1 MiB); RateBurst is how many seconds' worth
+	// an agent that was quiet may write at once (default 2s). Lines over
+	// the rate are dropped and counted in one platform line per
+	// DropReportInterval (default 1s). Platform lines are never limited.
+	RateLines          float64
+	RateBytes          float64
+	RateBurst          time.Duration
+	DropReportInterval time.Duration
 	// MaxLinesPerAgent and MaxAge bound what is kept of each agent's log
-	// (defaults 10,000 lines and 7 days).
+	// (defaults 10,000 lines and 7 days), MaxBytesPerOrg the message bytes
+	// kept of all of an organization's agents (default 1 GiB): retention
+	// deletes its oldest lines past it.
 	MaxLinesPerAgent int
 	MaxAge           time.Duration
+	MaxBytesPerOrg   int64
 	// RetentionInterval is how often retention runs (default 1 minute).
 	RetentionInterval time.Duration
 	// PurgeDeleted makes retention also delete the lines of agents no longer
@@ -53,8 +73,26 @@ func (c Config) withDefaults() Config {
 	if c.FlushInterval <= 0 {
 		c.FlushInterval = 100 * time.Millisecond
 	}
-	if c.MaxPending <= 0 {
-		c.MaxPending = 200_000
+	if c.MaxQueueBytes <= 0 {
+		c.MaxQueueBytes = 64 << 20
+	}
+	if c.MaxLineBytes <= 0 {
+		c.MaxLineBytes = 16 << 10
+	}
+	if c.RateLines <= 0 {
+		c.RateLines = 1000
+	}
+	if c.RateBytes <= 0 {
+		c.RateBytes = 1 << 20
+	}
+	if c.RateBurst <= 0 {
+		c.RateBurst = 2 * time.Second
+	}
+	if c.DropReportInterval <= 0 {
+		c.DropReportInterval = time.Second
+	}
+	if c.MaxBytesPerOrg <= 0 {
+		c.MaxBytesPerOrg = 1 << 30
 	}
 	if c.MaxLinesPerAgent <= 0 {
 		c.MaxLinesPerAgent = 10_000
@@ -72,9 +110,20 @@ func (c Config) withDefaults() Config {
 // runtime may report a replica's last lines just after the delete.
 const tombstoneTTL = time.Hour
 
+// LineOverhead is what a queued line costs besides its message: the
+// struct, its other strings and the slice slot.
+const LineOverhead = 160
+
+// TruncatedMarker ends a message cut at MaxLineBytes.
+const TruncatedMarker = " …[truncated]"
+
+// writerLockKey identifies the log writer among PostgreSQL advisory locks.
+const writerLockKey = 7_461_636_913
+
 // Store is the log store. It implements the runtime's LogSink (Append).
-// IDs come from one counter seeded from the table, so one Store writes a
-// database at a time.
+// Line IDs come from the database when a batch is written, and a line is
+// published only once its batch is committed, so no follower ever holds
+// an ID that a crash could lose or hand out again.
 type Store struct {
 	db  *bun.DB
 	bus events.Bus
@@ -82,50 +131,61 @@ type Store struct {
 	log *slog.Logger
 
 	mu       sync.Mutex
-	nextID   int64
-	pending  []models.LogLine // not yet committed, in ID order; the first inFlight are being written
-	inFlight int
-	touched  map[string]struct{} // agents with lines since the last retention pass
+	queue    []models.LogLine // appended, not yet taken by the writer
+	queued   int64            // bytes of queue and of the batch being written
+	agents   map[string]*agentRate
+	dropping map[string]*agentRate // agents with unreported rate-limit drops
+	touched  map[string]struct{}   // agents with lines since the last retention pass
+	orgs     map[string]struct{}   // their organizations
 	deleted  map[string]time.Time
 	closed   bool
 
-	flushMu   sync.Mutex // held while a batch is written
-	kick      chan struct{}
-	quit      chan struct{}
-	done      chan struct{}
-	lastTick  atomic.Int64 // unix nanos of the flusher's last round
-	lastErr   atomic.Pointer[string]
-	unstored  atomic.Int64 // lines published but not stored (over MaxPending, or after Close)
-	retention chan struct{}
+	flushMu     sync.Mutex // held while a batch is written and published
+	kick        chan struct{}
+	quit        chan struct{}
+	done        chan struct{}
+	lastTick    atomic.Int64 // unix nanos of the flusher's last round
+	lastErr     atomic.Pointer[string]
+	dropped     atomic.Int64 // lines dropped with the queue full or the store closed
+	rateLimited atomic.Int64 // lines dropped over an agent's rate
+	retention   chan struct{}
 }
 
-// Open returns a running Store over a migrated database: it seeds line IDs
-// from the table and starts the flusher and the retention loop. Close stops them.
+// agentRate is one agent's token buckets and its drops not yet reported.
+type agentRate struct {
+	orgID   string
+	lines   *rate.Limiter
+	bytes   *rate.Limiter
+	dropped int64
+	since   time.Time // first unreported drop
+	seen    time.Time // last line
+}
+
+// Open returns a running Store over a migrated database and starts the
+// flusher and the retention loop. Close stops them.
 func Open(ctx context.Context, db *bun.DB, bus events.Bus, cfg Config, log *slog.Logger) (*Store, error) {
 	if log == nil {
 		log = slog.Default()
 	}
 	s := &Store{
 		db: db, bus: bus, cfg: cfg.withDefaults(), log: log.With("component", "logs"),
-		touched: map[string]struct{}{}, deleted: map[string]time.Time{},
+		agents: map[string]*agentRate{}, dropping: map[string]*agentRate{},
+		touched: map[string]struct{}{}, orgs: map[string]struct{}{}, deleted: map[string]time.Time{},
 		kick: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{}),
 		retention: make(chan struct{}),
 	}
-	var maxID int64
-	if err := db.NewSelect().Model((*models.LogLine)(nil)).ColumnExpr("COALESCE(MAX(id), 0)").Scan(ctx, &maxID); err != nil {
-		return nil, fmt.Errorf("logs: seed ids: %w", err)
-	}
-	s.nextID = maxID + 1
 	s.lastTick.Store(time.Now().UnixNano())
 	go s.flushLoop()
 	go s.retentionLoop()
 	return s, nil
 }
 
-// Append records one line: it stamps the ID (and the time when zero),
-// publishes the line on events.AgentLogsTopic at once and queues it for
-// the next batch write. It never blocks on the database.
+// Append queues one line for the next batch write: it stamps the time
+// when zero, cuts the message at MaxLineBytes and drops a replica's line
+// over its agent's rate, or any line while the queue is full. It never
+// blocks on the database.
 func (s *Store) Append(line models.LogLine) {
+	now := time.Now()
 	if line.Timestamp.IsZero() {
 		line.Timestamp = models.Now()
 	} else {
@@ -134,33 +194,118 @@ func (s *Store) Append(line models.LogLine) {
 	if line.Level == "" {
 		line.Level = models.LevelInfo
 	}
+	line.ID = 0
+	line.Message = truncate(line.Message, s.cfg.MaxLineBytes)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, gone := s.deleted[line.AgentID]; gone {
 		return
 	}
-	line.ID = s.nextID
-	s.nextID++
-	// Publishing under the lock keeps bus order equal to ID order, which
-	// Follow relies on to continue a backlog without gaps.
-	published := line
-	if err := s.bus.Publish(context.Background(), events.Message{
-		Topic: events.AgentLogsTopic(line.AgentID), Type: MessageType, Time: line.Timestamp, Payload: &published,
-	}); err != nil && !errors.Is(err, events.ErrClosed) {
-		s.log.Warn("publish log line", "agent_id", line.AgentID, "err", err)
-	}
-	if s.closed || len(s.pending) >= s.cfg.MaxPending {
-		s.unstored.Add(1)
+	if line.Replica > 0 && !s.allow(&line, now) {
 		return
 	}
-	s.pending = append(s.pending, line)
+	s.enqueue(line)
+}
+
+// allow takes line's tokens from its agent's buckets, or counts it as
+// dropped. The drop report goes first once it is due, so that it sits in
+// the log where the lines are missing.
+func (s *Store) allow(line *models.LogLine, now time.Time) bool {
+	a := s.agents[line.AgentID]
+	if a == nil {
+		burst := s.cfg.RateBurst.Seconds()
+		a = &agentRate{
+			orgID: line.OrgID,
+			lines: rate.NewLimiter(rate.Limit(s.cfg.RateLines), max(1, int(s.cfg.RateLines*burst))),
+			// A burst below the longest line would refuse such lines forever.
+			bytes: rate.NewLimiter(rate.Limit(s.cfg.RateBytes), max(s.cfg.MaxLineBytes+len(TruncatedMarker), int(s.cfg.RateBytes*burst))),
+		}
+		s.agents[line.AgentID] = a
+	}
+	a.seen = now
+	ok := a.lines.TokensAt(now) >= 1 && a.bytes.TokensAt(now) >= float64(len(line.Message))
+	if ok {
+		a.lines.AllowN(now, 1)
+		a.bytes.AllowN(now, len(line.Message))
+	} else {
+		s.rateLimited.Add(1)
+		if a.dropped == 0 {
+			a.since = now
+			s.dropping[line.AgentID] = a
+		}
+		a.dropped++
+	}
+	if a.dropped > 0 && now.Sub(a.since) >= s.cfg.DropReportInterval {
+		s.reportDropped(line.AgentID, a, now)
+	}
+	return ok
+}
+
+// reportDropped queues the platform line that counts an agent's dropped lines.
+func (s *Store) reportDropped(agentID string, a *agentRate, now time.Time) {
+	s.enqueue(models.LogLine{
+		AgentID: agentID, OrgID: a.orgID, Timestamp: now.UTC().Truncate(time.Microsecond), Level: models.LevelWarn,
+		Message: groupThousands(a.dropped) + " lines dropped: log rate limit",
+	})
+	a.dropped = 0
+	delete(s.dropping, agentID)
+}
+
+// reportDue reports the drops of agents that went quiet since; with all,
+// every agent's drops.
+func (s *Store) reportDue(all bool) {
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for agentID, a := range s.dropping {
+		if all || now.Sub(a.since) >= s.cfg.DropReportInterval {
+			s.reportDropped(agentID, a, now)
+		}
+	}
+}
+
+func (s *Store) enqueue(line models.LogLine) {
+	line.Bytes = int64(len(line.Message))
+	size := line.Bytes + LineOverhead
+	if s.closed || s.queued+size > s.cfg.MaxQueueBytes {
+		s.dropped.Add(1)
+		return
+	}
+	s.queue = append(s.queue, line)
+	s.queued += size
 	s.touched[line.AgentID] = struct{}{}
-	if len(s.pending)-s.inFlight >= s.cfg.FlushLines {
+	s.orgs[line.OrgID] = struct{}{}
+	if len(s.queue) >= s.cfg.FlushLines {
 		select {
 		case s.kick <- struct{}{}:
 		default:
 		}
 	}
+}
+
+// truncate cuts msg to at most n bytes at a character boundary and marks it.
+func truncate(msg string, n int) string {
+	if len(msg) <= n {
+		return msg
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(msg[cut]) {
+		cut--
+	}
+	return msg[:cut] + TruncatedMarker
+}
+
+// groupThousands writes n with a comma between groups of three digits.
+func groupThousands(n int64) string {
+	digits := strconv.FormatInt(n, 10)
+	var b []byte
+	for i := range len(digits) {
+		if i > 0 && (len(digits)-i)%3 == 0 {
+			b = append(b, ',')
+		}
+		b = append(b, digits[i])
+	}
+	return string(b)
 }
 
 func (s *Store) flushLoop() {
@@ -175,6 +320,7 @@ func (s *Store) flushLoop() {
 		case <-s.kick:
 		}
 		s.lastTick.Store(time.Now().UnixNano())
+		s.reportDue(false)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		if err := s.Flush(ctx); err != nil {
 			s.log.Error("write log lines", "err", err)
@@ -183,40 +329,87 @@ func (s *Store) flushLoop() {
 	}
 }
 
-// Flush writes every line appended so far. Lines that fail to be written
-// stay queued for the next attempt.
+// Flush writes every line appended so far, then publishes each on
+// events.AgentLogsTopic with its ID. Lines that fail to be written stay
+// queued for the next attempt.
 func (s *Store) Flush(ctx context.Context) error {
 	s.flushMu.Lock()
 	defer s.flushMu.Unlock()
 	for {
 		s.mu.Lock()
-		batch := s.pending
-		s.inFlight = len(batch)
+		batch := s.queue
+		s.queue = nil
 		s.mu.Unlock()
 		if len(batch) == 0 {
 			s.lastErr.Store(nil)
 			return nil
 		}
-		err := s.write(ctx, batch)
-		s.mu.Lock()
-		if err == nil {
-			s.pending = slices.Clone(s.pending[len(batch):])
-		}
-		s.inFlight = 0
-		s.mu.Unlock()
-		if err != nil {
+		if err := s.write(ctx, batch); err != nil {
+			s.requeue(batch)
 			msg := err.Error()
 			s.lastErr.Store(&msg)
 			return err
 		}
+		// One writer publishes batches in commit order, which is ID
+		// order: Follow relies on it to continue a backlog without gaps.
+		var size int64
+		for i := range batch {
+			l := &batch[i]
+			size += l.Bytes + LineOverhead
+			if err := s.bus.Publish(context.Background(), events.Message{
+				Topic: events.AgentLogsTopic(l.AgentID), Type: MessageType, Time: l.Timestamp, Payload: l,
+			}); err != nil && !errors.Is(err, events.ErrClosed) {
+				s.log.Warn("publish log line", "agent_id", l.AgentID, "err", err)
+			}
+		}
+		s.mu.Lock()
+		s.queued -= size
+		s.mu.Unlock()
 	}
 }
 
+// requeue puts a batch that failed back before the lines appended since,
+// without those of agents deleted meanwhile.
+func (s *Store) requeue(batch []models.LogLine) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	batch = slices.DeleteFunc(batch, func(l models.LogLine) bool {
+		_, gone := s.deleted[l.AgentID]
+		if gone {
+			s.queued -= l.Bytes + LineOverhead
+		}
+		return gone
+	})
+	for i := range batch {
+		batch[i].ID = 0
+	}
+	s.queue = append(batch, s.queue...)
+}
+
+// write inserts lines in one transaction and sets their IDs. On
+// PostgreSQL a transaction-scoped advisory lock makes writers of several
+// servers take IDs and commit one after the other, so IDs become visible
+// in order there too (SQLite has one writer anyway).
 func (s *Store) write(ctx context.Context, lines []models.LogLine) error {
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		for chunk := range slices.Chunk(lines, s.cfg.FlushLines) {
-			if _, err := tx.NewInsert().Model(&chunk).Exec(ctx); err != nil {
+		if s.db.Dialect().Name() == dialect.PG {
+			if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(?)", writerLockKey); err != nil {
 				return err
+			}
+		}
+		ids := make([]int64, 0, s.cfg.FlushLines)
+		for chunk := range slices.Chunk(lines, s.cfg.FlushLines) {
+			if _, err := tx.NewInsert().Model(&chunk).Returning("id").Exec(ctx); err != nil {
+				return err
+			}
+			// Rows take IDs in VALUES order; RETURNING's order is not promised.
+			ids = ids[:0]
+			for i := range chunk {
+				ids = append(ids, chunk[i].ID)
+			}
+			slices.Sort(ids)
+			for i := range chunk {
+				chunk[i].ID = ids[i]
 			}
 		}
 		return nil
@@ -227,9 +420,10 @@ func (s *Store) write(ctx context.Context, lines []models.LogLine) error {
 	return nil
 }
 
-// Close stops the background loops and writes every queued line. Lines
-// appended afterwards are still published but not stored.
+// Close reports pending drops, stops the background loops and writes every
+// queued line. Lines appended afterwards are dropped.
 func (s *Store) Close() error {
+	s.reportDue(true)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -245,26 +439,12 @@ func (s *Store) Close() error {
 	return s.Flush(ctx)
 }
 
-// Query returns an agent's lines that f selects, oldest first, including
-// lines not yet written to the database.
+// Query returns an agent's written lines that f selects, oldest first
+// (lines still queued have no ID yet and are not shown).
 func (s *Store) Query(ctx context.Context, agentID string, f Filter) ([]models.LogLine, error) {
 	if f.Tail == 0 {
 		return nil, nil
 	}
-	// Memory first, then the database: a batch committed in between is
-	// then seen twice (and merged) rather than not at all.
-	var mem []models.LogLine
-	s.mu.Lock()
-	for i := range s.pending {
-		if l := &s.pending[i]; l.AgentID == agentID && f.Match(l) {
-			mem = append(mem, *l)
-		}
-	}
-	s.mu.Unlock()
-	if f.Tail > 0 && len(mem) >= f.Tail {
-		return mem[len(mem)-f.Tail:], nil
-	}
-
 	var stored []models.LogLine
 	q := s.db.NewSelect().Model(&stored).Where("agent_id = ?", agentID).OrderExpr("id DESC")
 	if f.AfterID > 0 {
@@ -283,27 +463,7 @@ func (s *Store) Query(ctx context.Context, agentID string, f Filter) ([]models.L
 		return nil, fmt.Errorf("logs: query: %w", err)
 	}
 	slices.Reverse(stored)
-	lines := mergeByID(stored, mem)
-	if f.Tail > 0 && len(lines) > f.Tail {
-		lines = lines[len(lines)-f.Tail:]
-	}
-	return lines, nil
-}
-
-// mergeByID merges two ID-ordered lists, keeping one copy of lines in both.
-func mergeByID(a, b []models.LogLine) []models.LogLine {
-	out := make([]models.LogLine, 0, len(a)+len(b))
-	for len(a) > 0 && len(b) > 0 {
-		switch {
-		case a[0].ID < b[0].ID:
-			out, a = append(out, a[0]), a[1:]
-		case a[0].ID > b[0].ID:
-			out, b = append(out, b[0]), b[1:]
-		default:
-			out, a, b = append(out, a[0]), a[1:], b[1:]
-		}
-	}
-	return append(append(out, a...), b...)
+	return stored, nil
 }
 
 // DeleteAgent purges an agent's lines, refuses lines the runtime still
@@ -312,16 +472,18 @@ func (s *Store) DeleteAgent(ctx context.Context, agentID string) error {
 	s.mu.Lock()
 	s.deleted[agentID] = time.Now()
 	delete(s.touched, agentID)
-	kept := s.pending[:s.inFlight:s.inFlight]
-	for _, l := range s.pending[s.inFlight:] {
-		if l.AgentID != agentID {
-			kept = append(kept, l)
+	delete(s.agents, agentID)
+	delete(s.dropping, agentID)
+	s.queue = slices.DeleteFunc(s.queue, func(l models.LogLine) bool {
+		if l.AgentID == agentID {
+			s.queued -= l.Bytes + LineOverhead
+			return true
 		}
-	}
-	s.pending = kept
+		return false
+	})
 	s.mu.Unlock()
 
-	s.flushMu.Lock() // the batch in flight may hold its lines
+	s.flushMu.Lock() // the batch being written may hold its lines
 	_, err := s.db.NewDelete().Model((*models.LogLine)(nil)).Where("agent_id = ?", agentID).Exec(ctx)
 	s.flushMu.Unlock()
 	if pubErr := s.bus.Publish(ctx, events.Message{
@@ -357,7 +519,9 @@ func (s *Store) retentionLoop() {
 }
 
 // EnforceRetention deletes every agent's lines beyond MaxLinesPerAgent and
-// older than MaxAge, and with PurgeDeleted those of deleted agents. It runs on its own every RetentionInterval.
+// older than MaxAge, every organization's oldest lines beyond
+// MaxBytesPerOrg, and with PurgeDeleted those of deleted agents. It runs on
+// its own every RetentionInterval.
 func (s *Store) EnforceRetention(ctx context.Context) error {
 	return s.enforceRetention(ctx, true)
 }
@@ -369,9 +533,20 @@ func (s *Store) enforceRetention(ctx context.Context, allAgents bool) error {
 		agents = append(agents, a)
 	}
 	clear(s.touched)
+	orgs := make([]string, 0, len(s.orgs))
+	for o := range s.orgs {
+		orgs = append(orgs, o)
+	}
+	clear(s.orgs)
 	for a, at := range s.deleted {
 		if time.Since(at) > tombstoneTTL {
 			delete(s.deleted, a)
+		}
+	}
+	// A bucket idle for a whole burst is full again, as a new one would be.
+	for id, a := range s.agents {
+		if a.dropped == 0 && time.Since(a.seen) > s.cfg.RateBurst {
+			delete(s.agents, id)
 		}
 	}
 	s.mu.Unlock()
@@ -400,23 +575,61 @@ func (s *Store) enforceRetention(ctx context.Context, allAgents bool) error {
 			return fmt.Errorf("logs: trim agent %s: %w", agentID, err)
 		}
 	}
+	if allAgents {
+		orgs = orgs[:0]
+		if err := s.db.NewSelect().Model((*models.LogLine)(nil)).Distinct().Column("org_id").Scan(ctx, &orgs); err != nil {
+			return fmt.Errorf("logs: list organizations: %w", err)
+		}
+	}
+	for _, orgID := range orgs {
+		if err := s.capOrg(ctx, orgID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// capOrg deletes an organization's oldest lines beyond MaxBytesPerOrg.
+func (s *Store) capOrg(ctx context.Context, orgID string) error {
+	var total int64
+	if err := s.db.NewSelect().Model((*models.LogLine)(nil)).ColumnExpr("COALESCE(SUM(bytes), 0)").
+		Where("org_id = ?", orgID).Scan(ctx, &total); err != nil {
+		return fmt.Errorf("logs: size of organization %s: %w", orgID, err)
+	}
+	if total <= s.cfg.MaxBytesPerOrg {
+		return nil
+	}
+	// newer is a line's bytes and those of every newer line: the newest
+	// line for which it passes the cap is the last one to go.
+	window := s.db.NewSelect().Model((*models.LogLine)(nil)).Column("id").
+		ColumnExpr("SUM(bytes) OVER (ORDER BY id DESC) AS newer").Where("org_id = ?", orgID)
+	lastToGo := s.db.NewSelect().TableExpr("(?) AS w", window).ColumnExpr("MAX(w.id)").Where("w.newer > ?", s.cfg.MaxBytesPerOrg)
+	if _, err := s.db.NewDelete().Model((*models.LogLine)(nil)).
+		Where("org_id = ?", orgID).Where("id <= (?)", lastToGo).Exec(ctx); err != nil {
+		return fmt.Errorf("logs: cap organization %s: %w", orgID, err)
+	}
 	return nil
 }
 
 // Stats is a snapshot of the store for health checks and benchmarks.
 type Stats struct {
-	Pending   int       // lines not yet written
-	Unstored  int64     // lines published but never stored
-	LastRound time.Time // the flusher's last round
-	LastError string    // the last write error, "" once a write succeeds
+	Pending     int       // lines queued, not yet taken by the writer
+	QueuedBytes int64     // bytes of the lines queued or being written, bounded by MaxQueueBytes
+	Dropped     int64     // lines dropped with the queue full or the store closed
+	RateLimited int64     // replica lines dropped over their agent's rate
+	LastRound   time.Time // the flusher's last round
+	LastError   string    // the last write error, "" once a write succeeds
 }
 
 // Stats returns the store's current figures.
 func (s *Store) Stats() Stats {
 	s.mu.Lock()
-	pending := len(s.pending)
+	pending, queued := len(s.queue), s.queued
 	s.mu.Unlock()
-	st := Stats{Pending: pending, Unstored: s.unstored.Load(), LastRound: time.Unix(0, s.lastTick.Load())}
+	st := Stats{
+		Pending: pending, QueuedBytes: queued, Dropped: s.dropped.Load(), RateLimited: s.rateLimited.Load(),
+		LastRound: time.Unix(0, s.lastTick.Load()),
+	}
 	if e := s.lastErr.Load(); e != nil {
 		st.LastError = *e
 	}
@@ -437,8 +650,8 @@ func (s *Store) Health(context.Context) (health.Status, string) {
 		return health.Unhealthy, "log writer stalled since " + st.LastRound.UTC().Format(time.RFC3339)
 	case st.LastError != "":
 		return health.Degraded, fmt.Sprintf("writing log lines fails (%d waiting): %s", st.Pending, st.LastError)
-	case st.Pending > s.cfg.MaxPending/2:
-		return health.Degraded, fmt.Sprintf("%d log lines waiting to be written", st.Pending)
+	case st.QueuedBytes > s.cfg.MaxQueueBytes/2:
+		return health.Degraded, fmt.Sprintf("%d bytes of log lines waiting to be written", st.QueuedBytes)
 	}
 	return health.Healthy, ""
 }

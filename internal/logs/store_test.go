@@ -20,8 +20,13 @@ import (
 
 const waitFor = 10 * time.Second
 
+// mustOpen opens a store; unless cfg sets a rate, one far above what the
+// tests append, since they write faster than any agent may.
 func mustOpen(t *testing.T, db *bun.DB, bus events.Bus, cfg logs.Config) *logs.Store {
 	t.Helper()
+	if cfg.RateLines == 0 {
+		cfg.RateLines, cfg.RateBytes = 1e9, 1e12
+	}
 	s, err := logs.Open(context.Background(), db, bus, cfg, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -48,59 +53,59 @@ func TestStore_AppendQuery(t *testing.T) {
 	apitest.EachDB(t, func(t *testing.T, url string) {
 		db := apitest.MustOpenDB(t, url)
 		ctx := context.Background()
-		// A long interval: lines stay unwritten until Flush, so both paths are read.
+		// A long interval: lines stay queued until Flush.
 		s := mustOpen(t, db, events.NewInProcess(0), logs.Config{FlushInterval: time.Hour})
 		levels := []string{models.LevelDebug, models.LevelInfo, models.LevelWarn, models.LevelError}
 		for i := range 8 {
 			s.Append(line("agt_a", levels[i%4], fmt.Sprintf("a%d", i)))
 			s.Append(line("agt_b", models.LevelInfo, fmt.Sprintf("b%d", i)))
 		}
-		check := func(t *testing.T) {
-			all, err := s.Query(ctx, "agt_a", logs.Filter{Tail: logs.All})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if want := []string{"a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7"}; !equal(messages(all), want) {
-				t.Fatalf("all = %v, want %v", messages(all), want)
-			}
-			for i := 1; i < len(all); i++ {
-				if all[i].ID <= all[i-1].ID || all[i].Timestamp.IsZero() || all[i].OrgID != "org_1" {
-					t.Fatalf("line %d = %+v: IDs must increase, timestamps be set", i, all[i])
-				}
-			}
-			tail, _ := s.Query(ctx, "agt_a", logs.Filter{Tail: 3})
-			if want := []string{"a5", "a6", "a7"}; !equal(messages(tail), want) {
-				t.Fatalf("tail 3 = %v, want %v", messages(tail), want)
-			}
-			warn, _ := s.Query(ctx, "agt_a", logs.Filter{Tail: 3, Level: models.LevelWarn})
-			if want := []string{"a3", "a6", "a7"}; !equal(messages(warn), want) {
-				t.Fatalf("warn tail 3 = %v, want %v", messages(warn), want)
-			}
-			after, _ := s.Query(ctx, "agt_a", logs.Filter{Tail: logs.All, AfterID: all[5].ID})
-			if want := []string{"a6", "a7"}; !equal(messages(after), want) {
-				t.Fatalf("after a5 = %v, want %v", messages(after), want)
-			}
-			future, _ := s.Query(ctx, "agt_a", logs.Filter{Tail: logs.All, Since: time.Now().Add(time.Hour)})
-			if len(future) != 0 {
-				t.Fatalf("since the future = %v", messages(future))
-			}
-			past, _ := s.Query(ctx, "agt_a", logs.Filter{Tail: logs.All, Since: time.Now().Add(-time.Hour)})
-			if len(past) != 8 {
-				t.Fatalf("since an hour ago = %d lines, want 8", len(past))
-			}
-			none, _ := s.Query(ctx, "agt_a", logs.Filter{})
-			if len(none) != 0 {
-				t.Fatalf("tail 0 = %v", messages(none))
-			}
+		// Queued lines have no ID yet: they are not shown before they are written.
+		if queued, err := s.Query(ctx, "agt_a", logs.Filter{Tail: logs.All}); err != nil || len(queued) != 0 {
+			t.Fatalf("before the write: %v, %v", messages(queued), err)
 		}
-		t.Run("Unwritten", check)
 		if err := s.Flush(ctx); err != nil {
 			t.Fatal(err)
 		}
 		if p := s.Stats().Pending; p != 0 {
 			t.Fatalf("pending after flush = %d", p)
 		}
-		t.Run("Written", check)
+		all, err := s.Query(ctx, "agt_a", logs.Filter{Tail: logs.All})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7"}; !equal(messages(all), want) {
+			t.Fatalf("all = %v, want %v", messages(all), want)
+		}
+		for i := 1; i < len(all); i++ {
+			if all[i].ID <= all[i-1].ID || all[i].Timestamp.IsZero() || all[i].OrgID != "org_1" {
+				t.Fatalf("line %d = %+v: IDs must increase, timestamps be set", i, all[i])
+			}
+		}
+		tail, _ := s.Query(ctx, "agt_a", logs.Filter{Tail: 3})
+		if want := []string{"a5", "a6", "a7"}; !equal(messages(tail), want) {
+			t.Fatalf("tail 3 = %v, want %v", messages(tail), want)
+		}
+		warn, _ := s.Query(ctx, "agt_a", logs.Filter{Tail: 3, Level: models.LevelWarn})
+		if want := []string{"a3", "a6", "a7"}; !equal(messages(warn), want) {
+			t.Fatalf("warn tail 3 = %v, want %v", messages(warn), want)
+		}
+		after, _ := s.Query(ctx, "agt_a", logs.Filter{Tail: logs.All, AfterID: all[5].ID})
+		if want := []string{"a6", "a7"}; !equal(messages(after), want) {
+			t.Fatalf("after a5 = %v, want %v", messages(after), want)
+		}
+		future, _ := s.Query(ctx, "agt_a", logs.Filter{Tail: logs.All, Since: time.Now().Add(time.Hour)})
+		if len(future) != 0 {
+			t.Fatalf("since the future = %v", messages(future))
+		}
+		past, _ := s.Query(ctx, "agt_a", logs.Filter{Tail: logs.All, Since: time.Now().Add(-time.Hour)})
+		if len(past) != 8 {
+			t.Fatalf("since an hour ago = %d lines, want 8", len(past))
+		}
+		none, _ := s.Query(ctx, "agt_a", logs.Filter{})
+		if len(none) != 0 {
+			t.Fatalf("tail 0 = %v", messages(none))
+		}
 	})
 }
 
@@ -127,6 +132,9 @@ func TestStore_CloseWritesEverythingAndIDsContinue(t *testing.T) {
 
 		s2 := mustOpen(t, db, bus, logs.Config{})
 		s2.Append(line("agt_a", models.LevelInfo, "after restart"))
+		if err := s2.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
 		all, err := s2.Query(ctx, "agt_a", logs.Filter{Tail: 2})
 		if err != nil {
 			t.Fatal(err)

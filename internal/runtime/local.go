@@ -645,8 +645,6 @@ func (a *localAgent) read(spec Spec, replica int, r *os.File, fallback string, w
 	defer r.Close()
 	br := bufio.NewReaderSize(r, 64<<10)
 	for {
-		// A line longer than the buffer is cut into pieces rather than
-		// held in memory without bound.
 		chunk, err := br.ReadSlice('\n')
 		if line := strings.TrimRight(string(chunk), "\r\n"); strings.TrimSpace(line) != "" {
 			line = strings.ToValidUTF8(line, "\uFFFD")
@@ -655,7 +653,13 @@ func (a *localAgent) read(spec Spec, replica int, r *os.File, fallback string, w
 				Timestamp: models.Now(), Level: lineLevel(line, fallback), Message: line,
 			})
 		}
-		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+		// A line longer than the buffer goes to the sink as its first
+		// 64 KiB, which the sink cuts and marks; the rest is skipped rather
+		// than logged piece by piece.
+		for errors.Is(err, bufio.ErrBufferFull) {
+			_, err = br.ReadSlice('\n')
+		}
+		if err != nil {
 			return
 		}
 	}

@@ -8,11 +8,13 @@ import (
 	"time"
 )
 
-// LogLine is one line of an agent's log.
+// LogLine is one line of an agent's log. Replica is the index (from 1) of
+// the replica that wrote it, 0 for the platform's lines about the agent.
 type LogLine struct {
 	Timestamp time.Time `json:"timestamp"`
 	Level     string    `json:"level"`
 	Message   string    `json:"message"`
+	Replica   int       `json:"replica"`
 }
 
 // LogOptions select log lines; zero values take the server's defaults

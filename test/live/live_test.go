@@ -20,6 +20,7 @@ import (
 
 	"github.com/neuais/neuais/internal/apitest"
 	"github.com/neuais/neuais/internal/config"
+	"github.com/neuais/neuais/internal/logs"
 )
 
 var agentPath string
@@ -41,13 +42,15 @@ const jwtSecret = "live-test-secret-live-test-secret-0123456789"
 
 // start runs a server that really runs agents, sampling every second.
 func start(t testing.TB, databaseURL string) *apitest.Server {
-	return apitest.Start(t, databaseURL, func(c *config.Config) {
-		c.RuntimeDriver = config.RuntimeLocal
-		c.AllowFileURLs = true
-		c.MetricsInterval = time.Second
-		c.JWTSecret = jwtSecret
-		c.StreamUserCheck = 200 * time.Millisecond
-	})
+	return apitest.Start(t, databaseURL, live)
+}
+
+func live(c *config.Config) {
+	c.RuntimeDriver = config.RuntimeLocal
+	c.AllowFileURLs = true
+	c.MetricsInterval = time.Second
+	c.JWTSecret = jwtSecret
+	c.StreamUserCheck = 200 * time.Millisecond
 }
 
 func sqlite(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "test.db") }
@@ -73,6 +76,7 @@ type logLine struct {
 	Timestamp string `json:"timestamp"`
 	Level     string `json:"level"`
 	Message   string `json:"message"`
+	Replica   int    `json:"replica"`
 }
 
 var lineNumber = regexp.MustCompile(`^(?:INFO |WARN )?line (\d+)$`)
@@ -115,8 +119,8 @@ func getLogs(t *testing.T, s *apitest.Server, id, query string) []logLine {
 	for i, raw := range body.Logs {
 		var keys map[string]any
 		json.Unmarshal(raw, &keys)
-		if len(keys) != 3 {
-			t.Fatalf("log line %s: want exactly timestamp, level, message", raw)
+		if len(keys) != 4 {
+			t.Fatalf("log line %s: want exactly timestamp, level, message, replica", raw)
 		}
 		json.Unmarshal(raw, &out[i])
 	}
@@ -147,6 +151,9 @@ func TestLogsAndMetricsREST(t *testing.T) {
 			if n := number(l.Message); n > 0 {
 				if n <= prev {
 					t.Fatalf("lines not oldest first: %d after %d", n, prev)
+				}
+				if l.Replica != 1 {
+					t.Fatalf("line %d of the only replica has replica %d", n, l.Replica)
 				}
 				prev = n
 			}
@@ -382,6 +389,53 @@ func TestFollowResumesWithoutGapsAndEndsOnDelete(t *testing.T) {
 			}
 		case <-time.After(5 * time.Second):
 			t.Fatal("stream still open after the agent's deletion")
+		}
+	})
+}
+
+// TestFollowResumesAcrossARestart follows an agent's log, restarts the
+// server on the same database, and resumes with Last-Event-ID: the stream
+// must bring exactly the stored lines after that id, in order.
+func TestFollowResumesAcrossARestart(t *testing.T) {
+	apitest.EachDB(t, func(t *testing.T, url string) {
+		cfg := apitest.Config(url, t.TempDir())
+		live(&cfg)
+		s := apitest.StartConfig(t, cfg)
+		id := createAgent(t, s, "survivor", map[string]string{"TICK_MS": "10"})
+		ctx, cancel := context.WithCancel(context.Background())
+		_, events := readSSE(t, ctx, s.URL+"/v1/agents/"+id+"/logs?follow=true&tail=5", s.AdminToken)
+		var lastID int64
+		for range 20 {
+			lastID, _ = strconv.ParseInt(next(t, events).ID, 10, 64)
+		}
+		cancel()
+		for range events {
+		}
+		s.Close()
+		if err := s.App.Close(); err != nil {
+			t.Fatalf("close: %v", err)
+		}
+
+		s = apitest.StartConfig(t, cfg)
+		ctx, cancel = context.WithCancel(context.Background())
+		defer cancel()
+		_, events = readSSE(t, ctx, s.URL+"/v1/agents/"+id+"/logs?follow=true", s.AdminToken, "Last-Event-ID", strconv.FormatInt(lastID, 10))
+		var got []int64
+		for range 40 { // the lines written before the restart, then the new replica's
+			n, _ := strconv.ParseInt(next(t, events).ID, 10, 64)
+			got = append(got, n)
+		}
+		stored, err := s.App.Logs.Query(ctx, id, logs.Filter{AfterID: lastID, Tail: logs.All})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(stored) < len(got) {
+			t.Fatalf("%d lines stored after %d, %d followed", len(stored), lastID, len(got))
+		}
+		for i, n := range got {
+			if stored[i].ID != n {
+				t.Fatalf("event %d after the restart has id %d, the stored line there %d (%q): a gap or a repeat", i, n, stored[i].ID, stored[i].Message)
+			}
 		}
 	})
 }

@@ -5,10 +5,12 @@
 // $CRASH_AFTER_MS when set (only its first $CRASH_TIMES runs when that is
 // set too), and exits cleanly on SIGTERM unless $IGNORE_SIGTERM is set.
 // With $SPAWN_CHILD set it starts a child that ignores SIGTERM and logs
-// "child pid N".
+// "child pid N"; with $FLOOD_LINES set it writes one 1 MiB line, then that
+// many 64 KiB lines, then "flood done".
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -18,6 +20,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -40,6 +43,9 @@ func main() {
 	fmt.Fprintln(os.Stderr, "debug: plain debug on stderr")
 	fmt.Fprintln(os.Stderr, "no level on stderr")
 	fmt.Println("env GREETING=" + os.Getenv("GREETING"))
+	if n, err := strconv.Atoi(os.Getenv("FLOOD_LINES")); err == nil {
+		flood(n)
+	}
 
 	if ms, err := strconv.Atoi(os.Getenv("CRASH_AFTER_MS")); err == nil && shouldCrash() {
 		time.AfterFunc(time.Duration(ms)*time.Millisecond, func() {
@@ -121,4 +127,15 @@ func spawnChild() {
 		os.Exit(2)
 	}
 	fmt.Printf("child pid %d\n", child.Process.Pid)
+}
+
+func flood(n int) {
+	w := bufio.NewWriterSize(os.Stdout, 1<<20)
+	w.WriteString("huge " + strings.Repeat("x", 1<<20) + "\n")
+	line := strings.Repeat("f", 64<<10) + "\n"
+	for range n {
+		w.WriteString(line)
+	}
+	w.WriteString("flood done\n")
+	w.Flush()
 }
