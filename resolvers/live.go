@@ -123,7 +123,7 @@ func streamEndError(err error) error {
 // followAgentEvents streams the organization's agent events, only those of
 // agentID when it is not "", ending after that agent's deletion.
 func followAgentEvents(ctx context.Context, bus events.Bus, orgID, agentID string) (*events.Stream[*events.AgentEvent], error) {
-	sub, err := bus.Subscribe(ctx, events.AgentEventsTopic(orgID))
+	sub, err := bus.Subscribe(ctx, events.AgentEventsTopic(orgID), events.WithBuffer(events.QuietBuffer))
 	if err != nil {
 		return nil, fmt.Errorf("agent events: %w", err)
 	}
