@@ -22,7 +22,12 @@ import (
 
 func (a *App) newGraphQLHandler(es graphql.ExecutableSchema, opts gqlserver.Options) *handler.Server {
 	srv := gqlserver.NewHandler(es, opts)
-	guard := gqlws.NewGuard(a.Identity, a.Logger)
+	guard := gqlws.NewGuard(a.Identity, gqlws.Limits{
+		Limiter:                    a.Limiter,
+		Policy:                     a.rateLimits(),
+		SubscriptionsPerConnection: a.Config.MaxSubscriptionsPerConnection,
+		SubscriptionsPerUser:       a.Config.MaxSubscriptionsPerUser,
+	}, a.Logger)
 	srv.Use(guard)
 	srv.AddTransport(gqlws.Transport(gqlws.Gorilla{AllowedOrigins: a.Config.AllowedOrigins}, guard, keepAlive))
 	srv.AddTransport(transport.SSE{KeepAlivePingInterval: keepAlive})

@@ -79,12 +79,17 @@ type Config struct {
 	// agent's log, the browser origins allowed to open WebSockets
 	// (scheme://host[:port]; requests without an Origin header, from
 	// non-browser clients, are always allowed), and how often a live
-	// stream checks that its user still exists (a deleted user's streams end).
+	// stream checks that its token still holds (a deleted user's streams,
+	// and those of a token revoked by a password change, end).
 	MetricsInterval time.Duration
 	LogMaxLines     int
 	LogMaxAge       time.Duration
 	AllowedOrigins  []string
 	StreamUserCheck time.Duration
+	// Subscriptions one WebSocket connection, and one user over all its
+	// connections, may hold open at once.
+	MaxSubscriptionsPerConnection int
+	MaxSubscriptionsPerUser       int
 }
 
 // Default returns the configuration used when nothing is set: it lets
@@ -122,6 +127,9 @@ func Default() Config {
 
 		LogMaxLines: 10000,
 		LogMaxAge:   7 * 24 * time.Hour,
+
+		MaxSubscriptionsPerConnection: 100,
+		MaxSubscriptionsPerUser:       500,
 	}
 }
 
@@ -253,7 +261,9 @@ func LoadFlags(fs *flag.FlagSet, args []string, getenv func(string) string) (Con
 	num(&c.LogMaxLines, "log-max-lines", "log lines kept per agent")
 	duration(&c.LogMaxAge, "log-max-age", "how long log lines are kept")
 	list(&c.AllowedOrigins, "allowed-origins", "browser origins allowed to open GraphQL WebSockets")
-	duration(&c.StreamUserCheck, "stream-user-check", "how often a live stream checks that its user still exists")
+	duration(&c.StreamUserCheck, "stream-user-check", "how often a live stream checks that its token still holds (user exists, password unchanged)")
+	num(&c.MaxSubscriptionsPerConnection, "max-subscriptions-per-connection", "subscriptions one WebSocket connection may hold open")
+	num(&c.MaxSubscriptionsPerUser, "max-subscriptions-per-user", "subscriptions one user may hold open over all its WebSocket connections")
 
 	var positional []string
 	for {
@@ -283,6 +293,9 @@ func LoadFlags(fs *flag.FlagSet, args []string, getenv func(string) string) (Con
 	}
 	if c.LogMaxLines < 1 || c.LogMaxAge <= 0 {
 		errs = append(errs, errors.New("NEUAIS_LOG_MAX_LINES and NEUAIS_LOG_MAX_AGE: must be positive"))
+	}
+	if c.MaxSubscriptionsPerConnection < 1 || c.MaxSubscriptionsPerUser < 1 {
+		errs = append(errs, errors.New("NEUAIS_MAX_SUBSCRIPTIONS_PER_CONNECTION and NEUAIS_MAX_SUBSCRIPTIONS_PER_USER: must be at least 1"))
 	}
 	if c.MaxReplicas < 1 {
 		errs = append(errs, errors.New("NEUAIS_MAX_REPLICAS: must be at least 1"))

@@ -3,33 +3,58 @@ package gqlws
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/neuais/neuais/internal/auth"
 	"github.com/neuais/neuais/internal/gqlserver"
+	"github.com/neuais/neuais/internal/ratelimit"
 	"github.com/neuais/neuais/models"
 )
 
-// Guard checks every operation on a WebSocket connection: the caller's
-// identity is asked for again through the same Authenticator as HTTP
-// requests, so a role change, a password change or a deletion after
-// connection_init applies to the next operation; a connection without an
-// identity runs no operation (unauthorized). Add it to the handler and
-// give its InitFunc to the transport (Transport does).
+// Guard checks every operation on a WebSocket connection as the HTTP
+// middleware checks a request. The caller's identity is asked for again
+// through the same Authenticator, so a role change, a password change or a
+// deletion after connection_init applies to the next operation. Every
+// operation (a subscription when it opens) counts against the caller's
+// rate limit, with the HTTP requests' keys; over it the operation gets
+// rate_limit_exceeded and the connection stays open. A connection without
+// an identity runs no operation (unauthorized): it may only authenticate,
+// in connection_init. Subscriptions open at once are bounded per
+// connection and per user. Add the guard to the handler and give its
+// InitFunc to the transport (Transport does).
 type Guard struct {
-	present graphql.ErrorPresenterFunc
 	id      auth.Authenticator
+	limits  Limits
+	present graphql.ErrorPresenterFunc
+	logger  *slog.Logger
+
+	mu    sync.Mutex
+	users map[string]int // open subscriptions per user, over its connections
+}
+
+// Limits bound what a connection may do.
+type Limits struct {
+	Limiter ratelimit.Limiter
+	Policy  ratelimit.Policy
+	// Subscriptions open at once on one connection and for one user
+	// (in this process: counts of open streams, unlike the rate limit,
+	// are not shared between instances).
+	SubscriptionsPerConnection int
+	SubscriptionsPerUser       int
 }
 
 // NewGuard returns the guard of connections authenticated by id; logger
 // records internal failures.
-func NewGuard(id auth.Authenticator, logger *slog.Logger) *Guard {
-	return &Guard{present: gqlserver.ErrorPresenter(logger), id: id}
+func NewGuard(id auth.Authenticator, limits Limits, logger *slog.Logger) *Guard {
+	return &Guard{id: id, limits: limits, present: gqlserver.ErrorPresenter(logger), logger: logger, users: map[string]int{}}
 }
 
 var (
@@ -39,7 +64,9 @@ var (
 )
 
 // conn is what a guard keeps of one connection.
-type conn struct{}
+type conn struct {
+	subscriptions int // open; guarded by Guard.mu
+}
 
 type connKey struct{}
 
@@ -78,7 +105,9 @@ func (g *Guard) InitFunc(ctx context.Context, payload transport.InitPayload) (co
 }
 
 // MutateOperationParameters checks a connection's operation before it is
-// parsed: the caller's current identity, or unauthorized.
+// parsed: the caller's current identity, its rate limit, then unauthorized
+// without an identity (counted against the client address first, as an
+// HTTP request without a token is).
 func (g *Guard) MutateOperationParameters(ctx context.Context, _ *graphql.RawParams) *gqlerror.Error {
 	if _, ok := ctx.Value(connKey{}).(*conn); !ok {
 		return nil // not a WebSocket operation: the HTTP middleware checked it
@@ -86,6 +115,15 @@ func (g *Guard) MutateOperationParameters(ctx context.Context, _ *graphql.RawPar
 	ctx, err := auth.Refresh(ctx, g.id)
 	if err != nil {
 		return g.present(ctx, err)
+	}
+	key, limit := g.limits.Policy.Key(models.IdentityFrom(ctx), models.ClientAddrFrom(ctx))
+	d, err := g.limits.Limiter.Allow(ctx, key, limit)
+	switch {
+	case err != nil:
+		// Fail open, as the HTTP middleware does.
+		g.logger.ErrorContext(ctx, "rate limit", "err", err)
+	case !d.Allowed:
+		return g.present(ctx, ratelimit.Exceeded(d))
 	}
 	id, err := models.RequireIdentity(ctx)
 	if err != nil {
@@ -95,13 +133,69 @@ func (g *Guard) MutateOperationParameters(ctx context.Context, _ *graphql.RawPar
 	return nil
 }
 
-// InterceptOperation runs a connection's operation as its checked caller.
+// InterceptOperation runs a connection's operation as its checked caller,
+// and opens a subscription only within the bounds, until it ends.
 func (g *Guard) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-	id, ok := graphql.GetOperationContext(ctx).Stats.GetExtension(callerStat).(*models.Identity)
-	if !ok {
+	oc := graphql.GetOperationContext(ctx)
+	id, ok := oc.Stats.GetExtension(callerStat).(*models.Identity)
+	c, onConn := ctx.Value(connKey{}).(*conn)
+	if !ok || !onConn {
 		return next(ctx)
 	}
-	return next(models.WithIdentity(ctx, id))
+	ctx = models.WithIdentity(ctx, id)
+	if oc.Operation.Operation == ast.Subscription {
+		if err := g.open(c, id.UserID); err != nil {
+			return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{g.present(ctx, err)}})
+		}
+		// Released when the stream ends, before the transport sends
+		// complete, or at the latest when the transport cancels the
+		// operation's context.
+		var once sync.Once
+		release := func() { once.Do(func() { g.close(c, id.UserID) }) }
+		context.AfterFunc(ctx, release)
+		responses := next(ctx)
+		return func(ctx context.Context) *graphql.Response {
+			resp := responses(ctx)
+			if resp == nil {
+				release()
+			}
+			return resp
+		}
+	}
+	return next(ctx)
+}
+
+// open counts one more subscription of user on c, or refuses it with
+// rate_limit_exceeded when c or user holds the most allowed.
+func (g *Guard) open(c *conn, user string) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if limit := g.limits.SubscriptionsPerConnection; c.subscriptions >= limit {
+		return tooManySubscriptions(limit, "connection")
+	}
+	if limit := g.limits.SubscriptionsPerUser; g.users[user] >= limit {
+		return tooManySubscriptions(limit, "user")
+	}
+	c.subscriptions++
+	g.users[user]++
+	return nil
+}
+
+func (g *Guard) close(c *conn, user string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	c.subscriptions--
+	if g.users[user]--; g.users[user] <= 0 {
+		delete(g.users, user)
+	}
+}
+
+func tooManySubscriptions(limit int, per string) *models.Error {
+	return &models.Error{
+		Code:    models.CodeRateLimitExceeded,
+		Message: fmt.Sprintf("At most %d subscriptions may be open per %s; stop one first", limit, per),
+		Details: map[string]any{"limit": limit},
+	}
 }
 
 // Transport returns the WebSocket transport: both protocols, keep-alives

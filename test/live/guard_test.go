@@ -2,6 +2,7 @@ package live_test
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -103,5 +104,96 @@ func TestWebSocketIdentity(t *testing.T) {
 				}
 			})
 		}
+	})
+}
+
+// TestWebSocketLimits: operations over one socket count against the
+// caller's rate limit like HTTP requests, a socket without identity runs
+// nothing, and subscriptions are bounded per connection and per user.
+func TestWebSocketLimits(t *testing.T) {
+	apitest.EachDB(t, func(t *testing.T, url string) {
+		s := apitest.Start(t, url, func(c *config.Config) {
+			c.RateLimitMin = 0
+			c.AnonymousRateLimit = 1000
+			c.MaxSubscriptionsPerConnection = 2
+			c.MaxSubscriptionsPerUser = 3
+		})
+
+		t.Run("RateLimitExceeded", func(t *testing.T) {
+			free := s.CreateOrg("free", "free-admin@example.com", models.TierFree)
+			c := connect(t, s, free.Token)
+			allowed := 0
+			var refused gqlResult
+			// Twice the limit: a window that turns over meanwhile starts the count again.
+			for i := range 250 {
+				r := c.do(strconv.Itoa(i), `{ me { id } }`, nil)
+				if r.code() == models.CodeRateLimitExceeded {
+					refused = r
+					break
+				}
+				if len(r.Errors) > 0 {
+					t.Fatalf("query %d: %+v", i, r.Errors)
+				}
+				allowed++
+			}
+			if len(refused.Errors) == 0 || allowed < 100 {
+				t.Fatalf("%d queries over one socket ran on a limit of 100", allowed)
+			}
+			details, _ := refused.Errors[0].Extensions["details"].(map[string]any)
+			if retry, _ := details["retry_after"].(float64); retry < 1 || retry > 60 {
+				t.Fatalf("refusal %+v", refused.Errors)
+			}
+			// The socket stays open: the next operation is answered.
+			c.do("after", `{ me { id } }`, nil)
+		})
+
+		t.Run("AnonymousUnauthorized", func(t *testing.T) {
+			c, _, err := dial(t, s, false, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.send(wsMessage{Type: "connection_init"})
+			if m := c.read(); m.Type != "connection_ack" {
+				t.Fatalf("init: %+v", m)
+			}
+			for i, q := range []string{`{ __schema { queryType { name } } }`, agentEventsQuery} {
+				if r := c.do(strconv.Itoa(i), q, nil); r.code() != models.CodeUnauthorized {
+					t.Fatalf("anonymous %s: %s %+v", q, r.Data, r.Errors)
+				}
+			}
+		})
+
+		t.Run("SubscriptionBounds", func(t *testing.T) {
+			a, b := connect(t, s, s.AdminToken), connect(t, s, s.AdminToken)
+			refused := func(c *wsClient, id, per string) {
+				t.Helper()
+				c.subscribe(id, agentEventsQuery, nil)
+				r, ok := c.nextResult(id)
+				if !ok || r.code() != models.CodeRateLimitExceeded || !strings.Contains(r.Errors[0].Message, "per "+per) {
+					t.Fatalf("subscription %s over the bound per %s: %+v", id, per, r)
+				}
+				if _, ok := c.nextResult(id); ok {
+					t.Fatalf("subscription %s: results after the refusal", id)
+				}
+			}
+			before := subscribers(s)
+			a.subscribe("1", agentEventsQuery, nil)
+			a.subscribe("2", agentEventsQuery, nil)
+			pollUntil(t, 10*time.Second, "two subscriptions on the bus", func() bool { return subscribers(s) >= before+2 })
+			refused(a, "3", "connection")
+			b.subscribe("1", agentEventsQuery, nil)
+			pollUntil(t, 10*time.Second, "three subscriptions on the bus", func() bool { return subscribers(s) >= before+3 })
+			refused(b, "2", "user")
+
+			// A stopped subscription frees its place.
+			a.send(wsMessage{ID: "1", Type: "complete"})
+			if r, ok := a.nextResult("1"); ok {
+				t.Fatalf("stopped subscription: %+v", r)
+			}
+			pollUntil(t, 10*time.Second, "the stopped subscription off the bus", func() bool { return subscribers(s) == before+2 })
+			b.subscribe("3", agentEventsQuery, nil)
+			pollUntil(t, 10*time.Second, "the new subscription on the bus", func() bool { return subscribers(s) == before+3 })
+			refused(a, "4", "user")
+		})
 	})
 }
