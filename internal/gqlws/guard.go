@@ -95,6 +95,7 @@ func (g *Guard) InitFunc(ctx context.Context, payload transport.InitPayload) (co
 		}
 		var err error
 		if ctx, err = auth.Identify(ctx, g.id, raw); err != nil {
+			g.logger.ErrorContext(ctx, "authenticate", "err", err)
 			return ctx, nil, errors.New("authentication failed")
 		}
 		if _, err := models.RequireIdentity(ctx); err != nil {
