@@ -6,20 +6,20 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/neuais/neuais/internal/auth"
 	"github.com/neuais/neuais/internal/events"
 	"github.com/neuais/neuais/internal/logs"
 	"github.com/neuais/neuais/internal/streams"
 	"github.com/neuais/neuais/models"
 )
 
-// DefaultUserCheckInterval is how often a live stream checks that its user
-// still exists.
+// DefaultUserCheckInterval is how often a live stream checks that its
+// token still holds (its user exists, its password has not changed).
 const DefaultUserCheckInterval = 30 * time.Second
 
 // Final errors of live streams, as clients receive them.
 var (
 	errTokenExpired = models.Errorf(models.CodeUnauthorized, "Token expired")
-	errUserDeleted  = models.Errorf(models.CodeUnauthorized, "User no longer exists")
 	errShuttingDown = models.Errorf(models.CodeServiceUnavailable, "Server shutting down")
 	errFellBehind   = models.Errorf(models.CodeServiceUnavailable, "Subscriber fell behind and was dropped; subscribe again")
 	errAgentDeleted = models.Errorf(models.CodeNotFound, "Agent deleted")
@@ -51,7 +51,8 @@ func logFilter(tail *int, since, level, after *string) (logs.Filter, error) {
 }
 
 // liveContext returns the context of a live stream: it ends when the token
-// expires, the user is deleted or the server begins to shut down. It also
+// expires or is revoked, the user is deleted or the server begins to shut
+// down. It also
 // registers the stream's final error: that reason, or streamErr's (the
 // stream's own end) mapped to a coded error.
 func (r *Resolver) liveContext(ctx context.Context, who *models.Identity, streamErr func() error) context.Context {
@@ -64,7 +65,7 @@ func (r *Resolver) liveContext(ctx context.Context, who *models.Identity, stream
 		stop := context.AfterFunc(r.Stopping, func() { cancel(errShuttingDown) })
 		context.AfterFunc(live, func() { stop() })
 	}
-	go r.watchUser(live, who, cancel)
+	go r.watchUser(live, cancel)
 	streams.OnEnd(ctx, func() error {
 		if ctx.Err() != nil {
 			return nil // the client left
@@ -77,8 +78,10 @@ func (r *Resolver) liveContext(ctx context.Context, who *models.Identity, stream
 	return live
 }
 
-// watchUser ends the stream when its user no longer exists.
-func (r *Resolver) watchUser(ctx context.Context, who *models.Identity, cancel context.CancelCauseFunc) {
+// watchUser ends the stream when its token no longer holds: it expired,
+// a password change revoked it or its user was deleted. A failed check
+// (the database unreachable) is tried again at the next tick.
+func (r *Resolver) watchUser(ctx context.Context, cancel context.CancelCauseFunc) {
 	interval := r.UserCheckInterval
 	if interval <= 0 {
 		interval = DefaultUserCheckInterval
@@ -91,14 +94,12 @@ func (r *Resolver) watchUser(ctx context.Context, who *models.Identity, cancel c
 			return
 		case <-ticker.C:
 		}
-		if _, err := r.Auth.CurrentUser(ctx); err != nil && models.ErrorCode(err) == models.CodeUnauthorized && ctx.Err() == nil {
-			// CurrentUser refuses an expired token too, and this check may
-			// run before the expiry timer fires: report the real reason.
-			if !who.ExpiresAt.IsZero() && !time.Now().Before(who.ExpiresAt) {
-				cancel(errTokenExpired)
-			} else {
-				cancel(errUserDeleted)
-			}
+		checked, err := auth.Refresh(ctx, r.Identity)
+		if err != nil {
+			continue
+		}
+		if _, err := models.RequireIdentity(checked); err != nil && ctx.Err() == nil {
+			cancel(err)
 			return
 		}
 	}
@@ -122,7 +123,7 @@ func streamEndError(err error) error {
 // followAgentEvents streams the organization's agent events, only those of
 // agentID when it is not "", ending after that agent's deletion.
 func followAgentEvents(ctx context.Context, bus events.Bus, orgID, agentID string) (*events.Stream[*events.AgentEvent], error) {
-	sub, err := bus.Subscribe(ctx, events.AgentEventsTopic(orgID))
+	sub, err := bus.Subscribe(ctx, events.AgentEventsTopic(orgID), events.WithBuffer(events.QuietBuffer))
 	if err != nil {
 		return nil, fmt.Errorf("agent events: %w", err)
 	}

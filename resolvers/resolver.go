@@ -20,16 +20,18 @@ import (
 type Resolver struct {
 	Version string
 	Auth    *auth.Service
-	Orgs    *orgs.Service
-	Agents  *agents.Service
-	Users   *users.Service
-	Health  *health.Registry
-	Logs    *logs.Store
-	Metrics *metrics.Store
-	Bus     events.Bus
+	// Identity checks a live stream's token again (auth.Refresh).
+	Identity auth.Authenticator
+	Orgs     *orgs.Service
+	Agents   *agents.Service
+	Users    *users.Service
+	Health   *health.Registry
+	Logs     *logs.Store
+	Metrics  *metrics.Store
+	Bus      events.Bus
 	// Stopping ends when the server begins to shut down; live streams end then.
 	Stopping context.Context
-	// UserCheckInterval is how often a live stream checks that its user
-	// still exists (DefaultUserCheckInterval when 0).
+	// UserCheckInterval is how often a live stream checks that its token
+	// still holds (DefaultUserCheckInterval when 0).
 	UserCheckInterval time.Duration
 }

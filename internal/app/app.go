@@ -80,21 +80,24 @@ func BuildInfo() string {
 
 // App is one running platform instance.
 type App struct {
-	Config  config.Config
-	Logger  *slog.Logger
-	DB      *bun.DB
-	Bus     events.Bus
-	Health  *health.Registry
-	Auth    *auth.Service
-	Orgs    *orgs.Service
-	Agents  *agents.Service
-	Users   *users.Service
-	Limiter ratelimit.Limiter
-	Logs    *logs.Store
-	Metrics *metrics.Store
-	Runtime *runtime.Manager
-	REST    *rest.API
-	Started time.Time
+	Config config.Config
+	Logger *slog.Logger
+	DB     *bun.DB
+	Bus    events.Bus
+	Health *health.Registry
+	Auth   *auth.Service
+	// Identity is the one identity check of HTTP requests, WebSocket
+	// operations and live streams (Auth itself; a cache can go in front).
+	Identity auth.Authenticator
+	Orgs     *orgs.Service
+	Agents   *agents.Service
+	Users    *users.Service
+	Limiter  ratelimit.Limiter
+	Logs     *logs.Store
+	Metrics  *metrics.Store
+	Runtime  *runtime.Manager
+	REST     *rest.API
+	Started  time.Time
 	// Stopping ends when the server begins to shut down, so that
 	// long-lived streams can end cleanly instead of holding shutdown up.
 	Stopping context.Context
@@ -132,6 +135,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Wri
 		PairMax: cfg.LoginMaxFailures, AddrMax: cfg.LoginAddrMaxFailures, EmailSlowAfter: cfg.LoginEmailSlowAfter,
 		Window: cfg.LoginFailureWindow, MaxDelay: cfg.LoginMaxDelay,
 	}, nil))
+	a.Identity = a.Auth
 	a.Orgs = orgs.NewService(a.DB, hasher)
 	a.Users = users.NewService(a.DB, hasher)
 	a.Limiter = ratelimit.NewMemory(time.Minute, nil)
@@ -175,6 +179,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Wri
 	es := graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{
 		Version:  Version,
 		Auth:     a.Auth,
+		Identity: a.Identity,
 		Orgs:     a.Orgs,
 		Agents:   a.Agents,
 		Users:    a.Users,

@@ -170,6 +170,22 @@ func TestGraphQLLimits(t *testing.T) {
 			t.Fatalf("%+v", res.Errors)
 		}
 	})
+	t.Run("ErrIntrospectionTooDeep", func(t *testing.T) {
+		// 61 levels: __type, 59 ofType, name.
+		q := `{ __type(name: "Query") { ` + strings.Repeat("ofType { ", 59) + "name" + strings.Repeat(" }", 60) + " }"
+		s := apitest.Start(t, "sqlite:"+filepath.Join(t.TempDir(), "test.db"))
+		res := s.GraphQL("", q, nil)
+		if res.Code() != "invalid_request" || !strings.Contains(res.Errors[0].Message, "61 levels deep") || res.Data != nil {
+			t.Fatalf("%s %+v", res.Data, res.Errors)
+		}
+		standard, err := os.ReadFile(filepath.Join("testdata", "introspection.graphql"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res := s.GraphQL("", string(standard), nil); len(res.Errors) > 0 || !strings.Contains(string(res.Data), `"queryType":{"name":"Query"`) {
+			t.Fatalf("standard introspection query: %+v", res.Errors)
+		}
+	})
 	t.Run("ErrTooComplex", func(t *testing.T) {
 		s := apitest.Start(t, "sqlite:"+filepath.Join(t.TempDir(), "test.db"), func(c *config.Config) { c.ComplexityLimit = 4 })
 		if res := s.GraphQL(s.AdminToken, `{ users { items { id email role organizationId } } }`, nil); res.Code() != "invalid_request" || !strings.Contains(res.Errors[0].Message, "complexity") {

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 	"time"
@@ -23,7 +22,14 @@ import (
 
 func (a *App) newGraphQLHandler(es graphql.ExecutableSchema, opts gqlserver.Options) *handler.Server {
 	srv := gqlserver.NewHandler(es, opts)
-	srv.AddTransport(gqlws.Transport(gqlws.Gorilla{AllowedOrigins: a.Config.AllowedOrigins}, a.Auth, keepAlive))
+	guard := gqlws.NewGuard(a.Identity, gqlws.Limits{
+		Limiter:                    a.Limiter,
+		Policy:                     a.rateLimits(),
+		SubscriptionsPerConnection: a.Config.MaxSubscriptionsPerConnection,
+		SubscriptionsPerUser:       a.Config.MaxSubscriptionsPerUser,
+	}, a.Logger)
+	srv.Use(guard)
+	srv.AddTransport(gqlws.Transport(gqlws.Gorilla{AllowedOrigins: a.Config.AllowedOrigins}, guard, keepAlive))
 	srv.AddTransport(transport.SSE{KeepAlivePingInterval: keepAlive})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(gqlserver.HTTP{})
@@ -84,17 +90,11 @@ func (a *App) authenticate(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r.WithContext(ctx))
 			return
 		}
-		id, err := a.Auth.Authenticate(ctx, raw)
+		ctx, err := auth.Identify(ctx, a.Identity, raw)
 		if err != nil {
-			var coded *models.Error
-			if !errors.As(err, &coded) {
-				a.Logger.ErrorContext(ctx, "authenticate", "err", err)
-				rest.WriteError(w, models.Errorf(models.CodeInternal, "internal server error"))
-				return
-			}
-			ctx = models.WithAuthError(ctx, coded)
-		} else {
-			ctx = models.WithIdentity(ctx, id)
+			a.Logger.ErrorContext(ctx, "authenticate", "err", err)
+			rest.WriteError(w, models.Errorf(models.CodeInternal, "internal server error"))
+			return
 		}
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})

@@ -6,8 +6,8 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"time"
 
+	"github.com/neuais/neuais/internal/ratelimit"
 	"github.com/neuais/neuais/models"
 	"github.com/neuais/neuais/rest"
 )
@@ -34,14 +34,7 @@ func (a *App) rateLimit(next http.Handler) http.Handler {
 			return
 		}
 		ctx := r.Context()
-		key, limit := "addr:"+models.ClientAddrFrom(ctx), a.Config.AnonymousRateLimit
-		if id := models.IdentityFrom(ctx); id != nil {
-			key, limit = "org:"+id.OrgID, id.RateLimit
-			if limit <= 0 {
-				limit = models.TierFree.DefaultRateLimit()
-			}
-		}
-		limit = max(limit, a.Config.RateLimitMin)
+		key, limit := a.rateLimits().Key(models.IdentityFrom(ctx), models.ClientAddrFrom(ctx))
 		d, err := a.Limiter.Allow(ctx, key, limit)
 		if err != nil {
 			// Fail open: a broken shared counter must not take the API down.
@@ -59,18 +52,19 @@ func (a *App) rateLimit(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		retry := max(1, int((time.Until(d.Reset)+time.Second-1)/time.Second))
-		e := &models.Error{
-			Code:    models.CodeRateLimitExceeded,
-			Message: fmt.Sprintf("Rate limit of %d requests per minute exceeded", d.Limit),
-			Details: map[string]any{"retry_after": retry},
-		}
+		e := ratelimit.Exceeded(d)
 		if r.URL.Path == "/graphql" || r.URL.Path == "/v1/graphql" {
 			writeGraphQLError(w, http.StatusTooManyRequests, e)
 			return
 		}
 		rest.WriteError(w, e)
 	})
+}
+
+// rateLimits is what callers count against, for requests and WebSocket
+// operations alike.
+func (a *App) rateLimits() ratelimit.Policy {
+	return ratelimit.Policy{Anonymous: a.Config.AnonymousRateLimit, Min: a.Config.RateLimitMin}
 }
 
 // writeGraphQLError answers a GraphQL request refused before execution in

@@ -103,7 +103,8 @@ type Config struct {
 	// agent's log, the browser origins allowed to open WebSockets
 	// (scheme://host[:port]; requests without an Origin header, from
 	// non-browser clients, are always allowed), and how often a live
-	// stream checks that its user still exists (a deleted user's streams end).
+	// stream checks that its token still holds (a deleted user's streams,
+	// and those of a token revoked by a password change, end).
 	MetricsInterval time.Duration
 	LogMaxLines     int
 	LogMaxAge       time.Duration
@@ -120,6 +121,11 @@ type Config struct {
 	LogMaxLineBytes   int
 	LogQueueBytes     int
 	LogMaxBytesPerOrg int
+
+	// Subscriptions one WebSocket connection, and one user over all its
+	// connections, may hold open at once.
+	MaxSubscriptionsPerConnection int
+	MaxSubscriptionsPerUser       int
 }
 
 // Default returns the configuration used when nothing is set: it lets
@@ -170,6 +176,9 @@ func Default() Config {
 		LogMaxLineBytes:   16 << 10,
 		LogQueueBytes:     64 << 20,
 		LogMaxBytesPerOrg: 1 << 30,
+
+		MaxSubscriptionsPerConnection: 100,
+		MaxSubscriptionsPerUser:       500,
 	}
 }
 
@@ -285,7 +294,9 @@ func LoadFlags(fs *flag.FlagSet, args []string, getenv func(string) string) (Con
 	num(&c.LogQueueBytes, "log-queue-bytes", "bytes of log lines waiting to be written; more are dropped")
 	num(&c.LogMaxBytesPerOrg, "log-max-bytes-per-org", "log message bytes kept per organization; retention drops its oldest lines past it")
 	list(&c.AllowedOrigins, "allowed-origins", "browser origins allowed to open GraphQL WebSockets")
-	duration(&c.StreamUserCheck, "stream-user-check", "how often a live stream checks that its user still exists")
+	duration(&c.StreamUserCheck, "stream-user-check", "how often a live stream checks that its token still holds (user exists, password unchanged)")
+	num(&c.MaxSubscriptionsPerConnection, "max-subscriptions-per-connection", "subscriptions one WebSocket connection may hold open")
+	num(&c.MaxSubscriptionsPerUser, "max-subscriptions-per-user", "subscriptions one user may hold open over all its WebSocket connections")
 
 	fs.Usage = b.usage
 	errs := b.errs
@@ -329,6 +340,9 @@ func LoadFlags(fs *flag.FlagSet, args []string, getenv func(string) string) (Con
 	}
 	if c.LogMaxLineBytes < 256 || c.LogMaxLineBytes > MaxLogLineBytes {
 		errs = append(errs, fmt.Errorf("NEUAIS_LOG_MAX_LINE_BYTES: must be between 256 and %d", MaxLogLineBytes))
+	}
+	if c.MaxSubscriptionsPerConnection < 1 || c.MaxSubscriptionsPerUser < 1 {
+		errs = append(errs, errors.New("NEUAIS_MAX_SUBSCRIPTIONS_PER_CONNECTION and NEUAIS_MAX_SUBSCRIPTIONS_PER_USER: must be at least 1"))
 	}
 	if c.MaxReplicas < 1 {
 		errs = append(errs, errors.New("NEUAIS_MAX_REPLICAS: must be at least 1"))

@@ -19,6 +19,12 @@ func TestLoad(t *testing.T) {
 			t.Fatalf("%+v %v", c, err)
 		}
 	})
+	t.Run("SubscriptionBounds", func(t *testing.T) {
+		c, err := config.Load([]string{"--max-subscriptions-per-connection", "7"}, env(map[string]string{"NEUAIS_MAX_SUBSCRIPTIONS_PER_USER": "9"}), io.Discard)
+		if err != nil || c.MaxSubscriptionsPerConnection != 7 || c.MaxSubscriptionsPerUser != 9 || config.Default().MaxSubscriptionsPerConnection != 100 || config.Default().MaxSubscriptionsPerUser != 500 {
+			t.Fatalf("%+v %v", c, err)
+		}
+	})
 	t.Run("FlagOverridesEnvironment", func(t *testing.T) {
 		c, err := config.Load([]string{"--rate-limit-min", "7"}, env(map[string]string{"NEUAIS_RATE_LIMIT_MIN": "3", "NEUAIS_LOGIN_FAILURE_WINDOW": "1m"}), io.Discard)
 		if err != nil || c.RateLimitMin != 7 || c.LoginFailureWindow != time.Minute {
@@ -69,6 +75,9 @@ func TestLoad(t *testing.T) {
 	t.Run("ErrBadValues", func(t *testing.T) {
 		if _, err := config.Load(nil, env(map[string]string{"NEUAIS_LOGIN_MAX_FAILURES": "many"}), io.Discard); err == nil {
 			t.Fatal("accepted a non-integer")
+		}
+		if _, err := config.Load([]string{"--max-subscriptions-per-user", "0"}, env(nil), io.Discard); err == nil {
+			t.Fatal("accepted no subscriptions per user")
 		}
 		if _, err := config.Load([]string{"extra"}, env(nil), io.Discard); err == nil {
 			t.Fatal("accepted an argument")

@@ -12,9 +12,14 @@ import (
 // A Message is 72 bytes, so a subscriber costs at most about 300 KiB.
 const DefaultBuffer = 4096
 
-// QuietBuffer suits subscriptions to a quiet topic, such as the agent
-// events a log follower watches for its agent's deletion.
+// QuietBuffer suits subscriptions to a quiet topic, such as an
+// organization's agent events (a log follower watches them for its agent's
+// deletion; agentEvents streams them).
 const QuietBuffer = 256
+
+// SampleBuffer suits a topic with one message per sampling interval (at
+// least a second), an agent's metric samples: 16 s of lag, about 1 KiB.
+const SampleBuffer = 16
 
 // InProcess is the default bus, for a single API instance. Each subscriber
 // has its own bounded channel; Publish never waits on one.

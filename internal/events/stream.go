@@ -52,13 +52,16 @@ func Produce[T any](ctx context.Context, produce func(send func(T) bool) error) 
 }
 
 // FollowAgent streams the values pick makes of the messages on topic, one
-// of agentID's topics, after the values first returns. first runs once the
+// of agentID's topics, after the values first returns; opts size the
+// subscription to topic (the bus's default suits an agent's log,
+// WithBuffer(SampleBuffer) its metrics: a follower holds its buffer for
+// its whole life). first runs once the
 // subscriptions are in place, so nothing falls between backlog and live.
 // The stream ends when ctx ends, the agent is deleted (agent.deleted on
 // its topic or its organization's events), or the bus drops or closes a
 // subscription.
-func FollowAgent[T any](ctx context.Context, bus Bus, orgID, agentID, topic string, first func() ([]T, error), pick func(Message) (T, bool)) (*Stream[T], error) {
-	sub, err := bus.Subscribe(ctx, topic)
+func FollowAgent[T any](ctx context.Context, bus Bus, orgID, agentID, topic string, first func() ([]T, error), pick func(Message) (T, bool), opts ...SubscribeOption) (*Stream[T], error) {
+	sub, err := bus.Subscribe(ctx, topic, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("events: follow: %w", err)
 	}

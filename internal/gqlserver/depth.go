@@ -10,8 +10,18 @@ import (
 	"github.com/neuais/neuais/models"
 )
 
-// DepthLimit refuses operations nested deeper than max. Introspection
-// fields (__schema, __type) do not count, so tools can load the schema.
+// IntrospectionDepthLimit bounds the depth of __schema and __type
+// selections, counted from the operation's root like any other field.
+// The standard introspection query needs 15 levels (graphql-js 16.15's
+// TypeRef nests ofType nine times), more than an operation's default
+// limit, so introspection has a bound of its own; a chain of ofType 61
+// deep is still refused.
+const IntrospectionDepthLimit = 20
+
+// DepthLimit refuses operations nested deeper than max fields, and
+// introspection (everything under __schema and __type) nested deeper than
+// IntrospectionDepthLimit. __typename, a leaf, adds no level: clients add
+// it to every selection.
 func DepthLimit(max int) graphql.HandlerExtension { return depthLimit{max: max} }
 
 type depthLimit struct{ max int }
@@ -19,35 +29,48 @@ type depthLimit struct{ max int }
 func (depthLimit) ExtensionName() string                   { return "DepthLimit" }
 func (depthLimit) Validate(graphql.ExecutableSchema) error { return nil }
 func (d depthLimit) MutateOperationContext(_ context.Context, rc *graphql.OperationContext) *gqlerror.Error {
-	if depth := selectionDepth(rc.Operation.SelectionSet, 0, map[string]bool{}); depth > d.max {
-		err := gqlerror.Errorf("operation is nested %d levels deep, more than the limit of %d", depth, d.max)
-		err.Extensions = map[string]any{"code": models.CodeInvalidRequest}
-		return err
+	var m depths
+	m.walk(rc.Operation.SelectionSet, 0, false, map[string]bool{})
+	switch {
+	case m.fields > d.max:
+		return tooDeep(gqlerror.Errorf("operation is nested %d levels deep, more than the limit of %d", m.fields, d.max))
+	case m.introspection > IntrospectionDepthLimit:
+		return tooDeep(gqlerror.Errorf("introspection is nested %d levels deep, more than the limit of %d", m.introspection, IntrospectionDepthLimit))
 	}
 	return nil
 }
 
-func selectionDepth(set ast.SelectionSet, depth int, seen map[string]bool) int {
-	deepest := depth
+func tooDeep(err *gqlerror.Error) *gqlerror.Error {
+	err.Extensions = map[string]any{"code": models.CodeInvalidRequest}
+	return err
+}
+
+// depths are the deepest levels reached outside and inside introspection.
+type depths struct{ fields, introspection int }
+
+func (m *depths) walk(set ast.SelectionSet, depth int, introspection bool, seen map[string]bool) {
 	for _, sel := range set {
-		var d int
 		switch sel := sel.(type) {
 		case *ast.Field:
-			if len(sel.Name) > 1 && sel.Name[:2] == "__" {
+			if sel.Name == "__typename" {
 				continue
 			}
-			d = selectionDepth(sel.SelectionSet, depth+1, seen)
+			in := introspection || sel.Name == "__schema" || sel.Name == "__type"
+			if in {
+				m.introspection = max(m.introspection, depth+1)
+			} else {
+				m.fields = max(m.fields, depth+1)
+			}
+			m.walk(sel.SelectionSet, depth+1, in, seen)
 		case *ast.InlineFragment:
-			d = selectionDepth(sel.SelectionSet, depth, seen)
+			m.walk(sel.SelectionSet, depth, introspection, seen)
 		case *ast.FragmentSpread:
 			if seen[sel.Name] || sel.Definition == nil {
 				continue
 			}
 			seen[sel.Name] = true
-			d = selectionDepth(sel.Definition.SelectionSet, depth, seen)
+			m.walk(sel.Definition.SelectionSet, depth, introspection, seen)
 			delete(seen, sel.Name)
 		}
-		deepest = max(deepest, d)
 	}
-	return deepest
 }

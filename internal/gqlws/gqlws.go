@@ -1,10 +1,11 @@
 // Package gqlws connects gorilla/websocket to gqlgen's WebSocket transport
 // (graphql-transport-ws and the legacy graphql-ws protocol), with an origin
-// allowlist, and authenticates connections by the token of connection_init.
+// allowlist, authenticates connections by the token of connection_init, and
+// checks every operation on a connection as the HTTP middleware checks a
+// request (Guard).
 package gqlws
 
 import (
-	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -16,9 +17,6 @@ import (
 
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/gorilla/websocket"
-
-	"github.com/neuais/neuais/internal/auth"
-	"github.com/neuais/neuais/models"
 )
 
 // Gorilla is a transport.WebsocketImplementation over gorilla/websocket.
@@ -131,52 +129,3 @@ func (c *Conn) SetReadLimit(limit int64) { c.conn.SetReadLimit(limit) }
 
 // SetReadDeadline implements transport.WebsocketReadDeadliner.
 func (c *Conn) SetReadDeadline(t time.Time) error { return c.conn.SetReadDeadline(t) }
-
-// Authenticator turns a bearer token into an identity (auth.Service).
-type Authenticator interface {
-	Authenticate(ctx context.Context, raw string) (*models.Identity, error)
-}
-
-// InitFunc authenticates a connection by the token in connection_init's
-// payload (Authorization or authorization, with or without "Bearer ", or
-// token); without one, the identity of the upgrade request's Authorization
-// header stays. A refused token refuses the connection.
-func InitFunc(a Authenticator) transport.WebsocketInitFunc {
-	return func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
-		raw := payload.Authorization()
-		if raw == "" {
-			raw = payload.GetString("token")
-		}
-		if raw == "" {
-			return ctx, nil, nil
-		}
-		if token, ok := auth.BearerToken(raw); ok {
-			raw = token
-		}
-		id, err := a.Authenticate(ctx, raw)
-		if err != nil {
-			var coded *models.Error
-			if errors.As(err, &coded) {
-				return ctx, nil, coded
-			}
-			return ctx, nil, errors.New("authentication failed")
-		}
-		return models.WithIdentity(ctx, id), nil, nil
-	}
-}
-
-// Transport returns the WebSocket transport: both protocols, keep-alives
-// every keepAlive (graphql-ws "ka" messages; graphql-transport-ws pings
-// whose missing pongs close the connection), a 10s connection_init
-// timeout and a 64 KiB message limit.
-func Transport(g Gorilla, a Authenticator, keepAlive time.Duration) transport.Websocket {
-	limit := int64(64 << 10)
-	return transport.Websocket{
-		Implementation:        g,
-		InitFunc:              InitFunc(a),
-		InitTimeout:           10 * time.Second,
-		KeepAlivePingInterval: keepAlive,
-		PingPongInterval:      keepAlive,
-		PayloadReadLimit:      &limit,
-	}
-}

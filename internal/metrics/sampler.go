@@ -197,5 +197,5 @@ func (s *Store) Follow(ctx context.Context, orgID, agentID string) (*Stream, err
 		func(m events.Message) (*models.MetricSample, bool) {
 			sample, ok := m.Payload.(*models.MetricSample)
 			return sample, ok && m.Type == MessageType
-		})
+		}, events.WithBuffer(events.SampleBuffer))
 }

@@ -51,11 +51,12 @@ func (c *wsClient) send(m wsMessage) {
 	}
 }
 
-// read returns the next message that is not a keep-alive.
+// read returns the next message that is not a keep-alive, within 20 s
+// (keep-alives do not extend it).
 func (c *wsClient) read() wsMessage {
 	c.t.Helper()
+	c.conn.SetReadDeadline(time.Now().Add(20 * time.Second))
 	for {
-		c.conn.SetReadDeadline(time.Now().Add(20 * time.Second))
 		var m wsMessage
 		if err := c.conn.ReadJSON(&m); err != nil {
 			c.t.Fatalf("read: %v", err)
