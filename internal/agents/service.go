@@ -177,7 +177,10 @@ var sortColumns = map[string]string{
 }
 
 // List returns a page of the organization's agents.
-// Errors: unauthorized; invalid_request on status, region, limit, offset, sort.
+// A region no agent uses filters to an empty page: the filter names a
+// region, it does not place anything there.
+// Errors: unauthorized; invalid_request on status, region (malformed),
+// limit, offset, sort.
 func (s *Service) List(ctx context.Context, f Filter, p models.ListParams) (*Page, error) {
 	who, err := models.RequireIdentity(ctx)
 	if err != nil {
@@ -191,7 +194,7 @@ func (s *Service) List(ctx context.Context, f Filter, p models.ListParams) (*Pag
 		return nil, models.Invalid("status", "must be one of deploying, running, stopped, error")
 	}
 	if f.Region != "" {
-		if err := s.validateRegion(f.Region); err != nil {
+		if err := s.validateRegionFilter(f.Region); err != nil {
 			return nil, err
 		}
 	}

@@ -201,7 +201,7 @@ func TestUpdateAndActionValidation(t *testing.T) {
 		}
 		for _, tc := range []struct{ name, query, field string }{
 			{"ErrStatusUnknown", "status=bogus", "status"},
-			{"ErrRegionUnknown", "region=mars", "region"},
+			{"ErrRegionMalformed", "region=Mars_1", "region"},
 			{"ErrSortKey", "sort=colour", "sort"},
 			{"ErrSortDirection", "sort=name:sideways", "sort"},
 			{"ErrFieldsUnknown", "fields=id,secret", "fields"},
