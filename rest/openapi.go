@@ -101,14 +101,7 @@ func operation(schema *ast.Schema, route Route) (object, error) {
 	if !route.Public {
 		out["security"] = []any{object{"bearerAuth": []string{}}}
 	}
-	params := route.Params
-	if route.List {
-		params = append(slices.Clip(params),
-			Param{Var: "limit", From: FromQuery, Key: "limit", Kind: Int},
-			Param{Var: "offset", From: FromQuery, Key: "offset", Kind: Int},
-			Param{Var: "sort", From: FromQuery, Key: "sort"},
-		)
-	}
+	params := route.allParams()
 	var parameters []any
 	body := object{"type": "object", "properties": object{}, "additionalProperties": false}
 	var bodyRequired []string

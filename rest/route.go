@@ -4,7 +4,10 @@
 // of path, query, header and body into variables, and response shaping.
 package rest
 
-import "net/http"
+import (
+	"net/http"
+	"slices"
+)
 
 // Source is where a Param's value comes from.
 type Source int
@@ -95,6 +98,21 @@ type Route struct {
 
 // ETagAlias is the alias of the etag a route with ETag selects first.
 const ETagAlias = "_etag"
+
+// listParams are the parameters every List route takes.
+var listParams = []Param{
+	{Var: "limit", From: FromQuery, Key: "limit", Kind: Int},
+	{Var: "offset", From: FromQuery, Key: "offset", Kind: Int},
+	{Var: "sort", From: FromQuery, Key: "sort"},
+}
+
+// allParams returns Params and, for a list, listParams.
+func (r Route) allParams() []Param {
+	if !r.List {
+		return r.Params
+	}
+	return append(slices.Clip(r.Params), listParams...)
+}
 
 func (r Route) successStatus() int {
 	if r.Status == 0 {

@@ -128,7 +128,7 @@ func writeEvent(buf *bytes.Buffer, route *Route, resp *graphql.Response) bool {
 	}
 	if len(resp.Errors) > 0 {
 		e := ErrorFromGraphQL(*route, resp.Errors[0])
-		data, _ := json.Marshal(envelope{Error: envelopeError{Code: e.Code, Message: e.Message, Details: e.Details}})
+		data, _ := json.Marshal(envelopeOf(e))
 		buf.WriteString("event: error\ndata: ")
 		buf.Write(data)
 		buf.WriteString("\n\n")

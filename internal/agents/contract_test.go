@@ -119,7 +119,7 @@ func TestContractExamples(t *testing.T) {
 				t.Errorf("scale: %d %s", res.Status, res.Body)
 			}
 			res = s.Do(http.MethodPost, "/v1/agents/"+id+"/scale", tok, `{"replicas": 0}`)
-			if res.Status != 400 || string(res.Body) != `{"error":{"code":"invalid_request","message":"Invalid replicas: must be greater than 0","details":{"field":"replicas","reason":"must be greater than 0"}}}`+"\n" {
+			if res.Status != 400 || string(res.Body) != `{"error":{"code":"invalid_request","message":"replicas must be greater than 0","details":{"field":"replicas","reason":"must be greater than 0"}}}`+"\n" {
 				t.Errorf("scale 0: %d %s", res.Status, res.Body)
 			}
 		})

@@ -101,6 +101,9 @@ type CreateInput struct {
 // UpdateInput is a partial change of an agent's specification: only the
 // fields given change. An Environment given replaces the whole environment.
 type UpdateInput struct {
+	// Name, given, must be the current name: names cannot change, but a
+	// client may send back the agent it read.
+	Name         *string
 	Runtime      *string
 	BinaryURL    *string
 	BinarySHA256 *string
@@ -350,7 +353,7 @@ var errNameTaken = errors.New("name taken")
 
 func nameTaken(name string) error {
 	return nameTakenError{&models.Error{Code: models.CodeConflict, Message: fmt.Sprintf("An agent named %q already exists", name),
-		Details: map[string]any{"field": fieldName, "reason": "is already taken"}}}
+		Field: fieldName, Reason: "is already taken"}}
 }
 
 // nameTakenError is the coded conflict, recognisable as errNameTaken.
@@ -363,11 +366,15 @@ func (e nameTakenError) Unwrap() error        { return e.coded }
 // Update changes the fields given. ifMatch, when set, must be the agent's
 // current ETag ("*" matches any). Changes of binary, runtime, environment
 // or config bump the generation, so the runtime replaces the replicas.
-// Errors: unauthorized, forbidden, not_found, invalid_request,
-// precondition_failed (stale ifMatch). Publishes agent.updated.
+// Errors: unauthorized, forbidden, not_found, invalid_request (also a
+// name other than the current one), precondition_failed (stale ifMatch).
+// Publishes agent.updated.
 func (s *Service) Update(ctx context.Context, id string, in UpdateInput, ifMatch string) (*models.Agent, error) {
 	return s.modify(ctx, id, ifMatch, func(a *models.Agent) (bool, error) {
 		before := *a
+		if in.Name != nil && *in.Name != a.Name {
+			return false, models.Invalid(fieldName, "cannot be changed")
+		}
 		if in.Runtime != nil {
 			a.Runtime = *in.Runtime
 		}

@@ -80,10 +80,10 @@ func writeGraphQLError(w http.ResponseWriter, status int, e *models.Error) {
 		w.Header().Set("Retry-After", fmt.Sprint(retry))
 	}
 	ext := map[string]any{"code": e.Code}
-	if len(e.Details) > 0 {
-		ext["details"] = e.Details
+	if details := e.DetailsFor(e.Field); len(details) > 0 {
+		ext["details"] = details
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{"errors": []any{map[string]any{"message": e.Message, "extensions": ext}}})
+	_ = json.NewEncoder(w).Encode(map[string]any{"errors": []any{map[string]any{"message": e.MessageFor(e.Field), "extensions": ext}}})
 }
