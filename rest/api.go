@@ -130,6 +130,10 @@ func allowed(router chi.Routes, req *http.Request) []string {
 
 func (a *API) serve(route *Route) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if err := checkQuery(route, r); err != nil {
+			WriteError(w, err)
+			return
+		}
 		follow, err := a.follows(route, r)
 		if err != nil {
 			WriteError(w, err)
@@ -339,6 +343,18 @@ func joinPath(parent, key string) string {
 		return parent
 	}
 	return parent + "." + key
+}
+
+// checkQuery refuses query parameters that route does not declare, as
+// unknown body fields are refused: a misspelt filter must not widen a list.
+func checkQuery(route *Route, r *http.Request) *models.Error {
+	allowed := route.QueryParams()
+	for _, k := range slices.Sorted(maps.Keys(r.URL.Query())) {
+		if !slices.Contains(allowed, k) {
+			return models.Invalid(k, "is an unknown parameter; allowed: "+strings.Join(allowed, ", "))
+		}
+	}
+	return nil
 }
 
 func hasBodyParams(params []Param) bool {

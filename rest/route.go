@@ -114,6 +114,24 @@ func (r Route) allParams() []Param {
 	return append(slices.Clip(r.Params), listParams...)
 }
 
+// QueryParams returns the query parameters r accepts: its own, a list's,
+// fields= and follow= where they apply. Any other is invalid_request.
+func (r Route) QueryParams() []string {
+	var names []string
+	for _, p := range slices.Concat(r.allParams(), r.StreamParams) {
+		if p.From == FromQuery {
+			names = append(names, p.Key)
+		}
+	}
+	if len(r.Fields) > 0 {
+		names = append(names, "fields")
+	}
+	if r.Stream != "" {
+		names = append(names, "follow")
+	}
+	return names
+}
+
 func (r Route) successStatus() int {
 	if r.Status == 0 {
 		return http.StatusOK
