@@ -38,10 +38,11 @@ type envelope struct {
 type envelopeError struct {
 	Code    string         `json:"code"`
 	Message string         `json:"message"`
-	Details map[string]any `json:"details,omitempty"`
+	Details map[string]any `json:"details"`
 }
 
-// envelopeOf returns e in the contract's shape.
+// envelopeOf returns e in the contract's shape; details is {} when there
+// is nothing to add.
 func envelopeOf(e *models.Error) envelope {
 	return envelope{Error: envelopeError{Code: e.Code, Message: e.MessageFor(e.Field), Details: e.DetailsFor(e.Field)}}
 }

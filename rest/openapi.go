@@ -52,7 +52,7 @@ func OpenAPI(schema *ast.Schema, routes []Route) ([]byte, error) {
 				"additionalProperties": false,
 				"properties": object{"error": object{
 					"type":                 "object",
-					"required":             []string{"code", "message"},
+					"required":             []string{"code", "message", "details"},
 					"additionalProperties": false,
 					"properties": object{
 						"code":    object{"type": "string"},

@@ -100,7 +100,8 @@ func NewExecutor(es graphql.ExecutableSchema, o Options) *executor.Executor {
 }
 
 // ErrorPresenter copies a models.Error's code into extensions.code and its
-// details, field and reason into extensions.details, and turns every uncoded error into internal_error,
+// details, field and reason into extensions.details (an empty object when
+// there are none), and turns every uncoded error into internal_error,
 // logged once and never shown. Parse, validation and limit errors become
 // invalid_request; a variable that does not coerce is restated in client
 // terms (input.role must be one of admin, developer, viewer). The presented
@@ -154,10 +155,7 @@ func present(gqlErr *gqlerror.Error, coded *models.Error, graphqlCode any) *gqle
 	presented := *gqlErr
 	presented.Err = coded
 	presented.Message = coded.MessageFor(coded.Field)
-	presented.Extensions = map[string]any{"code": coded.Code}
-	if details := coded.DetailsFor(coded.Field); len(details) > 0 {
-		presented.Extensions["details"] = details
-	}
+	presented.Extensions = map[string]any{"code": coded.Code, "details": coded.DetailsFor(coded.Field)}
 	if graphqlCode != nil {
 		presented.Extensions["graphql_code"] = graphqlCode
 	}
