@@ -196,8 +196,8 @@ func (a *API) Execute(ctx context.Context, doc string, vars map[string]any) *gra
 	return responses(ctx)
 }
 
-// resultOf returns the value of the root alias r in data, or the whole
-// data object when no root field is aliased r ({"services": […]}).
+// resultOf returns the value of the root alias r in data, or data itself
+// when it holds none (null).
 func resultOf(data json.RawMessage) json.RawMessage {
 	const prefix = `{"r":`
 	if bytes.HasPrefix(data, []byte(prefix)) && bytes.HasSuffix(data, []byte("}")) {
@@ -350,9 +350,13 @@ func joinPath(parent, key string) string {
 func checkQuery(route *Route, r *http.Request) *models.Error {
 	allowed := route.QueryParams()
 	for _, k := range slices.Sorted(maps.Keys(r.URL.Query())) {
-		if !slices.Contains(allowed, k) {
-			return models.Invalid(k, "is an unknown parameter; allowed: "+strings.Join(allowed, ", "))
+		if slices.Contains(allowed, k) {
+			continue
 		}
+		if len(allowed) == 0 {
+			return models.Invalid(k, "is an unknown parameter; this route takes none")
+		}
+		return models.Invalid(k, "is an unknown parameter; allowed: "+strings.Join(allowed, ", "))
 	}
 	return nil
 }

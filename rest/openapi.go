@@ -93,7 +93,7 @@ func operation(schema *ast.Schema, route Route) (object, error) {
 	out := object{
 		"operationId": operationID,
 		"summary":     route.Summary,
-		"responses":   responses(schema, route, root, op.SelectionSet),
+		"responses":   responses(schema, route, root),
 	}
 	if root.Definition != nil && root.Definition.Description != "" {
 		out["description"] = root.Definition.Description
@@ -163,16 +163,13 @@ func operation(schema *ast.Schema, route Route) (object, error) {
 	return out, nil
 }
 
-func responses(schema *ast.Schema, route Route, root *ast.Field, ops ast.SelectionSet) object {
+func responses(schema *ast.Schema, route Route, root *ast.Field) object {
 	var body object
 	if route.Message != "" {
 		body = object{"type": "object", "required": []string{"message"}, "additionalProperties": false,
 			"properties": object{"message": object{"type": "string", "const": route.Message}}}
-	} else if root.Alias == "r" {
-		body = outputSchema(schema, root.Definition.Type, root.SelectionSet, route.ETag)
 	} else {
-		// Without the alias r the whole data object is the body.
-		body = outputSchema(schema, &ast.Type{NamedType: root.ObjectDefinition.Name, NonNull: true}, ops, false)
+		body = outputSchema(schema, root.Definition.Type, root.SelectionSet, route.ETag)
 	}
 	if route.DropNulls {
 		delete(body, "required") // null members are left out

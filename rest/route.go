@@ -48,8 +48,7 @@ type Field struct {
 }
 
 // Route is one /v1 route. The document's single root field is aliased
-// "r"; the success body is r's value, written as gqlgen produced it. A
-// document without the alias r answers with its whole data object.
+// "r"; the success body is r's value, written as gqlgen produced it.
 type Route struct {
 	Method string
 	Path   string // chi pattern relative to /v1
