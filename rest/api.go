@@ -34,18 +34,21 @@ type API struct {
 	exec   *executor.Executor
 	schema *ast.Schema
 	routes []Route
-	// vars holds each route's variable definitions, from its document
-	// parsed and validated against the schema once, at start.
-	vars    map[*Route]map[string]*ast.VariableDefinition
-	openapi []byte
-	logger  *slog.Logger
+	// vars and streamVars hold each route's variable definitions, from
+	// its document and its stream's, parsed and validated against the
+	// schema once, at start.
+	vars       map[*Route]map[string]*ast.VariableDefinition
+	streamVars map[*Route]map[string]*ast.VariableDefinition
+	openapi    []byte
+	logger     *slog.Logger
 }
 
 // New returns the REST API over exec and its schema. It fails when a
 // route's document does not validate against the schema. Mount its
 // Handler under /v1.
 func New(exec *executor.Executor, schema *ast.Schema, routes []Route, logger *slog.Logger) (*API, error) {
-	a := &API{exec: exec, schema: schema, routes: routes, vars: map[*Route]map[string]*ast.VariableDefinition{}, logger: logger}
+	a := &API{exec: exec, schema: schema, routes: routes, vars: map[*Route]map[string]*ast.VariableDefinition{},
+		streamVars: map[*Route]map[string]*ast.VariableDefinition{}, logger: logger}
 	for i := range a.routes {
 		route := &a.routes[i]
 		doc, err := gqlparser.LoadQueryWithRules(schema, defaultDocument(*route), nil)
@@ -55,15 +58,13 @@ func New(exec *executor.Executor, schema *ast.Schema, routes []Route, logger *sl
 		if len(doc.Operations) != 1 {
 			return nil, fmt.Errorf("rest: %s %s: document must hold one operation", route.Method, route.Path)
 		}
-		defs := map[string]*ast.VariableDefinition{}
-		for _, v := range doc.Operations[0].VariableDefinitions {
-			defs[v.Variable] = v
-		}
-		a.vars[route] = defs
+		a.vars[route] = variables(doc)
 		if route.Stream != "" {
-			if _, err := gqlparser.LoadQueryWithRules(schema, route.Stream, nil); err != nil {
+			stream, err := gqlparser.LoadQueryWithRules(schema, route.Stream, nil)
+			if err != nil {
 				return nil, fmt.Errorf("rest: %s %s stream: %w", route.Method, route.Path, err)
 			}
+			a.streamVars[route] = variables(stream)
 		}
 	}
 	var err error
@@ -71,6 +72,14 @@ func New(exec *executor.Executor, schema *ast.Schema, routes []Route, logger *sl
 		return nil, err
 	}
 	return a, nil
+}
+
+func variables(doc *ast.QueryDocument) map[string]*ast.VariableDefinition {
+	defs := map[string]*ast.VariableDefinition{}
+	for _, v := range doc.Operations[0].VariableDefinitions {
+		defs[v.Variable] = v
+	}
+	return defs
 }
 
 // defaultDocument returns route's document with every field selected.
@@ -248,7 +257,11 @@ func cutLeading(result json.RawMessage, alias string) (string, json.RawMessage) 
 // invalid_request naming the parameter as the client wrote it, in the
 // client's terms, and gqlgen's coercion errors never reach REST.
 func (a *API) Translate(route *Route, r *http.Request) (string, map[string]any, *models.Error) {
-	defs := a.vars[route]
+	return a.translate(route, a.vars[route], r)
+}
+
+// translate is Translate with the variable definitions of route's document.
+func (a *API) translate(route *Route, defs map[string]*ast.VariableDefinition, r *http.Request) (string, map[string]any, *models.Error) {
 	vars := map[string]any{}
 	doc := route.Doc
 	if len(route.Fields) > 0 {

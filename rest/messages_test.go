@@ -54,11 +54,12 @@ func TestFieldErrorMessages(t *testing.T) {
 				{"WaitStatusMissing", http.MethodGet, agent + "/wait", ``, "status", "status is required"},
 				{"TokenEmailMissing", http.MethodPost, "/v1/auth/token", `{"password": "secure-password"}`, "email", "email is required"},
 				{"IdempotencyKey", http.MethodPost, "/v1/agents", agentBody, "Idempotency-Key", "Idempotency-Key must be printable ASCII"},
+				{"LastEventID", http.MethodGet, agent + "/logs?follow=true", ``, "Last-Event-ID", "Last-Event-ID must be an integer"},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
 					var headers []string
-					if tc.field == "Idempotency-Key" {
-						headers = []string{"Idempotency-Key", "clé"}
+					if v, ok := map[string]string{"Idempotency-Key": "clé", "Last-Event-ID": "x"}[tc.field]; ok {
+						headers = []string{tc.field, v}
 					}
 					var body any
 					if tc.body != "" {

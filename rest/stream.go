@@ -40,7 +40,7 @@ func (a *API) stream(route *Route, w http.ResponseWriter, r *http.Request) {
 	sub := *route
 	sub.Doc, sub.Fields = route.Stream, nil
 	sub.Params = append(slices.Clip(route.Params), route.StreamParams...)
-	doc, vars, coded := a.Translate(&sub, r)
+	doc, vars, coded := a.translate(&sub, a.streamVars[route], r)
 	if coded != nil {
 		WriteError(w, coded)
 		return
