@@ -709,13 +709,20 @@ func (ec *executionContext) unmarshalInputUpdateAgentInput(ctx context.Context, 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"runtime", "binaryUrl", "binarySha256", "config", "environment"}
+	fieldsInOrder := [...]string{"name", "runtime", "binaryUrl", "binarySha256", "config", "environment"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
 			continue
 		}
 		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
 		case "runtime":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("runtime"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)

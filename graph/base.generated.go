@@ -41,7 +41,7 @@ type QueryResolver interface {
 	WaitForAgent(ctx context.Context, id string, status string, timeout *string) (*models.Agent, error)
 	AgentLogs(ctx context.Context, id string, tail *int, since *string, level *string) (*LogPage, error)
 	AgentMetrics(ctx context.Context, id string, period *string, metric *string) (*models.Metrics, error)
-	Services(ctx context.Context) ([]*health.Report, error)
+	Services(ctx context.Context, limit *int, offset *int, sort *string) (*health.Page, error)
 	Service(ctx context.Context, name string) (*health.Report, error)
 	Me(ctx context.Context) (*models.User, error)
 	Users(ctx context.Context, limit *int, offset *int, sort *string) (*models.UserPage, error)
@@ -423,6 +423,36 @@ func (ec *executionContext) field_Query_service_args(ctx context.Context, rawArg
 		return nil, err
 	}
 	args["name"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_services_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "limit",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["limit"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "offset",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["offset"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "sort",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["sort"] = arg2
 	return args, nil
 }
 
@@ -1240,25 +1270,37 @@ func (ec *executionContext) _Query_services(ctx context.Context, field graphql.C
 			return ec.fieldContext_Query_services(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Query().Services(ctx)
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Services(ctx, fc.Args["limit"].(*int), fc.Args["offset"].(*int), fc.Args["sort"].(*string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*health.Report) graphql.Marshaler {
-			return ec.marshalNService2ᚕᚖgithubᚗcomᚋneuaisᚋneuaisᚋinternalᚋhealthᚐReportᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *health.Page) graphql.Marshaler {
+			return ec.marshalNServicePage2ᚖgithubᚗcomᚋneuaisᚋneuaisᚋinternalᚋhealthᚐPage(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Query_services(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Query_services(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Service(ctx, field)
+			return ec.childFields_ServicePage(ctx, field)
 		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_services_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }

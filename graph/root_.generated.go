@@ -131,7 +131,7 @@ type ComplexityRoot struct {
 		Agents       func(childComplexity int, status *string, region *string, namePrefix *string, sort *string, limit *int, offset *int) int
 		Me           func(childComplexity int) int
 		Service      func(childComplexity int, name string) int
-		Services     func(childComplexity int) int
+		Services     func(childComplexity int, limit *int, offset *int, sort *string) int
 		User         func(childComplexity int, id string) int
 		Users        func(childComplexity int, limit *int, offset *int, sort *string) int
 		Version      func(childComplexity int) int
@@ -145,6 +145,14 @@ type ComplexityRoot struct {
 		Uptime        func(childComplexity int) int
 		UptimeSeconds func(childComplexity int) int
 		Version       func(childComplexity int) int
+	}
+
+	ServicePage struct {
+		HasMore func(childComplexity int) int
+		Items   func(childComplexity int) int
+		Limit   func(childComplexity int) int
+		Offset  func(childComplexity int) int
+		Total   func(childComplexity int) int
 	}
 
 	Subscription struct {
@@ -666,7 +674,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			break
 		}
 
-		return e.ComplexityRoot.Query.Services(childComplexity), true
+		args, err := ec.field_Query_services_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Services(childComplexity, args["limit"].(*int), args["offset"].(*int), args["sort"].(*string)), true
 	case "Query.user":
 		if e.ComplexityRoot.Query.User == nil {
 			break
@@ -743,6 +756,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Service.Version(childComplexity), true
+
+	case "ServicePage.hasMore":
+		if e.ComplexityRoot.ServicePage.HasMore == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServicePage.HasMore(childComplexity), true
+	case "ServicePage.items":
+		if e.ComplexityRoot.ServicePage.Items == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServicePage.Items(childComplexity), true
+	case "ServicePage.limit":
+		if e.ComplexityRoot.ServicePage.Limit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServicePage.Limit(childComplexity), true
+	case "ServicePage.offset":
+		if e.ComplexityRoot.ServicePage.Offset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServicePage.Offset(childComplexity), true
+	case "ServicePage.total":
+		if e.ComplexityRoot.ServicePage.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServicePage.Total(childComplexity), true
 
 	case "Subscription.agentEvents":
 		if e.ComplexityRoot.Subscription.AgentEvents == nil {
@@ -1163,6 +1207,22 @@ func (ec *executionContext) childFields_Service(ctx context.Context, field graph
 		return ec.fieldContext_Service_uptimeSeconds(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Service", field.Name)
+}
+
+func (ec *executionContext) childFields_ServicePage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "items":
+		return ec.fieldContext_ServicePage_items(ctx, field)
+	case "total":
+		return ec.fieldContext_ServicePage_total(ctx, field)
+	case "limit":
+		return ec.fieldContext_ServicePage_limit(ctx, field)
+	case "offset":
+		return ec.fieldContext_ServicePage_offset(ctx, field)
+	case "hasMore":
+		return ec.fieldContext_ServicePage_hasMore(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ServicePage", field.Name)
 }
 
 func (ec *executionContext) childFields_Token(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

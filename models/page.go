@@ -51,7 +51,7 @@ func (p ListParams) Validate(allowed map[string]string, def SortOrder) (SortOrde
 				keys = append(keys, k)
 			}
 		}
-		return SortOrder{}, Invalid("sort", "unknown sort field "+fmt.Sprintf("%q", key)+"; allowed: "+strings.Join(slices.Sorted(slices.Values(keys)), ", "))
+		return SortOrder{}, Invalid("sort", "names an unknown sort field "+fmt.Sprintf("%q", key)+"; allowed: "+strings.Join(slices.Sorted(slices.Values(keys)), ", "))
 	}
 	switch strings.ToLower(dir) {
 	case "", "asc":

@@ -34,6 +34,7 @@ func Complexity() graph.ComplexityRoot {
 		return child + passwordCost
 	}
 	c.Query.Agents = func(child int, _, _, _, _ *string, limit, _ *int) int { return child + rows(limit) }
+	c.Query.Services = func(child int, limit, _ *int, _ *string) int { return child + rows(limit) }
 	c.Query.Users = func(child int, limit, _ *int, _ *string) int { return child + rows(limit) }
 	c.Query.AgentLogs = func(child int, _ string, tail *int, _, _ *string) int { return child + rows(tail) }
 	return c

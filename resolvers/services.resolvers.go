@@ -9,10 +9,11 @@ import (
 	"context"
 
 	"github.com/neuais/neuais/internal/health"
+	"github.com/neuais/neuais/models"
 )
 
-func (r *queryResolver) Services(ctx context.Context) ([]*health.Report, error) {
-	return r.Health.CheckAll(ctx)
+func (r *queryResolver) Services(ctx context.Context, limit *int, offset *int, sort *string) (*health.Page, error) {
+	return r.Health.List(ctx, models.ListArgs(limit, offset, sort))
 }
 
 func (r *queryResolver) Service(ctx context.Context, name string) (*health.Report, error) {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -21,6 +22,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/neuais/neuais/internal/gqlserver"
 	"github.com/neuais/neuais/models"
 )
 
@@ -32,18 +34,21 @@ type API struct {
 	exec   *executor.Executor
 	schema *ast.Schema
 	routes []Route
-	// varTypes holds each route's variable types, from its document
-	// parsed and validated against the schema once, at start.
-	varTypes map[*Route]map[string]*ast.Type
-	openapi  []byte
-	logger   *slog.Logger
+	// vars and streamVars hold each route's variable definitions, from
+	// its document and its stream's, parsed and validated against the
+	// schema once, at start.
+	vars       map[*Route]map[string]*ast.VariableDefinition
+	streamVars map[*Route]map[string]*ast.VariableDefinition
+	openapi    []byte
+	logger     *slog.Logger
 }
 
 // New returns the REST API over exec and its schema. It fails when a
 // route's document does not validate against the schema. Mount its
 // Handler under /v1.
 func New(exec *executor.Executor, schema *ast.Schema, routes []Route, logger *slog.Logger) (*API, error) {
-	a := &API{exec: exec, schema: schema, routes: routes, varTypes: map[*Route]map[string]*ast.Type{}, logger: logger}
+	a := &API{exec: exec, schema: schema, routes: routes, vars: map[*Route]map[string]*ast.VariableDefinition{},
+		streamVars: map[*Route]map[string]*ast.VariableDefinition{}, logger: logger}
 	for i := range a.routes {
 		route := &a.routes[i]
 		doc, err := gqlparser.LoadQueryWithRules(schema, defaultDocument(*route), nil)
@@ -53,15 +58,13 @@ func New(exec *executor.Executor, schema *ast.Schema, routes []Route, logger *sl
 		if len(doc.Operations) != 1 {
 			return nil, fmt.Errorf("rest: %s %s: document must hold one operation", route.Method, route.Path)
 		}
-		types := map[string]*ast.Type{}
-		for _, v := range doc.Operations[0].VariableDefinitions {
-			types[v.Variable] = v.Type
-		}
-		a.varTypes[route] = types
+		a.vars[route] = variables(doc)
 		if route.Stream != "" {
-			if _, err := gqlparser.LoadQueryWithRules(schema, route.Stream, nil); err != nil {
+			stream, err := gqlparser.LoadQueryWithRules(schema, route.Stream, nil)
+			if err != nil {
 				return nil, fmt.Errorf("rest: %s %s stream: %w", route.Method, route.Path, err)
 			}
+			a.streamVars[route] = variables(stream)
 		}
 	}
 	var err error
@@ -69,6 +72,14 @@ func New(exec *executor.Executor, schema *ast.Schema, routes []Route, logger *sl
 		return nil, err
 	}
 	return a, nil
+}
+
+func variables(doc *ast.QueryDocument) map[string]*ast.VariableDefinition {
+	defs := map[string]*ast.VariableDefinition{}
+	for _, v := range doc.Operations[0].VariableDefinitions {
+		defs[v.Variable] = v
+	}
+	return defs
 }
 
 // defaultDocument returns route's document with every field selected.
@@ -128,6 +139,10 @@ func allowed(router chi.Routes, req *http.Request) []string {
 
 func (a *API) serve(route *Route) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if err := checkQuery(route, r); err != nil {
+			WriteError(w, err)
+			return
+		}
 		follow, err := a.follows(route, r)
 		if err != nil {
 			WriteError(w, err)
@@ -190,8 +205,8 @@ func (a *API) Execute(ctx context.Context, doc string, vars map[string]any) *gra
 	return responses(ctx)
 }
 
-// resultOf returns the value of the root alias r in data, or the whole
-// data object when no root field is aliased r ({"services": […]}).
+// resultOf returns the value of the root alias r in data, or data itself
+// when it holds none (null).
 func resultOf(data json.RawMessage) json.RawMessage {
 	const prefix = `{"r":`
 	if bytes.HasPrefix(data, []byte(prefix)) && bytes.HasSuffix(data, []byte("}")) {
@@ -237,9 +252,16 @@ func cutLeading(result json.RawMessage, alias string) (string, json.RawMessage) 
 }
 
 // Translate builds the operation document and variables of route for r.
-// Errors are invalid_request naming the parameter as the client wrote it.
+// Every value is checked against its variable's type first (required,
+// JSON type, enum values, unknown fields), so that errors are
+// invalid_request naming the parameter as the client wrote it, in the
+// client's terms, and gqlgen's coercion errors never reach REST.
 func (a *API) Translate(route *Route, r *http.Request) (string, map[string]any, *models.Error) {
-	types := a.varTypes[route]
+	return a.translate(route, a.vars[route], r)
+}
+
+// translate is Translate with the variable definitions of route's document.
+func (a *API) translate(route *Route, defs map[string]*ast.VariableDefinition, r *http.Request) (string, map[string]any, *models.Error) {
 	vars := map[string]any{}
 	doc := route.Doc
 	if len(route.Fields) > 0 {
@@ -249,14 +271,7 @@ func (a *API) Translate(route *Route, r *http.Request) (string, map[string]any, 
 		}
 		doc = strings.Replace(doc, "{fields}", sel, 1)
 	}
-	params := route.Params
-	if route.List {
-		params = append(slices.Clip(params),
-			Param{Var: "limit", From: FromQuery, Key: "limit", Kind: Int},
-			Param{Var: "offset", From: FromQuery, Key: "offset", Kind: Int},
-			Param{Var: "sort", From: FromQuery, Key: "sort"},
-		)
-	}
+	params := route.allParams()
 	var body map[string]any
 	if route.Body != "" || hasBodyParams(params) {
 		var err *models.Error
@@ -265,6 +280,7 @@ func (a *API) Translate(route *Route, r *http.Request) (string, map[string]any, 
 		}
 	}
 	for _, p := range params {
+		def := defs[p.Var]
 		var raw string
 		var present bool
 		switch p.From {
@@ -278,15 +294,22 @@ func (a *API) Translate(route *Route, r *http.Request) (string, map[string]any, 
 			raw = r.Header.Get(p.Key)
 			present = raw != ""
 		case FromBody:
-			if v, ok := body[p.Key]; ok {
-				if err := checkJSONType(a.schema, types[p.Var], v, p.Key); err != nil {
-					return "", nil, err
+			v, ok := body[p.Key]
+			if ok {
+				if err := gqlserver.CheckInput(a.schema, def.Type, v, true); err != nil {
+					return "", nil, restField(err, joinPath(p.Key, snakePath(err.Field, route.Opaque)))
 				}
-				vars[p.Var] = wholeInts(a.schema, types[p.Var], v)
+				vars[p.Var] = wholeInts(a.schema, def.Type, v)
+			}
+			present = ok
+		}
+		if !present {
+			if required(def) {
+				return "", nil, models.Invalid(p.Key, gqlserver.ReasonRequired)
 			}
 			continue
 		}
-		if !present {
+		if p.From == FromBody {
 			continue
 		}
 		v, err := convert(raw, p.Kind)
@@ -300,18 +323,55 @@ func (a *API) Translate(route *Route, r *http.Request) (string, map[string]any, 
 		if err != nil {
 			return "", nil, err
 		}
-		if err := checkJSONType(a.schema, types[route.Body], input, ""); err != nil {
-			return "", nil, err
+		typ := defs[route.Body].Type
+		if err := gqlserver.CheckInput(a.schema, typ, input, true); err != nil {
+			return "", nil, restField(err, snakePath(err.Field, route.Opaque))
 		}
-		vars[route.Body] = wholeInts(a.schema, types[route.Body], input)
+		vars[route.Body] = wholeInts(a.schema, typ, input)
 	} else if hasBodyParams(params) {
-		for k := range body {
+		for _, k := range slices.Sorted(maps.Keys(body)) {
 			if !slices.ContainsFunc(params, func(p Param) bool { return p.From == FromBody && p.Key == k }) {
-				return "", nil, models.Invalid(k, "unknown field")
+				return "", nil, models.Invalid(k, gqlserver.ReasonUnknownField)
 			}
 		}
 	}
 	return doc, vars, nil
+}
+
+// required reports whether a variable must be given: non-null without a
+// default.
+func required(def *ast.VariableDefinition) bool {
+	return def.Type.NonNull && def.DefaultValue == nil
+}
+
+// restField returns e with its field spelled field.
+func restField(e *models.Error, field string) *models.Error {
+	named := *e
+	named.Field = field
+	return &named
+}
+
+func joinPath(parent, key string) string {
+	if key == "" {
+		return parent
+	}
+	return parent + "." + key
+}
+
+// checkQuery refuses query parameters that route does not declare, as
+// unknown body fields are refused: a misspelt filter must not widen a list.
+func checkQuery(route *Route, r *http.Request) *models.Error {
+	allowed := route.QueryParams()
+	for _, k := range slices.Sorted(maps.Keys(r.URL.Query())) {
+		if slices.Contains(allowed, k) {
+			continue
+		}
+		if len(allowed) == 0 {
+			return models.Invalid(k, "is an unknown parameter; this route takes none")
+		}
+		return models.Invalid(k, "is an unknown parameter; allowed: "+strings.Join(allowed, ", "))
+	}
+	return nil
 }
 
 func hasBodyParams(params []Param) bool {
@@ -338,10 +398,10 @@ func readBody(r *http.Request) (map[string]any, *models.Error) {
 		if errors.As(err, &typeErr) {
 			return nil, models.Invalid("body", "must be a JSON object")
 		}
-		return nil, models.Invalid("body", "malformed JSON: "+err.Error())
+		return nil, models.Invalid("body", "is malformed JSON: "+err.Error())
 	}
 	if dec.More() {
-		return nil, models.Invalid("body", "malformed JSON: trailing data after the object")
+		return nil, models.Invalid("body", "is malformed JSON: trailing data after the object")
 	}
 	if body == nil {
 		return nil, models.Invalid("body", "must be a JSON object")
@@ -402,7 +462,7 @@ func selection(fields []Field, requested string) (string, *models.Error) {
 			for j, f := range fields {
 				allowed[j] = f.Name
 			}
-			return "", models.Invalid("fields", fmt.Sprintf("unknown field %q; allowed: %s", n, strings.Join(allowed, ", ")))
+			return "", models.Invalid("fields", fmt.Sprintf("names an unknown field %q; allowed: %s", n, strings.Join(allowed, ", ")))
 		}
 		sel := fields[i].Selection
 		if sel == "" {
@@ -414,35 +474,21 @@ func selection(fields []Field, requested string) (string, *models.Error) {
 	return b.String(), nil
 }
 
-// ErrorFromGraphQL turns a presented GraphQL error into the contract's
-// error, renaming details.field from GraphQL to REST spelling.
+// ErrorFromGraphQL returns the coded error a presented GraphQL error
+// shows (gqlserver's presenter wraps it), its field spelled for REST.
 func ErrorFromGraphQL(route Route, gqlErr *gqlerror.Error) *models.Error {
-	code, _ := gqlErr.Extensions["code"].(string)
-	if code == "" {
-		code = models.CodeInternal
+	var coded *models.Error
+	if !errors.As(gqlErr, &coded) {
+		code, _ := gqlErr.Extensions["code"].(string)
+		if code == "" {
+			code = models.CodeInternal
+		}
+		return &models.Error{Code: code, Message: gqlErr.Message}
 	}
-	e := &models.Error{Code: code, Message: gqlErr.Message}
-	details, _ := gqlErr.Extensions["details"].(map[string]any)
-	if len(details) == 0 {
-		return e
+	if coded.Field == "" {
+		return coded
 	}
-	e.Details = make(map[string]any, len(details))
-	for k, v := range details {
-		e.Details[k] = v
-	}
-	field, _ := details["field"].(string)
-	if field == "" {
-		return e
-	}
-	restField := restFieldName(route, field, gqlErr.Extensions["graphql_code"] != nil)
-	e.Details["field"] = restField
-	// gqlgen's variable errors, and domain errors in models.Invalid's shape,
-	// name the field in the message too: in GraphQL spelling.
-	reason, _ := details["reason"].(string)
-	if gqlErr.Extensions["graphql_code"] != nil || e.Message == "Invalid "+field+": "+reason {
-		e.Message = "Invalid " + restField + ": " + reason
-	}
-	return e
+	return restField(coded, restFieldName(route, coded.Field, gqlErr.Extensions["graphql_code"] != nil))
 }
 
 // restFieldName maps a GraphQL field path to the REST client's spelling.
@@ -462,11 +508,7 @@ func restFieldName(route Route, field string, isVariable bool) string {
 		if head == route.Body && route.Body != "" {
 			return snakePath(rest, route.Opaque)
 		}
-		params := route.Params
-		if route.List {
-			params = append(slices.Clip(params), Param{Var: "limit", Key: "limit"}, Param{Var: "offset", Key: "offset"}, Param{Var: "sort", Key: "sort"})
-		}
-		for _, p := range params {
+		for _, p := range route.allParams() {
 			if p.Var == head {
 				if rest == "" {
 					return p.Key

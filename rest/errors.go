@@ -38,10 +38,17 @@ type envelope struct {
 type envelopeError struct {
 	Code    string         `json:"code"`
 	Message string         `json:"message"`
-	Details map[string]any `json:"details,omitempty"`
+	Details map[string]any `json:"details"`
 }
 
-// WriteError writes the contract's error envelope with the code's status.
+// envelopeOf returns e in the contract's shape; details is {} when there
+// is nothing to add.
+func envelopeOf(e *models.Error) envelope {
+	return envelope{Error: envelopeError{Code: e.Code, Message: e.MessageFor(e.Field), Details: e.DetailsFor(e.Field)}}
+}
+
+// WriteError writes the contract's error envelope with the code's status;
+// e's field is written as it is, in the REST spelling.
 func WriteError(w http.ResponseWriter, e *models.Error) {
 	status := HTTPStatus(e.Code)
 	if status == http.StatusUnauthorized {
@@ -50,7 +57,7 @@ func WriteError(w http.ResponseWriter, e *models.Error) {
 	if retry, ok := e.Details["retry_after"]; ok && e.Code == models.CodeRateLimitExceeded {
 		w.Header().Set("Retry-After", fmt.Sprint(retry))
 	}
-	writeJSON(w, status, envelope{Error: envelopeError{Code: e.Code, Message: e.Message, Details: e.Details}})
+	writeJSON(w, status, envelopeOf(e))
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -52,7 +52,7 @@ func OpenAPI(schema *ast.Schema, routes []Route) ([]byte, error) {
 				"additionalProperties": false,
 				"properties": object{"error": object{
 					"type":                 "object",
-					"required":             []string{"code", "message"},
+					"required":             []string{"code", "message", "details"},
 					"additionalProperties": false,
 					"properties": object{
 						"code":    object{"type": "string"},
@@ -93,7 +93,7 @@ func operation(schema *ast.Schema, route Route) (object, error) {
 	out := object{
 		"operationId": operationID,
 		"summary":     route.Summary,
-		"responses":   responses(schema, route, root, op.SelectionSet),
+		"responses":   responses(schema, route, root),
 	}
 	if root.Definition != nil && root.Definition.Description != "" {
 		out["description"] = root.Definition.Description
@@ -101,14 +101,7 @@ func operation(schema *ast.Schema, route Route) (object, error) {
 	if !route.Public {
 		out["security"] = []any{object{"bearerAuth": []string{}}}
 	}
-	params := route.Params
-	if route.List {
-		params = append(slices.Clip(params),
-			Param{Var: "limit", From: FromQuery, Key: "limit", Kind: Int},
-			Param{Var: "offset", From: FromQuery, Key: "offset", Kind: Int},
-			Param{Var: "sort", From: FromQuery, Key: "sort"},
-		)
-	}
+	params := route.allParams()
 	var parameters []any
 	body := object{"type": "object", "properties": object{}, "additionalProperties": false}
 	var bodyRequired []string
@@ -170,16 +163,13 @@ func operation(schema *ast.Schema, route Route) (object, error) {
 	return out, nil
 }
 
-func responses(schema *ast.Schema, route Route, root *ast.Field, ops ast.SelectionSet) object {
+func responses(schema *ast.Schema, route Route, root *ast.Field) object {
 	var body object
 	if route.Message != "" {
 		body = object{"type": "object", "required": []string{"message"}, "additionalProperties": false,
 			"properties": object{"message": object{"type": "string", "const": route.Message}}}
-	} else if root.Alias == "r" {
-		body = outputSchema(schema, root.Definition.Type, root.SelectionSet, route.ETag)
 	} else {
-		// Without the alias r the whole data object is the body.
-		body = outputSchema(schema, &ast.Type{NamedType: root.ObjectDefinition.Name, NonNull: true}, ops, false)
+		body = outputSchema(schema, root.Definition.Type, root.SelectionSet, route.ETag)
 	}
 	if route.DropNulls {
 		delete(body, "required") // null members are left out

@@ -137,6 +137,8 @@ func TestOpenAPI(t *testing.T) {
 	check("update user", http.MethodPut, "/v1/users/"+u.ID, tok, `{"role": "viewer"}`, 200)
 	check("delete user", http.MethodDelete, "/v1/users/"+u.ID, tok, "", 200)
 	check("services", http.MethodGet, "/v1/services", tok, "", 200)
+	check("services page", http.MethodGet, "/v1/services?limit=1&offset=1&sort=name:desc&fields=name,status", tok, "", 200)
+	check("unknown parameter", http.MethodGet, "/v1/agents?foo=bar", tok, "", 400)
 	check("service status", http.MethodGet, "/v1/services/database/status", tok, "", 200)
 	if len(covered) < len(rest.Routes()) {
 		t.Errorf("checked %d exchanges for %d routes", len(covered), len(rest.Routes()))

@@ -4,7 +4,10 @@
 // of path, query, header and body into variables, and response shaping.
 package rest
 
-import "net/http"
+import (
+	"net/http"
+	"slices"
+)
 
 // Source is where a Param's value comes from.
 type Source int
@@ -45,8 +48,7 @@ type Field struct {
 }
 
 // Route is one /v1 route. The document's single root field is aliased
-// "r"; the success body is r's value, written as gqlgen produced it. A
-// document without the alias r answers with its whole data object.
+// "r"; the success body is r's value, written as gqlgen produced it.
 type Route struct {
 	Method string
 	Path   string // chi pattern relative to /v1
@@ -95,6 +97,39 @@ type Route struct {
 
 // ETagAlias is the alias of the etag a route with ETag selects first.
 const ETagAlias = "_etag"
+
+// listParams are the parameters every List route takes.
+var listParams = []Param{
+	{Var: "limit", From: FromQuery, Key: "limit", Kind: Int},
+	{Var: "offset", From: FromQuery, Key: "offset", Kind: Int},
+	{Var: "sort", From: FromQuery, Key: "sort"},
+}
+
+// allParams returns Params and, for a list, listParams.
+func (r Route) allParams() []Param {
+	if !r.List {
+		return r.Params
+	}
+	return append(slices.Clip(r.Params), listParams...)
+}
+
+// QueryParams returns the query parameters r accepts: its own, a list's,
+// fields= and follow= where they apply. Any other is invalid_request.
+func (r Route) QueryParams() []string {
+	var names []string
+	for _, p := range slices.Concat(r.allParams(), r.StreamParams) {
+		if p.From == FromQuery {
+			names = append(names, p.Key)
+		}
+	}
+	if len(r.Fields) > 0 {
+		names = append(names, "fields")
+	}
+	if r.Stream != "" {
+		names = append(names, "follow")
+	}
+	return names
+}
 
 func (r Route) successStatus() int {
 	if r.Status == 0 {

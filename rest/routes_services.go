@@ -2,10 +2,14 @@ package rest
 
 import "net/http"
 
+// serviceFields are the names fields= accepts on GET /services, the
+// contract's item.
+var serviceFields = []Field{{Name: "name"}, {Name: "status"}, {Name: "version"}, {Name: "uptime"}}
+
 var serviceRoutes = []Route{
-	// No alias r: the whole data object {"services": […]} is the body.
-	{Method: http.MethodGet, Path: "/services", Summary: "List the platform's components and their health",
-		Doc: `query { services { name status version uptime } }`},
+	{Method: http.MethodGet, Path: "/services", Summary: "List the platform's components and their health", List: true, Fields: serviceFields,
+		Doc: `query($limit: Int, $offset: Int, $sort: String) {
+			r: services(limit: $limit, offset: $offset, sort: $sort) { services: items { {fields} } total limit offset has_more: hasMore } }`},
 	{Method: http.MethodGet, Path: "/services/{name}/status", Summary: "Check one component",
 		Doc:    `query($name: String!) { r: service(name: $name) { name status version uptime } }`,
 		Params: []Param{{Var: "name", From: FromPath, Key: "name"}}},

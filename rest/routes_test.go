@@ -17,8 +17,7 @@ import (
 var pathParam = regexp.MustCompile(`\{([^}]+)\}`)
 
 // TestRouteTable walks every route: its document must validate against the
-// schema with every field selected, alias its root field r (or leave it
-// unaliased to answer with the whole data object), and use every
+// schema with every field selected, alias its root field r and use every
 // path parameter of its pattern.
 func TestRouteTable(t *testing.T) {
 	schema := graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{}}).Schema()
@@ -52,9 +51,8 @@ func TestRouteTable(t *testing.T) {
 			if len(parsed.Operations) != 1 || len(parsed.Operations[0].SelectionSet) != 1 {
 				t.Fatal("document must hold one operation with one root field")
 			}
-			// Aliased r, or unaliased: then the data object is the body ({"services": […]}).
-			if root, ok := parsed.Operations[0].SelectionSet[0].(*ast.Field); !ok || root.Alias != "r" && root.Alias != root.Name {
-				t.Fatal("root field must be aliased r or not at all")
+			if root, ok := parsed.Operations[0].SelectionSet[0].(*ast.Field); !ok || root.Alias != "r" {
+				t.Fatal("root field must be aliased r")
 			}
 			for _, m := range pathParam.FindAllStringSubmatch(route.Path, -1) {
 				if !slices.ContainsFunc(route.Params, func(p rest.Param) bool { return p.From == rest.FromPath && p.Key == m[1] }) {

@@ -40,7 +40,7 @@ func (a *API) stream(route *Route, w http.ResponseWriter, r *http.Request) {
 	sub := *route
 	sub.Doc, sub.Fields = route.Stream, nil
 	sub.Params = append(slices.Clip(route.Params), route.StreamParams...)
-	doc, vars, coded := a.Translate(&sub, r)
+	doc, vars, coded := a.translate(&sub, a.streamVars[route], r)
 	if coded != nil {
 		WriteError(w, coded)
 		return
@@ -128,7 +128,7 @@ func writeEvent(buf *bytes.Buffer, route *Route, resp *graphql.Response) bool {
 	}
 	if len(resp.Errors) > 0 {
 		e := ErrorFromGraphQL(*route, resp.Errors[0])
-		data, _ := json.Marshal(envelope{Error: envelopeError{Code: e.Code, Message: e.Message, Details: e.Details}})
+		data, _ := json.Marshal(envelopeOf(e))
 		buf.WriteString("event: error\ndata: ")
 		buf.Write(data)
 		buf.WriteString("\n\n")

@@ -70,6 +70,15 @@ func TestContractExamples(t *testing.T) {
 			if res := s.Do(http.MethodGet, "/v1/agents?status=running", tok, nil); !strings.Contains(string(res.Body), `"agents":[]`) {
 				t.Errorf("status=running: %s", res.Body)
 			}
+			// The contract's own filter example: a region no agent runs in
+			// (the server has only local) is an empty list, not an error.
+			res = s.Do(http.MethodGet, "/v1/agents?status=running&region=us-west-2", tok, nil)
+			if body := res.JSON(t); res.Status != 200 || !strings.Contains(string(res.Body), `"agents":[]`) || body["total"] != float64(0) {
+				t.Errorf("region=us-west-2: %d %s", res.Status, res.Body)
+			}
+			if res := s.Do(http.MethodGet, "/v1/agents?region=local", tok, nil); res.JSON(t)["total"] != float64(1) {
+				t.Errorf("region=local: %s", res.Body)
+			}
 		})
 		t.Run("Get", func(t *testing.T) {
 			res := s.Do(http.MethodGet, "/v1/agents/"+id, tok, nil)
@@ -114,7 +123,7 @@ func TestContractExamples(t *testing.T) {
 				t.Errorf("scale: %d %s", res.Status, res.Body)
 			}
 			res = s.Do(http.MethodPost, "/v1/agents/"+id+"/scale", tok, `{"replicas": 0}`)
-			if res.Status != 400 || string(res.Body) != `{"error":{"code":"invalid_request","message":"Invalid replicas: must be greater than 0","details":{"field":"replicas","reason":"must be greater than 0"}}}`+"\n" {
+			if res.Status != 400 || string(res.Body) != `{"error":{"code":"invalid_request","message":"replicas must be greater than 0","details":{"field":"replicas","reason":"must be greater than 0"}}}`+"\n" {
 				t.Errorf("scale 0: %d %s", res.Status, res.Body)
 			}
 		})

@@ -80,7 +80,7 @@ func (i *idempotency) lookup(ctx context.Context, tx bun.Tx) (*models.Agent, err
 	}
 	if rec.RequestHash != i.hash {
 		return nil, &models.Error{Code: models.CodeConflict, Message: "This Idempotency-Key was already used with a different request",
-			Details: map[string]any{"field": fieldIdempotencyKey, "reason": "was already used with a different request"}}
+			Field: fieldIdempotencyKey, Reason: "was already used with a different request"}
 	}
 	first := new(models.Agent)
 	if err := json.Unmarshal([]byte(rec.Response), first); err != nil {

@@ -105,6 +105,9 @@ type CreateInput struct {
 // UpdateInput is a partial change of an agent's specification: only the
 // fields given change. An Environment given replaces the whole environment.
 type UpdateInput struct {
+	// Name, given, must be the current name: names cannot change, but a
+	// client may send back the agent it read.
+	Name         *string
 	Runtime      *string
 	BinaryURL    *string
 	BinarySHA256 *string
@@ -190,7 +193,10 @@ var sortColumns = map[string]string{
 }
 
 // List returns a page of the organization's agents.
-// Errors: unauthorized; invalid_request on status, region, limit, offset, sort.
+// A region no agent uses filters to an empty page: the filter names a
+// region, it does not place anything there.
+// Errors: unauthorized; invalid_request on status, region (malformed),
+// limit, offset, sort.
 func (s *Service) List(ctx context.Context, f Filter, p models.ListParams) (*Page, error) {
 	who, err := models.RequireIdentity(ctx)
 	if err != nil {
@@ -204,7 +210,7 @@ func (s *Service) List(ctx context.Context, f Filter, p models.ListParams) (*Pag
 		return nil, invalidStatus()
 	}
 	if f.Region != "" {
-		if err := s.validateRegion(f.Region); err != nil {
+		if err := s.validateRegionFilter(f.Region); err != nil {
 			return nil, err
 		}
 	}
@@ -360,7 +366,7 @@ var errNameTaken = errors.New("name taken")
 
 func nameTaken(name string) error {
 	return nameTakenError{&models.Error{Code: models.CodeConflict, Message: fmt.Sprintf("An agent named %q already exists", name),
-		Details: map[string]any{"field": fieldName, "reason": "is already taken"}}}
+		Field: fieldName, Reason: "is already taken"}}
 }
 
 // nameTakenError is the coded conflict, recognisable as errNameTaken.
@@ -373,11 +379,15 @@ func (e nameTakenError) Unwrap() error        { return e.coded }
 // Update changes the fields given. ifMatch, when set, must be the agent's
 // current ETag ("*" matches any). Changes of binary, runtime, environment
 // or config bump the generation, so the runtime replaces the replicas.
-// Errors: unauthorized, forbidden, not_found, invalid_request,
-// precondition_failed (stale ifMatch). Publishes agent.updated.
+// Errors: unauthorized, forbidden, not_found, invalid_request (also a
+// name other than the current one), precondition_failed (stale ifMatch).
+// Publishes agent.updated.
 func (s *Service) Update(ctx context.Context, id string, in UpdateInput, ifMatch string) (*models.Agent, error) {
 	return s.modify(ctx, id, ifMatch, func(a *models.Agent) (bool, error) {
 		before := *a
+		if in.Name != nil && *in.Name != a.Name {
+			return false, models.Invalid(fieldName, "cannot be changed")
+		}
 		if in.Runtime != nil {
 			a.Runtime = *in.Runtime
 		}

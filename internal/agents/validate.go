@@ -43,6 +43,7 @@ var (
 	memoryRE = regexp.MustCompile(`^([0-9]+)(Ki|Mi|Gi|Ti|K|M|G|T)?$`)
 	envKeyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	sha256RE = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	regionRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 )
 
 // Field names of errors, in the GraphQL input spelling; rest/ turns them
@@ -76,6 +77,15 @@ func validateRuntime(runtime string) error {
 func (s *Service) validateRegion(region string) error {
 	if !slices.Contains(s.cfg.Regions, region) {
 		return models.Invalid(fieldRegion, "must be one of "+strings.Join(s.cfg.Regions, ", "))
+	}
+	return nil
+}
+
+// validateRegionFilter accepts any region name of the usual shape
+// (us-west-2), used or not, and the server's own regions whatever their shape.
+func (s *Service) validateRegionFilter(region string) error {
+	if !regionRE.MatchString(region) && !slices.Contains(s.cfg.Regions, region) {
+		return models.Invalid(fieldRegion, "must be a region name: lowercase letters, digits and hyphens, such as us-west-2")
 	}
 	return nil
 }

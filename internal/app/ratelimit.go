@@ -73,11 +73,8 @@ func writeGraphQLError(w http.ResponseWriter, status int, e *models.Error) {
 	if retry, ok := e.Details["retry_after"]; ok {
 		w.Header().Set("Retry-After", fmt.Sprint(retry))
 	}
-	ext := map[string]any{"code": e.Code}
-	if len(e.Details) > 0 {
-		ext["details"] = e.Details
-	}
+	ext := map[string]any{"code": e.Code, "details": e.DetailsFor(e.Field)}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{"errors": []any{map[string]any{"message": e.Message, "extensions": ext}}})
+	_ = json.NewEncoder(w).Encode(map[string]any{"errors": []any{map[string]any{"message": e.MessageFor(e.Field), "extensions": ext}}})
 }

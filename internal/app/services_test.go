@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/neuais/neuais/internal/apitest"
@@ -33,6 +34,42 @@ func TestServices(t *testing.T) {
 			}
 			if len(names) < 3 || names[0] != "api" || names[1] != "auth" || names[2] != "database" {
 				t.Fatalf("names %v", names)
+			}
+		})
+		t.Run("ListIsAPage", func(t *testing.T) {
+			res := s.Do("GET", "/v1/services?limit=1&offset=1", s.AdminToken, nil)
+			body := res.JSON(t)
+			items, _ := body["services"].([]any)
+			if res.Status != 200 || len(items) != 1 || items[0].(map[string]any)["name"] != "auth" || body["limit"] != float64(1) ||
+				body["offset"] != float64(1) || body["has_more"] != true || body["total"].(float64) < 3 {
+				t.Fatalf("%d %s", res.Status, res.Body)
+			}
+			res = s.Do("GET", "/v1/services?sort=name:desc&fields=name", s.AdminToken, nil)
+			body = res.JSON(t)
+			items, _ = body["services"].([]any)
+			if res.Status != 200 || len(items) < 3 || body["has_more"] != false || body["total"] != float64(len(items)) {
+				t.Fatalf("%d %s", res.Status, res.Body)
+			}
+			if first := items[0].(map[string]any); len(first) != 1 || first["name"] == "api" || items[len(items)-1].(map[string]any)["name"] != "api" {
+				t.Fatalf("sort and fields: %s", res.Body)
+			}
+			for _, q := range []string{"limit=0", "offset=-1", "sort=status", "fields=detail"} {
+				if res := s.Do("GET", "/v1/services?"+q, s.AdminToken, nil); res.Status != 400 || res.ErrorField() != q[:strings.Index(q, "=")] {
+					t.Errorf("%s: %d %s", q, res.Status, res.Body)
+				}
+			}
+			gql := s.GraphQL(s.AdminToken, `{ services(limit: 2) { items { name } total limit offset hasMore } }`, nil)
+			var data struct {
+				Services struct {
+					Items   []struct{ Name string }
+					Total   int
+					Limit   int
+					HasMore bool
+				}
+			}
+			if err := json.Unmarshal(gql.Data, &data); err != nil || len(data.Services.Items) != 2 || data.Services.Items[0].Name != "api" ||
+				data.Services.Limit != 2 || !data.Services.HasMore || data.Services.Total < 3 {
+				t.Fatalf("GraphQL: %s %+v", gql.Data, gql.Errors)
 			}
 		})
 		t.Run("Status", func(t *testing.T) {

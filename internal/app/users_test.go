@@ -128,7 +128,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 				want: adminOnly},
 			{name: "Me", method: "", gql: func() (string, map[string]any) { return `{ me { id } }`, nil }, want: members},
 			{name: "ListServices", method: "GET", path: func() string { return "/v1/services" },
-				gql: func() (string, map[string]any) { return `{ services { name } }`, nil }, want: members},
+				gql: func() (string, map[string]any) { return `{ services { items { name } } }`, nil }, want: members},
 			{name: "ServiceStatus", method: "GET", path: func() string { return "/v1/services/database/status" },
 				gql: func() (string, map[string]any) { return `{ service(name: "database") { status } }`, nil }, want: members},
 		}

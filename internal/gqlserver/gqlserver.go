@@ -64,13 +64,14 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-func configure(c configurable, o Options) {
-	c.SetErrorPresenter(ErrorPresenter(o.Logger))
+func configure(c configurable, schema *ast.Schema, o Options) {
+	c.SetErrorPresenter(ErrorPresenter(schema, o.Logger))
 	c.SetRecoverFunc(recoverFunc(o.Logger))
 	c.SetQueryCache(lru.New[*ast.QueryDocument](queryCacheSize))
 	if o.Introspection {
 		c.Use(extension.Introspection{})
 	}
+	c.Use(KeepVariables())
 	c.Use(streams.Extension{})
 	c.Use(DepthLimit(o.DepthLimit))
 	c.Use(RejectNUL())
@@ -81,7 +82,7 @@ func configure(c configurable, o Options) {
 func NewHandler(es graphql.ExecutableSchema, o Options) *handler.Server {
 	o = o.withDefaults()
 	srv := handler.New(es)
-	configure(srv, o)
+	configure(srv, es.Schema(), o)
 	// Only here: REST runs the route table's own documents, whose lists
 	// its validation bounds.
 	srv.Use(extension.FixedComplexityLimit(o.ComplexityLimit))
@@ -94,48 +95,47 @@ func NewHandler(es graphql.ExecutableSchema, o Options) *handler.Server {
 func NewExecutor(es graphql.ExecutableSchema, o Options) *executor.Executor {
 	o = o.withDefaults()
 	exec := executor.New(es)
-	configure(exec, o)
+	configure(exec, es.Schema(), o)
 	return exec
 }
 
-// ErrorPresenter copies a models.Error's code and details into extensions
-// and turns every uncoded error into internal_error, logged once and never
-// shown. Parse, validation and limit errors become invalid_request.
-func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
+// ErrorPresenter copies a models.Error's code into extensions.code and its
+// details, field and reason into extensions.details (an empty object when
+// there are none), and turns every uncoded error into internal_error,
+// logged once and never shown. Parse, validation and limit errors become
+// invalid_request; a variable that does not coerce is restated in client
+// terms (input.role must be one of admin, developer, viewer). The presented
+// error wraps the coded error it shows, for in-process callers (REST).
+func ErrorPresenter(schema *ast.Schema, logger *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		var coded *models.Error
 		if errors.As(err, &coded) {
 			gqlErr := graphql.DefaultErrorPresenter(ctx, err)
-			if field, ok := coded.Details["field"].(string); ok && field == "" {
+			if coded.Field == "" && coded.Reason != "" {
 				coded = inputError(coded, gqlErr.Path)
 			}
-			gqlErr.Message = coded.Message
-			gqlErr.Extensions = map[string]any{"code": coded.Code}
-			if len(coded.Details) > 0 {
-				gqlErr.Extensions["details"] = coded.Details
-			}
-			return gqlErr
+			return present(gqlErr, coded, nil)
 		}
 		var gqlErr *gqlerror.Error
 		if errors.As(err, &gqlErr) && gqlErr.Err != nil && gqlErr.Err.Error() == "introspection disabled" {
 			// gqlgen's own uncoded refusal of __schema and __type.
-			presented := *gqlErr
-			presented.Message = "Introspection is disabled on this server"
-			presented.Extensions = map[string]any{"code": models.CodeForbidden}
-			return &presented
+			return present(gqlErr, models.Errorf(models.CodeForbidden, "Introspection is disabled on this server"), nil)
 		}
 		if errors.As(err, &gqlErr) && gqlErr.Err == nil {
 			// Errors gqlgen made itself: parse, validation, variables, limits.
-			presented := *gqlErr
-			ext := map[string]any{"code": models.CodeInvalidRequest}
-			if field := variableField(gqlErr.Path); field != "" {
-				ext["details"] = map[string]any{"field": field, "reason": gqlErr.Message}
-			}
+			var graphqlCode any
 			if c, ok := gqlErr.Extensions["code"].(string); ok && c != "" {
-				ext["graphql_code"] = c
+				graphqlCode = c
 			}
-			presented.Extensions = ext
-			return &presented
+			coded := &models.Error{Code: models.CodeInvalidRequest, Message: gqlErr.Message}
+			if field := variableField(gqlErr.Path); field != "" {
+				// Restated only where the check finds the same fault: a NUL
+				// character (RejectNUL) coerces fine.
+				if coded = variableError(ctx, schema); coded == nil || coded.Field != field {
+					coded = &models.Error{Code: models.CodeInvalidRequest, Field: field, Reason: gqlErr.Message}
+				}
+			}
+			return present(gqlErr, coded, graphqlCode)
 		}
 		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 			// The client went away mid-operation: nobody reads this answer.
@@ -144,9 +144,22 @@ func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 			logger.ErrorContext(ctx, "internal error", "err", err, "path", graphql.GetPath(ctx).String())
 		}
 		presented := graphql.DefaultErrorPresenter(ctx, errors.New("internal server error"))
-		presented.Extensions = map[string]any{"code": models.CodeInternal}
-		return presented
+		return present(presented, models.Errorf(models.CodeInternal, "internal server error"), nil)
 	}
+}
+
+// present returns a copy of gqlErr showing coded: its message, code and
+// details; graphqlCode, when set, keeps gqlgen's own code as
+// extensions.graphql_code.
+func present(gqlErr *gqlerror.Error, coded *models.Error, graphqlCode any) *gqlerror.Error {
+	presented := *gqlErr
+	presented.Err = coded
+	presented.Message = coded.MessageFor(coded.Field)
+	presented.Extensions = map[string]any{"code": coded.Code, "details": coded.DetailsFor(coded.Field)}
+	if graphqlCode != nil {
+		presented.Extensions["graphql_code"] = graphqlCode
+	}
+	return &presented
 }
 
 // inputError names the field of an invalid_request raised while an
@@ -168,8 +181,9 @@ func inputError(coded *models.Error, path ast.Path) *models.Error {
 	if len(parts) == 0 {
 		return coded
 	}
-	reason, _ := coded.Details["reason"].(string)
-	return models.Invalid(strings.Join(parts, "."), reason)
+	named := *coded
+	named.Field = strings.Join(parts, ".")
+	return &named
 }
 
 // variableField returns "input.name" for a variable-coercion error path

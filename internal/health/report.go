@@ -3,6 +3,7 @@ package health
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -39,21 +40,42 @@ func (r Report) Uptime() string {
 // UptimeSeconds returns the uptime in whole seconds.
 func (r Report) UptimeSeconds() int { return int(r.At.Sub(r.Started) / time.Second) }
 
-// CheckAll runs every component's check concurrently, each within
-// CheckTimeout, and returns the reports sorted by name. Any authenticated
-// caller may ask. Errors: unauthorized.
-func (r *Registry) CheckAll(ctx context.Context) ([]*Report, error) {
+// Page is one page of reports with the number of components registered.
+type Page struct {
+	Items   []*Report
+	Total   int
+	Limit   int
+	Offset  int
+	HasMore bool
+}
+
+var sortColumns = map[string]string{"name": "name"}
+
+// List runs the checks of one page of components, sorted by name,
+// concurrently and each within CheckTimeout; components off the page are
+// not checked. Any authenticated caller may ask.
+// Errors: unauthorized; invalid_request on limit, offset or sort.
+func (r *Registry) List(ctx context.Context, p models.ListParams) (*Page, error) {
 	if _, err := models.RequireIdentity(ctx); err != nil {
 		return nil, err
 	}
+	order, err := p.Validate(sortColumns, models.SortOrder{Column: "name"})
+	if err != nil {
+		return nil, err
+	}
 	components := r.Components()
+	if order.Desc {
+		slices.Reverse(components)
+	}
+	total := len(components)
+	components = components[min(p.Offset, total):min(p.Offset+p.Limit, total)]
 	reports := make([]*Report, len(components))
 	var wg sync.WaitGroup
 	for i, c := range components {
 		wg.Go(func() { reports[i] = check(ctx, c) })
 	}
 	wg.Wait()
-	return reports, nil
+	return &Page{Items: reports, Total: total, Limit: p.Limit, Offset: p.Offset, HasMore: p.Offset+len(reports) < total}, nil
 }
 
 // CheckOne runs the named component's check. Errors: unauthorized, not_found.

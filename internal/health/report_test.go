@@ -41,9 +41,9 @@ func TestCheck(t *testing.T) {
 		}
 	})
 	t.Run("TimeoutIsUnhealthy", func(t *testing.T) {
-		reps, err := r.CheckAll(ctx)
-		if err != nil || len(reps) != 2 || reps[1].Name != "slow" || reps[1].Status != health.Unhealthy {
-			t.Fatalf("%+v %v", reps, err)
+		page, err := r.List(ctx, models.ListParams{Limit: 10})
+		if err != nil || len(page.Items) != 2 || page.Items[1].Name != "slow" || page.Items[1].Status != health.Unhealthy {
+			t.Fatalf("%+v %v", page, err)
 		}
 	})
 	t.Run("ErrNotFound", func(t *testing.T) {
@@ -52,7 +52,7 @@ func TestCheck(t *testing.T) {
 		}
 	})
 	t.Run("ErrUnauthorized", func(t *testing.T) {
-		if _, err := r.CheckAll(context.Background()); models.ErrorCode(err) != models.CodeUnauthorized {
+		if _, err := r.List(context.Background(), models.ListParams{Limit: 10}); models.ErrorCode(err) != models.CodeUnauthorized {
 			t.Fatalf("%v", err)
 		}
 	})

@@ -359,7 +359,7 @@ func TestParse(t *testing.T) {
 		}
 		if err != nil {
 			var e *models.Error
-			if !errors.As(err, &e) || e.Details["field"] != "since" {
+			if !errors.As(err, &e) || e.Field != "since" {
 				t.Errorf("ParseSince(%q) error %v does not name the field", tc.in, err)
 			}
 		}

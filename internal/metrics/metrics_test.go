@@ -223,7 +223,7 @@ func TestParse(t *testing.T) {
 	for _, bad := range []string{"2h", "1d", "week"} {
 		_, err := metrics.ParsePeriod("period", bad)
 		var e *models.Error
-		if !errors.As(err, &e) || e.Details["field"] != "period" {
+		if !errors.As(err, &e) || e.Field != "period" {
 			t.Errorf("ParsePeriod(%q) = %v", bad, err)
 		}
 	}

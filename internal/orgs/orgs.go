@@ -88,7 +88,7 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (*models.Organizat
 		if n, err := tx.NewSelect().Model((*models.User)(nil)).Where("email = ?", email).Count(ctx); err != nil {
 			return fmt.Errorf("orgs: check email: %w", err)
 		} else if n > 0 {
-			return &models.Error{Code: models.CodeConflict, Message: "A user with this e-mail already exists", Details: map[string]any{"field": "email"}}
+			return &models.Error{Code: models.CodeConflict, Message: "A user with this e-mail already exists", Field: "email", Reason: "is already taken"}
 		}
 		if _, err := tx.NewInsert().Model(org).Exec(ctx); err != nil {
 			return fmt.Errorf("orgs: insert organization: %w", err)

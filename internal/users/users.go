@@ -220,7 +220,7 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 	})
 }
 
-var errEmailTaken = &models.Error{Code: models.CodeConflict, Message: "A user with this e-mail already exists", Details: map[string]any{"field": "email", "reason": "already taken"}}
+var errEmailTaken = &models.Error{Code: models.CodeConflict, Message: "A user with this e-mail already exists", Field: "email", Reason: "is already taken"}
 
 func checkRole(r models.Role) error {
 	if !r.Valid() {
