@@ -51,10 +51,11 @@ type Limits struct {
 	SubscriptionsPerUser       int
 }
 
-// NewGuard returns the guard of connections authenticated by id; logger
-// records internal failures.
-func NewGuard(id auth.Authenticator, limits Limits, logger *slog.Logger) *Guard {
-	return &Guard{id: id, limits: limits, present: gqlserver.ErrorPresenter(logger), logger: logger, users: map[string]int{}}
+// NewGuard returns the guard of connections authenticated by id; its
+// refusals are presented as schema's errors are, and logger records
+// internal failures.
+func NewGuard(id auth.Authenticator, limits Limits, schema *ast.Schema, logger *slog.Logger) *Guard {
+	return &Guard{id: id, limits: limits, present: gqlserver.ErrorPresenter(schema, logger), logger: logger, users: map[string]int{}}
 }
 
 var (
