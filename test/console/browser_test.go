@@ -47,7 +47,7 @@ type browser struct {
 // deadline bounds every wait of a browser step: generous, for 2 shared cores.
 const deadline = 60 * time.Second
 
-func newBrowser(t *testing.T, origin string) *browser {
+func newBrowser(t testing.TB, origin string) *browser {
 	t.Helper()
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumPath(t)),
@@ -130,7 +130,7 @@ func (b *browser) allow(texts ...string) {
 }
 
 // check fails the test for every problem seen since the last check.
-func (b *browser) check(t *testing.T) {
+func (b *browser) check(t testing.TB) {
 	t.Helper()
 	b.mu.Lock()
 	errs := b.errs
@@ -142,7 +142,7 @@ func (b *browser) check(t *testing.T) {
 }
 
 // run runs actions within the step deadline, failing the test otherwise.
-func (b *browser) run(t *testing.T, what string, steps ...chromedp.Action[chromedp.Void]) {
+func (b *browser) run(t testing.TB, what string, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, deadline)
 	defer cancel()
@@ -154,7 +154,7 @@ func (b *browser) run(t *testing.T, what string, steps ...chromedp.Action[chrome
 }
 
 // waitJS polls the expression until it is true, within the step deadline.
-func (b *browser) waitJS(t *testing.T, what, expr string) {
+func (b *browser) waitJS(t testing.TB, what, expr string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, deadline)
 	defer cancel()
@@ -165,12 +165,13 @@ func (b *browser) waitJS(t *testing.T, what, expr string) {
 	}
 }
 
-// eval evaluates expr in the page into a value of type T.
-func eval[T any](t *testing.T, b *browser, expr string) T {
+// eval evaluates expr in the page into a value of type T, awaiting it
+// when it is a promise.
+func eval[T any](t testing.TB, b *browser, expr string) T {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, deadline)
 	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
 	if err != nil {
 		t.Fatalf("evaluate %s: %v", expr, err)
 	}
@@ -179,7 +180,7 @@ func eval[T any](t *testing.T, b *browser, expr string) T {
 
 // screenshot saves the viewport as a PNG in $NEUAIS_SCREENSHOT_DIR, or in
 // test/console/screenshots (ignored by git).
-func (b *browser) screenshot(t *testing.T, name string) {
+func (b *browser) screenshot(t testing.TB, name string) {
 	t.Helper()
 	dir := os.Getenv("NEUAIS_SCREENSHOT_DIR")
 	if dir == "" {
