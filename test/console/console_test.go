@@ -35,7 +35,7 @@ func run(m *testing.M) int {
 }
 
 // start runs a server that really runs agents, sampling every second.
-func start(t *testing.T) *apitest.Server {
+func start(t testing.TB) *apitest.Server {
 	t.Helper()
 	return apitest.Start(t, "sqlite:"+filepath.Join(t.TempDir(), "test.db"), func(c *config.Config) {
 		c.RuntimeDriver = config.RuntimeLocal
@@ -48,7 +48,7 @@ func start(t *testing.T) *apitest.Server {
 func js(s string) string { return fmt.Sprintf("%q", s) }
 
 // signIn fills the sign-in form and waits for the agents page.
-func signIn(t *testing.T, b *browser, email, password string) {
+func signIn(t testing.TB, b *browser, email, password string) {
 	t.Helper()
 	b.run(t, "sign in",
 		chromedp.WaitVisible(chromedp.CSS(`input[type=email]`)),
@@ -60,7 +60,7 @@ func signIn(t *testing.T, b *browser, email, password string) {
 	b.waitJS(t, "signed-in user shown", `document.querySelector('.me').textContent.includes(`+js(email)+`)`)
 }
 
-func signOut(t *testing.T, b *browser) {
+func signOut(t testing.TB, b *browser) {
 	t.Helper()
 	b.run(t, "sign out",
 		chromedp.Click(chromedp.CSS(`.top button`)),
@@ -233,7 +233,7 @@ func resultContains(text string) string {
 	return `(document.querySelector('.result-window') || {}).textContent?.includes(` + js(text) + `)`
 }
 
-func (b *browser) exists(t *testing.T, selector string) bool {
+func (b *browser) exists(t testing.TB, selector string) bool {
 	t.Helper()
 	return eval[bool](t, b, `document.querySelector(`+js(selector)+`) !== null`)
 }
