@@ -11,6 +11,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/neuais/neuais/internal/events"
+	"github.com/neuais/neuais/internal/health"
 	"github.com/neuais/neuais/models"
 	"github.com/vektah/gqlparser/v2/ast"
 )
@@ -21,6 +22,7 @@ type SubscriptionResolver interface {
 	AgentEvents(ctx context.Context, agentID *string) (<-chan *events.AgentEvent, error)
 	AgentLogs(ctx context.Context, id string, level *string, tail *int, since *string, after *string) (<-chan *models.LogLine, error)
 	AgentMetrics(ctx context.Context, id string) (<-chan *models.MetricSample, error)
+	ServicesChanged(ctx context.Context) (<-chan []*health.Report, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -834,6 +836,38 @@ func (ec *executionContext) fieldContext_Subscription_agentMetrics(ctx context.C
 	return fc, nil
 }
 
+func (ec *executionContext) _Subscription_servicesChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_servicesChanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Subscription().ServicesChanged(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*health.Report) graphql.Marshaler {
+			return ec.marshalNService2ᚕᚖgithubᚗcomᚋneuaisᚋneuaisᚋinternalᚋhealthᚐReportᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_servicesChanged(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Service(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 // endregion **************************** field.gotpl *****************************
 
 // region    **************************** input.gotpl *****************************
@@ -1181,6 +1215,8 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 		return ec._Subscription_agentLogs(ctx, fields[0])
 	case "agentMetrics":
 		return ec._Subscription_agentMetrics(ctx, fields[0])
+	case "servicesChanged":
+		return ec._Subscription_servicesChanged(ctx, fields[0])
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}

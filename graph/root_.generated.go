@@ -156,9 +156,10 @@ type ComplexityRoot struct {
 	}
 
 	Subscription struct {
-		AgentEvents  func(childComplexity int, agentID *string) int
-		AgentLogs    func(childComplexity int, id string, level *string, tail *int, since *string, after *string) int
-		AgentMetrics func(childComplexity int, id string) int
+		AgentEvents     func(childComplexity int, agentID *string) int
+		AgentLogs       func(childComplexity int, id string, level *string, tail *int, since *string, after *string) int
+		AgentMetrics    func(childComplexity int, id string) int
+		ServicesChanged func(childComplexity int) int
 	}
 
 	Token struct {
@@ -821,6 +822,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.AgentMetrics(childComplexity, args["id"].(string)), true
+	case "Subscription.servicesChanged":
+		if e.ComplexityRoot.Subscription.ServicesChanged == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Subscription.ServicesChanged(childComplexity), true
 
 	case "Token.accessToken":
 		if e.ComplexityRoot.Token.AccessToken == nil {
@@ -1015,7 +1022,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema/agents.graphqls" "schema/base.graphqls" "schema/live.graphqls" "schema/services.graphqls" "schema/users.graphqls"
+//go:embed "schema/agents.graphqls" "schema/base.graphqls" "schema/console.graphqls" "schema/live.graphqls" "schema/services.graphqls" "schema/users.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -1029,6 +1036,7 @@ func sourceData(filename string) string {
 var sources = []*ast.Source{
 	{Name: "schema/agents.graphqls", Input: sourceData("schema/agents.graphqls"), BuiltIn: false},
 	{Name: "schema/base.graphqls", Input: sourceData("schema/base.graphqls"), BuiltIn: false},
+	{Name: "schema/console.graphqls", Input: sourceData("schema/console.graphqls"), BuiltIn: false},
 	{Name: "schema/live.graphqls", Input: sourceData("schema/live.graphqls"), BuiltIn: false},
 	{Name: "schema/services.graphqls", Input: sourceData("schema/services.graphqls"), BuiltIn: false},
 	{Name: "schema/users.graphqls", Input: sourceData("schema/users.graphqls"), BuiltIn: false},

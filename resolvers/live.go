@@ -141,3 +141,6 @@ func followAgentEvents(ctx context.Context, bus events.Bus, orgID, agentID strin
 		return sub.Err()
 	}), nil
 }
+
+// servicesCheckInterval is how often servicesChanged runs the checks again.
+const servicesCheckInterval = 5 * time.Second

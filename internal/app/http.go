@@ -18,6 +18,7 @@ import (
 	"github.com/neuais/neuais/migrations"
 	"github.com/neuais/neuais/models"
 	"github.com/neuais/neuais/rest"
+	"github.com/neuais/neuais/web"
 )
 
 func (a *App) newGraphQLHandler(es graphql.ExecutableSchema, opts gqlserver.Options) *handler.Server {
@@ -50,8 +51,12 @@ func (a *App) routes(gql http.Handler) http.Handler {
 		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
 	})
 	r.Get("/readyz", a.ready)
-	r.Handle("/graphql", gqlserver.Endpoint(gql, "/graphql"))
-	r.Handle("/v1/graphql", gqlserver.Endpoint(gql, "/v1/graphql"))
+	graphiql := web.GraphiQL()
+	r.Handle("/graphql", gqlserver.Endpoint(gql, graphiql))
+	r.Handle("/v1/graphql", gqlserver.Endpoint(gql, graphiql))
+	r.Get("/", web.Dashboard().ServeHTTP)
+	r.Get("/docs", web.Docs().ServeHTTP)
+	r.Get(web.AssetsPrefix+"*", web.Assets().ServeHTTP)
 	r.Mount("/v1", a.REST.Handler())
 	return r
 }

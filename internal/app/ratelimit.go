@@ -10,6 +10,7 @@ import (
 	"github.com/neuais/neuais/internal/ratelimit"
 	"github.com/neuais/neuais/models"
 	"github.com/neuais/neuais/rest"
+	"github.com/neuais/neuais/web"
 )
 
 // clientAddr records the caller's host for per-address limits. The
@@ -26,10 +27,11 @@ func clientAddr(next http.Handler) http.Handler {
 
 // rateLimit counts every request against its organization's limit, or its
 // address's when it carries no valid token, and answers 429 over it. Every
-// counted response carries the X-RateLimit-* headers. Probes are not counted.
+// counted response carries the X-RateLimit-* headers. Probes and the
+// browser pages' static files (web.Public) are not counted.
 func (a *App) rateLimit(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || web.Public(r.URL.Path) {
 			next.ServeHTTP(w, r)
 			return
 		}

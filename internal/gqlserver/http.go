@@ -13,7 +13,6 @@ import (
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -272,16 +271,15 @@ func writeResponse(w io.Writer, resp *graphql.Response) {
 	_ = json.NewEncoder(w).Encode(out)
 }
 
-// Endpoint serves a GraphQL endpoint at path: GraphiQL for a browser's
+// Endpoint serves a GraphQL endpoint: the playground page for a browser's
 // GET (Accept: text/html), 405 for methods other than GET, POST and
 // OPTIONS, and srv for the rest.
-func Endpoint(srv http.Handler, path string) http.Handler {
-	graphiql := playground.Handler("neuais GraphQL", path)
+func Endpoint(srv, graphiql http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.Method {
 		case http.MethodGet:
 			if r.Header.Get("Upgrade") == "" && strings.Contains(r.Header.Get("Accept"), "text/html") {
-				graphiql(w, r)
+				graphiql.ServeHTTP(w, r)
 				return
 			}
 		case http.MethodPost, http.MethodOptions:
