@@ -68,14 +68,29 @@ func (r *Registry) List(ctx context.Context, p models.ListParams) (*Page, error)
 		slices.Reverse(components)
 	}
 	total := len(components)
-	components = components[min(p.Offset, total):min(p.Offset+p.Limit, total)]
+	reports := checkEach(ctx, components[min(p.Offset, total):min(p.Offset+p.Limit, total)])
+	return &Page{Items: reports, Total: total, Limit: p.Limit, Offset: p.Offset, HasMore: p.Offset+len(reports) < total}, nil
+}
+
+// CheckAll runs every component's check, as List does, and returns the
+// reports sorted by name. Errors: unauthorized.
+func (r *Registry) CheckAll(ctx context.Context) ([]*Report, error) {
+	if _, err := models.RequireIdentity(ctx); err != nil {
+		return nil, err
+	}
+	return checkEach(ctx, r.Components()), nil
+}
+
+// checkEach runs the checks of components concurrently, each within
+// CheckTimeout, and returns their reports in the same order.
+func checkEach(ctx context.Context, components []Component) []*Report {
 	reports := make([]*Report, len(components))
 	var wg sync.WaitGroup
 	for i, c := range components {
 		wg.Go(func() { reports[i] = check(ctx, c) })
 	}
 	wg.Wait()
-	return &Page{Items: reports, Total: total, Limit: p.Limit, Offset: p.Offset, HasMore: p.Offset+len(reports) < total}, nil
+	return reports
 }
 
 // CheckOne runs the named component's check. Errors: unauthorized, not_found.
