@@ -241,7 +241,7 @@ func TestBuiltBinary(t *testing.T) {
 	if err != nil {
 		t.Skipf("not in a git checkout: %v", err)
 	}
-	dirs, _ := exec.Command("git", "rev-parse", "--git-dir", "--git-common-dir").Output()
+	dirs, _ := exec.Command("git", "rev-parse", "--path-format=absolute", "--git-dir", "--git-common-dir").Output()
 	if d := strings.Fields(string(dirs)); len(d) == 2 && d[0] != d[1] {
 		t.Skip("go build records no VCS revision in a linked git worktree")
 	}
