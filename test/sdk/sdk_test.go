@@ -35,8 +35,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/neuais/neuais/internal/app"
 	"github.com/neuais/neuais/internal/apitest"
+	"github.com/neuais/neuais/internal/app"
 	"github.com/neuais/neuais/internal/config"
 	"github.com/neuais/neuais/models"
 )
