@@ -136,7 +136,7 @@ class TestAgents(unittest.TestCase):
         self.assertEqual([a.name for a in page], [f"{prefix}-0", f"{prefix}-1"])
         self.assertEqual({a.id for a in c.agents.all(name_prefix=prefix, limit=2)}, ids)
         self.assertEqual(c.agents.list(name_prefix=prefix, offset=2).items[0].name, f"{prefix}-2")
-        self.assertEqual(c.agents.list(name_prefix=prefix, status="running").total, 0)
+        self.assertEqual(c.agents.list(name_prefix=prefix, status="stopped").total, 0)
         self.assertEqual(c.agents.list(name_prefix=prefix, region="local").total, 3)
         for i in ids:
             c.agents.delete(i)
