@@ -192,8 +192,8 @@ async fn lists_filters_and_pages() {
     assert_eq!(all, ids);
     let rest = c.agents().list_with(&filter, &ListOptions { offset: Some(2), sort: Some("name".into()), ..Default::default() }).await.unwrap();
     assert_eq!(rest.items[0].name.as_deref(), Some(format!("{prefix}-2").as_str()));
-    let running = AgentFilter { status: Some(AgentStatus::Running), ..filter.clone() };
-    assert_eq!(c.agents().list_with(&running, &ListOptions::default()).await.unwrap().total, 0);
+    let stopped = AgentFilter { status: Some(AgentStatus::Stopped), ..filter.clone() };
+    assert_eq!(c.agents().list_with(&stopped, &ListOptions::default()).await.unwrap().total, 0);
     let local = AgentFilter { region: Some("local".into()), ..filter.clone() };
     assert_eq!(c.agents().list_with(&local, &ListOptions::default()).await.unwrap().total, 3);
     for id in ids {
