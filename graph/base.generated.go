@@ -30,7 +30,7 @@ type MutationResolver interface {
 	StopAgent(ctx context.Context, id string) (*models.Agent, error)
 	RestartAgent(ctx context.Context, id string) (*models.Agent, error)
 	ScaleAgent(ctx context.Context, id string, replicas int) (*models.Agent, error)
-	CreateUser(ctx context.Context, input models.CreateUserInput) (*models.User, error)
+	CreateUser(ctx context.Context, input models.CreateUserInput, idempotencyKey *string) (*models.User, error)
 	UpdateUser(ctx context.Context, id string, input models.UpdateUserInput) (*models.User, error)
 	DeleteUser(ctx context.Context, id string) (string, error)
 }
@@ -107,6 +107,14 @@ func (ec *executionContext) field_Mutation_createUser_args(ctx context.Context, 
 		return nil, err
 	}
 	args["input"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "idempotencyKey",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["idempotencyKey"] = arg1
 	return args, nil
 }
 
@@ -896,7 +904,7 @@ func (ec *executionContext) _Mutation_createUser(ctx context.Context, field grap
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().CreateUser(ctx, fc.Args["input"].(models.CreateUserInput))
+			return ec.Resolvers.Mutation().CreateUser(ctx, fc.Args["input"].(models.CreateUserInput), fc.Args["idempotencyKey"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *models.User) graphql.Marshaler {

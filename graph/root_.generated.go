@@ -113,7 +113,7 @@ type ComplexityRoot struct {
 	Mutation struct {
 		CreateAgent  func(childComplexity int, input agents.CreateInput, idempotencyKey *string) int
 		CreateToken  func(childComplexity int, email string, password string) int
-		CreateUser   func(childComplexity int, input models.CreateUserInput) int
+		CreateUser   func(childComplexity int, input models.CreateUserInput, idempotencyKey *string) int
 		DeleteAgent  func(childComplexity int, id string, ifMatch *string) int
 		DeleteUser   func(childComplexity int, id string) int
 		RestartAgent func(childComplexity int, id string) int
@@ -518,7 +518,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.CreateUser(childComplexity, args["input"].(models.CreateUserInput)), true
+		return e.ComplexityRoot.Mutation.CreateUser(childComplexity, args["input"].(models.CreateUserInput), args["idempotencyKey"].(*string)), true
 	case "Mutation.deleteAgent":
 		if e.ComplexityRoot.Mutation.DeleteAgent == nil {
 			break

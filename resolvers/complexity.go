@@ -26,7 +26,7 @@ func Complexity() graph.ComplexityRoot {
 	var c graph.ComplexityRoot
 	c.Query.WaitForAgent = func(child int, _, _ string, _ *string) int { return child + waitCost }
 	c.Mutation.CreateToken = func(child int, _, _ string) int { return child + passwordCost }
-	c.Mutation.CreateUser = func(child int, _ models.CreateUserInput) int { return child + passwordCost }
+	c.Mutation.CreateUser = func(child int, _ models.CreateUserInput, _ *string) int { return child + passwordCost }
 	c.Mutation.UpdateUser = func(child int, _ string, in models.UpdateUserInput) int {
 		if in.Password == nil {
 			return child + 1

@@ -11,8 +11,8 @@ import (
 	"github.com/neuais/neuais/models"
 )
 
-func (r *mutationResolver) CreateUser(ctx context.Context, input models.CreateUserInput) (*models.User, error) {
-	return r.Resolver.Users.Create(ctx, input)
+func (r *mutationResolver) CreateUser(ctx context.Context, input models.CreateUserInput, idempotencyKey *string) (*models.User, error) {
+	return r.Resolver.Users.Create(ctx, input, deref(idempotencyKey))
 }
 
 func (r *mutationResolver) UpdateUser(ctx context.Context, id string, input models.UpdateUserInput) (*models.User, error) {

@@ -21,6 +21,7 @@ import (
 	"modernc.org/sqlite"
 
 	"github.com/neuais/neuais/internal/events"
+	"github.com/neuais/neuais/internal/idempotency"
 	"github.com/neuais/neuais/models"
 )
 
@@ -256,26 +257,15 @@ func (s *Service) Create(ctx context.Context, in CreateInput, idempotencyKey str
 	if err != nil {
 		return nil, err
 	}
-	var idem *idempotency
-	if idempotencyKey != "" {
-		if idem, err = newIdempotency(who.OrgID, "createAgent", idempotencyKey, in); err != nil {
-			return nil, err
-		}
+	idem, err := idempotency.New(who.OrgID, "createAgent", idempotencyKey, in)
+	if err != nil {
+		return nil, err
 	}
-	// A concurrent request with the same key may win the insert (or commit
-	// between our key lookup and name check); the retry finds its record.
-	for attempt := 0; ; attempt++ {
-		replayed, err := s.insert(ctx, a, idem)
-		if err != nil && idem != nil && attempt == 0 && (isUniqueViolation(err) || errors.Is(err, errNameTaken)) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		if replayed != nil {
-			return replayed, nil
-		}
-		break
+	a, replayed, err := idempotency.Do(ctx, s.db, idem, func(ctx context.Context, tx bun.Tx) (*models.Agent, string, error) {
+		return a, a.ID, s.insert(ctx, tx, a)
+	})
+	if err != nil || replayed {
+		return a, err
 	}
 	s.changed(ctx, events.AgentCreated, a)
 	return a, nil
@@ -329,52 +319,28 @@ func applyConfig(a *models.Agent, c *ConfigInput) {
 	}
 }
 
-// insert stores a, with its idempotency record when idem is set. When the
-// key was already used, it returns the first result instead.
-func (s *Service) insert(ctx context.Context, a *models.Agent, idem *idempotency) (replayed *models.Agent, err error) {
-	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		if idem != nil {
-			first, err := idem.lookup(ctx, tx)
-			if err != nil || first != nil {
-				replayed = first
-				return err
-			}
-		}
-		taken, err := tx.NewSelect().Model((*models.Agent)(nil)).Where("org_id = ?", a.OrgID).Where("name = ?", a.Name).Exists(ctx)
-		if err != nil {
-			return fmt.Errorf("agents: check name: %w", err)
-		}
-		if taken {
+// insert stores a in tx, or fails with a conflict when its name is taken.
+func (s *Service) insert(ctx context.Context, tx bun.Tx, a *models.Agent) error {
+	taken, err := tx.NewSelect().Model((*models.Agent)(nil)).Where("org_id = ?", a.OrgID).Where("name = ?", a.Name).Exists(ctx)
+	if err != nil {
+		return fmt.Errorf("agents: check name: %w", err)
+	}
+	if taken {
+		return nameTaken(a.Name)
+	}
+	if _, err := tx.NewInsert().Model(a).Exec(ctx); err != nil {
+		if isUniqueViolation(err) {
 			return nameTaken(a.Name)
 		}
-		if _, err := tx.NewInsert().Model(a).Exec(ctx); err != nil {
-			if isUniqueViolation(err) && idem == nil {
-				return nameTaken(a.Name)
-			}
-			return fmt.Errorf("agents: insert: %w", err)
-		}
-		if idem != nil {
-			return idem.record(ctx, tx, a)
-		}
-		return nil
-	})
-	return replayed, err
+		return fmt.Errorf("agents: insert: %w", err)
+	}
+	return nil
 }
-
-// errNameTaken marks the conflict of a taken name, for the retry in Create.
-var errNameTaken = errors.New("name taken")
 
 func nameTaken(name string) error {
-	return nameTakenError{&models.Error{Code: models.CodeConflict, Message: fmt.Sprintf("An agent named %q already exists", name),
-		Field: fieldName, Reason: "is already taken"}}
+	return &models.Error{Code: models.CodeConflict, Message: fmt.Sprintf("An agent named %q already exists", name),
+		Field: fieldName, Reason: "is already taken"}
 }
-
-// nameTakenError is the coded conflict, recognisable as errNameTaken.
-type nameTakenError struct{ coded *models.Error }
-
-func (e nameTakenError) Error() string        { return e.coded.Error() }
-func (e nameTakenError) Is(target error) bool { return target == errNameTaken }
-func (e nameTakenError) Unwrap() error        { return e.coded }
 
 // Update changes the fields given. ifMatch, when set, must be the agent's
 // current ETag ("*" matches any). Changes of binary, runtime, environment
@@ -549,21 +515,28 @@ func (s *Service) Delete(ctx context.Context, id, ifMatch string) (*models.Agent
 	if err := checkIfMatch(a, ifMatch); err != nil {
 		return nil, err
 	}
-	q := s.db.NewDelete().Model((*models.Agent)(nil)).Where("id = ?", a.ID)
-	if ifMatch != "" && ifMatch != "*" {
-		q = q.Where("version = ?", a.Version)
-	}
-	res, err := q.Exec(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("agents: delete: %w", err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return nil, fmt.Errorf("agents: delete: %w", err)
-	} else if n == 0 {
+	// The idempotency records go with the agent: their responses hold its environment.
+	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		q := tx.NewDelete().Model((*models.Agent)(nil)).Where("id = ?", a.ID)
 		if ifMatch != "" && ifMatch != "*" {
-			return nil, errStale()
+			q = q.Where("version = ?", a.Version)
 		}
-		return nil, models.NotFound("agent")
+		res, err := q.Exec(ctx)
+		if err != nil {
+			return fmt.Errorf("agents: delete: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("agents: delete: %w", err)
+		} else if n == 0 {
+			if ifMatch != "" && ifMatch != "*" {
+				return errStale()
+			}
+			return models.NotFound("agent")
+		}
+		return idempotency.Forget(ctx, tx, a.ID)
+	})
+	if err != nil {
+		return nil, err
 	}
 	s.changed(ctx, events.AgentDeleted, a)
 	return a, nil

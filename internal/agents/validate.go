@@ -27,7 +27,6 @@ const (
 	MaxEnvKeyLength    = 128
 	MaxEnvValueBytes   = 32 << 10
 	MaxEnvBytes        = 64 << 10
-	MaxIdempotencyKey  = 255
 )
 
 // Defaults of an agent's resource request.

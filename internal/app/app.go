@@ -138,7 +138,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Wri
 	a.Identity = a.Auth
 	a.Orgs = orgs.NewService(a.DB, hasher)
 	a.Users = users.NewService(a.DB, hasher)
-	a.Limiter = ratelimit.NewMemory(time.Minute, nil)
+	a.Limiter = ratelimit.NewMemory(cfg.RateLimitWindow, nil)
 	a.registerComponents()
 	if err := a.startLive(ctx); err != nil {
 		a.Close()

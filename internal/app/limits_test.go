@@ -192,6 +192,23 @@ func TestRateLimits(t *testing.T) {
 				t.Fatalf("pro organization: %d %v", other.Status, other.Header)
 			}
 		})
+		t.Run("ConfiguredWindow", func(t *testing.T) {
+			s := apitest.Start(t, url, func(c *config.Config) {
+				c.RateLimitMin = 0
+				c.AnonymousRateLimit = 3
+				c.RateLimitWindow = 2 * time.Second
+			})
+			sent := time.Now()
+			res := exhaust(t, 3, func() *apitest.Response { return s.Do("GET", "/v1/services", "", nil) })
+			_, _, reset := limitHeaders(t, res)
+			retry, _ := strconv.Atoi(res.Header.Get("Retry-After"))
+			if reset > sent.Unix()+3 || retry < 1 || retry > 2 {
+				t.Fatalf("a 2s window: reset %d (sent at %d), Retry-After %d", reset, sent.Unix(), retry)
+			}
+			apitest.Eventually(t, 5*time.Second, "the next 2s window", func() bool {
+				return s.Do("GET", "/v1/services", "", nil).Status != http.StatusTooManyRequests
+			})
+		})
 		t.Run("PerAddressWithoutToken", func(t *testing.T) {
 			s := apitest.Start(t, url, func(c *config.Config) { c.RateLimitMin = 0; c.AnonymousRateLimit = 5 })
 			res := exhaust(t, 5, func() *apitest.Response { return s.Do("GET", "/v1/services", "", nil) })

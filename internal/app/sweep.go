@@ -6,8 +6,8 @@ import "time"
 const idempotencySweepInterval = 10 * time.Minute
 
 // sweepIdempotencyKeys removes expired idempotency records at start and
-// every idempotencySweepInterval until the server stops, so that the
-// agent environments their responses hold do not outlive the window.
+// every idempotencySweepInterval until the server stops, so that what their
+// responses hold (agents' environments, users' e-mails) does not outlive the window.
 func (a *App) sweepIdempotencyKeys() {
 	defer a.background.Done()
 	tick := time.NewTicker(idempotencySweepInterval)

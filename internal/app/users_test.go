@@ -540,3 +540,57 @@ func TestPasswordChangeRevokesTokens(t *testing.T) {
 		}
 	})
 }
+
+// TestUserIdempotencyKey: POST /v1/users and createUser honour an
+// Idempotency-Key as POST /v1/agents does.
+func TestUserIdempotencyKey(t *testing.T) {
+	apitest.EachDB(t, func(t *testing.T, url string) {
+		s := apitest.Start(t, url)
+		body := map[string]string{"email": "idem@example.com", "password": "idem-password", "role": "developer"}
+		first := s.Do("POST", "/v1/users", s.AdminToken, body, "Idempotency-Key", "u-1")
+		if first.Status != 201 {
+			t.Fatalf("%d %s", first.Status, first.Body)
+		}
+		count := func() any { return s.Do("GET", "/v1/users?fields=id", s.AdminToken, nil).JSON(t)["total"] }
+		t.Run("RetryReturnsFirstResponse", func(t *testing.T) {
+			again := s.Do("POST", "/v1/users", s.AdminToken, body, "Idempotency-Key", "u-1")
+			if again.Status != 201 || string(again.Body) != string(first.Body) || again.Header.Get("Location") != first.Header.Get("Location") || count() != float64(2) {
+				t.Fatalf("%d %s, want %s; %v users", again.Status, again.Body, first.Body, count())
+			}
+		})
+		t.Run("ErrOtherBody", func(t *testing.T) {
+			other := map[string]string{"email": "idem@example.com", "password": "idem-password", "role": "viewer"}
+			res := s.Do("POST", "/v1/users", s.AdminToken, other, "Idempotency-Key", "u-1")
+			if res.Status != http.StatusConflict || res.ErrorCode() != "conflict" || res.ErrorField() != "Idempotency-Key" {
+				t.Fatalf("%d %s", res.Status, res.Body)
+			}
+		})
+		t.Run("WithoutKeyConflictOnEmail", func(t *testing.T) {
+			if res := s.Do("POST", "/v1/users", s.AdminToken, body); res.Status != http.StatusConflict || res.ErrorField() != "email" {
+				t.Fatalf("%d %s", res.Status, res.Body)
+			}
+		})
+		t.Run("GraphQL", func(t *testing.T) {
+			const q = `mutation($in: CreateUserInput!, $key: String) { createUser(input: $in, idempotencyKey: $key) { id email } }`
+			in := map[string]any{"email": "gql-idem@example.com", "password": "idem-password", "role": "viewer"}
+			a := s.GraphQL(s.AdminToken, q, map[string]any{"in": in, "key": "g-1"})
+			b := s.GraphQL(s.AdminToken, q, map[string]any{"in": in, "key": "g-1"})
+			if len(a.Errors) > 0 || len(b.Errors) > 0 || string(a.Data) != string(b.Data) {
+				t.Fatalf("%s %+v / %s %+v", a.Data, a.Errors, b.Data, b.Errors)
+			}
+		})
+		t.Run("DeletePurgesRecord", func(t *testing.T) {
+			id, _ := first.JSON(t)["id"].(string)
+			if res := s.Do("DELETE", "/v1/users/"+id, s.AdminToken, nil); res.Status != 200 {
+				t.Fatalf("%d %s", res.Status, res.Body)
+			}
+			n, err := s.App.DB.NewSelect().Table("idempotency_keys").Where("idempotency_key = ?", "u-1").Count(t.Context())
+			if err != nil || n != 0 {
+				t.Fatalf("%d records of a deleted user, %v", n, err)
+			}
+			if res := s.Do("POST", "/v1/users", s.AdminToken, body, "Idempotency-Key", "u-1"); res.Status != 201 || res.JSON(t)["id"] == id {
+				t.Fatalf("after the delete the key creates anew: %d %s", res.Status, res.Body)
+			}
+		})
+	})
+}

@@ -52,12 +52,14 @@ type Config struct {
 	ShutdownGrace time.Duration
 	// BodyReadTimeout bounds how long a client may take to send a body.
 	BodyReadTimeout time.Duration
-	// Rate limits: organizations have their tier's limit per minute and
-	// callers without a token AnonymousRateLimit per address; no limit is
-	// below RateLimitMin. LoginMaxFailures failed logins per e-mail or
-	// address within LoginFailureWindow block further logins.
+	// Rate limits: organizations have their tier's limit per
+	// RateLimitWindow (a minute; tests shorten it) and callers without a
+	// token AnonymousRateLimit per address; no limit is below RateLimitMin.
+	// LoginMaxFailures failed logins per e-mail or address within
+	// LoginFailureWindow block further logins.
 	AnonymousRateLimit int
 	RateLimitMin       int
+	RateLimitWindow    time.Duration
 	LoginMaxFailures   int
 	// LoginAddrMaxFailures failures from one address (any e-mails) block
 	// it; after LoginEmailSlowAfter failures of one e-mail from anywhere,
@@ -154,6 +156,7 @@ func Default() Config {
 		BodyReadTimeout:   30 * time.Second,
 
 		AnonymousRateLimit:   100,
+		RateLimitWindow:      time.Minute,
 		LoginMaxFailures:     5,
 		LoginAddrMaxFailures: 20,
 		LoginEmailSlowAfter:  50,
@@ -277,6 +280,7 @@ func LoadFlags(fs *flag.FlagSet, args []string, getenv func(string) string) (Con
 	duration(&c.BodyReadTimeout, "body-read-timeout", "how long a client may take to send a request body")
 	num(&c.AnonymousRateLimit, "anonymous-rate-limit", "requests per minute of one client address without a token")
 	num(&c.RateLimitMin, "rate-limit-min", "lowest requests-per-minute limit of any caller; raise it for tests or trusted installations")
+	duration(&c.RateLimitWindow, "rate-limit-window", "window the rate limits count in, whole seconds (the contract's minute; tests shorten it)")
 	num(&c.LoginMaxFailures, "login-max-failures", "failed logins of one e-mail from one address before that pair is refused for the window; 0 disables")
 	num(&c.LoginAddrMaxFailures, "login-addr-max-failures", "failed logins from one address, any e-mails, before the address is refused for the window; 0 disables")
 	num(&c.LoginEmailSlowAfter, "login-email-slow-after", "failed logins of one e-mail from any addresses after which attempts from addresses it never logged in from wait doubling delays; 0 disables")
@@ -368,6 +372,10 @@ func LoadFlags(fs *flag.FlagSet, args []string, getenv func(string) string) (Con
 	}
 	if c.MaxSubscriptionsPerConnection < 1 || c.MaxSubscriptionsPerUser < 1 {
 		errs = append(errs, errors.New("NEUAIS_MAX_SUBSCRIPTIONS_PER_CONNECTION and NEUAIS_MAX_SUBSCRIPTIONS_PER_USER: must be at least 1"))
+	}
+	// Whole seconds, as X-RateLimit-Reset and Retry-After are.
+	if c.RateLimitWindow < time.Second || c.RateLimitWindow%time.Second != 0 {
+		errs = append(errs, errors.New("NEUAIS_RATE_LIMIT_WINDOW: must be whole seconds, at least 1s"))
 	}
 	if c.MaxReplicas < 1 {
 		errs = append(errs, errors.New("NEUAIS_MAX_REPLICAS: must be at least 1"))

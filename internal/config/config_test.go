@@ -25,6 +25,17 @@ func TestLoad(t *testing.T) {
 			t.Fatalf("%+v %v", c, err)
 		}
 	})
+	t.Run("RateLimitWindow", func(t *testing.T) {
+		c, err := config.Load([]string{"--rate-limit-window", "2s"}, env(map[string]string{"NEUAIS_RATE_LIMIT_WINDOW": "5s"}), io.Discard)
+		if err != nil || c.RateLimitWindow != 2*time.Second || config.Default().RateLimitWindow != time.Minute {
+			t.Fatalf("%+v %v", c, err)
+		}
+		for _, bad := range []string{"500ms", "1500ms", "0s"} {
+			if _, err := config.Load(nil, env(map[string]string{"NEUAIS_RATE_LIMIT_WINDOW": bad}), io.Discard); err == nil {
+				t.Fatalf("window %s accepted", bad)
+			}
+		}
+	})
 	t.Run("FlagOverridesEnvironment", func(t *testing.T) {
 		c, err := config.Load([]string{"--rate-limit-min", "7"}, env(map[string]string{"NEUAIS_RATE_LIMIT_MIN": "3", "NEUAIS_LOGIN_FAILURE_WINDOW": "1m"}), io.Discard)
 		if err != nil || c.RateLimitMin != 7 || c.LoginFailureWindow != time.Minute {

@@ -16,7 +16,7 @@ type Policy struct {
 	Min       int
 }
 
-// Key returns the counter and the per-minute limit of the caller id (nil
+// Key returns the counter and the per-window limit of the caller id (nil
 // without a valid token) at client address addr.
 func (p Policy) Key(id *models.Identity, addr string) (key string, limit int) {
 	key, limit = "addr:"+addr, p.Anonymous
@@ -33,9 +33,13 @@ func (p Policy) Key(id *models.Identity, addr string) (key string, limit int) {
 // details.retry_after, the whole seconds until d's window ends (at least 1).
 func Exceeded(d Decision) *models.Error {
 	retry := max(1, int((time.Until(d.Reset)+time.Second-1)/time.Second))
+	per := "minute"
+	if d.Window != time.Minute {
+		per = d.Window.String()
+	}
 	return &models.Error{
 		Code:    models.CodeRateLimitExceeded,
-		Message: fmt.Sprintf("Rate limit of %d requests per minute exceeded", d.Limit),
+		Message: fmt.Sprintf("Rate limit of %d requests per %s exceeded", d.Limit, per),
 		Details: map[string]any{"retry_after": retry},
 	}
 }

@@ -1,6 +1,7 @@
 // Package ratelimit counts requests per key in fixed windows. The API
-// limits each organization to its tier's requests per minute and callers
-// without a token per address.
+// limits each organization to its tier's requests per window (a minute
+// unless NEUAIS_RATE_LIMIT_WINDOW says otherwise) and callers without a
+// token per address.
 package ratelimit
 
 import (
@@ -16,6 +17,8 @@ type Decision struct {
 	Remaining int
 	// Reset is when the current window ends and the count starts again.
 	Reset time.Time
+	// Window is the length of the windows counted in.
+	Window time.Duration
 }
 
 // Limiter counts one request for key against limit. Memory is the
@@ -55,7 +58,7 @@ func (m *Memory) Allow(_ context.Context, key string, limit int) (Decision, erro
 		m.current = start
 		clear(m.counts)
 	}
-	d := Decision{Limit: limit, Reset: start.Add(m.window)}
+	d := Decision{Limit: limit, Reset: start.Add(m.window), Window: m.window}
 	n := m.counts[key]
 	if n >= limit {
 		return d, nil

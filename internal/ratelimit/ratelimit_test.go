@@ -43,3 +43,25 @@ func TestMemory(t *testing.T) {
 		}
 	})
 }
+
+func TestShortWindow(t *testing.T) {
+	now := time.Date(2026, 1, 1, 12, 0, 3, 0, time.UTC)
+	m := ratelimit.NewMemory(2*time.Second, func() time.Time { return now })
+	d, err := m.Allow(context.Background(), "a", 1)
+	if err != nil || !d.Allowed || d.Window != 2*time.Second || !d.Reset.Equal(time.Date(2026, 1, 1, 12, 0, 4, 0, time.UTC)) {
+		t.Fatalf("%+v %v", d, err)
+	}
+	if d, _ = m.Allow(context.Background(), "a", 1); d.Allowed {
+		t.Fatalf("second request allowed: %+v", d)
+	}
+	if e := ratelimit.Exceeded(d); e.Message != "Rate limit of 1 requests per 2s exceeded" {
+		t.Fatalf("message %q", e.Message)
+	}
+	if e := ratelimit.Exceeded(ratelimit.Decision{Limit: 5, Window: time.Minute}); e.Message != "Rate limit of 5 requests per minute exceeded" {
+		t.Fatalf("message %q", e.Message)
+	}
+	now = now.Add(time.Second)
+	if d, _ = m.Allow(context.Background(), "a", 1); !d.Allowed {
+		t.Fatalf("next window refused: %+v", d)
+	}
+}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/neuais/neuais/internal/auth"
 	"github.com/neuais/neuais/internal/db"
+	"github.com/neuais/neuais/internal/idempotency"
 	"github.com/neuais/neuais/internal/orgs"
 	"github.com/neuais/neuais/models"
 )
@@ -75,11 +76,19 @@ func (s *Service) Get(ctx context.Context, id string) (*models.User, error) {
 	return getInOrg(ctx, s.db, caller.OrgID, id)
 }
 
-// Create adds a user to the caller's organization.
+// Create adds a user to the caller's organization. With an idempotency
+// key, a retry with the same input within 24 hours returns the first
+// result and creates nothing.
 // Errors: unauthorized, forbidden (not an admin), invalid_request on
-// "email", "password" or "role", conflict (e-mail taken, field "email").
-func (s *Service) Create(ctx context.Context, in models.CreateUserInput) (*models.User, error) {
+// "email", "password", "role" or "idempotencyKey", conflict (e-mail taken,
+// field "email"; key reused with another input, field "idempotencyKey").
+func (s *Service) Create(ctx context.Context, in models.CreateUserInput, idempotencyKey string) (*models.User, error) {
 	caller, err := models.RequireAdmin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// The password is in the input: only its hash (in the request hash) is kept.
+	idem, err := idempotency.New(caller.OrgID, "createUser", idempotencyKey, in)
 	if err != nil {
 		return nil, err
 	}
@@ -99,17 +108,17 @@ func (s *Service) Create(ctx context.Context, in models.CreateUserInput) (*model
 	}
 	now := models.Now()
 	user := &models.User{ID: models.NewID(models.PrefixUser), OrgID: caller.OrgID, Email: email, PasswordHash: hash, Role: in.Role, CreatedAt: now, UpdatedAt: now}
-	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	user, _, err = idempotency.Do(ctx, s.db, idem, func(ctx context.Context, tx bun.Tx) (*models.User, string, error) {
 		if err := checkEmailFree(ctx, tx, email, ""); err != nil {
-			return err
+			return nil, "", err
 		}
 		if _, err := tx.NewInsert().Model(user).Exec(ctx); err != nil {
 			if db.IsUniqueViolation(err) {
-				return errEmailTaken
+				return nil, "", errEmailTaken
 			}
-			return fmt.Errorf("users: insert: %w", err)
+			return nil, "", fmt.Errorf("users: insert: %w", err)
 		}
-		return nil
+		return user, user.ID, nil
 	})
 	if err != nil {
 		return nil, err
@@ -216,7 +225,7 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 		if _, err := tx.NewDelete().Model(user).WherePK().Exec(ctx); err != nil {
 			return fmt.Errorf("users: delete: %w", err)
 		}
-		return nil
+		return idempotency.Forget(ctx, tx, user.ID)
 	})
 }
 

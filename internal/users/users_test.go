@@ -27,7 +27,7 @@ func TestLastAdminUnderConcurrency(t *testing.T) {
 			t.Fatal(err)
 		}
 		svc := users.NewService(d, hasher)
-		second, err := svc.Create(as(first), models.CreateUserInput{Email: "b@acme.example", Password: "password-2", Role: models.RoleAdmin})
+		second, err := svc.Create(as(first), models.CreateUserInput{Email: "b@acme.example", Password: "password-2", Role: models.RoleAdmin}, "")
 		if err != nil {
 			t.Fatal(err)
 		}

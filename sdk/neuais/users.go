@@ -2,6 +2,7 @@ package neuais
 
 import (
 	"context"
+	"iter"
 	"net/http"
 	"net/url"
 	"time"
@@ -22,6 +23,9 @@ type CreateUserRequest struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
 	Role     string `json:"role"`
+	// IdempotencyKey makes retries of the same create safe; when empty the
+	// client makes one for this call.
+	IdempotencyKey string `json:"-"`
 }
 
 // UpdateUserRequest is a partial change: empty fields stay as they are.
@@ -44,7 +48,13 @@ type UsersService struct{ c *Client }
 func (c *Client) Users() *UsersService { return &UsersService{c} }
 
 // List returns a page of the organization's users (admins only).
-func (s *UsersService) List(ctx context.Context, opts *ListOptions) (*UserList, error) {
+func (s *UsersService) List(opts ...*ListOptions) (*UserList, error) {
+	return s.ListContext(s.c.ctx, first(opts))
+}
+
+// ListContext is List with a context; opts may be nil.
+// Errors: forbidden (not an admin), invalid_request (limit, offset, sort, fields).
+func (s *UsersService) ListContext(ctx context.Context, opts *ListOptions) (*UserList, error) {
 	var list UserList
 	if err := s.c.do(ctx, http.MethodGet, "/users", opts.values(), nil, &list); err != nil {
 		return nil, err
@@ -52,23 +62,70 @@ func (s *UsersService) List(ctx context.Context, opts *ListOptions) (*UserList, 
 	return &list, nil
 }
 
+// All yields every user, over all pages.
+func (s *UsersService) All(opts ...*ListOptions) iter.Seq2[User, error] {
+	return s.AllContext(s.c.ctx, first(opts))
+}
+
+// AllContext is All with a context; opts may be nil.
+func (s *UsersService) AllContext(ctx context.Context, opts *ListOptions) iter.Seq2[User, error] {
+	o := ListOptions{}
+	if opts != nil {
+		o = *opts
+	}
+	return pages(&o, func() ([]User, Page, error) {
+		list, err := s.ListContext(ctx, &o)
+		if err != nil {
+			return nil, Page{}, err
+		}
+		return list.Users, list.Page, nil
+	})
+}
+
 // Get returns one user.
-func (s *UsersService) Get(ctx context.Context, id string) (*User, error) {
+func (s *UsersService) Get(id string) (*User, error) { return s.GetContext(s.c.ctx, id) }
+
+// GetContext is Get with a context. Errors: not_found, forbidden (others than oneself, for non-admins).
+func (s *UsersService) GetContext(ctx context.Context, id string) (*User, error) {
 	return s.user(ctx, http.MethodGet, "/users/"+url.PathEscape(id), nil)
 }
 
 // Create adds a user to the caller's organization.
-func (s *UsersService) Create(ctx context.Context, req CreateUserRequest) (*User, error) {
-	return s.user(ctx, http.MethodPost, "/users", req)
+func (s *UsersService) Create(req CreateUserRequest) (*User, error) {
+	return s.CreateContext(s.c.ctx, req)
+}
+
+// CreateContext is Create with a context. Errors: invalid_request (email,
+// password, role), conflict (e-mail taken; IdempotencyKey reused with
+// another request), forbidden (not an admin).
+func (s *UsersService) CreateContext(ctx context.Context, req CreateUserRequest) (*User, error) {
+	key := req.IdempotencyKey
+	if key == "" {
+		key = newIdempotencyKey()
+	}
+	var u User
+	if err := s.c.do(ctx, http.MethodPost, "/users", nil, req, &u, "Idempotency-Key", key); err != nil {
+		return nil, err
+	}
+	return &u, nil
 }
 
 // Update changes the fields given.
-func (s *UsersService) Update(ctx context.Context, id string, req UpdateUserRequest) (*User, error) {
+func (s *UsersService) Update(id string, req UpdateUserRequest) (*User, error) {
+	return s.UpdateContext(s.c.ctx, id, req)
+}
+
+// UpdateContext is Update with a context. Errors: not_found, invalid_request,
+// conflict (e-mail taken; demoting the last admin).
+func (s *UsersService) UpdateContext(ctx context.Context, id string, req UpdateUserRequest) (*User, error) {
 	return s.user(ctx, http.MethodPut, "/users/"+url.PathEscape(id), req)
 }
 
-// Delete removes a user.
-func (s *UsersService) Delete(ctx context.Context, id string) error {
+// Delete removes a user; its tokens stop working at once.
+func (s *UsersService) Delete(id string) error { return s.DeleteContext(s.c.ctx, id) }
+
+// DeleteContext is Delete with a context. Errors: not_found, conflict (the last admin).
+func (s *UsersService) DeleteContext(ctx context.Context, id string) error {
 	return s.c.do(ctx, http.MethodDelete, "/users/"+url.PathEscape(id), nil, nil, nil)
 }
 
@@ -78,38 +135,4 @@ func (s *UsersService) user(ctx context.Context, method, path string, body any) 
 		return nil, err
 	}
 	return &u, nil
-}
-
-// Service is one platform component and its health.
-type Service struct {
-	Name    string `json:"name"`
-	Status  string `json:"status"`
-	Version string `json:"version"`
-	Uptime  string `json:"uptime"`
-}
-
-// ServicesService calls the /services routes.
-type ServicesService struct{ c *Client }
-
-// Services returns the services API.
-func (c *Client) Services() *ServicesService { return &ServicesService{c} }
-
-// List returns every component.
-func (s *ServicesService) List(ctx context.Context) ([]Service, error) {
-	var out struct {
-		Services []Service `json:"services"`
-	}
-	if err := s.c.do(ctx, http.MethodGet, "/services", nil, nil, &out); err != nil {
-		return nil, err
-	}
-	return out.Services, nil
-}
-
-// Status returns one component.
-func (s *ServicesService) Status(ctx context.Context, name string) (*Service, error) {
-	var svc Service
-	if err := s.c.do(ctx, http.MethodGet, "/services/"+url.PathEscape(name)+"/status", nil, nil, &svc); err != nil {
-		return nil, err
-	}
-	return &svc, nil
 }

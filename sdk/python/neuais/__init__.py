@@ -1,0 +1,48 @@
+"""Python client of the neuais REST API (/v1), standard library only.
+
+    from neuais import Client
+    client = Client("your-token")
+    agents = client.agents.list()
+"""
+
+from .client import DEFAULT_URL, Agents, Client, Services, Users, login
+from .errors import (
+    ConflictError,
+    ConnectionError,
+    ForbiddenError,
+    InternalError,
+    InvalidRequestError,
+    NeuaisError,
+    NotFoundError,
+    PreconditionFailedError,
+    RateLimitError,
+    ServiceUnavailableError,
+    UnauthorizedError,
+    WaitTimeoutError,
+)
+from .models import (
+    Agent,
+    AgentConfig,
+    AgentStatus,
+    AgentSummary,
+    CreatedAgent,
+    LogLine,
+    Metrics,
+    Page,
+    Point,
+    RateLimit,
+    Role,
+    Service,
+    ServiceStatus,
+    Token,
+    User,
+)
+
+__all__ = [
+    "DEFAULT_URL", "Agents", "Client", "Services", "Users", "login",
+    "ConflictError", "ConnectionError", "ForbiddenError", "InternalError", "InvalidRequestError", "NeuaisError",
+    "NotFoundError", "PreconditionFailedError", "RateLimitError", "ServiceUnavailableError", "UnauthorizedError",
+    "WaitTimeoutError",
+    "Agent", "AgentConfig", "AgentStatus", "AgentSummary", "CreatedAgent", "LogLine", "Metrics", "Page", "Point",
+    "RateLimit", "Role", "Service", "ServiceStatus", "Token", "User",
+]

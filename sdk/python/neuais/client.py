@@ -1,0 +1,406 @@
+"""The client: one bearer token, one base URL, retries, and the resources."""
+
+from __future__ import annotations
+
+import email.utils
+import http.client
+import json
+import os
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterator, Mapping, TypeVar
+
+from . import errors
+from .models import (
+    Agent,
+    AgentStatus,
+    AgentSummary,
+    CreatedAgent,
+    LogLine,
+    Metrics,
+    Page,
+    RateLimit,
+    Role,
+    Service,
+    Token,
+    User,
+    decode,
+)
+
+DEFAULT_URL = "http://localhost:8000"
+
+# Methods a repeat cannot do twice; a POST is one with an Idempotency-Key.
+_IDEMPOTENT = {"GET", "HEAD", "PUT", "DELETE"}
+
+T = TypeVar("T")
+RetryHook = Callable[[int, float, Exception], None]
+# Names for the annotations of classes whose list method hides the builtin.
+Fields = list[str]
+LogLines = list[LogLine]
+
+
+def _api_root(base_url: str | None) -> str:
+    """base_url, else NEUAIS_URL, else the local server; the server's root
+    with or without /v1, returned with /v1."""
+    url = (base_url or os.environ.get("NEUAIS_URL") or DEFAULT_URL).rstrip("/")
+    return url if url.endswith("/v1") else url + "/v1"
+
+
+def _query(params: Mapping[str, Any]) -> str:
+    q = {}
+    for k, v in params.items():
+        if v is None:
+            continue
+        if isinstance(v, bool):
+            v = "true" if v else "false"
+        elif isinstance(v, (list, tuple)):
+            v = ",".join(v)
+        q[k] = str(v)
+    return "?" + urllib.parse.urlencode(q) if q else ""
+
+
+def _duration(v: float | str | None) -> str | None:
+    """A duration as the API takes it: "30s", or seconds as a number."""
+    if v is None or isinstance(v, str):
+        return v
+    return f"{v:g}s"
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        when = email.utils.parsedate_to_datetime(value)
+        return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+class _Transport:
+    def __init__(self, token: str, base_url: str | None, timeout: float, max_retries: int,
+                 max_retry_wait: float, on_retry: RetryHook | None) -> None:
+        self.root = _api_root(base_url)
+        self.token = token
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.max_retry_wait = max_retry_wait
+        self.on_retry = on_retry
+        self.rate_limit: RateLimit | None = None
+
+    def open(self, method: str, path: str, body: Any = None, headers: Mapping[str, str] | None = None,
+             stream: bool = False) -> http.client.HTTPResponse:
+        """Sends a request, retrying 429 and 503 (after Retry-After) and, for
+        idempotent requests, connection errors; answers the response of a
+        2xx, raises the typed error otherwise."""
+        data = None if body is None else json.dumps(body).encode()
+        hdrs = {"Accept": "text/event-stream" if stream else "application/json"}
+        if data is not None:
+            hdrs["Content-Type"] = "application/json"
+        if self.token:
+            hdrs["Authorization"] = "Bearer " + self.token
+        hdrs.update(headers or {})
+        idempotent = method in _IDEMPOTENT or "Idempotency-Key" in hdrs
+        attempt = 0
+        while True:
+            req = urllib.request.Request(self.root + path, data=data, headers=hdrs, method=method)
+            try:
+                res: http.client.HTTPResponse = urllib.request.urlopen(req, timeout=self.timeout)
+                self._note_limits(res)
+                return res
+            except urllib.error.HTTPError as e:
+                self._note_limits(e)
+                raw = e.read()
+                try:
+                    parsed = json.loads(raw)
+                except ValueError:
+                    parsed = None
+                err = errors.from_envelope(e.code, parsed)
+                wait = _retry_after(e.headers.get("Retry-After"))
+                if e.code not in (429, 503) or attempt >= self.max_retries:
+                    raise err from None
+                if wait is None:
+                    wait = self._backoff(attempt)
+                if wait > self.max_retry_wait:
+                    raise err from None
+                fail: Exception = err
+            except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
+                reason = getattr(e, "reason", e)
+                conn = errors.ConnectionError(f"{method} {path}: {reason}")
+                if not idempotent or attempt >= self.max_retries:
+                    raise conn from e
+                wait, fail = self._backoff(attempt), conn
+            attempt += 1
+            if self.on_retry:
+                self.on_retry(attempt, wait, fail)
+            time.sleep(wait)
+
+    @staticmethod
+    def _backoff(attempt: int) -> float:
+        return float(min(0.25 * 2**attempt, 8.0))
+
+    def _note_limits(self, res: Any) -> None:
+        h = res.headers
+        try:
+            self.rate_limit = RateLimit(int(h["X-RateLimit-Limit"]), int(h["X-RateLimit-Remaining"]),
+                                        datetime.fromtimestamp(int(h["X-RateLimit-Reset"]), timezone.utc))
+        except (KeyError, TypeError, ValueError):
+            pass
+
+    def call(self, method: str, path: str, body: Any = None, headers: Mapping[str, str] | None = None) -> tuple[Any, http.client.HTTPResponse]:
+        with self.open(method, path, body, headers) as res:
+            raw = res.read()
+        return (json.loads(raw) if raw else None), res
+
+
+def _page(tp: type[T], key: str, body: Any) -> Page[T]:
+    return Page([decode(tp, v) for v in body[key]], body["total"], body["limit"], body["offset"], body["has_more"])
+
+
+def _agent(body: Any, res: http.client.HTTPResponse) -> Agent:
+    a: Agent = decode(Agent, body)
+    a.etag = res.headers.get("ETag")
+    return a
+
+
+def _all(fetch: Callable[[int], Page[T]]) -> Iterator[T]:
+    offset = 0
+    while True:
+        page = fetch(offset)
+        yield from page.items
+        if not page.has_more or not page.items:
+            return
+        offset = page.offset + len(page.items)
+
+
+def _path(*parts: str) -> str:
+    return "/" + "/".join(urllib.parse.quote(p, safe="") for p in parts)
+
+
+class Agents:
+    def __init__(self, t: _Transport) -> None:
+        self._t = t
+
+    def list(self, *, status: AgentStatus | None = None, region: str | None = None, name_prefix: str | None = None,
+             limit: int | None = None, offset: int | None = None, sort: str | None = None,
+             fields: Fields | None = None) -> Page[AgentSummary]:
+        """One page of the organization's agents."""
+        q = _query({"status": status, "region": region, "name_prefix": name_prefix, "limit": limit,
+                    "offset": offset, "sort": sort, "fields": fields})
+        body, _ = self._t.call("GET", "/agents" + q)
+        return _page(AgentSummary, "agents", body)
+
+    def all(self, *, status: AgentStatus | None = None, region: str | None = None, name_prefix: str | None = None,
+            limit: int | None = None, sort: str | None = None, fields: Fields | None = None) -> Iterator[AgentSummary]:
+        """Every agent, page after page."""
+        return _all(lambda off: self.list(status=status, region=region, name_prefix=name_prefix, limit=limit,
+                                          offset=off, sort=sort, fields=fields))
+
+    def get(self, id: str) -> Agent:
+        return _agent(*self._t.call("GET", _path("agents", id)))
+
+    def create(self, name: str, runtime: str, binary_url: str, *, config: Mapping[str, Any] | None = None,
+               environment: Mapping[str, str] | None = None, region: str | None = None,
+               binary_sha256: str | None = None, idempotency_key: str | None = None) -> CreatedAgent:
+        """Creates an agent. It carries an Idempotency-Key (a new one unless
+        given), so a retry after a lost answer never creates twice."""
+        body: dict[str, Any] = {"name": name, "runtime": runtime, "binary_url": binary_url}
+        for k, v in (("config", config), ("environment", environment), ("region", region), ("binary_sha256", binary_sha256)):
+            if v is not None:
+                body[k] = v
+        key = idempotency_key or str(uuid.uuid4())
+        out, _ = self._t.call("POST", "/agents", body, {"Idempotency-Key": key})
+        created: CreatedAgent = decode(CreatedAgent, out)
+        return created
+
+    def update(self, id: str, *, name: str | None = None, runtime: str | None = None, binary_url: str | None = None,
+               binary_sha256: str | None = None, config: Mapping[str, Any] | None = None,
+               environment: Mapping[str, str] | None = None, if_match: str | None = None) -> Agent:
+        """Changes the fields given; with if_match, only if the agent is unchanged."""
+        body = {k: v for k, v in (("name", name), ("runtime", runtime), ("binary_url", binary_url),
+                                  ("binary_sha256", binary_sha256), ("config", config),
+                                  ("environment", environment)) if v is not None}
+        return _agent(*self._t.call("PUT", _path("agents", id), body, {"If-Match": if_match} if if_match else None))
+
+    def delete(self, id: str, *, if_match: str | None = None) -> str:
+        out, _ = self._t.call("DELETE", _path("agents", id), None, {"If-Match": if_match} if if_match else None)
+        return str(out["message"])
+
+    def start(self, id: str) -> Agent:
+        return _agent(*self._t.call("POST", _path("agents", id, "start")))
+
+    def stop(self, id: str) -> Agent:
+        return _agent(*self._t.call("POST", _path("agents", id, "stop")))
+
+    def restart(self, id: str) -> Agent:
+        return _agent(*self._t.call("POST", _path("agents", id, "restart")))
+
+    def scale(self, id: str, replicas: int) -> Agent:
+        return _agent(*self._t.call("POST", _path("agents", id, "scale"), {"replicas": replicas}))
+
+    def wait(self, id: str, status: AgentStatus, *, timeout: float | str | None = None) -> Agent:
+        """Answers once the agent has status; WaitTimeoutError at the timeout
+        (seconds, or a duration such as "30s"; the server's default when None)."""
+        q = _query({"status": status, "timeout": _duration(timeout)})
+        return _agent(*self._t.call("GET", _path("agents", id, "wait") + q))
+
+    def logs(self, id: str, *, tail: int | None = None, since: float | str | None = None,
+             level: str | None = None) -> LogLines:
+        """Log lines, oldest first (the last 100 unless tail says otherwise)."""
+        q = _query({"tail": tail, "since": _duration(since), "level": level})
+        body, _ = self._t.call("GET", _path("agents", id, "logs") + q)
+        return [decode(LogLine, v) for v in body["logs"]]
+
+    def follow_logs(self, id: str, *, tail: int | None = None, since: float | str | None = None,
+                    level: str | None = None, last_event_id: int | None = None,
+                    max_reconnects: int = 10) -> Iterator[LogLine]:
+        """Yields log lines as they are written, over Server-Sent Events.
+        A broken stream or a server shutting down is reconnected with
+        Last-Event-ID, so no line is lost or repeated; after max_reconnects
+        failed attempts in a row the last error is raised. The stream ends
+        with the agent (NotFoundError) or the token (UnauthorizedError)."""
+        last = last_event_id
+        failures = 0
+        while True:
+            params: dict[str, Any] = {"follow": True, "level": level}
+            if last is None:
+                params.update(tail=tail, since=_duration(since))
+            headers = {"Last-Event-ID": str(last)} if last is not None else None
+            try:
+                res = self._t.open("GET", _path("agents", id, "logs") + _query(params), headers=headers, stream=True)
+                failures = 0
+                with res:
+                    for ev_id, event, data in _sse(res):
+                        if event == "error":
+                            raise errors.from_envelope(0, json.loads(data))
+                        line: LogLine = decode(LogLine, json.loads(data))
+                        if ev_id:
+                            line.id = last = int(ev_id)
+                        yield line
+            except (errors.ConnectionError, errors.ServiceUnavailableError, OSError, http.client.HTTPException) as e:
+                failures += 1
+                if failures > max_reconnects:
+                    raise
+                if self._t.on_retry:
+                    self._t.on_retry(failures, self._t._backoff(failures - 1), e)
+                time.sleep(self._t._backoff(failures - 1))
+
+    def metrics(self, id: str, *, period: str | None = None, metric: str | None = None) -> Metrics:
+        q = _query({"period": period, "metric": metric})
+        body, _ = self._t.call("GET", _path("agents", id, "metrics") + q)
+        m: Metrics = decode(Metrics, body["metrics"])
+        return m
+
+
+def _sse(res: http.client.HTTPResponse) -> Iterator[tuple[str, str, str]]:
+    """The (id, event, data) of each event of a Server-Sent Events body."""
+    ev_id, event = "", ""
+    data: list[str] = []
+    for raw in res:
+        line = raw.decode().rstrip("\r\n")
+        if not line:
+            if data:
+                yield ev_id, event, "\n".join(data)
+            ev_id, event, data = "", "", []
+            continue
+        if line.startswith(":"):
+            continue
+        name, _, value = line.partition(":")
+        value = value[1:] if value.startswith(" ") else value
+        if name == "id":
+            ev_id = value
+        elif name == "event":
+            event = value
+        elif name == "data":
+            data.append(value)
+
+
+class Services:
+    def __init__(self, t: _Transport) -> None:
+        self._t = t
+
+    def list(self, *, limit: int | None = None, offset: int | None = None, sort: str | None = None,
+             fields: Fields | None = None) -> Page[Service]:
+        """One page of the platform's components, each checked now."""
+        body, _ = self._t.call("GET", "/services" + _query({"limit": limit, "offset": offset, "sort": sort, "fields": fields}))
+        return _page(Service, "services", body)
+
+    def all(self, *, limit: int | None = None, sort: str | None = None, fields: Fields | None = None) -> Iterator[Service]:
+        return _all(lambda off: self.list(limit=limit, offset=off, sort=sort, fields=fields))
+
+    def status(self, name: str) -> Service:
+        body, _ = self._t.call("GET", _path("services", name, "status"))
+        s: Service = decode(Service, body)
+        return s
+
+
+class Users:
+    def __init__(self, t: _Transport) -> None:
+        self._t = t
+
+    def list(self, *, limit: int | None = None, offset: int | None = None, sort: str | None = None,
+             fields: Fields | None = None) -> Page[User]:
+        body, _ = self._t.call("GET", "/users" + _query({"limit": limit, "offset": offset, "sort": sort, "fields": fields}))
+        return _page(User, "users", body)
+
+    def all(self, *, limit: int | None = None, sort: str | None = None, fields: Fields | None = None) -> Iterator[User]:
+        return _all(lambda off: self.list(limit=limit, offset=off, sort=sort, fields=fields))
+
+    def get(self, id: str, *, fields: Fields | None = None) -> User:
+        body, _ = self._t.call("GET", _path("users", id) + _query({"fields": fields}))
+        u: User = decode(User, body)
+        return u
+
+    def create(self, email: str, password: str, role: Role) -> User:
+        body, _ = self._t.call("POST", "/users", {"email": email, "password": password, "role": role})
+        u: User = decode(User, body)
+        return u
+
+    def update(self, id: str, *, email: str | None = None, password: str | None = None, role: Role | None = None) -> User:
+        patch = {k: v for k, v in (("email", email), ("password", password), ("role", role)) if v is not None}
+        body, _ = self._t.call("PUT", _path("users", id), patch)
+        u: User = decode(User, body)
+        return u
+
+    def delete(self, id: str) -> str:
+        body, _ = self._t.call("DELETE", _path("users", id))
+        return str(body["message"])
+
+
+class Client:
+    """A client of the API with one bearer token.
+
+    base_url is the server's root, with or without /v1 (else NEUAIS_URL,
+    else http://localhost:8000). 429 and 503 answers are retried after
+    their Retry-After (up to max_retries times, and only when it is at most
+    max_retry_wait seconds); idempotent requests (GET, PUT, DELETE, and
+    creates, which carry an Idempotency-Key) are retried on connection
+    errors too. on_retry(attempt, delay, error) is called before each retry.
+    """
+
+    def __init__(self, token: str, *, base_url: str | None = None, timeout: float = 60.0, max_retries: int = 3,
+                 max_retry_wait: float = 120.0, on_retry: RetryHook | None = None) -> None:
+        self._t = _Transport(token, base_url, timeout, max_retries, max_retry_wait, on_retry)
+        self.agents = Agents(self._t)
+        self.services = Services(self._t)
+        self.users = Users(self._t)
+
+    @property
+    def base_url(self) -> str:
+        """The API root requests go to, ending in /v1."""
+        return self._t.root
+
+    @property
+    def rate_limit(self) -> RateLimit | None:
+        """The rate-limit figures of the last answer, None before one."""
+        return self._t.rate_limit
+
+
+def login(email: str, password: str, *, base_url: str | None = None) -> Token:
+    """Exchanges an e-mail and password for a token."""
+    body, _ = _Transport("", base_url, 60.0, 3, 120.0, None).call("POST", "/auth/token", {"email": email, "password": password})
+    tok: Token = decode(Token, body)
+    return tok

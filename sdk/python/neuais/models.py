@@ -1,0 +1,192 @@
+"""The API's request and response models, as the server's OpenAPI document
+describes them (tests/test_drift.py checks them against /v1/openapi.json).
+A field that fields= may leave out, or that the server may omit, is
+Optional."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import types
+import typing
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, Iterator, Literal, TypeVar, Union
+
+AgentStatus = Literal["deploying", "running", "stopped", "error", "stopping", "starting", "restarting"]
+Role = Literal["admin", "developer", "viewer"]
+ServiceStatus = Literal["healthy", "degraded", "unhealthy"]
+
+
+@dataclass
+class AgentConfig:
+    cpu: str
+    memory: str
+    replicas: int
+
+
+@dataclass
+class AgentSummary:
+    """An agent as lists show it (no environment or endpoints)."""
+
+    id: str | None = None
+    name: str | None = None
+    status: AgentStatus | None = None
+    replicas: int | None = None
+    region: str | None = None
+    runtime: str | None = None
+    binary_url: str | None = None
+    config: AgentConfig | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass
+class Agent:
+    """One agent; environment is None for viewers. etag comes from the ETag
+    header, for if_match."""
+
+    id: str
+    name: str
+    status: AgentStatus
+    replicas: int
+    region: str
+    runtime: str
+    binary_url: str
+    binary_sha256: str
+    config: AgentConfig
+    environment: dict[str, str] | None
+    endpoints: list[str]
+    created_at: datetime
+    updated_at: datetime
+    etag: str | None = field(default=None, metadata={"header": "ETag"})
+
+
+@dataclass
+class CreatedAgent:
+    id: str
+    name: str
+    status: AgentStatus
+    created_at: datetime
+
+
+@dataclass
+class User:
+    """A user; every field may be left out by fields=."""
+
+    id: str | None = None
+    email: str | None = None
+    role: Role | None = None
+    organization_id: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass
+class Service:
+    """A platform component and its health."""
+
+    name: str | None = None
+    status: ServiceStatus | None = None
+    version: str | None = None
+    uptime: str | None = None
+
+
+@dataclass
+class LogLine:
+    """One log line; replica 0 is the platform's own lines about the agent.
+    id is the stream's event id (follow_logs only)."""
+
+    timestamp: datetime
+    level: str
+    message: str
+    replica: int
+    id: int | None = field(default=None, metadata={"sse": "id"})
+
+
+@dataclass
+class Point:
+    timestamp: datetime
+    value: float
+
+
+@dataclass
+class Metrics:
+    """An agent's series; one not asked for is None."""
+
+    cpu: list[Point] | None = None
+    memory: list[Point] | None = None
+    network: list[Point] | None = None
+
+
+@dataclass
+class Token:
+    access_token: str
+    token_type: str
+    expires_in: int
+
+
+@dataclass
+class RateLimit:
+    """The X-RateLimit-* figures of the last answer."""
+
+    limit: int
+    remaining: int
+    reset: datetime
+
+
+T = TypeVar("T")
+
+
+@dataclass
+class Page(Generic[T]):
+    """One page of a list; iterating it iterates its items."""
+
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+    has_more: bool
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> T:
+        return self.items[i]
+
+
+def decode(tp: Any, value: Any) -> Any:
+    """value (decoded JSON) as type tp: dataclasses by their fields,
+    datetimes from RFC 3339, lists, dicts, Optional and Literal."""
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        if value is None:
+            return None
+        inner = [a for a in typing.get_args(tp) if a is not type(None)]
+        return decode(inner[0], value)
+    if value is None:
+        raise ValueError(f"null for {tp}")
+    if origin is Literal:
+        return value
+    if origin is list:
+        (item,) = typing.get_args(tp)
+        return [decode(item, v) for v in value]
+    if origin is dict:
+        return dict(value)
+    if tp is datetime:
+        return datetime.fromisoformat(value)
+    if tp is float:
+        return float(value)
+    if dataclasses.is_dataclass(tp):
+        hints = typing.get_type_hints(tp, vars(sys.modules[__name__]))
+        kwargs = {}
+        for f in dataclasses.fields(tp):
+            if f.metadata:
+                continue
+            if f.name in value:
+                kwargs[f.name] = decode(hints[f.name], value[f.name])
+        return tp(**kwargs)
+    return value

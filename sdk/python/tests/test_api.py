@@ -1,0 +1,245 @@
+"""Every method against the real server the Go test started."""
+
+from __future__ import annotations
+
+import threading
+import time
+import unittest
+from datetime import datetime
+
+import neuais
+from neuais import Client
+
+from .support import client, control, env, running_agent, unique
+
+
+class RetryLog:
+    """An on_retry hook that records each retry and signals the first."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, float, Exception]] = []
+        self.first = threading.Event()
+
+    def __call__(self, attempt: int, delay: float, err: Exception) -> None:
+        self.calls.append((attempt, delay, err))
+        self.first.set()
+
+
+class TestAuth(unittest.TestCase):
+    def test_login(self) -> None:
+        tok = neuais.login(env("NEUAIS_TEST_EMAIL"), env("NEUAIS_TEST_PASSWORD"))
+        self.assertEqual(tok.token_type, "Bearer")
+        self.assertGreater(tok.expires_in, 0)
+        me = Client(tok.access_token).users.list(fields=["email"])
+        self.assertIn(env("NEUAIS_TEST_EMAIL"), [u.email for u in me])
+
+    def test_bad_password_and_token(self) -> None:
+        with self.assertRaises(neuais.UnauthorizedError) as cm:
+            neuais.login(env("NEUAIS_TEST_EMAIL"), "wrong-password")
+        self.assertEqual((cm.exception.status, cm.exception.code), (401, "unauthorized"))
+        with self.assertRaises(neuais.UnauthorizedError):
+            Client("not-a-token").agents.list()
+
+
+class TestBaseURL(unittest.TestCase):
+    def test_forms(self) -> None:
+        root = env("NEUAIS_URL")
+        self.assertEqual(client().base_url, root + "/v1")  # from NEUAIS_URL
+        for base in (root, root + "/", root + "/v1", root + "/v1/"):
+            c = Client(env("NEUAIS_TOKEN"), base_url=base)
+            self.assertEqual(c.base_url, root + "/v1")
+            c.services.list()
+
+
+class TestAgents(unittest.TestCase):
+    def test_lifecycle(self) -> None:
+        c = client()
+        name = unique("life")
+        created = c.agents.create(name, "go", env("NEUAIS_TEST_AGENT_URL"), config={"replicas": 1, "memory": "64Mi"},
+                                  environment={"TICK_MS": "200", "GREETING": "hi"})
+        self.assertEqual((created.name, created.status), (name, "deploying"))
+        self.assertIsInstance(created.created_at, datetime)
+        agent = c.agents.wait(created.id, "running", timeout=30)
+        self.assertEqual((agent.status, agent.replicas, agent.config.memory), ("running", 1, "64Mi"))
+        self.assertEqual(agent.environment, {"TICK_MS": "200", "GREETING": "hi"})
+        self.assertTrue(agent.etag)
+        got = c.agents.get(created.id)
+        self.assertEqual((got.id, got.runtime, got.binary_url), (created.id, "go", env("NEUAIS_TEST_AGENT_URL")))
+        self.assertEqual(len(got.endpoints), 1)
+
+        updated = c.agents.update(created.id, environment={"TICK_MS": "200", "GREETING": "ho"}, if_match=got.etag)
+        self.assertEqual(updated.environment, {"TICK_MS": "200", "GREETING": "ho"})
+        with self.assertRaises(neuais.PreconditionFailedError) as cm:
+            c.agents.update(created.id, config={"memory": "128Mi"}, if_match=got.etag)
+        self.assertEqual(cm.exception.status, 412)
+
+        self.assertEqual(c.agents.scale(created.id, 2).replicas, 2)
+        self.assertEqual(c.agents.wait(created.id, "running", timeout="30s").config.replicas, 2)
+        self.assertEqual(c.agents.stop(created.id).status, "stopping")
+        self.assertEqual(c.agents.wait(created.id, "stopped", timeout="30s").status, "stopped")
+        self.assertEqual(c.agents.start(created.id).status, "starting")
+        c.agents.wait(created.id, "running", timeout="30s")
+        self.assertEqual(c.agents.restart(created.id).status, "restarting")
+        current = c.agents.wait(created.id, "running", timeout="30s")
+
+        self.assertEqual(c.agents.delete(created.id, if_match=current.etag), "Agent deleted successfully")
+        with self.assertRaises(neuais.NotFoundError) as nf:
+            c.agents.get(created.id)
+        self.assertEqual((nf.exception.status, nf.exception.code), (404, "not_found"))
+
+    def test_wait_timeout(self) -> None:
+        c = client()
+        created = c.agents.create(unique("idle"), "go", env("NEUAIS_TEST_AGENT_URL"))
+        with self.assertRaises(neuais.WaitTimeoutError) as cm:
+            c.agents.wait(created.id, "stopped", timeout="10ms")
+        self.assertEqual(cm.exception.status, 408)
+        self.assertIn(cm.exception.details["status"], ("deploying", "running"))
+        c.agents.delete(created.id)
+
+    def test_errors(self) -> None:
+        c = client()
+        with self.assertRaises(neuais.InvalidRequestError) as cm:
+            c.agents.create(unique("bad"), "go", env("NEUAIS_TEST_AGENT_URL"), config={"replicas": 0})
+        e = cm.exception
+        self.assertEqual((e.status, e.code, e.field), (400, "invalid_request", "config.replicas"))
+        self.assertTrue(e.message)
+        name = unique("twice")
+        first = c.agents.create(name, "go", env("NEUAIS_TEST_AGENT_URL"))
+        with self.assertRaises(neuais.ConflictError) as conflict:
+            c.agents.create(name, "go", env("NEUAIS_TEST_AGENT_URL"))
+        self.assertEqual(conflict.exception.status, 409)
+        viewer_email = unique("viewer") + "@example.com"
+        c.users.create(viewer_email, "viewer-password-1", "viewer")
+        viewer = Client(neuais.login(viewer_email, "viewer-password-1").access_token)
+        with self.assertRaises(neuais.ForbiddenError) as forbidden:
+            viewer.agents.delete(first.id)
+        self.assertEqual(forbidden.exception.status, 403)
+        self.assertIsNone(viewer.agents.get(first.id).environment)
+        c.agents.delete(first.id)
+
+    def test_idempotency_key(self) -> None:
+        c = client()
+        name = unique("idem")
+        a = c.agents.create(name, "go", env("NEUAIS_TEST_AGENT_URL"), idempotency_key="key-" + name)
+        b = c.agents.create(name, "go", env("NEUAIS_TEST_AGENT_URL"), idempotency_key="key-" + name)
+        self.assertEqual(a.id, b.id)
+        self.assertEqual(c.agents.list(name_prefix=name).total, 1)
+        c.agents.delete(a.id)
+
+    def test_list_filters_and_pages(self) -> None:
+        c = client()
+        prefix = unique("page")
+        ids = {c.agents.create(f"{prefix}-{i}", "go", env("NEUAIS_TEST_AGENT_URL")).id for i in range(3)}
+        page = c.agents.list(name_prefix=prefix, limit=2, sort="name:asc", fields=["id", "name"])
+        self.assertEqual((page.total, page.limit, page.offset, page.has_more, len(page)), (3, 2, 0, True, 2))
+        self.assertIsNone(page[0].status)  # not selected
+        self.assertEqual([a.name for a in page], [f"{prefix}-0", f"{prefix}-1"])
+        self.assertEqual({a.id for a in c.agents.all(name_prefix=prefix, limit=2)}, ids)
+        self.assertEqual(c.agents.list(name_prefix=prefix, offset=2).items[0].name, f"{prefix}-2")
+        self.assertEqual(c.agents.list(name_prefix=prefix, status="stopped").total, 0)
+        self.assertEqual(c.agents.list(name_prefix=prefix, region="local").total, 3)
+        for i in ids:
+            c.agents.delete(i)
+
+
+class TestLive(unittest.TestCase):
+    def test_logs_and_metrics(self) -> None:
+        c = client()
+        id = running_agent(c, "logs")
+        lines = c.agents.follow_logs(id)
+        first = [next(lines) for _ in range(10)]
+        lines.close()  # type: ignore[attr-defined]
+        self.assertTrue(all(line.id for line in first))
+        tail = c.agents.logs(id, tail=3)
+        self.assertEqual(len(tail), 3)
+        self.assertIsInstance(tail[0].timestamp, datetime)
+        warns = c.agents.logs(id, level="warn", since="1h", tail=1000)
+        self.assertTrue(warns and all(line.level == "warn" for line in warns))
+        cpu = c.agents.metrics(id, period="1h", metric="cpu")
+        self.assertIsNotNone(cpu.cpu)
+        self.assertIsNone(cpu.memory)
+        every = c.agents.metrics(id)
+        for series in (every.cpu, every.memory, every.network):
+            self.assertIsInstance(series, list)
+        c.agents.delete(id)
+
+    def test_follow_across_a_restart(self) -> None:
+        retries = RetryLog()
+        c = client(on_retry=retries)
+        id = running_agent(c, "follow")
+        lines = c.agents.follow_logs(id, tail=5)
+        got = [next(lines) for _ in range(15)]
+        control("restart")
+        got += [next(lines) for _ in range(40)]
+        lines.close()  # type: ignore[attr-defined]
+        self.assertTrue(retries.calls, "the stream was never reconnected")
+        stored = [(line.timestamp, line.message, line.replica) for line in c.agents.logs(id, tail=10000)]
+        followed = [(line.timestamp, line.message, line.replica) for line in got]
+        start = stored.index(followed[0])
+        self.assertEqual(followed, stored[start:start + len(followed)], "a line lost or repeated")
+        ids = [line.id for line in got]
+        self.assertEqual(ids, sorted(set(ids)))
+        c.agents.delete(id)
+
+
+class TestRetries(unittest.TestCase):
+    def test_connection_errors(self) -> None:
+        retries = RetryLog()
+        c = client(on_retry=retries, max_retries=20)
+        id = c.agents.create(unique("down"), "go", env("NEUAIS_TEST_AGENT_URL")).id
+        control("stop")
+        try:
+            with self.assertRaises(neuais.ConnectionError):
+                c.agents.restart(id)  # not idempotent: never retried
+            self.assertEqual(retries.calls, [])
+            result: list[object] = []
+            name = unique("during")
+            t = threading.Thread(target=lambda: result.append(
+                c.agents.create(name, "go", env("NEUAIS_TEST_AGENT_URL"))))
+            t.start()
+            self.assertTrue(retries.first.wait(30), "no retry")
+            self.assertIsInstance(retries.calls[0][2], neuais.ConnectionError)
+        finally:
+            control("start")
+        t.join(60)
+        self.assertEqual(len(result), 1)
+        self.assertEqual(c.agents.list(name_prefix=name).total, 1)
+        self.assertEqual(c.agents.get(id).id, id)  # GETs go on
+
+    def test_rate_limit(self) -> None:
+        budget = int(env("NEUAIS_TEST_LIMITED_BUDGET"))
+        base, token = env("NEUAIS_TEST_LIMITED_URL"), env("NEUAIS_TEST_LIMITED_TOKEN")
+        for _ in range(3):  # a window that ends between refusal and retry: again
+            once = Client(token, base_url=base, max_retries=0)
+            refused = None
+            for _ in range(2 * budget + 2):
+                try:
+                    once.users.list()
+                except neuais.RateLimitError as e:
+                    refused = e
+                    break
+            assert refused is not None, "never refused"
+            self.assertEqual((refused.status, refused.code), (429, "rate_limit_exceeded"))
+            self.assertGreaterEqual(refused.retry_after or 0, 1)
+            limits = once.rate_limit
+            assert limits is not None
+            self.assertEqual((limits.limit, limits.remaining), (budget, 0))
+            with self.assertRaises(neuais.RateLimitError):
+                Client(token, base_url=base, max_retry_wait=0).users.list()  # longer than allowed: no wait
+
+            retries = RetryLog()
+            patient = Client(token, base_url=base, on_retry=retries)
+            began = time.monotonic()
+            patient.users.list()
+            elapsed = time.monotonic() - began
+            if not retries.calls:
+                continue
+            attempt, delay, err = retries.calls[0]
+            self.assertIsInstance(err, neuais.RateLimitError)
+            self.assertGreaterEqual(delay, 1)
+            self.assertGreaterEqual(elapsed, delay)
+            after = patient.rate_limit
+            assert after is not None
+            self.assertGreater(after.reset, limits.reset)
+            return
+        self.fail("every window ended before the retry")

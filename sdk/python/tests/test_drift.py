@@ -1,0 +1,159 @@
+"""The models and method parameters against the server's /v1/openapi.json:
+the same field names, Optional exactly where some schema the model stands
+for leaves the field out, the same enum values."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+import types
+import typing
+import unittest
+import urllib.request
+from typing import Any, Callable, Literal, Union
+
+from neuais import models
+from neuais.client import Agents, Services, Users
+
+from .support import env
+
+# (model, method, path, where in the 2xx body: property names, [] for items)
+RESPONSES: list[tuple[type, str, str, list[str]]] = [
+    (models.AgentSummary, "get", "/agents", ["agents", "[]"]),
+    (models.AgentConfig, "get", "/agents/{id}", ["config"]),
+    (models.CreatedAgent, "post", "/agents", []),
+    (models.Agent, "get", "/agents/{id}", []),
+    (models.Agent, "put", "/agents/{id}", []),
+    (models.Agent, "post", "/agents/{id}/start", []),
+    (models.Agent, "post", "/agents/{id}/stop", []),
+    (models.Agent, "post", "/agents/{id}/restart", []),
+    (models.Agent, "post", "/agents/{id}/scale", []),
+    (models.Agent, "get", "/agents/{id}/wait", []),
+    (models.LogLine, "get", "/agents/{id}/logs", ["logs", "[]"]),
+    (models.Metrics, "get", "/agents/{id}/metrics", ["metrics"]),
+    (models.Point, "get", "/agents/{id}/metrics", ["metrics", "cpu", "[]"]),
+    (models.Service, "get", "/services", ["services", "[]"]),
+    (models.Service, "get", "/services/{name}/status", []),
+    (models.User, "get", "/users", ["users", "[]"]),
+    (models.User, "get", "/users/{id}", []),
+    (models.User, "post", "/users", []),
+    (models.User, "put", "/users/{id}", []),
+    (models.Token, "post", "/auth/token", []),
+]
+
+# Paged lists: (path, the items' key)
+LISTS = [("/agents", "agents"), ("/services", "services"), ("/users", "users")]
+
+# (method, path, SDK method, what it sends that the route does not name)
+QUERIES: list[tuple[str, str, Callable[..., Any], set[str]]] = [
+    ("get", "/agents", Agents.list, set()),
+    ("get", "/agents/{id}/wait", Agents.wait, set()),
+    ("get", "/agents/{id}/logs", Agents.logs, set()),
+    ("get", "/agents/{id}/metrics", Agents.metrics, set()),
+    ("get", "/services", Services.list, set()),
+    ("get", "/users", Users.list, set()),
+    ("get", "/users/{id}", Users.get, set()),
+]
+
+BODIES: list[tuple[str, str, Callable[..., Any] | None, set[str]]] = [
+    ("post", "/agents", Agents.create, {"idempotency_key"}),
+    ("put", "/agents/{id}", Agents.update, {"if_match"}),
+    ("post", "/agents/{id}/scale", Agents.scale, set()),
+    ("post", "/users", Users.create, set()),
+    ("put", "/users/{id}", Users.update, set()),
+    ("post", "/auth/token", None, set()),  # login(email, password)
+]
+
+
+def _types(s: dict[str, Any]) -> set[str]:
+    t = s.get("type", "object")
+    return set(t) if isinstance(t, list) else {t}
+
+
+def _optional(tp: Any) -> bool:
+    return typing.get_origin(tp) in (Union, types.UnionType) and type(None) in typing.get_args(tp)
+
+
+def _literal(tp: Any) -> tuple[Any, ...] | None:
+    if _optional(tp):
+        tp = next(a for a in typing.get_args(tp) if a is not type(None))
+    return typing.get_args(tp) if typing.get_origin(tp) is Literal else None
+
+
+class TestDrift(unittest.TestCase):
+    doc: dict[str, Any]
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        with urllib.request.urlopen(env("NEUAIS_URL") + "/v1/openapi.json", timeout=30) as res:
+            cls.doc = json.load(res)
+
+    def op(self, method: str, path: str) -> dict[str, Any]:
+        op: dict[str, Any] = self.doc["paths"][path][method]
+        return op
+
+    def response(self, method: str, path: str, where: list[str]) -> dict[str, Any]:
+        responses = self.op(method, path)["responses"]
+        ok = next(v for k, v in responses.items() if k.startswith("2"))
+        s: dict[str, Any] = ok["content"]["application/json"]["schema"]
+        for step in where:
+            s = s["items"] if step == "[]" else s["properties"][step]
+        return s
+
+    def test_models(self) -> None:
+        required: dict[type, dict[str, bool]] = {}
+        for model, method, path, where in RESPONSES:
+            with self.subTest(model=model.__name__, route=f"{method} {path}"):
+                s = self.response(method, path, where)
+                own = [f for f in dataclasses.fields(model) if not f.metadata]
+                self.assertEqual({f.name for f in own}, set(s["properties"]))
+                hints = typing.get_type_hints(model, vars(models))
+                for f in own:
+                    prop = s["properties"][f.name]
+                    if "enum" in prop:
+                        self.assertEqual(set(_literal(hints[f.name]) or ()), set(prop["enum"]) - {None}, f.name)
+                    if "date-time" == prop.get("format"):
+                        self.assertIn("datetime", str(hints[f.name]), f.name)
+                    always = f.name in s.get("required", []) and "null" not in _types(prop)
+                    req = required.setdefault(model, {})
+                    req[f.name] = req.get(f.name, True) and always
+        for model, req in required.items():
+            hints = typing.get_type_hints(model, vars(models))
+            for name, always in req.items():
+                with self.subTest(model=model.__name__, field=name):
+                    self.assertEqual(_optional(hints[name]), not always)
+
+    def test_pages(self) -> None:
+        page_fields = {f.name for f in dataclasses.fields(models.Page)} - {"items"}
+        for path, key in LISTS:
+            with self.subTest(path=path):
+                s = self.response("get", path, [])
+                self.assertEqual(set(s["properties"]), page_fields | {key})
+                self.assertIn("limit", {p["name"] for p in self.op("get", path)["parameters"]})
+
+    def test_query_parameters(self) -> None:
+        for method, path, fn, extra in QUERIES:
+            with self.subTest(route=f"{method} {path}"):
+                params = {p["name"] for p in self.op(method, path).get("parameters", []) if p["in"] == "query"}
+                params -= {"follow"}  # follow_logs' own
+                sent = set(inspect.signature(fn).parameters) - {"self", "id", "name"} - extra
+                self.assertEqual(sent, params)
+
+    def test_request_bodies(self) -> None:
+        for method, path, fn, extra in BODIES:
+            with self.subTest(route=f"{method} {path}"):
+                body = self.op(method, path)["requestBody"]["content"]["application/json"]["schema"]
+                if fn is None:
+                    self.assertEqual(set(body["properties"]), {"email", "password"})
+                    continue
+                sent = set(inspect.signature(fn).parameters) - {"self", "id"} - extra
+                self.assertEqual(sent, set(body["properties"]))
+                required = set(body.get("required", []))
+                for name, p in inspect.signature(fn).parameters.items():
+                    if name in body["properties"]:
+                        self.assertEqual(p.default is inspect.Parameter.empty, name in required, name)
+
+    def test_error_envelope(self) -> None:
+        err = self.doc["components"]["schemas"]["Error"]["properties"]["error"]
+        self.assertEqual(set(err["properties"]), {"code", "message", "details"})

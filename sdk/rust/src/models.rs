@@ -1,0 +1,267 @@
+//! The API's models, as the server's OpenAPI document describes them
+//! (tests/drift.rs checks them against /v1/openapi.json). A field that
+//! fields= may leave out, or that the server may omit, is an Option.
+//! Timestamps are RFC 3339 strings.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! string_enum {
+    ($(#[$m:meta])* $name:ident { $($variant:ident = $text:literal),* $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name { $(#[serde(rename = $text)] $variant),* }
+        impl $name {
+            /// Every value, in the order the API lists them.
+            pub const ALL: &'static [$name] = &[$($name::$variant),*];
+            /// The value as the API writes it.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),* }
+            }
+        }
+    };
+}
+
+string_enum!(
+    /// An agent's status: where it is, or the transition it is in.
+    AgentStatus {
+        Deploying = "deploying",
+        Running = "running",
+        Stopped = "stopped",
+        Error = "error",
+        Stopping = "stopping",
+        Starting = "starting",
+        Restarting = "restarting",
+    }
+);
+
+string_enum!(
+    Role { Admin = "admin", Developer = "developer", Viewer = "viewer" }
+);
+
+string_enum!(
+    ServiceStatus { Healthy = "healthy", Degraded = "degraded", Unhealthy = "unhealthy" }
+);
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentConfig {
+    pub cpu: String,
+    pub memory: String,
+    pub replicas: u32,
+}
+
+/// An agent as lists show it (no environment or endpoints).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentSummary {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub status: Option<AgentStatus>,
+    pub replicas: Option<u32>,
+    pub region: Option<String>,
+    pub runtime: Option<String>,
+    pub binary_url: Option<String>,
+    pub config: Option<AgentConfig>,
+    pub created_at: Option<String>,
+    pub updated_at: Option<String>,
+}
+
+/// One agent; environment is None for viewers. etag is the ETag header,
+/// for if_match.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Agent {
+    pub id: String,
+    pub name: String,
+    pub status: AgentStatus,
+    pub replicas: u32,
+    pub region: String,
+    pub runtime: String,
+    pub binary_url: String,
+    pub binary_sha256: String,
+    pub config: AgentConfig,
+    pub environment: Option<BTreeMap<String, String>>,
+    pub endpoints: Vec<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(skip)]
+    pub etag: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreatedAgent {
+    pub id: String,
+    pub name: String,
+    pub status: AgentStatus,
+    pub created_at: String,
+}
+
+/// The optional configuration of a create or update.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AgentConfigInput {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<u32>,
+}
+
+/// The body of POST /agents.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CreateAgent {
+    pub name: String,
+    pub runtime: String,
+    pub binary_url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub binary_sha256: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config: Option<AgentConfigInput>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment: Option<BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+}
+
+/// The body of PUT /agents/{id}: only the fields given change.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UpdateAgent {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub binary_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub binary_sha256: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config: Option<AgentConfigInput>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment: Option<BTreeMap<String, String>>,
+}
+
+/// A user; every field may be left out by fields=.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    pub id: Option<String>,
+    pub email: Option<String>,
+    pub role: Option<Role>,
+    pub organization_id: Option<String>,
+    pub created_at: Option<String>,
+    pub updated_at: Option<String>,
+}
+
+/// The body of POST /users.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreateUser {
+    pub email: String,
+    pub password: String,
+    pub role: Role,
+}
+
+/// The body of PUT /users/{id}.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UpdateUser {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+}
+
+/// A platform component and its health.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Service {
+    pub name: Option<String>,
+    pub status: Option<ServiceStatus>,
+    pub version: Option<String>,
+    pub uptime: Option<String>,
+}
+
+/// One log line; replica 0 is the platform's own lines about the agent.
+/// id is the stream's event id (follow_logs only).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogLine {
+    pub timestamp: String,
+    pub level: String,
+    pub message: String,
+    pub replica: u32,
+    #[serde(skip)]
+    pub id: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Point {
+    pub timestamp: String,
+    pub value: f64,
+}
+
+/// An agent's series; one not asked for is None.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    pub cpu: Option<Vec<Point>>,
+    pub memory: Option<Vec<Point>>,
+    pub network: Option<Vec<Point>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Token {
+    pub access_token: String,
+    pub token_type: String,
+    pub expires_in: u64,
+}
+
+/// The X-RateLimit-* figures of an answer; reset in Unix seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub limit: u64,
+    pub remaining: u64,
+    pub reset: u64,
+}
+
+/// One page of a list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: u64,
+    pub limit: u64,
+    pub offset: u64,
+    pub has_more: bool,
+}
+
+impl<T> IntoIterator for Page<T> {
+    type Item = T;
+    type IntoIter = std::vec::IntoIter<T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.into_iter()
+    }
+}
+
+/// Paging and ordering of every list; None takes the server's default.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ListOptions {
+    pub limit: Option<u32>,
+    pub offset: Option<u32>,
+    /// e.g. "created_at:desc"
+    pub sort: Option<String>,
+    pub fields: Option<Vec<String>>,
+}
+
+/// The filters of the agents' list, beside paging.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AgentFilter {
+    pub status: Option<AgentStatus>,
+    pub region: Option<String>,
+    pub name_prefix: Option<String>,
+}
+
+/// Which log lines; None takes the server's default (the last 100 lines of
+/// every level).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LogOptions {
+    pub tail: Option<u32>,
+    /// A duration such as "1h" or "30m".
+    pub since: Option<String>,
+    /// debug, info, warn or error: that level and more severe.
+    pub level: Option<String>,
+}

@@ -1,0 +1,343 @@
+//! Every method against the real server that the Go test (test/sdk)
+//! started; without its environment each test returns at once. The Go
+//! test runs them one at a time, since some stop and restart the server.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use neuais_sdk::*;
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+macro_rules! need {
+    ($name:expr) => {
+        match env($name) {
+            Some(v) => v,
+            None => {
+                eprintln!("{} is not set: run through go test ./test/sdk", $name);
+                return;
+            }
+        }
+    };
+}
+
+/// Asks the Go test to stop, start or restart the server; returns once done.
+async fn control(action: &str) {
+    let url = format!("{}/{action}", env("NEUAIS_TEST_CONTROL").unwrap());
+    let res = reqwest::Client::new().post(url).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 204);
+}
+
+fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() % 1_000_000_000;
+    format!("{prefix}-rs{t}-{}", N.fetch_add(1, Ordering::Relaxed))
+}
+
+fn new_agent(name: &str, tick_ms: u32) -> CreateAgent {
+    CreateAgent {
+        name: name.into(),
+        runtime: "go".into(),
+        binary_url: env("NEUAIS_TEST_AGENT_URL").unwrap(),
+        config: Some(AgentConfigInput { replicas: Some(1), ..Default::default() }),
+        environment: Some([("TICK_MS".to_string(), tick_ms.to_string())].into()),
+        ..Default::default()
+    }
+}
+
+async fn running_agent(c: &Client, name: &str) -> String {
+    let id = c.agents().create(&new_agent(&unique(name), 20)).await.unwrap().id;
+    c.agents().wait(&id, AgentStatus::Running, Some("30s")).await.unwrap();
+    id
+}
+
+type Retries = Arc<Mutex<Vec<(u32, Duration, Error)>>>;
+
+fn recording(token: &str) -> (ClientBuilder, Retries) {
+    let log: Retries = Arc::default();
+    let l = log.clone();
+    let b = Client::builder(token).on_retry(move |e| l.lock().unwrap().push((e.attempt, e.delay, e.error.clone())));
+    (b, log)
+}
+
+fn code(r: Result<impl std::fmt::Debug, Error>) -> (ErrorCode, u16) {
+    let e = r.expect_err("an error");
+    let api = e.api().expect("an API error").clone();
+    (api.code, api.status)
+}
+
+#[tokio::test]
+async fn login_and_bad_credentials() {
+    let email = need!("NEUAIS_TEST_EMAIL");
+    let tok = login(&email, &env("NEUAIS_TEST_PASSWORD").unwrap(), None).await.unwrap();
+    assert_eq!(tok.token_type, "Bearer");
+    assert!(tok.expires_in > 0);
+    let users = Client::new(tok.access_token).unwrap().users().list().await.unwrap();
+    assert!(users.items.iter().any(|u| u.email.as_deref() == Some(email.as_str())));
+    assert_eq!(code(login(&email, "wrong-password", None).await), (ErrorCode::Unauthorized, 401));
+    assert_eq!(code(Client::new("not-a-token").unwrap().agents().list().await), (ErrorCode::Unauthorized, 401));
+}
+
+#[tokio::test]
+async fn base_url_forms() {
+    let root = need!("NEUAIS_URL");
+    let token = env("NEUAIS_TOKEN").unwrap();
+    assert_eq!(Client::new(&token).unwrap().base_url(), format!("{root}/v1"));
+    for base in [root.clone(), format!("{root}/"), format!("{root}/v1"), format!("{root}/v1/")] {
+        let c = Client::builder(&token).base_url(base).build().unwrap();
+        assert_eq!(c.base_url(), format!("{root}/v1"));
+        c.services().list().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn agent_lifecycle() {
+    let token = need!("NEUAIS_TOKEN");
+    let c = Client::new(token).unwrap();
+    let a = c.agents();
+    let name = unique("life");
+    let mut input = new_agent(&name, 200);
+    input.config.as_mut().unwrap().memory = Some("64Mi".into());
+    let created = a.create(&input).await.unwrap();
+    assert_eq!((created.name.as_str(), created.status), (name.as_str(), AgentStatus::Deploying));
+    let agent = a.wait(&created.id, AgentStatus::Running, Some("30s")).await.unwrap();
+    assert_eq!((agent.status, agent.replicas, agent.config.memory.as_str()), (AgentStatus::Running, 1, "64Mi"));
+    assert!(agent.etag.is_some());
+    let got = a.get(&created.id).await.unwrap();
+    assert_eq!((got.runtime.as_str(), got.binary_url.clone()), ("go", env("NEUAIS_TEST_AGENT_URL").unwrap()));
+    assert_eq!(got.endpoints.len(), 1);
+
+    let change = UpdateAgent { environment: Some([("TICK_MS".into(), "300".into())].into()), ..Default::default() };
+    let updated = a.update(&created.id, &change, got.etag.as_deref()).await.unwrap();
+    assert_eq!(updated.environment.unwrap()["TICK_MS"], "300");
+    assert_eq!(code(a.update(&created.id, &change, got.etag.as_deref()).await), (ErrorCode::PreconditionFailed, 412));
+
+    assert_eq!(a.scale(&created.id, 2).await.unwrap().replicas, 2);
+    assert_eq!(a.wait(&created.id, AgentStatus::Running, Some("30s")).await.unwrap().config.replicas, 2);
+    assert_eq!(a.stop(&created.id).await.unwrap().status, AgentStatus::Stopping);
+    a.wait(&created.id, AgentStatus::Stopped, Some("30s")).await.unwrap();
+    assert_eq!(a.start(&created.id).await.unwrap().status, AgentStatus::Starting);
+    a.wait(&created.id, AgentStatus::Running, Some("30s")).await.unwrap();
+    assert_eq!(a.restart(&created.id).await.unwrap().status, AgentStatus::Restarting);
+    let current = a.wait(&created.id, AgentStatus::Running, Some("30s")).await.unwrap();
+    assert_eq!(a.delete(&created.id, current.etag.as_deref()).await.unwrap(), "Agent deleted successfully");
+    assert_eq!(code(a.get(&created.id).await), (ErrorCode::NotFound, 404));
+}
+
+#[tokio::test]
+async fn wait_timeout() {
+    let c = Client::new(need!("NEUAIS_TOKEN")).unwrap();
+    let id = c.agents().create(&new_agent(&unique("idle"), 200)).await.unwrap().id;
+    let e = c.agents().wait(&id, AgentStatus::Stopped, Some("10ms")).await.unwrap_err();
+    let api = e.api().unwrap();
+    assert_eq!((api.code.clone(), api.status), (ErrorCode::Timeout, 408));
+    assert!(["deploying", "running"].contains(&api.details["status"].as_str().unwrap()));
+    c.agents().delete(&id, None).await.unwrap();
+}
+
+#[tokio::test]
+async fn errors() {
+    let c = Client::new(need!("NEUAIS_TOKEN")).unwrap();
+    let mut bad = new_agent(&unique("bad"), 200);
+    bad.config = Some(AgentConfigInput { replicas: Some(0), ..Default::default() });
+    let e = c.agents().create(&bad).await.unwrap_err();
+    let api = e.api().unwrap();
+    assert_eq!((api.code.clone(), api.status, api.field()), (ErrorCode::InvalidRequest, 400, Some("config.replicas")));
+    assert!(!api.message.is_empty());
+    let name = unique("twice");
+    let first = c.agents().create(&new_agent(&name, 200)).await.unwrap();
+    assert_eq!(code(c.agents().create(&new_agent(&name, 200)).await), (ErrorCode::Conflict, 409));
+    let email = format!("{}@example.com", unique("viewer"));
+    c.users().create(&CreateUser { email: email.clone(), password: "viewer-password-1".into(), role: Role::Viewer }).await.unwrap();
+    let viewer = Client::new(login(&email, "viewer-password-1", None).await.unwrap().access_token).unwrap();
+    assert_eq!(code(viewer.agents().delete(&first.id, None).await), (ErrorCode::Forbidden, 403));
+    assert_eq!(viewer.agents().get(&first.id).await.unwrap().environment, None);
+    c.agents().delete(&first.id, None).await.unwrap();
+}
+
+#[tokio::test]
+async fn idempotency_key() {
+    let c = Client::new(need!("NEUAIS_TOKEN")).unwrap();
+    let name = unique("idem");
+    let key = format!("key-{name}");
+    let a = c.agents().create_with_key(&new_agent(&name, 200), &key).await.unwrap();
+    let b = c.agents().create_with_key(&new_agent(&name, 200), &key).await.unwrap();
+    assert_eq!(a.id, b.id);
+    let filter = AgentFilter { name_prefix: Some(name), ..Default::default() };
+    assert_eq!(c.agents().list_with(&filter, &ListOptions::default()).await.unwrap().total, 1);
+    c.agents().delete(&a.id, None).await.unwrap();
+}
+
+#[tokio::test]
+async fn lists_filters_and_pages() {
+    let c = Client::new(need!("NEUAIS_TOKEN")).unwrap();
+    let prefix = unique("page");
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        ids.push(c.agents().create(&new_agent(&format!("{prefix}-{i}"), 200)).await.unwrap().id);
+    }
+    let filter = AgentFilter { name_prefix: Some(prefix.clone()), ..Default::default() };
+    let two = ListOptions { limit: Some(2), sort: Some("name:asc".into()), fields: Some(vec!["id".into(), "name".into()]), ..Default::default() };
+    let page = c.agents().list_with(&filter, &two).await.unwrap();
+    assert_eq!((page.total, page.limit, page.offset, page.has_more, page.items.len()), (3, 2, 0, true, 2));
+    assert_eq!(page.items[0].status, None); // not selected
+    let names: Vec<_> = page.into_iter().map(|a| a.name.unwrap()).collect();
+    assert_eq!(names, [format!("{prefix}-0"), format!("{prefix}-1")]);
+    let mut all: Vec<_> = c.agents().all(&filter, &two).await.unwrap().into_iter().map(|a| a.id.unwrap()).collect();
+    all.sort();
+    ids.sort();
+    assert_eq!(all, ids);
+    let rest = c.agents().list_with(&filter, &ListOptions { offset: Some(2), sort: Some("name".into()), ..Default::default() }).await.unwrap();
+    assert_eq!(rest.items[0].name.as_deref(), Some(format!("{prefix}-2").as_str()));
+    let stopped = AgentFilter { status: Some(AgentStatus::Stopped), ..filter.clone() };
+    assert_eq!(c.agents().list_with(&stopped, &ListOptions::default()).await.unwrap().total, 0);
+    let local = AgentFilter { region: Some("local".into()), ..filter.clone() };
+    assert_eq!(c.agents().list_with(&local, &ListOptions::default()).await.unwrap().total, 3);
+    for id in ids {
+        c.agents().delete(&id, None).await.unwrap();
+    }
+
+    // services and users page alike
+    let one = ListOptions { limit: Some(1), ..Default::default() };
+    let services = c.services().list().await.unwrap();
+    assert!(services.total >= 3 && c.services().list_with(&one).await.unwrap().has_more);
+    assert_eq!(c.services().all(&one).await.unwrap(), services.items);
+    let api = c.services().status("api").await.unwrap();
+    assert_eq!((api.name.as_deref(), api.status), (Some("api"), Some(ServiceStatus::Healthy)));
+    assert_eq!(code(c.services().status("no-such-component").await), (ErrorCode::NotFound, 404));
+    let users = c.users().list().await.unwrap();
+    assert_eq!(c.users().all(&one).await.unwrap().len() as u64, users.total);
+}
+
+#[tokio::test]
+async fn users_crud() {
+    let c = Client::new(need!("NEUAIS_TOKEN")).unwrap();
+    let email = format!("{}@example.com", unique("dev"));
+    let u = c.users().create(&CreateUser { email: email.clone(), password: "dev-password-1".into(), role: Role::Developer }).await.unwrap();
+    let id = u.id.clone().unwrap();
+    assert_eq!((u.email.as_deref(), u.role), (Some(email.as_str()), Some(Role::Developer)));
+    let only = c.users().get(&id, Some(&["email"])).await.unwrap();
+    assert_eq!((only.email.as_deref(), only.id), (Some(email.as_str()), None));
+    let viewer = c.users().update(&id, &UpdateUser { role: Some(Role::Viewer), ..Default::default() }).await.unwrap();
+    assert_eq!(viewer.role, Some(Role::Viewer));
+    let own = Client::new(login(&email, "dev-password-1", None).await.unwrap().access_token).unwrap();
+    assert_eq!(own.users().get(&id, None).await.unwrap().role, Some(Role::Viewer));
+    assert_eq!(c.users().delete(&id).await.unwrap(), "User deleted successfully");
+    assert_eq!(code(c.users().get(&id, None).await), (ErrorCode::NotFound, 404));
+}
+
+#[tokio::test]
+async fn logs_and_metrics() {
+    let c = Client::new(need!("NEUAIS_TOKEN")).unwrap();
+    let id = running_agent(&c, "logs").await;
+    let mut follow = c.agents().follow_logs(&id, &LogOptions::default(), None);
+    for _ in 0..10 {
+        assert!(follow.next().await.unwrap().id.is_some());
+    }
+    let tail = c.agents().logs(&id, &LogOptions { tail: Some(3), ..Default::default() }).await.unwrap();
+    assert_eq!(tail.len(), 3);
+    let warn = LogOptions { level: Some("warn".into()), since: Some("1h".into()), tail: Some(1000) };
+    let warns = c.agents().logs(&id, &warn).await.unwrap();
+    assert!(!warns.is_empty() && warns.iter().all(|l| l.level == "warn"));
+    let cpu = c.agents().metrics(&id, Some("1h"), Some("cpu")).await.unwrap();
+    assert!(cpu.cpu.is_some() && cpu.memory.is_none());
+    let every = c.agents().metrics(&id, None, None).await.unwrap();
+    assert!(every.cpu.is_some() && every.memory.is_some() && every.network.is_some());
+    c.agents().delete(&id, None).await.unwrap();
+}
+
+#[tokio::test]
+async fn follow_across_a_restart() {
+    let (b, retries) = recording(&need!("NEUAIS_TOKEN"));
+    let c = b.build().unwrap();
+    let id = running_agent(&c, "follow").await;
+    let mut follow = c.agents().follow_logs(&id, &LogOptions { tail: Some(5), ..Default::default() }, None);
+    let mut got = Vec::new();
+    for _ in 0..15 {
+        got.push(follow.next().await.unwrap());
+    }
+    control("restart").await;
+    for _ in 0..40 {
+        got.push(follow.next().await.unwrap());
+    }
+    assert!(!retries.lock().unwrap().is_empty(), "the stream was never reconnected");
+    let stored = c.agents().logs(&id, &LogOptions { tail: Some(10000), ..Default::default() }).await.unwrap();
+    let key = |l: &LogLine| (l.timestamp.clone(), l.message.clone(), l.replica);
+    let stored: Vec<_> = stored.iter().map(key).collect();
+    let followed: Vec<_> = got.iter().map(key).collect();
+    let start = stored.iter().position(|l| *l == followed[0]).expect("first line stored");
+    assert_eq!(followed[..], stored[start..start + followed.len()], "a line lost or repeated");
+    let ids: Vec<_> = got.iter().map(|l| l.id.unwrap()).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]));
+    c.agents().delete(&id, None).await.unwrap();
+}
+
+#[tokio::test]
+async fn connection_errors() {
+    let (b, retries) = recording(&need!("NEUAIS_TOKEN"));
+    let c = b.max_retries(20).build().unwrap();
+    let id = c.agents().create(&new_agent(&unique("down"), 200)).await.unwrap().id;
+    control("stop").await;
+    assert!(matches!(c.agents().restart(&id).await, Err(Error::Connection(_)))); // not idempotent
+    assert!(retries.lock().unwrap().is_empty());
+    let name = unique("during");
+    let create = tokio::spawn({
+        let c = c.clone();
+        let input = new_agent(&name, 200);
+        async move { c.agents().create(&input).await }
+    });
+    let began = Instant::now();
+    while retries.lock().unwrap().is_empty() {
+        assert!(began.elapsed() < Duration::from_secs(30), "no retry");
+        tokio::task::yield_now().await;
+    }
+    assert!(matches!(retries.lock().unwrap()[0].2, Error::Connection(_)));
+    control("start").await;
+    create.await.unwrap().unwrap();
+    let filter = AgentFilter { name_prefix: Some(name), ..Default::default() };
+    assert_eq!(c.agents().list_with(&filter, &ListOptions::default()).await.unwrap().total, 1);
+    assert_eq!(c.agents().get(&id).await.unwrap().id, id);
+}
+
+#[tokio::test]
+async fn rate_limit() {
+    let base = need!("NEUAIS_TEST_LIMITED_URL");
+    let token = env("NEUAIS_TEST_LIMITED_TOKEN").unwrap();
+    let budget: u64 = env("NEUAIS_TEST_LIMITED_BUDGET").unwrap().parse().unwrap();
+    for _ in 0..3 {
+        // a window that ends between refusal and retry: again
+        let once = Client::builder(&token).base_url(&base).max_retries(0).build().unwrap();
+        let mut refused = None;
+        for _ in 0..2 * budget + 2 {
+            if let Err(e) = once.users().list().await {
+                refused = Some(e);
+                break;
+            }
+        }
+        let refused = refused.expect("never refused");
+        let api = refused.api().unwrap();
+        assert_eq!((api.code.clone(), api.status), (ErrorCode::RateLimitExceeded, 429));
+        assert!(api.retry_after().unwrap() >= 1);
+        let limits = once.rate_limit().unwrap();
+        assert_eq!((limits.limit, limits.remaining), (budget, 0));
+        let impatient = Client::builder(&token).base_url(&base).max_retry_wait(Duration::ZERO).build().unwrap();
+        assert_eq!(code(impatient.users().list().await), (ErrorCode::RateLimitExceeded, 429));
+
+        let (b, retries) = recording(&token);
+        let patient = b.base_url(&base).build().unwrap();
+        let began = Instant::now();
+        patient.users().list().await.unwrap();
+        let elapsed = began.elapsed();
+        let log = retries.lock().unwrap();
+        let Some((_, delay, err)) = log.first() else { continue };
+        assert_eq!(err.code(), Some(&ErrorCode::RateLimitExceeded));
+        assert!(*delay >= Duration::from_secs(1));
+        assert!(elapsed >= *delay);
+        assert!(patient.rate_limit().unwrap().reset > limits.reset);
+        return;
+    }
+    panic!("every window ended before the retry");
+}

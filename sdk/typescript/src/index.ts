@@ -1,0 +1,390 @@
+// The TypeScript client of the neuais REST API (/v1), for Node 20 and
+// browsers: only the platform's fetch, no runtime dependencies.
+//
+//   import { NeuaisClient } from '@neuais/sdk';
+//   const client = new NeuaisClient('your-token');
+//   const agents = await client.agents.list();
+//
+// Answers 429 and 503 are retried after their Retry-After; requests safe
+// to repeat (reads, PUT, DELETE, and creates, which always carry an
+// Idempotency-Key) are retried when the connection fails.
+import type * as m from './models.js';
+
+export type * from './models.js';
+
+/** The server used without the baseUrl option and NEUAIS_URL. */
+export const DEFAULT_BASE_URL = 'http://localhost:8000';
+
+export interface ClientOptions {
+  /** The server's root (http://localhost:8000) or its /v1; else NEUAIS_URL (Node), else DEFAULT_BASE_URL. */
+  baseUrl?: string;
+  /** Replaces the platform's fetch (proxies, tests). */
+  fetch?: typeof fetch;
+  /** Retries of one call (default 3; 0: never). */
+  maxRetries?: number;
+  /** The longest Retry-After waited for, in ms (default 60000); a longer one is thrown at once. */
+  maxRetryWait?: number;
+}
+
+/** An error answer: the contract's code, message and details, the HTTP status and Retry-After (ms). */
+export class NeuaisError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+    readonly retryAfter?: number,
+  ) {
+    super(message);
+    this.name = 'NeuaisError';
+  }
+}
+
+/** The X-RateLimit-* figures of the last answer. */
+export interface RateLimit {
+  limit: number;
+  remaining: number;
+  /** When the window ends. */
+  reset: Date;
+}
+
+export interface ListOptions {
+  limit?: number;
+  offset?: number;
+  /** e.g. "created_at:desc". */
+  sort?: string;
+  fields?: string[];
+}
+
+export interface ListAgentsOptions extends ListOptions {
+  status?: string;
+  region?: string;
+  namePrefix?: string;
+}
+
+export interface LogOptions {
+  tail?: number;
+  /** A duration: "1h", "30m". */
+  since?: string;
+  level?: 'debug' | 'info' | 'warn' | 'error';
+}
+
+export interface FollowOptions extends LogOptions {
+  /** Resume after this line id (a LogLine's id) instead of the tail. */
+  after?: string;
+  /** Ends the follow. */
+  signal?: AbortSignal;
+}
+
+export type LogLine = m.LogList['logs'][number] & { /** The stream's event id, set on followed lines. */ id?: string };
+export type Metrics = m.MetricsAnswer['metrics'];
+export type CreateAgentRequest = m.CreateAgentRequest & { idempotencyKey?: string };
+export type CreateUserRequest = m.CreateUserRequest & { idempotencyKey?: string };
+
+type Query = Record<string, string | number | undefined>;
+
+interface Call {
+  method: string;
+  path: string;
+  query?: Query;
+  body?: unknown;
+  headers?: Record<string, string>;
+  accept?: string;
+  signal?: AbortSignal;
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => { clearTimeout(timer); reject(signal.reason); }, { once: true });
+  });
+
+/** 100 ms doubling, at most 2 s. */
+const backoff = (attempt: number) => Math.min(100 * 2 ** Math.min(attempt, 5), 2000);
+
+const env = (name: string): string | undefined =>
+  (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name];
+
+function apiUrl(u: string): string {
+  u = u.replace(/\/+$/, '');
+  return u.endsWith('/v1') ? u : u + '/v1';
+}
+
+async function decodeError(res: Response): Promise<NeuaisError> {
+  const text = await res.text();
+  let e: Partial<m.ErrorEnvelope['error']> = {};
+  try { e = (JSON.parse(text) as m.ErrorEnvelope).error ?? {}; } catch { /* not the envelope */ }
+  const retry = res.headers.get('Retry-After');
+  return new NeuaisError(res.status, e.code ?? 'internal_error', e.message ?? text.trim(), e.details ?? {},
+    retry !== null && /^\d+$/.test(retry) ? Number(retry) * 1000 : undefined);
+}
+
+const statusOf: Record<string, number> = {
+  invalid_request: 400, unauthorized: 401, forbidden: 403, not_found: 404, conflict: 409,
+  rate_limit_exceeded: 429, internal_error: 500, service_unavailable: 503,
+};
+
+/** A client with one bearer token. */
+export class NeuaisClient {
+  readonly agents: AgentsApi;
+  readonly users: UsersApi;
+  readonly services: ServicesApi;
+  /** The rate-limit figures of the last answer. */
+  rateLimit?: RateLimit;
+
+  readonly baseUrl: string;
+  private readonly fetch: typeof fetch;
+  private readonly maxRetries: number;
+  private readonly maxRetryWait: number;
+
+  constructor(private readonly token: string, options: ClientOptions = {}) {
+    this.baseUrl = apiUrl(options.baseUrl ?? env('NEUAIS_URL') ?? DEFAULT_BASE_URL);
+    this.fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+    this.maxRetries = options.maxRetries ?? 3;
+    this.maxRetryWait = options.maxRetryWait ?? 60_000;
+    this.agents = new AgentsApi(this);
+    this.users = new UsersApi(this);
+    this.services = new ServicesApi(this);
+  }
+
+  /** Exchanges an e-mail and password for a token. Errors: unauthorized, rate_limit_exceeded. */
+  static async login(email: string, password: string, options: ClientOptions = {}): Promise<m.Token> {
+    return new NeuaisClient('', options).json<m.Token>({ method: 'POST', path: '/auth/token', body: { email, password } });
+  }
+
+  /** @internal One call's JSON answer. */
+  async json<T>(call: Call): Promise<T> {
+    return (await (await this.send(call)).json()) as T;
+  }
+
+  /** @internal Sends a call, retrying as the module comment says, until a successful answer. */
+  async send(call: Call): Promise<Response> {
+    const url = new URL(this.baseUrl + call.path);
+    for (const [k, v] of Object.entries(call.query ?? {})) {
+      if (v !== undefined && v !== '') url.searchParams.set(k, String(v));
+    }
+    const headers: Record<string, string> = { Accept: call.accept ?? 'application/json', ...call.headers };
+    if (call.body !== undefined) headers['Content-Type'] = 'application/json';
+    if (this.token) headers.Authorization = `Bearer ${this.token}`;
+    const safe = ['GET', 'PUT', 'DELETE'].includes(call.method) || Boolean(call.headers?.['Idempotency-Key']);
+    for (let attempt = 0; ; attempt++) {
+      let wait: number;
+      try {
+        const res = await this.fetch(url, {
+          method: call.method, headers, signal: call.signal,
+          body: call.body === undefined ? undefined : JSON.stringify(call.body),
+        });
+        this.noteRateLimit(res.headers);
+        if (res.ok) return res;
+        const err = await decodeError(res);
+        if ((res.status !== 429 && res.status !== 503) || attempt >= this.maxRetries || (err.retryAfter ?? 0) > this.maxRetryWait) throw err;
+        wait = err.retryAfter ?? backoff(attempt);
+      } catch (err) {
+        if (err instanceof NeuaisError || call.signal?.aborted || !safe || attempt >= this.maxRetries) throw err;
+        wait = backoff(attempt);
+      }
+      await sleep(wait, call.signal);
+    }
+  }
+
+  private noteRateLimit(h: Headers) {
+    const [limit, remaining, reset] = ['Limit', 'Remaining', 'Reset'].map((k) => h.get(`X-RateLimit-${k}`));
+    if (limit !== null && remaining !== null && reset !== null) {
+      this.rateLimit = { limit: Number(limit), remaining: Number(remaining), reset: new Date(Number(reset) * 1000) };
+    }
+  }
+}
+
+const listQuery = (o: ListOptions = {}): Query => ({ limit: o.limit, offset: o.offset, sort: o.sort, fields: o.fields?.join(',') });
+
+/** Yields the items of every page, moving the offset on until the server says there are no more. */
+async function* pages<T>(opts: ListOptions, fetchPage: (o: ListOptions) => Promise<{ items: T[]; has_more: boolean }>): AsyncGenerator<T> {
+  let offset = opts.offset ?? 0;
+  for (;;) {
+    const page = await fetchPage({ ...opts, offset });
+    yield* page.items;
+    if (!page.has_more || page.items.length === 0) return;
+    offset += page.items.length;
+  }
+}
+
+const newKey = () => globalThis.crypto.randomUUID();
+const enc = encodeURIComponent;
+
+/** The /agents routes. */
+export class AgentsApi {
+  constructor(private readonly c: NeuaisClient) {}
+
+  /** A page of the organization's agents (the first 100 without options). */
+  list(opts: ListAgentsOptions = {}): Promise<m.AgentList> {
+    return this.c.json({ method: 'GET', path: '/agents', query: { ...listQuery(opts), status: opts.status, region: opts.region, name_prefix: opts.namePrefix } });
+  }
+
+  /** Every agent that matches opts, over all pages. */
+  all(opts: ListAgentsOptions = {}): AsyncGenerator<m.AgentList['agents'][number]> {
+    return pages(opts, async (o) => { const p = await this.list(o); return { items: p.agents, has_more: p.has_more }; });
+  }
+
+  /** One agent. Errors: not_found. */
+  get(id: string): Promise<m.Agent> {
+    return this.c.json({ method: 'GET', path: `/agents/${enc(id)}` });
+  }
+
+  /** Creates an agent (status deploying); without idempotencyKey one is made for the call, so retries never create twice. Errors: invalid_request, conflict. */
+  create(req: CreateAgentRequest): Promise<m.CreatedAgent> {
+    const { idempotencyKey, ...body } = req;
+    return this.c.json({ method: 'POST', path: '/agents', body, headers: { 'Idempotency-Key': idempotencyKey ?? newKey() } });
+  }
+
+  /** Changes the fields given. */
+  update(id: string, req: m.UpdateAgentRequest): Promise<m.Agent> {
+    return this.c.json({ method: 'PUT', path: `/agents/${enc(id)}`, body: req });
+  }
+
+  /** Deletes an agent and stops its replicas. */
+  async delete(id: string): Promise<void> {
+    await this.c.json({ method: 'DELETE', path: `/agents/${enc(id)}` });
+  }
+
+  start(id: string): Promise<m.Agent> { return this.c.json({ method: 'POST', path: `/agents/${enc(id)}/start` }); }
+  stop(id: string): Promise<m.Agent> { return this.c.json({ method: 'POST', path: `/agents/${enc(id)}/stop` }); }
+  restart(id: string): Promise<m.Agent> { return this.c.json({ method: 'POST', path: `/agents/${enc(id)}/restart` }); }
+  scale(id: string, replicas: number): Promise<m.Agent> {
+    return this.c.json({ method: 'POST', path: `/agents/${enc(id)}/scale`, body: { replicas } });
+  }
+
+  /** The agent once it has status; a NeuaisError with code timeout when timeout ("30s") passes first. */
+  wait(id: string, status: string, timeout = '30s'): Promise<m.Agent> {
+    return this.c.json({ method: 'GET', path: `/agents/${enc(id)}/wait`, query: { status, timeout } });
+  }
+
+  /** An agent's log lines, oldest first. */
+  async logs(id: string, opts: LogOptions = {}): Promise<LogLine[]> {
+    return (await this.c.json<m.LogList>({ method: 'GET', path: `/agents/${enc(id)}/logs`, query: { ...opts } })).logs;
+  }
+
+  /**
+   * Follows an agent's log over Server-Sent Events until the loop stops, the
+   * signal aborts, or the stream ends for good (agent deleted: not_found;
+   * token expired: unauthorized; thrown). When the connection drops or the
+   * server restarts it reconnects with Last-Event-ID, so no line is lost or
+   * seen twice.
+   */
+  async *followLogs(id: string, opts: FollowOptions = {}): AsyncGenerator<LogLine> {
+    const { after, signal, ...select } = opts;
+    let last = after;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const query: Query = { follow: 'true', level: select.level, ...(last ? {} : { tail: select.tail, since: select.since }) };
+        const res = await this.c.send({ method: 'GET', path: `/agents/${enc(id)}/logs`, query, accept: 'text/event-stream', signal,
+          headers: last ? { 'Last-Event-ID': last } : {} });
+        for await (const ev of events(res, signal)) {
+          if (ev.event === 'error') {
+            const e = (JSON.parse(ev.data) as m.ErrorEnvelope).error;
+            throw new NeuaisError(statusOf[e.code] ?? 500, e.code, e.message, e.details);
+          }
+          const line = JSON.parse(ev.data) as LogLine;
+          line.id = ev.id;
+          last = ev.id;
+          attempt = 0;
+          yield line;
+        }
+      } catch (err) {
+        if (signal?.aborted) throw err;
+        if (err instanceof NeuaisError && err.code !== 'service_unavailable' && err.code !== 'rate_limit_exceeded') throw err;
+      }
+      await sleep(backoff(attempt), signal);
+    }
+  }
+
+  /** An agent's series over period (1h, 24h, 7d), all or only metric (cpu, memory, network). */
+  async metrics(id: string, period?: string, metric?: string): Promise<Metrics> {
+    return (await this.c.json<m.MetricsAnswer>({ method: 'GET', path: `/agents/${enc(id)}/metrics`, query: { period, metric } })).metrics;
+  }
+}
+
+/** Reads a Server-Sent Events stream into its events. */
+async function* events(res: Response, signal?: AbortSignal): AsyncGenerator<{ id?: string; event?: string; data: string }> {
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  const onAbort = () => { reader.cancel().catch(() => {}); };
+  signal?.addEventListener('abort', onAbort, { once: true });
+  let buf = '';
+  let ev: { id?: string; event?: string; data: string[] } = { data: [] };
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buf += value;
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl).replace(/\r$/, '');
+        buf = buf.slice(nl + 1);
+        if (line === '') {
+          if (ev.data.length > 0) yield { id: ev.id, event: ev.event, data: ev.data.join('\n') };
+          ev = { data: [] };
+          continue;
+        }
+        const colon = line.indexOf(':');
+        const field = colon < 0 ? line : line.slice(0, colon);
+        const val = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+        if (field === 'id') ev.id = val;
+        else if (field === 'event') ev.event = val;
+        else if (field === 'data') ev.data.push(val);
+      }
+    }
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    reader.cancel().catch(() => {});
+  }
+}
+
+/** The /users routes. */
+export class UsersApi {
+  constructor(private readonly c: NeuaisClient) {}
+
+  /** A page of the organization's users (admins only). */
+  list(opts: ListOptions = {}): Promise<m.UserList> {
+    return this.c.json({ method: 'GET', path: '/users', query: listQuery(opts) });
+  }
+
+  /** Every user, over all pages. */
+  all(opts: ListOptions = {}): AsyncGenerator<m.UserList['users'][number]> {
+    return pages(opts, async (o) => { const p = await this.list(o); return { items: p.users, has_more: p.has_more }; });
+  }
+
+  get(id: string): Promise<m.User> { return this.c.json({ method: 'GET', path: `/users/${enc(id)}` }); }
+
+  /** Adds a user; without idempotencyKey one is made for the call. Errors: invalid_request, conflict. */
+  create(req: CreateUserRequest): Promise<m.User> {
+    const { idempotencyKey, ...body } = req;
+    return this.c.json({ method: 'POST', path: '/users', body, headers: { 'Idempotency-Key': idempotencyKey ?? newKey() } });
+  }
+
+  update(id: string, req: m.UpdateUserRequest): Promise<m.User> {
+    return this.c.json({ method: 'PUT', path: `/users/${enc(id)}`, body: req });
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.c.json({ method: 'DELETE', path: `/users/${enc(id)}` });
+  }
+}
+
+/** The /services routes. */
+export class ServicesApi {
+  constructor(private readonly c: NeuaisClient) {}
+
+  /** A page of the platform's components, each checked on this read. */
+  list(opts: ListOptions = {}): Promise<m.ServiceList> {
+    return this.c.json({ method: 'GET', path: '/services', query: listQuery(opts) });
+  }
+
+  all(opts: ListOptions = {}): AsyncGenerator<m.ServiceList['services'][number]> {
+    return pages(opts, async (o) => { const p = await this.list(o); return { items: p.services, has_more: p.has_more }; });
+  }
+
+  /** One component. Errors: not_found. */
+  status(name: string): Promise<m.Service> {
+    return this.c.json({ method: 'GET', path: `/services/${enc(name)}/status` });
+  }
+}

@@ -1,0 +1,112 @@
+// Package typescript_test runs the TypeScript SDK's tests (node --test)
+// against a real server that this Go test starts, as test/live drives its
+// npm clients: the server URL, tokens, the test agent's URL and a control
+// URL that restarts the server are in the tests' environment.
+package typescript_test
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/neuais/neuais/internal/apitest"
+	"github.com/neuais/neuais/internal/config"
+	"github.com/neuais/neuais/models"
+)
+
+// tool returns the path of node, skipping the test outside CI when it or
+// the installed and built package is missing.
+func tool(t *testing.T) string {
+	t.Helper()
+	path, err := exec.LookPath("node")
+	_, statErr := os.Stat(filepath.Join("dist", "index.js"))
+	if err != nil || statErr != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI needs node and a built sdk/typescript: %v %v", err, statErr)
+		}
+		t.Skip("node or dist/ missing: run `npm ci && npm run build` in sdk/typescript")
+	}
+	return path
+}
+
+func TestTypeScriptSDK(t *testing.T) {
+	node := tool(t)
+	agent, cleanup, err := apitest.BuildAgent("../../test/live/testdata/agent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanup()
+	cfg := apitest.Config("sqlite:"+filepath.Join(t.TempDir(), "test.db"), t.TempDir())
+	cfg.RuntimeDriver = config.RuntimeLocal
+	cfg.AllowFileURLs = true
+	cfg.MetricsInterval = time.Second
+	cfg.RateLimitMin = 0
+	cfg.RateLimitWindow = 2 * time.Second
+	var mu sync.Mutex
+	s := apitest.StartConfig(t, cfg)
+	cfg.Addr = s.Listener.Addr().String()
+	ctx := context.Background()
+	// The admin's organization is all but unlimited; "limited" has 3 requests per 2 s.
+	limited := s.CreateOrg("limited", "limited@example.com", models.TierFree)
+	for org, limit := range map[string]int{s.Admin().OrgID: 1_000_000, limited.OrgID: 3} {
+		if _, err := s.App.DB.NewUpdate().Table("organizations").Set("rate_limit = ?", limit).Where("id = ?", org).Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	t.Run("ModelsMatchOpenAPI", func(t *testing.T) {
+		res := s.Do(http.MethodGet, "/v1/openapi.json", "", nil)
+		doc := filepath.Join(t.TempDir(), "openapi.json")
+		if err := os.WriteFile(doc, res.Body, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		want, err := exec.Command(node, "scripts/models.mjs", doc).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := os.ReadFile("src/models.ts"); !bytes.Equal(got, want) {
+			t.Fatal("src/models.ts is not what the server's /v1/openapi.json gives: run `node scripts/models.mjs openapi.json > src/models.ts` and build")
+		}
+	})
+
+	// POST /restart kills the server (connections cut) and starts it again
+	// on the same address and database.
+	control := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		s.CloseClientConnections()
+		s.Close()
+		if err := s.App.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+		s = apitest.StartConfig(t, cfg)
+		w.WriteHeader(http.StatusNoContent)
+	})}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go control.Serve(ln)
+	defer control.Close()
+
+	cmd := exec.Command(node, "--test", "--test-reporter=spec", "test/")
+	cmd.Env = append(os.Environ(),
+		"NEUAIS_URL="+s.URL,
+		"NEUAIS_TOKEN="+s.AdminToken,
+		"NEUAIS_TEST_LIMITED_TOKEN="+limited.Token,
+		"NEUAIS_TEST_AGENT_URL=file://"+agent,
+		"NEUAIS_TEST_CONTROL=http://"+ln.Addr().String(),
+	)
+	out, err := cmd.CombinedOutput()
+	t.Logf("node --test:\n%s", out)
+	if err != nil {
+		t.Fatalf("node --test: %v", err)
+	}
+}
