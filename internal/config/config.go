@@ -100,6 +100,15 @@ type Config struct {
 	RestartBackoffMax  time.Duration
 	CrashLoopThreshold int
 	CrashLoopWindow    time.Duration
+	// Isolation of replicas: "on" (sandboxed; none starts where the host
+	// cannot) or "off" (plain processes, one trusted tenant only); the
+	// folder of the sandboxes' bundles (empty: under /run) and each
+	// replica's process, open-file and file-size limits.
+	RuntimeIsolation    string
+	SandboxDir          string
+	ReplicaMaxProcesses int
+	ReplicaMaxOpenFiles int
+	ReplicaMaxFileBytes int
 
 	// Live data: the metrics sampling interval, what is kept of each
 	// agent's log, the browser origins allowed to open WebSockets
@@ -170,6 +179,11 @@ func Default() Config {
 		RestartBackoffMax:  30 * time.Second,
 		CrashLoopThreshold: 5,
 		CrashLoopWindow:    2 * time.Minute,
+
+		RuntimeIsolation:    "on",
+		ReplicaMaxProcesses: 512,
+		ReplicaMaxOpenFiles: 4096,
+		ReplicaMaxFileBytes: 16 << 30,
 
 		LogMaxLines:       10000,
 		LogMaxAge:         7 * 24 * time.Hour,
@@ -279,6 +293,11 @@ func LoadFlags(fs *flag.FlagSet, args []string, getenv func(string) string) (Con
 	num(&c.MaxReplicas, "max-replicas", "most replicas one agent may have")
 	duration(&c.MaxAgentWait, "max-agent-wait", "longest timeout of a wait for an agent's status")
 	duration(&c.MetricsInterval, "metrics-interval", "how often running agents are sampled for metrics")
+	str(&c.RuntimeIsolation, "runtime-isolation", "on: every replica sandboxed (runc, pasta, tini and nft needed; without them no agent starts); off: plain processes with the server's user, files and network, for one trusted tenant only")
+	str(&c.SandboxDir, "sandbox-dir", "folder of the sandboxes' bundles, traversable by their users; empty for one under /run")
+	num(&c.ReplicaMaxProcesses, "replica-max-processes", "processes and threads one replica may have at once")
+	num(&c.ReplicaMaxOpenFiles, "replica-max-open-files", "files one replica process may hold open")
+	num(&c.ReplicaMaxFileBytes, "replica-max-file-bytes", "largest file a replica may write, in bytes")
 	duration(&c.StopGrace, "stop-grace", "time a replica gets between SIGTERM and SIGKILL")
 	duration(&c.FetchTimeout, "fetch-timeout", "timeout of an agent binary's download")
 	num(&c.MaxBinaryBytes, "max-binary-bytes", "largest agent binary accepted, in bytes")
@@ -317,6 +336,12 @@ func LoadFlags(fs *flag.FlagSet, args []string, getenv func(string) string) (Con
 	}
 	if len(c.Regions) == 0 {
 		errs = append(errs, errors.New("NEUAIS_REGIONS: must name at least one region"))
+	}
+	if c.RuntimeIsolation != "on" && c.RuntimeIsolation != "off" {
+		errs = append(errs, errors.New("NEUAIS_RUNTIME_ISOLATION: must be on or off"))
+	}
+	if c.ReplicaMaxProcesses < 1 || c.ReplicaMaxOpenFiles < 16 || c.ReplicaMaxFileBytes < 1 {
+		errs = append(errs, errors.New("NEUAIS_REPLICA_MAX_PROCESSES, NEUAIS_REPLICA_MAX_OPEN_FILES (at least 16) and NEUAIS_REPLICA_MAX_FILE_BYTES: must be positive"))
 	}
 	if c.RuntimeDriver != RuntimeLocal && c.RuntimeDriver != RuntimeNone {
 		errs = append(errs, errors.New("NEUAIS_RUNTIME_DRIVER: must be local or none"))

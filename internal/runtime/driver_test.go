@@ -84,9 +84,12 @@ func waitDriverUp(t *testing.T, d *runtime.LocalDriver, agentID string, n int) [
 	return reps
 }
 
+// TestLocalDriverKillsProcessGroup checks the unsandboxed driver, whose
+// replicas' pids are the host's; TestHostileAgent checks the sandbox.
 func TestLocalDriverKillsProcessGroup(t *testing.T) {
 	t.Parallel()
 	cfg := runtime.DefaultConfig(t.TempDir())
+	cfg.Isolation = runtime.IsolationOff
 	cfg.ReadyAfter = time.Second
 	cfg.StopGrace = 300 * time.Millisecond
 	cfg.BackoffBase = 50 * time.Millisecond

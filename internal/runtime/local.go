@@ -32,6 +32,10 @@ type LocalDriver struct {
 	onChange func(agentID string)
 	groups   *groupFile
 	limits   *cgroupLimits
+	// sandbox runs replicas isolated; nil with isolation off, or when
+	// this host cannot, and then isolationErr says why.
+	sandbox      *sandbox
+	isolationErr error
 	// abandoned is closed to let go of every process without stopping it,
 	// as a crashing server would; tests use it to check Recover.
 	abandoned chan struct{}
@@ -52,7 +56,7 @@ func NewLocalDriver(cfg Config, sink LogSink, logger *slog.Logger, onChange func
 	if err != nil {
 		return nil, err
 	}
-	return &LocalDriver{
+	d := &LocalDriver{
 		cfg:       cfg,
 		sink:      sink,
 		log:       logger,
@@ -61,21 +65,47 @@ func NewLocalDriver(cfg Config, sink LogSink, logger *slog.Logger, onChange func
 		limits:    detectCgroupLimits(),
 		abandoned: make(chan struct{}),
 		agents:    map[string]*localAgent{},
-	}, nil
+	}
+	switch cfg.Isolation {
+	case IsolationOn:
+		d.sandbox, d.isolationErr = detectSandbox(cfg.DataDir, cfg.SandboxDir, cfg.SandboxLimits, logger)
+		if d.isolationErr != nil {
+			logger.Error("runtime: agents cannot be sandboxed on this host, so none will start", "reason", d.isolationErr)
+		}
+	case IsolationOff:
+	default:
+		return nil, fmt.Errorf("runtime: config: isolation %q: want on or off", cfg.Isolation)
+	}
+	return d, nil
 }
 
-// Recover implements Driver: it kills the process groups a crashed server
-// left running.
+// Recover implements Driver: it kills the process groups and removes the
+// containers a crashed server left running.
 func (d *LocalDriver) Recover(context.Context) error {
 	n, err := d.groups.killStale()
 	if n > 0 {
 		d.log.Warn("runtime: killed stale process groups of a previous server", "count", n)
 	}
+	if d.sandbox != nil {
+		c, cerr := d.sandbox.recover()
+		if c > 0 {
+			d.log.Warn("runtime: removed stale containers of a previous server", "count", c)
+		}
+		err = errors.Join(err, cerr)
+	}
 	return err
 }
 
-// Limits implements Driver.
-func (d *LocalDriver) Limits() string { return d.limits.describe() }
+// Isolation implements Driver.
+func (d *LocalDriver) Isolation() (bool, string) {
+	switch {
+	case d.sandbox != nil:
+		return true, d.sandbox.describe()
+	case d.isolationErr != nil:
+		return false, "isolation unavailable, so agents cannot start: " + d.isolationErr.Error() + " (NEUAIS_RUNTIME_ISOLATION=off runs them unsandboxed)"
+	}
+	return false, "UNSAFE: isolation off (NEUAIS_RUNTIME_ISOLATION=off): replicas run as the server's user with its file system and network; " + d.limits.describe()
+}
 
 // Apply implements Driver.
 func (d *LocalDriver) Apply(spec Spec) error {
@@ -220,23 +250,25 @@ func (d *LocalDriver) Replicas(agentID string) []Replica {
 	return list
 }
 
-// Usage implements Driver. It measures every process in the replicas'
-// process groups, so what a replica spawns counts too.
+// Usage implements Driver. It measures every process of the replicas'
+// runs (their containers, or their process groups), so what a replica
+// spawns counts too.
 func (d *LocalDriver) Usage(agentID string) Usage {
 	a := d.agent(agentID)
 	if a == nil {
 		return Usage{}
 	}
-	var pgids []int
-	for _, r := range d.Replicas(agentID) {
-		if r.PID != 0 {
-			pgids = append(pgids, r.PID) // each replica leads its own group
-		}
+	a.mu.Lock()
+	slots := slices.Collect(maps.Values(a.slots))
+	a.mu.Unlock()
+	var pids []int
+	for _, s := range slots {
+		pids = append(pids, s.members()...)
 	}
-	if len(pgids) == 0 {
+	if len(pids) == 0 {
 		return Usage{}
 	}
-	cpu, mem := a.cpu.sample(groupMembers(pgids))
+	cpu, mem := a.cpu.sample(pids)
 	return Usage{CPUPercent: cpu, MemoryMiB: mem}
 }
 
@@ -487,11 +519,29 @@ type process struct {
 	port   int
 	waited chan struct{} // closed once the process has been reaped
 	output sync.WaitGroup
+	run    run
+}
+
+// run is what differs between a plain and a sandboxed run of a replica.
+type run interface {
+	// signal sends sig to every process of the run.
+	signal(sig syscall.Signal)
+	// listening reports whether the replica accepts connections on port.
+	listening(port int) bool
+	// members returns the pids of the run's processes, for usage.
+	members() []int
+	// exitReason says how the run ended, after "Replica N ".
+	exitReason(st *os.ProcessState) string
+	// release frees what the run held once it has ended.
+	release()
 }
 
 // start starts one run of replica s.
 func (a *localAgent) start(s *slot) (*process, error) {
 	spec := s.spec
+	if a.d.isolationErr != nil {
+		return nil, fmt.Errorf("agents cannot run unsandboxed: %v (NEUAIS_RUNTIME_ISOLATION=off runs them as plain processes, for one trusted tenant only)", a.d.isolationErr)
+	}
 	dir := filepath.Join(a.d.cfg.DataDir, "agents", spec.AgentID, "replica-"+strconv.Itoa(s.index))
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("working directory: %w", err)
@@ -510,11 +560,47 @@ func (a *localAgent) start(s *slot) (*process, error) {
 		outW.Close()
 		return nil, fmt.Errorf("pipe: %w", err)
 	}
+	var (
+		cmd *exec.Cmd
+		r   run
+	)
+	if a.d.sandbox != nil {
+		var sr *sandboxRun
+		cmd, sr, err = a.d.sandbox.start(spec, s.index, port, dir, outW, errW, a.d.groups)
+		r = sr
+	} else {
+		cmd, r, err = a.startPlain(s, port, dir, outW, errW)
+	}
+	outW.Close() // the child holds its own copies
+	errW.Close()
+	if err != nil {
+		outR.Close()
+		errR.Close()
+		return nil, err
+	}
+	p := &process{cmd: cmd, pid: cmd.Process.Pid, port: port, waited: make(chan struct{}), run: r}
+	if sr, ok := r.(*sandboxRun); ok && sr.initPID != 0 {
+		p.pid = sr.initPID
+	}
+	p.output.Add(2)
+	go a.read(spec, s.index, outR, models.LevelInfo, &p.output)
+	go a.read(spec, s.index, errR, models.LevelError, &p.output)
+	go func() {
+		cmd.Wait() //nolint:errcheck // the exit status is read from ProcessState
+		close(p.waited)
+	}()
+	return p, nil
+}
+
+// startPlain starts replica s as a child process in its own process
+// group, inside a cgroup with its limits where cgroup v2 allows.
+func (a *localAgent) startPlain(s *slot, port int, dir string, stdout, stderr *os.File) (*exec.Cmd, run, error) {
+	spec := s.spec
 	newCmd := func() *exec.Cmd {
 		cmd := exec.Command(spec.BinaryPath)
 		cmd.Dir = dir
 		cmd.Env = replicaEnv(spec, s.index, port, dir)
-		cmd.Stdout, cmd.Stderr = outW, errW
+		cmd.Stdout, cmd.Stderr = stdout, stderr
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		return cmd
 	}
@@ -536,48 +622,67 @@ func (a *localAgent) start(s *slot) (*process, error) {
 		cmd = newCmd()
 		err = cmd.Start()
 	}
-	outW.Close() // the child holds its own copies
-	errW.Close()
 	if err != nil {
-		outR.Close()
-		errR.Close()
-		return nil, err
+		return nil, nil, err
 	}
-	p := &process{cmd: cmd, pid: cmd.Process.Pid, port: port, waited: make(chan struct{})}
-	if err := a.d.groups.add(p.pid); err != nil {
+	r := &plainRun{d: a.d, pgid: cmd.Process.Pid, cgroup: s.name}
+	if err := a.d.groups.add(r.pgid); err != nil {
 		a.d.log.Warn("runtime: process group not recorded", "agent", spec.AgentID, "err", err)
 	}
-	p.output.Add(2)
-	go a.read(spec, s.index, outR, models.LevelInfo, &p.output)
-	go a.read(spec, s.index, errR, models.LevelError, &p.output)
-	go func() {
-		cmd.Wait() //nolint:errcheck // the exit status is read from ProcessState
-		close(p.waited)
-	}()
-	return p, nil
+	return cmd, r, nil
+}
+
+// plainRun is a replica run as the server's child, leading its own
+// process group.
+type plainRun struct {
+	d      *LocalDriver
+	pgid   int
+	cgroup string
+}
+
+func (r *plainRun) signal(sig syscall.Signal) {
+	syscall.Kill(-r.pgid, sig) //nolint:errcheck // the group may be gone already
+}
+
+func (r *plainRun) listening(port int) bool {
+	conn, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), 200*time.Millisecond)
+	if err == nil {
+		conn.Close()
+	}
+	return err == nil
+}
+
+func (r *plainRun) members() []int { return groupMembers([]int{r.pgid}) }
+
+func (r *plainRun) exitReason(st *os.ProcessState) string { return "exited with " + exitStatus(st) }
+
+func (r *plainRun) release() {
+	if err := r.d.groups.remove(r.pgid); err != nil {
+		r.d.log.Warn("runtime: process group not forgotten", "err", err)
+	}
+	r.d.limits.remove(r.cgroup)
 }
 
 // watch runs until process p ends: true when it was asked to stop (or the
 // driver abandoned it), false when it ended on its own.
 func (a *localAgent) watch(s *slot, p *process) bool {
-	s.setRunning(p.pid, p.port)
+	s.setRunning(p)
 	a.platform(s.spec, models.LevelInfo, fmt.Sprintf("Replica %d started (pid %d, port %d)", s.index, p.pid, p.port))
 	go a.probe(s, p)
 	select {
 	case <-p.waited:
 		a.reap(s, p)
-		status := exitStatus(p.cmd.ProcessState)
 		level := models.LevelError
-		if status == "status 0" {
+		if p.cmd.ProcessState.ExitCode() == 0 {
 			level = models.LevelWarn
 		}
-		reason := fmt.Sprintf("Replica %d exited with %s", s.index, status)
+		reason := fmt.Sprintf("Replica %d %s", s.index, p.run.exitReason(p.cmd.ProcessState))
 		a.platform(s.spec, level, reason)
 		s.markCrashed()
 		a.recordCrash(reason)
 		return false
 	case <-s.stop:
-		syscall.Kill(-p.pid, syscall.SIGTERM) //nolint:errcheck // it may be gone already
+		p.run.signal(syscall.SIGTERM)
 		select {
 		case <-p.waited:
 		case <-s.rush:
@@ -591,10 +696,10 @@ func (a *localAgent) watch(s *slot, p *process) bool {
 	}
 }
 
-// reap kills what is left of p's process group, waits for the process and
-// its output, and forgets the group.
+// reap kills what is left of p, waits for the process and its output,
+// and releases what the run held.
 func (a *localAgent) reap(s *slot, p *process) {
-	syscall.Kill(-p.pid, syscall.SIGKILL) //nolint:errcheck // the group may be empty
+	p.run.signal(syscall.SIGKILL)
 	<-p.waited
 	s.setDown()
 	outputDone := make(chan struct{})
@@ -606,10 +711,7 @@ func (a *localAgent) reap(s *slot, p *process) {
 	case <-outputDone:
 	case <-time.After(time.Second): // a process that left the group holds the pipe
 	}
-	if err := a.d.groups.remove(p.pid); err != nil {
-		a.d.log.Warn("runtime: process group not forgotten", "agent", s.spec.AgentID, "err", err)
-	}
-	a.d.limits.remove(s.name)
+	p.run.release()
 	a.changed()
 }
 
@@ -617,15 +719,11 @@ func (a *localAgent) reap(s *slot, p *process) {
 // has stayed alive for ReadyAfter.
 func (a *localAgent) probe(s *slot, p *process) {
 	deadline := time.Now().Add(a.d.cfg.ReadyAfter)
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(p.port))
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		conn, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err == nil {
-			conn.Close()
-		}
-		if err == nil || time.Now().After(deadline) {
+		listening := p.run.listening(p.port)
+		if listening || time.Now().After(deadline) {
 			if s.setUp(p.pid) {
 				a.changed()
 			}
@@ -740,6 +838,7 @@ type slot struct {
 	pid  int
 	port int
 	up   bool
+	proc *process // the current run, nil between runs
 }
 
 // runs reports whether s runs spec's processes in epoch.
@@ -757,10 +856,10 @@ func (s *slot) requestStop() {
 func (s *slot) hurry()       { s.rushOnce.Do(func() { close(s.rush) }) }
 func (s *slot) markCrashed() { s.crashOnce.Do(func() { close(s.crashed) }) }
 
-func (s *slot) setRunning(pid, port int) {
+func (s *slot) setRunning(p *process) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.pid, s.port, s.up = pid, port, false
+	s.pid, s.port, s.up, s.proc = p.pid, p.port, false, p
 }
 
 // setUp marks the run of pid up; false when that run is over or stopping.
@@ -784,7 +883,18 @@ func (s *slot) setUp(pid int) bool {
 func (s *slot) setDown() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.pid, s.up = 0, false
+	s.pid, s.up, s.proc = 0, false, nil
+}
+
+// members returns the pids of the current run's processes.
+func (s *slot) members() []int {
+	s.mu.Lock()
+	p := s.proc
+	s.mu.Unlock()
+	if p == nil {
+		return nil
+	}
+	return p.run.members()
 }
 
 func (s *slot) isUp() bool {

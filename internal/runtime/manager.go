@@ -202,7 +202,12 @@ func (m *Manager) HealthCheck() health.Check {
 			st := m.driver.State(id)
 			up, desired = up+st.Up, desired+st.Desired
 		}
-		return health.Healthy, fmt.Sprintf("%d agents, %d of %d replicas up; %s", len(ids), up, desired, m.driver.Limits())
+		safe, isolation := m.driver.Isolation()
+		status := health.Healthy
+		if !safe {
+			status = health.Degraded
+		}
+		return status, fmt.Sprintf("%d agents, %d of %d replicas up; %s", len(ids), up, desired, isolation)
 	}
 }
 

@@ -67,6 +67,13 @@ type Config struct {
 	// ReadyAfter is when a replica that does not listen on its PORT counts
 	// as up; one that listens is up as soon as it accepts a connection.
 	ReadyAfter time.Duration
+	// Isolation is IsolationOn (replicas sandboxed; if the host cannot,
+	// none starts) or IsolationOff (plain processes, one trusted tenant).
+	Isolation string
+	// SandboxDir holds the sandboxes' bundles; empty is a folder under
+	// /run named after DataDir. SandboxLimits bound each replica.
+	SandboxDir    string
+	SandboxLimits SandboxLimits
 }
 
 // DefaultConfig returns the defaults for a server whose data lives in dataDir.
@@ -86,6 +93,8 @@ func DefaultConfig(dataDir string) Config {
 		CrashLoopWindow:    2 * time.Minute,
 		ReconcileInterval:  30 * time.Second,
 		ReadyAfter:         2 * time.Second,
+		Isolation:          IsolationOn,
+		SandboxLimits:      SandboxLimits{Processes: 512, OpenFiles: 4096, FileBytes: 16 << 30},
 	}
 }
 
@@ -129,6 +138,18 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ReadyAfter <= 0 {
 		c.ReadyAfter = d.ReadyAfter
+	}
+	if c.Isolation == "" {
+		c.Isolation = d.Isolation
+	}
+	if c.SandboxLimits.Processes <= 0 {
+		c.SandboxLimits.Processes = d.SandboxLimits.Processes
+	}
+	if c.SandboxLimits.OpenFiles == 0 {
+		c.SandboxLimits.OpenFiles = d.SandboxLimits.OpenFiles
+	}
+	if c.SandboxLimits.FileBytes == 0 {
+		c.SandboxLimits.FileBytes = d.SandboxLimits.FileBytes
 	}
 	return c
 }
@@ -211,8 +232,9 @@ type Driver interface {
 	Replicas(agentID string) []Replica
 	// Usage samples the agent's CPU and memory use.
 	Usage(agentID string) Usage
-	// Limits says how CPU and memory limits are applied, for health reports.
-	Limits() string
+	// Isolation says whether replicas are isolated from the server and from
+	// each other, and how, with the limits in force, for health reports.
+	Isolation() (safe bool, detail string)
 	// Shutdown stops every replica of every agent within ctx.
 	Shutdown(ctx context.Context) error
 }
