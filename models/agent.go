@@ -1,8 +1,11 @@
 package models
 
 import (
+	"encoding/json"
+	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -63,7 +66,10 @@ type Agent struct {
 	CPU          string            `bun:"cpu,notnull"`
 	Memory       string            `bun:"memory,notnull"`
 	Replicas     int               `bun:"replicas,notnull"`
-	Environment  map[string]string `bun:"environment,type:text,notnull"`
+	// Environment is the agent's variables in the clear; it is never
+	// stored as such: the environment column holds SealedEnvironment.
+	Environment       map[string]string `bun:"-"`
+	SealedEnvironment string            `bun:"environment,notnull" json:"-"`
 	Desired      DesiredState      `bun:"desired,notnull"`
 	Status       AgentStatus       `bun:"status,notnull"`
 	StatusReason string            `bun:"status_reason,notnull"`
@@ -73,6 +79,45 @@ type Agent struct {
 	Version    int64     `bun:"version,notnull"` // ETag source, bumped on every write
 	CreatedAt  time.Time `bun:"created_at,notnull"`
 	UpdatedAt  time.Time `bun:"updated_at,notnull"`
+}
+
+// Sealer encrypts what is stored for users and decrypts it
+// (secrets.Keyring), binding each value to its context.
+type Sealer interface {
+	Seal(plain []byte, context string) string
+	Open(sealed, context string) ([]byte, error)
+}
+
+func (a *Agent) environmentContext() string { return "agent environment " + a.ID }
+
+// SealEnvironment encrypts Environment into SealedEnvironment, before a write.
+func (a *Agent) SealEnvironment(s Sealer) error {
+	data, err := json.Marshal(a.Environment)
+	if err != nil {
+		return fmt.Errorf("models: environment: %w", err)
+	}
+	a.SealedEnvironment = s.Seal(data, a.environmentContext())
+	return nil
+}
+
+// OpenEnvironment decrypts SealedEnvironment into Environment, after a
+// read; a value stored before encryption (a JSON object) is read as it is.
+func (a *Agent) OpenEnvironment(s Sealer) error {
+	a.Environment = map[string]string{}
+	if a.SealedEnvironment == "" {
+		return nil
+	}
+	data := []byte(a.SealedEnvironment)
+	if !strings.HasPrefix(a.SealedEnvironment, "{") {
+		var err error
+		if data, err = s.Open(a.SealedEnvironment, a.environmentContext()); err != nil {
+			return fmt.Errorf("models: environment of %s: %w", a.ID, err)
+		}
+	}
+	if err := json.Unmarshal(data, &a.Environment); err != nil {
+		return fmt.Errorf("models: environment of %s: %w", a.ID, err)
+	}
+	return nil
 }
 
 // Config returns the agent's resource request.

@@ -22,6 +22,7 @@ import (
 
 	"github.com/neuais/neuais/internal/events"
 	"github.com/neuais/neuais/internal/idempotency"
+	"github.com/neuais/neuais/internal/secrets"
 	"github.com/neuais/neuais/models"
 )
 
@@ -45,6 +46,8 @@ type Config struct {
 	MaxReplicas int
 	// MaxWait bounds the timeout of Wait.
 	MaxWait time.Duration
+	// Secrets encrypts environments and the idempotency records holding them.
+	Secrets models.Sealer
 }
 
 // Service manages agents of the caller's organization.
@@ -63,6 +66,9 @@ type Service struct {
 
 // NewService returns the agents service. reconciler may be nil (no runtime).
 func NewService(db *bun.DB, bus events.Bus, cfg Config, reconciler Reconciler, logger *slog.Logger) *Service {
+	if cfg.Secrets == nil {
+		panic("agents: Config.Secrets is required: environments are stored encrypted")
+	}
 	if len(cfg.Regions) == 0 {
 		cfg.Regions = []string{"local"}
 	}
@@ -159,16 +165,14 @@ func (s *Service) get(ctx context.Context, db bun.IDB, orgID, id string) (*model
 	if err != nil {
 		return nil, fmt.Errorf("agents: get: %w", err)
 	}
-	normalize(a)
-	return a, nil
+	return a, s.loaded(a)
 }
 
-// normalize makes times UTC whatever the driver's location.
-func normalize(a *models.Agent) {
+// loaded finishes an agent read from the database: its environment
+// decrypted, its times UTC whatever the driver's location.
+func (s *Service) loaded(a *models.Agent) error {
 	a.CreatedAt, a.UpdatedAt = a.CreatedAt.UTC(), a.UpdatedAt.UTC()
-	if a.Environment == nil {
-		a.Environment = map[string]string{}
-	}
+	return a.OpenEnvironment(s.cfg.Secrets)
 }
 
 // Filter narrows a list; empty fields do not filter.
@@ -234,7 +238,9 @@ func (s *Service) List(ctx context.Context, f Filter, p models.ListParams) (*Pag
 	}
 	total := int(n)
 	for _, a := range items {
-		normalize(a)
+		if err := s.loaded(a); err != nil {
+			return nil, fmt.Errorf("agents: list: %w", err)
+		}
 	}
 	if items == nil {
 		items = []*models.Agent{}
@@ -258,6 +264,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput, idempotencyKey str
 		return nil, err
 	}
 	idem, err := idempotency.New(who.OrgID, "createAgent", idempotencyKey, in)
+	idem = idem.SealedWith(s.cfg.Secrets) // the response holds the environment
 	if err != nil {
 		return nil, err
 	}
@@ -327,6 +334,9 @@ func (s *Service) insert(ctx context.Context, tx bun.Tx, a *models.Agent) error 
 	}
 	if taken {
 		return nameTaken(a.Name)
+	}
+	if err := a.SealEnvironment(s.cfg.Secrets); err != nil {
+		return err
 	}
 	if _, err := tx.NewInsert().Model(a).Exec(ctx); err != nil {
 		if isUniqueViolation(err) {
@@ -472,6 +482,9 @@ func (s *Service) modify(ctx context.Context, id, ifMatch string, change func(*m
 		if a.Status != status {
 			columns = append(columns, "status", "status_reason")
 		}
+		if err := a.SealEnvironment(s.cfg.Secrets); err != nil {
+			return nil, err
+		}
 		res, err := s.db.NewUpdate().Model(a).Column(columns...).
 			Where("id = ?", a.ID).Where("version = ?", version).Exec(ctx)
 		if err != nil {
@@ -583,4 +596,36 @@ func isUniqueViolation(err error) bool {
 		return liteErr.Code() == constraintUnique || liteErr.Code() == constraintPrimaryKey
 	}
 	return false
+}
+
+// Reseal seals again, with kr's current key, every environment stored in
+// the clear (before encryption) or under an older key, and the create
+// responses idempotency keeps, and returns how many values it changed.
+// The server runs it on start, so that rotating NEUAIS_SECRET_KEY and the
+// first start after an upgrade leave no value readable without the key.
+func Reseal(ctx context.Context, db *bun.DB, kr *secrets.Keyring) (int, error) {
+	var rows []*models.Agent
+	if err := db.NewSelect().Model(&rows).Column("id", "environment").Scan(ctx); err != nil {
+		return 0, fmt.Errorf("agents: reseal: %w", err)
+	}
+	n := 0
+	for _, a := range rows {
+		if kr.Current(a.SealedEnvironment) {
+			continue
+		}
+		old := a.SealedEnvironment
+		if err := a.OpenEnvironment(kr); err != nil {
+			return n, err
+		}
+		if err := a.SealEnvironment(kr); err != nil {
+			return n, err
+		}
+		// Only where nobody wrote meanwhile: a writer seals with the current key.
+		if _, err := db.NewUpdate().Model(a).Column("environment").WherePK().Where("environment = ?", old).Exec(ctx); err != nil {
+			return n, fmt.Errorf("agents: reseal: %w", err)
+		}
+		n++
+	}
+	m, err := idempotency.Reseal(ctx, db, kr, "createAgent")
+	return n + m, err
 }

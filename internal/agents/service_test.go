@@ -41,7 +41,7 @@ func TestEventsAndReconciler(t *testing.T) {
 		bus := events.NewInProcess(0)
 		defer bus.Close()
 		rec := &recorder{}
-		svc := agents.NewService(db, bus, agents.Config{Regions: []string{"local"}, MaxReplicas: 10}, rec, nil)
+		svc := agents.NewService(db, bus, agents.Config{Regions: []string{"local"}, MaxReplicas: 10, Secrets: keyring(t)}, rec, nil)
 		org, admin, err := orgs.NewService(db, auth.NewHasher(4)).Create(context.Background(), orgs.CreateParams{Name: "acme", AdminEmail: "a@acme.io", AdminPassword: "password-123"})
 		if err != nil {
 			t.Fatal(err)
@@ -125,7 +125,7 @@ func TestEventsAndReconciler(t *testing.T) {
 
 func TestNilReconciler(t *testing.T) {
 	db := apitest.MustOpenDB(t, "sqlite:"+t.TempDir()+"/t.db")
-	svc := agents.NewService(db, events.NewInProcess(0), agents.Config{}, nil, nil)
+	svc := agents.NewService(db, events.NewInProcess(0), agents.Config{Secrets: keyring(t)}, nil, nil)
 	org, _, err := orgs.NewService(db, auth.NewHasher(4)).Create(context.Background(), orgs.CreateParams{Name: "acme", AdminEmail: "a@acme.io", AdminPassword: "password-123"})
 	if err != nil {
 		t.Fatal(err)
@@ -138,7 +138,7 @@ func TestNilReconciler(t *testing.T) {
 
 func TestShutdownEndsWaits(t *testing.T) {
 	db := apitest.MustOpenDB(t, "sqlite:"+t.TempDir()+"/t.db")
-	svc := agents.NewService(db, events.NewInProcess(0), agents.Config{MaxWait: time.Minute}, nil, nil)
+	svc := agents.NewService(db, events.NewInProcess(0), agents.Config{MaxWait: time.Minute, Secrets: keyring(t)}, nil, nil)
 	org, _, err := orgs.NewService(db, auth.NewHasher(4)).Create(context.Background(), orgs.CreateParams{Name: "acme", AdminEmail: "a@acme.io", AdminPassword: "password-123"})
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
 
 	"github.com/neuais/neuais/graph"
 	"github.com/neuais/neuais/internal/agents"
@@ -29,6 +30,7 @@ import (
 	"github.com/neuais/neuais/internal/orgs"
 	"github.com/neuais/neuais/internal/ratelimit"
 	"github.com/neuais/neuais/internal/runtime"
+	"github.com/neuais/neuais/internal/secrets"
 	"github.com/neuais/neuais/internal/users"
 	"github.com/neuais/neuais/migrations"
 	"github.com/neuais/neuais/models"
@@ -93,11 +95,13 @@ type App struct {
 	Agents   *agents.Service
 	Users    *users.Service
 	Limiter  ratelimit.Limiter
-	Logs     *logs.Store
-	Metrics  *metrics.Store
-	Runtime  *runtime.Manager
-	REST     *rest.API
-	Started  time.Time
+	// Secrets encrypts what is stored for users (NEUAIS_SECRET_KEY).
+	Secrets *secrets.Keyring
+	Logs    *logs.Store
+	Metrics *metrics.Store
+	Runtime *runtime.Manager
+	REST    *rest.API
+	Started time.Time
 	// Stopping ends when the server begins to shut down, so that
 	// long-lived streams can end cleanly instead of holding shutdown up.
 	Stopping context.Context
@@ -130,6 +134,14 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Wri
 		a.DB.Close()
 		return nil, err
 	}
+	if a.Secrets, err = secrets.LoadOrCreate(cfg.SecretKey, cfg.DataDir); err != nil {
+		a.DB.Close()
+		return nil, err
+	}
+	if err := a.reseal(ctx); err != nil {
+		a.DB.Close()
+		return nil, err
+	}
 	hasher := auth.NewHasher(cfg.BcryptCost)
 	a.Auth = auth.NewService(a.DB, auth.NewTokens(secret, nil), hasher, auth.NewThrottle(auth.LoginLimits{
 		PairMax: cfg.LoginMaxFailures, AddrMax: cfg.LoginAddrMaxFailures, EmailSlowAfter: cfg.LoginEmailSlowAfter,
@@ -154,6 +166,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Wri
 		AllowFileURLs: cfg.AllowFileURLs,
 		MaxReplicas:   cfg.MaxReplicas,
 		MaxWait:       cfg.MaxAgentWait,
+		Secrets:       a.Secrets,
 	}, reconciler, logger)
 	context.AfterFunc(a.Stopping, a.Agents.Shutdown)
 	a.background.Add(1)
@@ -255,6 +268,25 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("app: shutdown: %w", err)
+	}
+	return nil
+}
+
+// reseal encrypts with the current key what was stored in the clear or
+// under an older key; on SQLite it then folds the WAL into the file, whose
+// secure_delete leaves no copy of the old values in freed pages.
+func (a *App) reseal(ctx context.Context) error {
+	n, err := agents.Reseal(ctx, a.DB, a.Secrets)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		a.Logger.Info("sealed stored secrets with the current key", "count", n)
+		if a.DB.Dialect().Name() == dialect.SQLite {
+			if _, err := a.DB.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+				return fmt.Errorf("app: checkpoint after resealing: %w", err)
+			}
+		}
 	}
 	return nil
 }

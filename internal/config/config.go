@@ -29,10 +29,14 @@ const MaxLogLineBytes = 32 << 10
 
 // Config is the whole configuration, passed down from cmd/neuais.
 type Config struct {
-	Addr          string
-	DataDir       string
-	DatabaseURL   string
-	JWTSecret     string
+	Addr        string
+	DataDir     string
+	DatabaseURL string
+	JWTSecret   string
+	// SecretKey is the keys (base64, 32 bytes, comma-separated, the first
+	// sealing) that encrypt stored secrets; empty: one generated and kept
+	// in the data directory.
+	SecretKey     string
 	AdminEmail    string
 	AdminPassword string
 	LogLevel      slog.Level
@@ -266,6 +270,7 @@ func LoadFlags(fs *flag.FlagSet, args []string, getenv func(string) string) (Con
 	str(&c.DataDir, "data-dir", "data directory (SQLite file, JWT secret, binaries)")
 	str(&c.DatabaseURL, "database-url", "postgres:// URL; empty for SQLite in the data directory")
 	str(&c.SQLiteSynchronous, "sqlite-synchronous", "SQLite's synchronous setting: full (every acknowledged write survives power loss), normal (faster; may lose the last writes on power loss), extra or off")
+	str(&c.SecretKey, "secret-key", "base64 keys of 32 bytes, comma-separated, the first encrypting, the others only decrypting (rotation) agents' environments at rest; generated and kept in the data directory when empty")
 	str(&c.JWTSecret, "jwt-secret", "HS256 secret of at least 32 characters; generated and kept in the data directory when empty")
 	str(&c.AdminEmail, "admin-email", "e-mail of the first admin, created on an empty database")
 	str(&c.AdminPassword, "admin-password", "password of the first admin; generated and printed once when empty")

@@ -25,11 +25,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
 
 	"github.com/neuais/neuais/internal/db"
+	"github.com/neuais/neuais/internal/secrets"
 	"github.com/neuais/neuais/models"
 )
 
@@ -63,6 +65,20 @@ var errKeyReused = &models.Error{Code: models.CodeConflict, Message: "This Idemp
 // Request is one keyed create, made by New.
 type Request struct {
 	orgID, operation, key, hash string
+	sealer                      models.Sealer
+}
+
+// SealedWith makes the stored response encrypted with s, for creates
+// whose responses hold secrets. r may be nil, as New returns on error.
+func (r *Request) SealedWith(s models.Sealer) *Request {
+	if r != nil {
+		r.sealer = s
+	}
+	return r
+}
+
+func (r *Request) context() string {
+	return "idempotency " + r.orgID + " " + r.operation + " " + r.key
 }
 
 // New checks key and hashes input (JSON: map keys are sorted, so equal
@@ -148,7 +164,13 @@ func (r *Request) lookup(ctx context.Context, tx bun.Tx, out any) (bool, error) 
 	if rec.RequestHash != r.hash {
 		return false, errKeyReused
 	}
-	if err := json.Unmarshal([]byte(rec.Response), out); err != nil {
+	data := []byte(rec.Response)
+	if r.sealer != nil && !strings.HasPrefix(rec.Response, "{") {
+		if data, err = r.sealer.Open(rec.Response, r.context()); err != nil {
+			return false, fmt.Errorf("idempotency: response: %w", err)
+		}
+	}
+	if err := json.Unmarshal(data, out); err != nil {
 		return false, fmt.Errorf("idempotency: response: %w", err)
 	}
 	return true, nil
@@ -159,7 +181,11 @@ func (r *Request) record(ctx context.Context, tx bun.Tx, resourceID string, resp
 	if err != nil {
 		return fmt.Errorf("idempotency: response: %w", err)
 	}
-	rec := &record{OrgID: r.orgID, Operation: r.operation, Key: r.key, RequestHash: r.hash, Response: string(data), ResourceID: resourceID, CreatedAt: models.Now()}
+	stored := string(data)
+	if r.sealer != nil {
+		stored = r.sealer.Seal(data, r.context())
+	}
+	rec := &record{OrgID: r.orgID, Operation: r.operation, Key: r.key, RequestHash: r.hash, Response: stored, ResourceID: resourceID, CreatedAt: models.Now()}
 	if _, err := tx.NewInsert().Model(rec).Exec(ctx); err != nil {
 		return fmt.Errorf("idempotency: record: %w", err)
 	}
@@ -184,4 +210,34 @@ func Sweep(ctx context.Context, idb bun.IDB) (int64, error) {
 		return 0, fmt.Errorf("idempotency: sweep: %w", err)
 	}
 	return res.RowsAffected()
+}
+
+// Reseal seals with kr's current key the stored responses of operation
+// that are in the clear or under an older key, and returns how many.
+func Reseal(ctx context.Context, idb *bun.DB, kr *secrets.Keyring, operation string) (int, error) {
+	var recs []*record
+	if err := idb.NewSelect().Model(&recs).Where("operation = ?", operation).Scan(ctx); err != nil {
+		return 0, fmt.Errorf("idempotency: reseal: %w", err)
+	}
+	n := 0
+	for _, rec := range recs {
+		if kr.Current(rec.Response) {
+			continue
+		}
+		r := &Request{orgID: rec.OrgID, operation: rec.Operation, key: rec.Key, sealer: kr}
+		data := []byte(rec.Response)
+		if !strings.HasPrefix(rec.Response, "{") {
+			var err error
+			if data, err = kr.Open(rec.Response, r.context()); err != nil {
+				return n, fmt.Errorf("idempotency: reseal: %w", err)
+			}
+		}
+		old := rec.Response
+		rec.Response = kr.Seal(data, r.context())
+		if _, err := idb.NewUpdate().Model(rec).Column("response").WherePK().Where("response = ?", old).Exec(ctx); err != nil {
+			return n, fmt.Errorf("idempotency: reseal: %w", err)
+		}
+		n++
+	}
+	return n, nil
 }

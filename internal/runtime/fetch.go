@@ -172,7 +172,7 @@ func (c *binaryCache) download(ctx context.Context, rawURL string) (string, stri
 		err = checkExecutable(f.Name())
 	}
 	if err == nil {
-		err = os.Chmod(f.Name(), 0o755)
+		err = os.Chmod(f.Name(), 0o755) // readable by the sandboxes' users; the cache directory itself is 0700
 	}
 	if err != nil {
 		os.Remove(f.Name())

@@ -21,6 +21,7 @@ import (
 	"github.com/neuais/neuais/internal/apitest"
 	"github.com/neuais/neuais/internal/events"
 	"github.com/neuais/neuais/internal/runtime"
+	"github.com/neuais/neuais/internal/secrets"
 	"github.com/neuais/neuais/models"
 )
 
@@ -159,9 +160,19 @@ func newTestEnv(t *testing.T, d *bun.DB) *testEnv {
 			CrashLoopWindow:    10 * time.Second,
 			ReconcileInterval:  300 * time.Millisecond,
 			ReadyAfter:         time.Second,
+			Secrets:            testKeyring,
 		},
 	}
 }
+
+// testKeyring seals environments as the agents API does.
+var testKeyring = func() *secrets.Keyring {
+	k, err := secrets.NewKeyring(make([]byte, 32))
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()
 
 // insertOrg inserts an organization whose name and slug are random.
 func insertOrg(t *testing.T, d *bun.DB) *models.Organization {
@@ -212,6 +223,9 @@ func (e *testEnv) createAgent(m *runtime.Manager, name, binaryURL string, replic
 	for _, opt := range opts {
 		opt(a)
 	}
+	if err := a.SealEnvironment(testKeyring); err != nil {
+		e.t.Fatal(err)
+	}
 	if _, err := e.db.NewInsert().Model(a).Exec(context.Background()); err != nil {
 		e.t.Fatal(err)
 	}
@@ -225,9 +239,15 @@ func (e *testEnv) update(m *runtime.Manager, id string, change func(a *models.Ag
 	e.t.Helper()
 	ctx := context.Background()
 	a := e.agent(id)
+	if err := a.OpenEnvironment(testKeyring); err != nil {
+		e.t.Fatal(err)
+	}
 	change(a)
 	a.Generation++
 	a.Version++
+	if err := a.SealEnvironment(testKeyring); err != nil {
+		e.t.Fatal(err)
+	}
 	_, err := e.db.NewUpdate().Model(a).
 		Column("binary_url", "binary_sha256", "replicas", "environment", "desired", "generation", "version").
 		WherePK().Exec(ctx)

@@ -323,6 +323,9 @@ func (m *Manager) reconcile(ctx context.Context, id string) {
 		m.forget(ctx, id)
 		return
 	}
+	if err == nil {
+		err = a.OpenEnvironment(m.cfg.Secrets)
+	}
 	if err != nil {
 		m.log.Error("runtime: read agent", "agent", id, "err", err)
 		return

@@ -74,6 +74,8 @@ type Config struct {
 	// /run named after DataDir. SandboxLimits bound each replica.
 	SandboxDir    string
 	SandboxLimits SandboxLimits
+	// Secrets decrypts agents' environments as the runtime reads them.
+	Secrets models.Sealer
 }
 
 // DefaultConfig returns the defaults for a server whose data lives in dataDir.
