@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"crypto/rand"
+	"debug/elf"
 	"encoding/hex"
 	"encoding/json"
 	"net"
@@ -132,6 +133,10 @@ func TestHostileAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cleanup()
+	// Built with cgo's resolver, it needs the host's dynamic loader and libc.
+	if bin, err := elf.Open(hostile); err != nil || bin.Section(".interp") == nil {
+		t.Fatalf("the hostile agent should be dynamically linked: %v", err)
+	}
 	dataDir := t.TempDir()
 	cfg := runtimeConfig("sqlite:"+filepath.Join(t.TempDir(), "test.db"), dataDir)
 	cfg.AllowFileURLs = true
@@ -247,5 +252,6 @@ func TestHostileAgent(t *testing.T) {
 		eventually(t, "the out-of-memory kill in the log", func() bool {
 			return strings.Contains(logMessages(t, s, hog), "Replica 1 was killed: out of memory")
 		})
+		waitStatus(t, s, hog, "error") // it keeps being killed: a crash loop
 	})
 }
