@@ -56,23 +56,23 @@ type AgentConfig struct {
 type Agent struct {
 	bun.BaseModel `bun:"table:agents"`
 
-	ID           string            `bun:"id,pk"`
-	OrgID        string            `bun:"org_id,notnull"`
-	Name         string            `bun:"name,notnull"`
-	Runtime      string            `bun:"runtime,notnull"`
-	Region       string            `bun:"region,notnull"`
-	BinaryURL    string            `bun:"binary_url,notnull"`
-	BinarySHA256 string            `bun:"binary_sha256,notnull"`
-	CPU          string            `bun:"cpu,notnull"`
-	Memory       string            `bun:"memory,notnull"`
-	Replicas     int               `bun:"replicas,notnull"`
+	ID           string `bun:"id,pk"`
+	OrgID        string `bun:"org_id,notnull"`
+	Name         string `bun:"name,notnull"`
+	Runtime      string `bun:"runtime,notnull"`
+	Region       string `bun:"region,notnull"`
+	BinaryURL    string `bun:"binary_url,notnull"`
+	BinarySHA256 string `bun:"binary_sha256,notnull"`
+	CPU          string `bun:"cpu,notnull"`
+	Memory       string `bun:"memory,notnull"`
+	Replicas     int    `bun:"replicas,notnull"`
 	// Environment is the agent's variables in the clear; it is never
 	// stored as such: the environment column holds SealedEnvironment.
 	Environment       map[string]string `bun:"-"`
 	SealedEnvironment string            `bun:"environment,notnull" json:"-"`
-	Desired      DesiredState      `bun:"desired,notnull"`
-	Status       AgentStatus       `bun:"status,notnull"`
-	StatusReason string            `bun:"status_reason,notnull"`
+	Desired           DesiredState      `bun:"desired,notnull"`
+	Status            AgentStatus       `bun:"status,notnull"`
+	StatusReason      string            `bun:"status_reason,notnull"`
 	// Generation increases on every change of the spec or desired state, so
 	// the runtime can tell which replicas run an outdated spec.
 	Generation int64     `bun:"generation,notnull"`
