@@ -181,6 +181,12 @@ func TestWait(t *testing.T) {
 				t.Fatalf("returned after %s", d)
 			}
 		})
+		t.Run("ErrTimeoutBeforeTheFirstRead", func(t *testing.T) {
+			res := s.Do(http.MethodGet, "/v1/agents/"+id+"/wait?status=running&timeout=1ns", s.AdminToken, nil)
+			if res.Status != http.StatusRequestTimeout || !strings.Contains(string(res.Body), `"status":"deploying"`) {
+				t.Fatalf("%d %s", res.Status, res.Body)
+			}
+		})
 		t.Run("ReturnsOnStatusChange", func(t *testing.T) {
 			done := make(chan *apitest.Response, 1)
 			go func() {

@@ -43,12 +43,12 @@ func (s *Service) Wait(ctx context.Context, id, status, timeout string) (*models
 		// Subscribe before reading, so no change falls between the two.
 		sub, err := s.bus.Subscribe(ctx, topic)
 		if err != nil {
-			return nil, s.waitEnded(ctx, err, d, want, nil)
+			return nil, s.waitEnded(ctx, err, d, want, s.current(ctx, who.OrgID, id))
 		}
 		a, err := s.get(ctx, s.db, who.OrgID, id)
 		if err != nil {
 			sub.Close()
-			return nil, s.waitEnded(ctx, err, d, want, nil)
+			return nil, s.waitEnded(ctx, err, d, want, s.current(ctx, who.OrgID, id))
 		}
 		a, err = s.watch(ctx, sub, who.OrgID, a, want)
 		sub.Close()
@@ -92,6 +92,22 @@ func (s *Service) watch(ctx context.Context, sub *events.Subscription, orgID str
 		}
 	}
 	return a, nil
+}
+
+// current reads the agent once more after a wait's deadline passed before
+// the agent was read, so that the timeout can still say its status; nil
+// when it cannot be read.
+func (s *Service) current(ctx context.Context, orgID, id string) *models.Agent {
+	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	a, err := s.get(ctx, s.db, orgID, id)
+	if err != nil {
+		return nil
+	}
+	return a
 }
 
 // waitEnded turns the end of a wait into its result: nil on success, a
