@@ -473,6 +473,8 @@ func (r *sandboxRun) writeConfig(spec Spec, index, port int, dir string, base in
 	s.Process.Args = []string{r.sb.tini, "-g", "--", "/app/agent"}
 	s.Process.Env = replicaEnv(spec, index, port, "/work")
 	s.Process.Env[0] = "PATH=/usr/local/bin:/usr/bin:/bin" // the host's PATH means nothing inside
+	// tini's own warnings would land in the agent's log as its lines.
+	s.Process.Env = append([]string{"TINI_VERBOSITY=0"}, s.Process.Env...)
 	s.Process.Cwd = "/work"
 	s.Process.NoNewPrivileges = true
 	s.Process.OOMScoreAdj = 500 // under memory pressure, replicas go before the server
