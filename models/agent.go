@@ -53,13 +53,16 @@ type AgentConfig struct {
 type Agent struct {
 	bun.BaseModel `bun:"table:agents"`
 
-	ID           string            `bun:"id,pk"`
-	OrgID        string            `bun:"org_id,notnull"`
-	Name         string            `bun:"name,notnull"`
-	Runtime      string            `bun:"runtime,notnull"`
-	Region       string            `bun:"region,notnull"`
-	BinaryURL    string            `bun:"binary_url,notnull"`
-	BinarySHA256 string            `bun:"binary_sha256,notnull"`
+	ID           string `bun:"id,pk"`
+	OrgID        string `bun:"org_id,notnull"`
+	Name         string `bun:"name,notnull"`
+	Runtime      string `bun:"runtime,notnull"`
+	Region       string `bun:"region,notnull"`
+	BinaryURL    string `bun:"binary_url,notnull"`
+	BinarySHA256 string `bun:"binary_sha256,notnull"`
+	// BinaryID is the uploaded binary BinaryURL names, empty for a URL
+	// the runtime downloads.
+	BinaryID     string            `bun:"binary_id,nullzero"`
 	CPU          string            `bun:"cpu,notnull"`
 	Memory       string            `bun:"memory,notnull"`
 	Replicas     int               `bun:"replicas,notnull"`
