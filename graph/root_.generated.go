@@ -11,6 +11,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/neuais/neuais/internal/agents"
+	"github.com/neuais/neuais/internal/tokens"
 	"github.com/neuais/neuais/models"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -78,6 +79,40 @@ type ComplexityRoot struct {
 		Total   func(childComplexity int) int
 	}
 
+	ApiToken struct {
+		CreatedAt  func(childComplexity int) int
+		ExpiresAt  func(childComplexity int) int
+		ID         func(childComplexity int) int
+		LastUsedAt func(childComplexity int) int
+		Name       func(childComplexity int) int
+		Role       func(childComplexity int) int
+		UserID     func(childComplexity int) int
+	}
+
+	ApiTokenPage struct {
+		HasMore func(childComplexity int) int
+		Items   func(childComplexity int) int
+		Limit   func(childComplexity int) int
+		Offset  func(childComplexity int) int
+		Total   func(childComplexity int) int
+	}
+
+	Binary struct {
+		CreatedAt func(childComplexity int) int
+		ID        func(childComplexity int) int
+		SHA256    func(childComplexity int) int
+		Size      func(childComplexity int) int
+		URL       func(childComplexity int) int
+	}
+
+	BinaryPage struct {
+		HasMore func(childComplexity int) int
+		Items   func(childComplexity int) int
+		Limit   func(childComplexity int) int
+		Offset  func(childComplexity int) int
+		Total   func(childComplexity int) int
+	}
+
 	LogLine struct {
 		AgentID   func(childComplexity int) int
 		EventID   func(childComplexity int) int
@@ -111,24 +146,41 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		CreateAgent  func(childComplexity int, input agents.CreateInput, idempotencyKey *string) int
-		CreateToken  func(childComplexity int, email string, password string) int
-		CreateUser   func(childComplexity int, input models.CreateUserInput, idempotencyKey *string) int
-		DeleteAgent  func(childComplexity int, id string, ifMatch *string) int
-		DeleteUser   func(childComplexity int, id string) int
-		RestartAgent func(childComplexity int, id string) int
-		ScaleAgent   func(childComplexity int, id string, replicas int) int
-		StartAgent   func(childComplexity int, id string) int
-		StopAgent    func(childComplexity int, id string) int
-		UpdateAgent  func(childComplexity int, id string, input agents.UpdateInput, ifMatch *string) int
-		UpdateUser   func(childComplexity int, id string, input models.UpdateUserInput) int
+		CreateAPIToken func(childComplexity int, input tokens.CreateInput) int
+		CreateAgent    func(childComplexity int, input agents.CreateInput, idempotencyKey *string) int
+		CreateToken    func(childComplexity int, email string, password string) int
+		CreateUser     func(childComplexity int, input models.CreateUserInput, idempotencyKey *string) int
+		DeleteAgent    func(childComplexity int, id string, ifMatch *string) int
+		DeleteBinary   func(childComplexity int, id string) int
+		DeleteUser     func(childComplexity int, id string) int
+		RestartAgent   func(childComplexity int, id string) int
+		RevokeAPIToken func(childComplexity int, id string) int
+		ScaleAgent     func(childComplexity int, id string, replicas int) int
+		StartAgent     func(childComplexity int, id string) int
+		StopAgent      func(childComplexity int, id string) int
+		UpdateAgent    func(childComplexity int, id string, input agents.UpdateInput, ifMatch *string) int
+		UpdateUser     func(childComplexity int, id string, input models.UpdateUserInput) int
+		UploadBinary   func(childComplexity int, file graphql.Upload) int
+	}
+
+	NewApiToken struct {
+		CreatedAt func(childComplexity int) int
+		ExpiresAt func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Name      func(childComplexity int) int
+		Role      func(childComplexity int) int
+		Secret    func(childComplexity int) int
+		UserID    func(childComplexity int) int
 	}
 
 	Query struct {
+		APITokens    func(childComplexity int, limit *int, offset *int, sort *string) int
 		Agent        func(childComplexity int, id string) int
 		AgentLogs    func(childComplexity int, id string, tail *int, since *string, level *string) int
 		AgentMetrics func(childComplexity int, id string, period *string, metric *string) int
 		Agents       func(childComplexity int, status *string, region *string, namePrefix *string, sort *string, limit *int, offset *int) int
+		Binaries     func(childComplexity int, limit *int, offset *int, sort *string) int
+		Binary       func(childComplexity int, id string) int
 		Me           func(childComplexity int) int
 		Service      func(childComplexity int, name string) int
 		Services     func(childComplexity int, limit *int, offset *int, sort *string) int
@@ -379,6 +431,142 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AgentPage.Total(childComplexity), true
 
+	case "ApiToken.createdAt":
+		if e.ComplexityRoot.ApiToken.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiToken.CreatedAt(childComplexity), true
+	case "ApiToken.expiresAt":
+		if e.ComplexityRoot.ApiToken.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiToken.ExpiresAt(childComplexity), true
+	case "ApiToken.id":
+		if e.ComplexityRoot.ApiToken.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiToken.ID(childComplexity), true
+	case "ApiToken.lastUsedAt":
+		if e.ComplexityRoot.ApiToken.LastUsedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiToken.LastUsedAt(childComplexity), true
+	case "ApiToken.name":
+		if e.ComplexityRoot.ApiToken.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiToken.Name(childComplexity), true
+	case "ApiToken.role":
+		if e.ComplexityRoot.ApiToken.Role == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiToken.Role(childComplexity), true
+	case "ApiToken.userId":
+		if e.ComplexityRoot.ApiToken.UserID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiToken.UserID(childComplexity), true
+
+	case "ApiTokenPage.hasMore":
+		if e.ComplexityRoot.ApiTokenPage.HasMore == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiTokenPage.HasMore(childComplexity), true
+	case "ApiTokenPage.items":
+		if e.ComplexityRoot.ApiTokenPage.Items == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiTokenPage.Items(childComplexity), true
+	case "ApiTokenPage.limit":
+		if e.ComplexityRoot.ApiTokenPage.Limit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiTokenPage.Limit(childComplexity), true
+	case "ApiTokenPage.offset":
+		if e.ComplexityRoot.ApiTokenPage.Offset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiTokenPage.Offset(childComplexity), true
+	case "ApiTokenPage.total":
+		if e.ComplexityRoot.ApiTokenPage.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiTokenPage.Total(childComplexity), true
+
+	case "Binary.createdAt":
+		if e.ComplexityRoot.Binary.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Binary.CreatedAt(childComplexity), true
+	case "Binary.id":
+		if e.ComplexityRoot.Binary.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Binary.ID(childComplexity), true
+	case "Binary.sha256":
+		if e.ComplexityRoot.Binary.SHA256 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Binary.SHA256(childComplexity), true
+	case "Binary.size":
+		if e.ComplexityRoot.Binary.Size == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Binary.Size(childComplexity), true
+	case "Binary.url":
+		if e.ComplexityRoot.Binary.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Binary.URL(childComplexity), true
+
+	case "BinaryPage.hasMore":
+		if e.ComplexityRoot.BinaryPage.HasMore == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BinaryPage.HasMore(childComplexity), true
+	case "BinaryPage.items":
+		if e.ComplexityRoot.BinaryPage.Items == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BinaryPage.Items(childComplexity), true
+	case "BinaryPage.limit":
+		if e.ComplexityRoot.BinaryPage.Limit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BinaryPage.Limit(childComplexity), true
+	case "BinaryPage.offset":
+		if e.ComplexityRoot.BinaryPage.Offset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BinaryPage.Offset(childComplexity), true
+	case "BinaryPage.total":
+		if e.ComplexityRoot.BinaryPage.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BinaryPage.Total(childComplexity), true
+
 	case "LogLine.agentId":
 		if e.ComplexityRoot.LogLine.AgentID == nil {
 			break
@@ -486,6 +674,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Metrics.Network(childComplexity), true
 
+	case "Mutation.createApiToken":
+		if e.ComplexityRoot.Mutation.CreateAPIToken == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createApiToken_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateAPIToken(childComplexity, args["input"].(tokens.CreateInput)), true
 	case "Mutation.createAgent":
 		if e.ComplexityRoot.Mutation.CreateAgent == nil {
 			break
@@ -530,6 +729,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteAgent(childComplexity, args["id"].(string), args["ifMatch"].(*string)), true
+	case "Mutation.deleteBinary":
+		if e.ComplexityRoot.Mutation.DeleteBinary == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteBinary_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteBinary(childComplexity, args["id"].(string)), true
 	case "Mutation.deleteUser":
 		if e.ComplexityRoot.Mutation.DeleteUser == nil {
 			break
@@ -552,6 +762,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RestartAgent(childComplexity, args["id"].(string)), true
+	case "Mutation.revokeApiToken":
+		if e.ComplexityRoot.Mutation.RevokeAPIToken == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_revokeApiToken_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RevokeAPIToken(childComplexity, args["id"].(string)), true
 	case "Mutation.scaleAgent":
 		if e.ComplexityRoot.Mutation.ScaleAgent == nil {
 			break
@@ -607,7 +828,72 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateUser(childComplexity, args["id"].(string), args["input"].(models.UpdateUserInput)), true
+	case "Mutation.uploadBinary":
+		if e.ComplexityRoot.Mutation.UploadBinary == nil {
+			break
+		}
 
+		args, err := ec.field_Mutation_uploadBinary_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UploadBinary(childComplexity, args["file"].(graphql.Upload)), true
+
+	case "NewApiToken.createdAt":
+		if e.ComplexityRoot.NewApiToken.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NewApiToken.CreatedAt(childComplexity), true
+	case "NewApiToken.expiresAt":
+		if e.ComplexityRoot.NewApiToken.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NewApiToken.ExpiresAt(childComplexity), true
+	case "NewApiToken.id":
+		if e.ComplexityRoot.NewApiToken.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NewApiToken.ID(childComplexity), true
+	case "NewApiToken.name":
+		if e.ComplexityRoot.NewApiToken.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NewApiToken.Name(childComplexity), true
+	case "NewApiToken.role":
+		if e.ComplexityRoot.NewApiToken.Role == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NewApiToken.Role(childComplexity), true
+	case "NewApiToken.token":
+		if e.ComplexityRoot.NewApiToken.Secret == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NewApiToken.Secret(childComplexity), true
+	case "NewApiToken.userId":
+		if e.ComplexityRoot.NewApiToken.UserID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NewApiToken.UserID(childComplexity), true
+
+	case "Query.apiTokens":
+		if e.ComplexityRoot.Query.APITokens == nil {
+			break
+		}
+
+		args, err := ec.field_Query_apiTokens_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.APITokens(childComplexity, args["limit"].(*int), args["offset"].(*int), args["sort"].(*string)), true
 	case "Query.agent":
 		if e.ComplexityRoot.Query.Agent == nil {
 			break
@@ -652,6 +938,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Agents(childComplexity, args["status"].(*string), args["region"].(*string), args["namePrefix"].(*string), args["sort"].(*string), args["limit"].(*int), args["offset"].(*int)), true
+	case "Query.binaries":
+		if e.ComplexityRoot.Query.Binaries == nil {
+			break
+		}
+
+		args, err := ec.field_Query_binaries_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Binaries(childComplexity, args["limit"].(*int), args["offset"].(*int), args["sort"].(*string)), true
+	case "Query.binary":
+		if e.ComplexityRoot.Query.Binary == nil {
+			break
+		}
+
+		args, err := ec.field_Query_binary_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Binary(childComplexity, args["id"].(string)), true
 
 	case "Query.me":
 		if e.ComplexityRoot.Query.Me == nil {
@@ -927,6 +1235,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("AgentConfigInput", ec.unmarshalInputAgentConfigInput),
 			graphql.NewInputUnmarshaler("CreateAgentInput", ec.unmarshalInputCreateAgentInput),
+			graphql.NewInputUnmarshaler("CreateApiTokenInput", ec.unmarshalInputCreateApiTokenInput),
 			graphql.NewInputUnmarshaler("CreateUserInput", ec.unmarshalInputCreateUserInput),
 			graphql.NewInputUnmarshaler("UpdateAgentInput", ec.unmarshalInputUpdateAgentInput),
 			graphql.NewInputUnmarshaler("UpdateUserInput", ec.unmarshalInputUpdateUserInput),
@@ -1022,7 +1331,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema/agents.graphqls" "schema/base.graphqls" "schema/console.graphqls" "schema/live.graphqls" "schema/services.graphqls" "schema/users.graphqls"
+//go:embed "schema/agents.graphqls" "schema/base.graphqls" "schema/binaries.graphqls" "schema/console.graphqls" "schema/live.graphqls" "schema/services.graphqls" "schema/tokens.graphqls" "schema/users.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -1036,9 +1345,11 @@ func sourceData(filename string) string {
 var sources = []*ast.Source{
 	{Name: "schema/agents.graphqls", Input: sourceData("schema/agents.graphqls"), BuiltIn: false},
 	{Name: "schema/base.graphqls", Input: sourceData("schema/base.graphqls"), BuiltIn: false},
+	{Name: "schema/binaries.graphqls", Input: sourceData("schema/binaries.graphqls"), BuiltIn: false},
 	{Name: "schema/console.graphqls", Input: sourceData("schema/console.graphqls"), BuiltIn: false},
 	{Name: "schema/live.graphqls", Input: sourceData("schema/live.graphqls"), BuiltIn: false},
 	{Name: "schema/services.graphqls", Input: sourceData("schema/services.graphqls"), BuiltIn: false},
+	{Name: "schema/tokens.graphqls", Input: sourceData("schema/tokens.graphqls"), BuiltIn: false},
 	{Name: "schema/users.graphqls", Input: sourceData("schema/users.graphqls"), BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -1135,6 +1446,74 @@ func (ec *executionContext) childFields_AgentPage(ctx context.Context, field gra
 	return nil, fmt.Errorf("no field named %q was found under type AgentPage", field.Name)
 }
 
+func (ec *executionContext) childFields_ApiToken(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ApiToken_id(ctx, field)
+	case "name":
+		return ec.fieldContext_ApiToken_name(ctx, field)
+	case "role":
+		return ec.fieldContext_ApiToken_role(ctx, field)
+	case "userId":
+		return ec.fieldContext_ApiToken_userId(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_ApiToken_createdAt(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_ApiToken_expiresAt(ctx, field)
+	case "lastUsedAt":
+		return ec.fieldContext_ApiToken_lastUsedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ApiToken", field.Name)
+}
+
+func (ec *executionContext) childFields_ApiTokenPage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "items":
+		return ec.fieldContext_ApiTokenPage_items(ctx, field)
+	case "total":
+		return ec.fieldContext_ApiTokenPage_total(ctx, field)
+	case "limit":
+		return ec.fieldContext_ApiTokenPage_limit(ctx, field)
+	case "offset":
+		return ec.fieldContext_ApiTokenPage_offset(ctx, field)
+	case "hasMore":
+		return ec.fieldContext_ApiTokenPage_hasMore(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ApiTokenPage", field.Name)
+}
+
+func (ec *executionContext) childFields_Binary(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Binary_id(ctx, field)
+	case "sha256":
+		return ec.fieldContext_Binary_sha256(ctx, field)
+	case "size":
+		return ec.fieldContext_Binary_size(ctx, field)
+	case "url":
+		return ec.fieldContext_Binary_url(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Binary_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Binary", field.Name)
+}
+
+func (ec *executionContext) childFields_BinaryPage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "items":
+		return ec.fieldContext_BinaryPage_items(ctx, field)
+	case "total":
+		return ec.fieldContext_BinaryPage_total(ctx, field)
+	case "limit":
+		return ec.fieldContext_BinaryPage_limit(ctx, field)
+	case "offset":
+		return ec.fieldContext_BinaryPage_offset(ctx, field)
+	case "hasMore":
+		return ec.fieldContext_BinaryPage_hasMore(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BinaryPage", field.Name)
+}
+
 func (ec *executionContext) childFields_LogLine(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -1197,6 +1576,26 @@ func (ec *executionContext) childFields_Metrics(ctx context.Context, field graph
 		return ec.fieldContext_Metrics_network(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Metrics", field.Name)
+}
+
+func (ec *executionContext) childFields_NewApiToken(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_NewApiToken_id(ctx, field)
+	case "name":
+		return ec.fieldContext_NewApiToken_name(ctx, field)
+	case "role":
+		return ec.fieldContext_NewApiToken_role(ctx, field)
+	case "userId":
+		return ec.fieldContext_NewApiToken_userId(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_NewApiToken_createdAt(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_NewApiToken_expiresAt(ctx, field)
+	case "token":
+		return ec.fieldContext_NewApiToken_token(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type NewApiToken", field.Name)
 }
 
 func (ec *executionContext) childFields_Service(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

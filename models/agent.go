@@ -63,9 +63,12 @@ type Agent struct {
 	Region       string `bun:"region,notnull"`
 	BinaryURL    string `bun:"binary_url,notnull"`
 	BinarySHA256 string `bun:"binary_sha256,notnull"`
-	CPU          string `bun:"cpu,notnull"`
-	Memory       string `bun:"memory,notnull"`
-	Replicas     int    `bun:"replicas,notnull"`
+	// BinaryID is the uploaded binary BinaryURL names, empty for a URL
+	// the runtime downloads.
+	BinaryID string `bun:"binary_id,nullzero"`
+	CPU      string `bun:"cpu,notnull"`
+	Memory   string `bun:"memory,notnull"`
+	Replicas int    `bun:"replicas,notnull"`
 	// Environment is the agent's variables in the clear; it is never
 	// stored as such: the environment column holds SealedEnvironment.
 	Environment       map[string]string `bun:"-"`

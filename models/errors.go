@@ -23,6 +23,11 @@ const (
 	CodeTimeout            = "timeout"
 	CodePreconditionFailed = "precondition_failed"
 	CodeMethodNotAllowed   = "method_not_allowed"
+	// CodePayloadTooLarge (413) and CodeUnsupportedMediaType (415) extend
+	// it for uploads over the size cap and bodies of a type a route does
+	// not take.
+	CodePayloadTooLarge      = "payload_too_large"
+	CodeUnsupportedMediaType = "unsupported_media_type"
 )
 
 // Error is the one coded error type. Its Code reaches clients as

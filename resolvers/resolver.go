@@ -8,11 +8,13 @@ import (
 
 	"github.com/neuais/neuais/internal/agents"
 	"github.com/neuais/neuais/internal/auth"
+	"github.com/neuais/neuais/internal/binaries"
 	"github.com/neuais/neuais/internal/events"
 	"github.com/neuais/neuais/internal/health"
 	"github.com/neuais/neuais/internal/logs"
 	"github.com/neuais/neuais/internal/metrics"
 	"github.com/neuais/neuais/internal/orgs"
+	"github.com/neuais/neuais/internal/tokens"
 	"github.com/neuais/neuais/internal/users"
 )
 
@@ -25,6 +27,8 @@ type Resolver struct {
 	Orgs     *orgs.Service
 	Agents   *agents.Service
 	Users    *users.Service
+	Binaries *binaries.Service
+	Tokens   *tokens.Service
 	Health   *health.Registry
 	Logs     *logs.Store
 	Metrics  *metrics.Store

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"mime"
 	"net/http"
 	"slices"
 	"strconv"
@@ -41,14 +42,15 @@ type API struct {
 	streamVars map[*Route]map[string]*ast.VariableDefinition
 	openapi    []byte
 	logger     *slog.Logger
+	uploads    gqlserver.UploadLimits
 }
 
-// New returns the REST API over exec and its schema. It fails when a
-// route's document does not validate against the schema. Mount its
-// Handler under /v1.
-func New(exec *executor.Executor, schema *ast.Schema, routes []Route, logger *slog.Logger) (*API, error) {
+// New returns the REST API over exec and its schema; uploads bound how
+// slowly an Upload route's body may arrive. It fails when a route's
+// document does not validate against the schema. Mount its Handler under /v1.
+func New(exec *executor.Executor, schema *ast.Schema, routes []Route, uploads gqlserver.UploadLimits, logger *slog.Logger) (*API, error) {
 	a := &API{exec: exec, schema: schema, routes: routes, vars: map[*Route]map[string]*ast.VariableDefinition{},
-		streamVars: map[*Route]map[string]*ast.VariableDefinition{}, logger: logger}
+		streamVars: map[*Route]map[string]*ast.VariableDefinition{}, logger: logger, uploads: uploads}
 	for i := range a.routes {
 		route := &a.routes[i]
 		doc, err := gqlparser.LoadQueryWithRules(schema, defaultDocument(*route), nil)
@@ -152,6 +154,12 @@ func (a *API) serve(route *Route) http.HandlerFunc {
 		if err != nil {
 			WriteError(w, err)
 			return
+		}
+		if route.Upload != "" {
+			if vars[route.Upload], err = a.uploadBody(w, r); err != nil {
+				WriteError(w, err)
+				return
+			}
 		}
 		resp := a.Execute(r.Context(), doc, vars)
 		if len(resp.Errors) > 0 {
@@ -376,6 +384,38 @@ func checkQuery(route *Route, r *http.Request) *models.Error {
 
 func hasBodyParams(params []Param) bool {
 	return slices.ContainsFunc(params, func(p Param) bool { return p.From == FromBody })
+}
+
+// uploadBody returns the body of an Upload route as a streamed Upload: a
+// raw body (application/octet-stream, or no Content-Type), or the part
+// named "file" of a multipart/form-data body, other fields before it
+// being skipped.
+func (a *API) uploadBody(w http.ResponseWriter, r *http.Request) (graphql.Upload, *models.Error) {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch {
+	case r.Header.Get("Content-Type") == "" || err == nil && mt == "application/octet-stream":
+		size := r.ContentLength
+		if size < 0 {
+			size = -1
+		}
+		return gqlserver.StreamUpload(a.uploads.Body(w, r.Body), "", mt, size), nil
+	case err == nil && mt == "multipart/form-data":
+		mr, err := r.MultipartReader()
+		if err != nil {
+			return graphql.Upload{}, models.Invalid("body", "is multipart without a boundary")
+		}
+		for {
+			part, err := mr.NextPart()
+			if err != nil {
+				return graphql.Upload{}, models.Invalid("file", "is required: send the binary as the multipart part named file")
+			}
+			if part.FormName() == "file" {
+				return gqlserver.StreamUpload(a.uploads.Body(w, part), part.FileName(), part.Header.Get("Content-Type"), -1), nil
+			}
+		}
+	}
+	return graphql.Upload{}, &models.Error{Code: models.CodeUnsupportedMediaType,
+		Message: "Content-Type must be application/octet-stream (the raw binary) or multipart/form-data (a part named file)"}
 }
 
 func readBody(r *http.Request) (map[string]any, *models.Error) {

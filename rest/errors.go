@@ -10,17 +10,19 @@ import (
 
 // statusByCode is the one code → HTTP status table.
 var statusByCode = map[string]int{
-	models.CodeInvalidRequest:     http.StatusBadRequest,
-	models.CodeUnauthorized:       http.StatusUnauthorized,
-	models.CodeForbidden:          http.StatusForbidden,
-	models.CodeNotFound:           http.StatusNotFound,
-	models.CodeConflict:           http.StatusConflict,
-	models.CodeRateLimitExceeded:  http.StatusTooManyRequests,
-	models.CodeInternal:           http.StatusInternalServerError,
-	models.CodeServiceUnavailable: http.StatusServiceUnavailable,
-	models.CodeTimeout:            http.StatusRequestTimeout,
-	models.CodePreconditionFailed: http.StatusPreconditionFailed,
-	models.CodeMethodNotAllowed:   http.StatusMethodNotAllowed,
+	models.CodeInvalidRequest:       http.StatusBadRequest,
+	models.CodeUnauthorized:         http.StatusUnauthorized,
+	models.CodeForbidden:            http.StatusForbidden,
+	models.CodeNotFound:             http.StatusNotFound,
+	models.CodeConflict:             http.StatusConflict,
+	models.CodeRateLimitExceeded:    http.StatusTooManyRequests,
+	models.CodeInternal:             http.StatusInternalServerError,
+	models.CodeServiceUnavailable:   http.StatusServiceUnavailable,
+	models.CodeTimeout:              http.StatusRequestTimeout,
+	models.CodePreconditionFailed:   http.StatusPreconditionFailed,
+	models.CodeMethodNotAllowed:     http.StatusMethodNotAllowed,
+	models.CodePayloadTooLarge:      http.StatusRequestEntityTooLarge,
+	models.CodeUnsupportedMediaType: http.StatusUnsupportedMediaType,
 }
 
 // HTTPStatus returns the status of an error code (500 for unknown codes).

@@ -148,6 +148,12 @@ func operation(schema *ast.Schema, route Route) (object, error) {
 		out["parameters"] = parameters
 	}
 	switch {
+	case route.Upload != "":
+		file := object{"type": "string", "format": "binary"}
+		out["requestBody"] = object{"required": true, "content": object{
+			"application/octet-stream": object{"schema": file},
+			"multipart/form-data":      object{"schema": object{"type": "object", "required": []string{"file"}, "properties": object{"file": file}}},
+		}}
 	case route.Body != "":
 		v := vars[route.Body]
 		if v == nil {

@@ -61,6 +61,10 @@ type Route struct {
 	// the Opaque keys, whose values are passed as they are.
 	Body   string
 	Opaque []string
+	// Upload names the Upload variable that receives the body as a file:
+	// a raw application/octet-stream body, or the "file" part of a
+	// multipart/form-data body, streamed to the resolver as it arrives.
+	Upload string
 	// List adds the generic list parameters limit, offset and sort as
 	// variables $limit, $offset and $sort.
 	List   bool

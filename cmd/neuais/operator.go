@@ -4,15 +4,15 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"text/tabwriter"
 	"time"
 
 	"github.com/uptrace/bun"
+	"github.com/urfave/cli/v3"
 
+	"github.com/neuais/neuais/internal/app"
 	"github.com/neuais/neuais/internal/auth"
 	"github.com/neuais/neuais/internal/config"
 	"github.com/neuais/neuais/internal/db"
@@ -26,126 +26,170 @@ func openDB(ctx context.Context, cfg config.Config) (*bun.DB, error) {
 	return db.Open(ctx, db.Options{URL: cfg.DatabaseURL, DataDir: cfg.DataDir, SQLiteSynchronous: cfg.SQLiteSynchronous})
 }
 
-// migrateCmd runs `neuais migrate up|down|status [flags]`.
-func migrateCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	const usage = "usage: neuais migrate up|down|status [flags]"
-	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfg, pos, err := config.LoadFlags(fs, args, getenv)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return errors.New(usage)
-	}
-	d, err := openDB(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	switch pos[0] {
-	case "up":
-		applied, err := migrations.Up(ctx, d)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "Applied %d migration(s); the database is up to date\n", applied)
-	case "down":
-		group, err := migrations.Down(ctx, d)
-		if err != nil {
-			return err
-		}
-		if group.IsZero() {
-			fmt.Fprintln(stdout, "Nothing to roll back")
-			return nil
-		}
-		fmt.Fprintf(stdout, "Rolled back group %d:\n", group.ID)
-		for _, m := range group.Migrations {
-			fmt.Fprintf(stdout, "  %s\n", m.Name+"_"+m.Comment)
-		}
-	case "status":
-		ms, err := migrations.Status(ctx, d)
-		if err != nil {
-			return err
-		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "MIGRATION\tSTATUS\tGROUP\tAPPLIED AT")
-		for _, m := range ms {
-			if m.IsApplied() {
-				fmt.Fprintf(tw, "%s\tapplied\t%d\t%s\n", m.Name+"_"+m.Comment, m.GroupID, m.MigratedAt.UTC().Format(time.RFC3339))
-			} else {
-				fmt.Fprintf(tw, "%s\tpending\t\t\n", m.Name+"_"+m.Comment)
+// operatorCommands are the commands that work on the server's database
+// directly: serve, migrate, orgs and version.
+func operatorCommands(getenv func(string) string, stdout, stderr io.Writer) []*cli.Command {
+	migrateSub := func(name, usage string, do func(context.Context, *bun.DB) error) *cli.Command {
+		b := config.Bind(getenv)
+		return &cli.Command{Name: name, Usage: usage, Flags: configFlags(b), Action: func(ctx context.Context, cmd *cli.Command) error {
+			if cmd.Args().Present() {
+				return usagef("migrate %s takes no arguments", name)
 			}
-		}
-		return tw.Flush()
-	default:
-		return errors.New(usage)
+			cfg, err := b.Finish()
+			if err != nil {
+				return err
+			}
+			d, err := openDB(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			return do(ctx, d)
+		}}
 	}
-	return nil
+	return []*cli.Command{
+		serveCommand(getenv, stdout, stderr),
+		{
+			Name:   "migrate",
+			Usage:  "apply, roll back (the last group) or list migrations; works while a server runs",
+			Action: noSubcommand,
+			Commands: []*cli.Command{
+				migrateSub("up", "apply pending migrations", func(ctx context.Context, d *bun.DB) error {
+					applied, err := migrations.Up(ctx, d)
+					if err == nil {
+						fmt.Fprintf(stdout, "Applied %d migration(s); the database is up to date\n", applied)
+					}
+					return err
+				}),
+				migrateSub("down", "roll back the last group of migrations", func(ctx context.Context, d *bun.DB) error {
+					group, err := migrations.Down(ctx, d)
+					if err != nil {
+						return err
+					}
+					if group.IsZero() {
+						fmt.Fprintln(stdout, "Nothing to roll back")
+						return nil
+					}
+					fmt.Fprintf(stdout, "Rolled back group %d:\n", group.ID)
+					for _, m := range group.Migrations {
+						fmt.Fprintf(stdout, "  %s\n", m.Name+"_"+m.Comment)
+					}
+					return nil
+				}),
+				migrateSub("status", "list migrations with their applied times", func(ctx context.Context, d *bun.DB) error {
+					ms, err := migrations.Status(ctx, d)
+					if err != nil {
+						return err
+					}
+					tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+					fmt.Fprintln(tw, "MIGRATION\tSTATUS\tGROUP\tAPPLIED AT")
+					for _, m := range ms {
+						if m.IsApplied() {
+							fmt.Fprintf(tw, "%s\tapplied\t%d\t%s\n", m.Name+"_"+m.Comment, m.GroupID, m.MigratedAt.UTC().Format(time.RFC3339))
+						} else {
+							fmt.Fprintf(tw, "%s\tpending\t\t\n", m.Name+"_"+m.Comment)
+						}
+					}
+					return tw.Flush()
+				}),
+			},
+		},
+		{
+			Name:     "orgs",
+			Usage:    "create and list organizations (applies pending migrations first, as serve does)",
+			Action:   noSubcommand,
+			Commands: []*cli.Command{orgsCreate(getenv, stdout), orgsList(getenv, stdout)},
+		},
+		{
+			Name:  "version",
+			Usage: "print the version, VCS revision and Go version of the build",
+			Action: func(context.Context, *cli.Command) error {
+				fmt.Fprintln(stdout, "neuais", app.BuildInfo())
+				return nil
+			},
+		},
+	}
 }
 
-// orgsCmd runs `neuais orgs create|list`. It applies pending migrations
-// first, as the server does on start.
-func orgsCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	const usage = "usage: neuais orgs create NAME --admin-email E [--admin-password P] [--tier free|pro|enterprise] [--slug S] | neuais orgs list"
-	if len(args) == 0 {
-		return errors.New(usage)
-	}
-	fs := flag.NewFlagSet("orgs "+args[0], flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var email, password, tier, slug string
-	if args[0] == "create" {
-		fs.StringVar(&slug, "slug", "", "the organization's label in its agents' endpoint hosts; derived from NAME when empty")
-		fs.StringVar(&email, "admin-email", "", "e-mail of the organization's first admin")
-		fs.StringVar(&password, "admin-password", "", "password of the first admin; generated and printed once when empty")
-		fs.StringVar(&tier, "tier", string(models.TierFree), "rate-limit tier: free, pro or enterprise")
-	}
-	cfg, pos, err := config.LoadFlags(fs, args[1:], getenv)
+// orgsService opens the database, applies pending migrations and returns
+// the organizations service; close the database when done.
+func orgsService(ctx context.Context, b *config.Binding) (*orgs.Service, *bun.DB, error) {
+	cfg, err := b.Finish()
 	if err != nil {
-		return err
-	}
-	switch {
-	case args[0] == "create" && len(pos) == 1:
-	case args[0] == "list" && len(pos) == 0:
-	default:
-		return errors.New(usage)
+		return nil, nil, err
 	}
 	d, err := openDB(ctx, cfg)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer d.Close()
 	if _, err := migrations.Up(ctx, d); err != nil {
-		return err
+		d.Close()
+		return nil, nil, err
 	}
-	svc := orgs.NewService(d, auth.NewHasher(cfg.BcryptCost))
-	if args[0] == "list" {
-		list, err := svc.List(ctx)
-		if err != nil {
-			return err
-		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tNAME\tSLUG\tTIER\tRATE LIMIT\tCREATED AT")
-		for _, o := range list {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/min\t%s\n", o.ID, o.Name, o.Slug, o.Tier, o.RateLimit, o.CreatedAt.UTC().Format(time.RFC3339))
-		}
-		return tw.Flush()
-	}
-	generated := password == ""
-	if generated {
-		var b [18]byte
-		if _, err := rand.Read(b[:]); err != nil {
-			return fmt.Errorf("generate password: %w", err)
-		}
-		password = base64.RawURLEncoding.EncodeToString(b[:])
-	}
-	org, admin, err := svc.Create(ctx, orgs.CreateParams{Name: pos[0], Slug: slug, Tier: models.Tier(tier), AdminEmail: email, AdminPassword: password})
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "Created organization %q (%s, slug %s, tier %s, %d requests/minute) with admin %s (%s)\n", org.Name, org.ID, org.Slug, org.Tier, org.RateLimit, admin.Email, admin.ID)
-	if generated {
-		fmt.Fprintf(stdout, "Generated password (shown once): %s\n", password)
-	}
-	return nil
+	return orgs.NewService(d, auth.NewHasher(cfg.BcryptCost)), d, nil
+}
+
+func orgsList(getenv func(string) string, stdout io.Writer) *cli.Command {
+	b := config.Bind(getenv)
+	return &cli.Command{Name: "list", Usage: "list organizations: id, name, slug, tier, rate limit, creation time", Flags: configFlags(b),
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if cmd.Args().Present() {
+				return usagef("orgs list takes no arguments")
+			}
+			svc, d, err := orgsService(ctx, b)
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			list, err := svc.List(ctx)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tNAME\tSLUG\tTIER\tRATE LIMIT\tCREATED AT")
+			for _, o := range list {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/min\t%s\n", o.ID, o.Name, o.Slug, o.Tier, o.RateLimit, o.CreatedAt.UTC().Format(time.RFC3339))
+			}
+			return tw.Flush()
+		}}
+}
+
+func orgsCreate(getenv func(string) string, stdout io.Writer) *cli.Command {
+	b := config.Bind(getenv, "admin-email", "admin-password")
+	flags := append([]cli.Flag{
+		&cli.StringFlag{Name: "slug", Usage: "the organization's label in its agents' endpoint hosts; derived from NAME when empty"},
+		&cli.StringFlag{Name: "admin-email", Usage: "e-mail of the organization's first admin", Required: true},
+		&cli.StringFlag{Name: "admin-password", Usage: "password of the first admin; generated and printed once when empty"},
+		&cli.StringFlag{Name: "tier", Usage: "rate-limit tier: free, pro or enterprise", Value: string(models.TierFree)},
+	}, configFlags(b)...)
+	return &cli.Command{Name: "create", Usage: "create an organization and its first admin", ArgsUsage: "NAME", Flags: flags,
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if cmd.Args().Len() != 1 {
+				return usagef("orgs create takes one NAME")
+			}
+			svc, d, err := orgsService(ctx, b)
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			password := cmd.String("admin-password")
+			generated := password == ""
+			if generated {
+				var r [18]byte
+				if _, err := rand.Read(r[:]); err != nil {
+					return fmt.Errorf("generate password: %w", err)
+				}
+				password = base64.RawURLEncoding.EncodeToString(r[:])
+			}
+			org, admin, err := svc.Create(ctx, orgs.CreateParams{Name: cmd.Args().First(), Slug: cmd.String("slug"), Tier: models.Tier(cmd.String("tier")),
+				AdminEmail: cmd.String("admin-email"), AdminPassword: password})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "Created organization %q (%s, slug %s, tier %s, %d requests/minute) with admin %s (%s)\n", org.Name, org.ID, org.Slug, org.Tier, org.RateLimit, admin.Email, admin.ID)
+			if generated {
+				fmt.Fprintf(stdout, "Generated password (shown once): %s\n", password)
+			}
+			return nil
+		}}
 }

@@ -263,6 +263,9 @@ func (s *Service) Create(ctx context.Context, in CreateInput, idempotencyKey str
 	if err != nil {
 		return nil, err
 	}
+	if err := s.resolveBinary(ctx, a); err != nil {
+		return nil, err
+	}
 	idem, err := idempotency.New(who.OrgID, "createAgent", idempotencyKey, in)
 	idem = idem.SealedWith(s.cfg.Secrets) // the response holds the environment
 	if err != nil {
@@ -384,6 +387,9 @@ func (s *Service) Update(ctx context.Context, id string, in UpdateInput, ifMatch
 		if err := s.validateSpec(a); err != nil {
 			return false, err
 		}
+		if err := s.resolveBinary(ctx, a); err != nil {
+			return false, err
+		}
 		changed := a.Runtime != before.Runtime || a.BinaryURL != before.BinaryURL || a.BinarySHA256 != before.BinarySHA256 ||
 			a.CPU != before.CPU || a.Memory != before.Memory || a.Replicas != before.Replicas ||
 			!maps.Equal(a.Environment, before.Environment)
@@ -478,7 +484,7 @@ func (s *Service) modify(ctx context.Context, id, ifMatch string, change func(*m
 		a.Generation++
 		a.Version++
 		a.UpdatedAt = models.Now()
-		columns := []string{"runtime", "binary_url", "binary_sha256", "cpu", "memory", "replicas", "environment", "desired", "generation", "version", "updated_at"}
+		columns := []string{"runtime", "binary_url", "binary_sha256", "binary_id", "cpu", "memory", "replicas", "environment", "desired", "generation", "version", "updated_at"}
 		if a.Status != status {
 			columns = append(columns, "status", "status_reason")
 		}

@@ -1,6 +1,9 @@
 package agents
 
 import (
+	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"maps"
 	"net/url"
@@ -100,7 +103,12 @@ func (s *Service) validateBinaryURL(raw string) error {
 	if err != nil {
 		return models.Invalid(fieldBinaryURL, "must be a valid URL")
 	}
+	if _, ok := models.UploadedBinaryID(raw); ok && u.Scheme == "neuais" {
+		return nil // resolveBinary checks that the organization has it
+	}
 	switch u.Scheme {
+	case "neuais":
+		return models.Invalid(fieldBinaryURL, "must name an uploaded binary as neuais://binaries/bin_…")
 	case "http", "https":
 		if u.Host == "" {
 			return models.Invalid(fieldBinaryURL, "must name a host")
@@ -120,6 +128,30 @@ func (s *Service) validateBinaryURL(raw string) error {
 		reason = "must be an http, https or file URL"
 	}
 	return models.Invalid(fieldBinaryURL, reason)
+}
+
+// resolveBinary sets a.BinaryID when a.BinaryURL names an uploaded binary
+// (neuais://binaries/bin_…, or the binary's REST URL), which must be one of
+// a's organization; a given binarySha256 must be the binary's.
+func (s *Service) resolveBinary(ctx context.Context, a *models.Agent) error {
+	id, ok := models.UploadedBinaryID(a.BinaryURL)
+	if !ok {
+		a.BinaryID = ""
+		return nil
+	}
+	var sum string
+	err := s.db.NewSelect().Table("binaries").Column("sha256").Where("id = ?", id).Where("org_id = ?", a.OrgID).Scan(ctx, &sum)
+	if errors.Is(err, sql.ErrNoRows) {
+		return models.Invalid(fieldBinaryURL, "names no binary uploaded to this organization")
+	}
+	if err != nil {
+		return fmt.Errorf("agents: look up binary: %w", err)
+	}
+	if a.BinarySHA256 != "" && a.BinarySHA256 != sum {
+		return models.Invalid(fieldSHA256, "does not match the uploaded binary's sha256 "+sum)
+	}
+	a.BinaryID = id
+	return nil
 }
 
 func validateSHA256(sum string) error {

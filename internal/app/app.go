@@ -20,6 +20,7 @@ import (
 	"github.com/neuais/neuais/graph"
 	"github.com/neuais/neuais/internal/agents"
 	"github.com/neuais/neuais/internal/auth"
+	"github.com/neuais/neuais/internal/binaries"
 	"github.com/neuais/neuais/internal/config"
 	"github.com/neuais/neuais/internal/db"
 	"github.com/neuais/neuais/internal/events"
@@ -31,6 +32,7 @@ import (
 	"github.com/neuais/neuais/internal/ratelimit"
 	"github.com/neuais/neuais/internal/runtime"
 	"github.com/neuais/neuais/internal/secrets"
+	"github.com/neuais/neuais/internal/tokens"
 	"github.com/neuais/neuais/internal/users"
 	"github.com/neuais/neuais/migrations"
 	"github.com/neuais/neuais/models"
@@ -94,6 +96,8 @@ type App struct {
 	Orgs     *orgs.Service
 	Agents   *agents.Service
 	Users    *users.Service
+	Binaries *binaries.Service
+	Tokens   *tokens.Service
 	Limiter  ratelimit.Limiter
 	// Secrets encrypts what is stored for users (NEUAIS_SECRET_KEY).
 	Secrets *secrets.Keyring
@@ -147,7 +151,12 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Wri
 		PairMax: cfg.LoginMaxFailures, AddrMax: cfg.LoginAddrMaxFailures, EmailSlowAfter: cfg.LoginEmailSlowAfter,
 		Window: cfg.LoginFailureWindow, MaxDelay: cfg.LoginMaxDelay,
 	}, nil))
-	a.Identity = a.Auth
+	a.Tokens = tokens.New(a.DB, nil)
+	a.Identity = auth.ByPrefix(a.Auth, models.PrefixAPITokenSecret, a.Tokens)
+	if a.Binaries, err = binaries.New(a.DB, cfg.DataDir, int64(cfg.MaxBinaryBytes)); err != nil {
+		a.DB.Close()
+		return nil, err
+	}
 	a.Orgs = orgs.NewService(a.DB, hasher)
 	a.Users = users.NewService(a.DB, hasher)
 	a.Limiter = ratelimit.NewMemory(cfg.RateLimitWindow, nil)
@@ -196,6 +205,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Wri
 		Orgs:     a.Orgs,
 		Agents:   a.Agents,
 		Users:    a.Users,
+		Binaries: a.Binaries,
+		Tokens:   a.Tokens,
 		Health:   a.Health,
 		Logs:     a.Logs,
 		Metrics:  a.Metrics,
@@ -205,7 +216,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Wri
 		UserCheckInterval: cfg.StreamUserCheck,
 	}, Complexity: resolvers.Complexity()})
 	opts := gqlserver.Options{ComplexityLimit: cfg.ComplexityLimit, DepthLimit: cfg.DepthLimit, Introspection: cfg.Introspection, Logger: logger}
-	if a.REST, err = rest.New(gqlserver.NewExecutor(es, opts), es.Schema(), rest.Routes(), logger); err != nil {
+	if a.REST, err = rest.New(gqlserver.NewExecutor(es, opts), es.Schema(), rest.Routes(), a.uploadLimits(), logger); err != nil {
 		a.Close()
 		return nil, err
 	}
@@ -216,6 +227,12 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Wri
 	// Outside the proxy, so that bodies sent to agents have the deadline too.
 	a.handler = a.bodyDeadline(a.handler)
 	return a, nil
+}
+
+// uploadLimits bound how slowly an upload may arrive: as slowly as a
+// binary download may (NEUAIS_FETCH_MIN_RATE over NEUAIS_FETCH_RATE_WINDOW).
+func (a *App) uploadLimits() gqlserver.UploadLimits {
+	return gqlserver.UploadLimits{MinRate: int64(a.Config.FetchMinRate), Window: a.Config.FetchRateWindow}
 }
 
 // Handler returns the root HTTP handler.

@@ -2,8 +2,10 @@ package app
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -33,7 +35,7 @@ func (a *App) newGraphQLHandler(es graphql.ExecutableSchema, opts gqlserver.Opti
 	srv.AddTransport(gqlws.Transport(gqlws.Gorilla{AllowedOrigins: a.Config.AllowedOrigins}, guard, keepAlive))
 	srv.AddTransport(transport.SSE{KeepAlivePingInterval: keepAlive})
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(gqlserver.HTTP{})
+	srv.AddTransport(gqlserver.HTTP{Uploads: a.uploadLimits()})
 	return srv
 }
 
@@ -57,6 +59,7 @@ func (a *App) routes(gql http.Handler) http.Handler {
 	r.Get("/", web.Dashboard().ServeHTTP)
 	r.Get("/docs", web.Docs().ServeHTTP)
 	r.Get(web.AssetsPrefix+"*", web.Assets().ServeHTTP)
+	r.Get("/v1/binaries/{id}/content", a.binaryContent)
 	r.Mount("/v1", a.REST.Handler())
 	return r
 }
@@ -168,10 +171,34 @@ func (a *App) recoverPanics(next http.Handler) http.Handler {
 	})
 }
 
+// binaryContent serves an uploaded binary's bytes, for drivers that fetch
+// binaries over HTTP and for users; it is no GraphQL operation, so it sits
+// beside the REST table. Errors as GET /v1/binaries/{id}.
+func (a *App) binaryContent(w http.ResponseWriter, r *http.Request) {
+	b, f, err := a.Binaries.Open(r.Context(), chi.URLParam(r, "id"))
+	if err != nil {
+		var coded *models.Error
+		if !errors.As(err, &coded) {
+			a.Logger.ErrorContext(r.Context(), "binary content", "err", err)
+			coded = models.Errorf(models.CodeInternal, "internal server error")
+		}
+		rest.WriteError(w, coded)
+		return
+	}
+	defer f.Close()
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+b.ID+`"`)
+	w.Header().Set("ETag", strconv.Quote(b.SHA256))
+	w.Header().Set("X-Content-SHA256", b.SHA256)
+	http.ServeContent(w, r, "", b.CreatedAt, f)
+}
+
 // bodyDeadline gives the client Config.BodyReadTimeout to send a request
 // body, so that slow senders cannot hold connections open at will. Long
 // responses after a body (GraphQL over SSE) are safe: net/http clears the
 // read deadline when it starts watching the connection after the body.
+// Uploads replace it with a minimum rate (gqlserver.UploadLimits), which
+// moves the deadline along while bytes keep arriving.
 func (a *App) bodyDeadline(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {

@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"github.com/neuais/neuais/models"
 )
@@ -53,4 +54,24 @@ func identify(ctx context.Context, a Authenticator, raw string) (context.Context
 		return models.WithAuthError(models.WithIdentity(ctx, nil), coded), nil
 	}
 	return models.WithIdentity(ctx, id), nil
+}
+
+// ByPrefix returns an Authenticator that hands tokens starting with prefix
+// to other and every other token to first: API tokens (nat_…) beside JWTs,
+// both through the one identity check.
+func ByPrefix(first Authenticator, prefix string, other Authenticator) Authenticator {
+	return prefixed{first: first, prefix: prefix, other: other}
+}
+
+type prefixed struct {
+	first  Authenticator
+	prefix string
+	other  Authenticator
+}
+
+func (p prefixed) Authenticate(ctx context.Context, raw string) (*models.Identity, error) {
+	if strings.HasPrefix(raw, p.prefix) {
+		return p.other.Authenticate(ctx, raw)
+	}
+	return p.first.Authenticate(ctx, raw)
 }

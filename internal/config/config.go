@@ -240,9 +240,64 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 // meaning (the configuration flag of that name and its variable are left
 // out), arguments may stand between flags, and they are returned.
 func LoadFlags(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, []string, error) {
+	var own []string
+	fs.VisitAll(func(f *flag.Flag) { own = append(own, f.Name) })
+	b := Bind(getenv, own...)
+	for _, st := range b.Settings {
+		fs.Var(st.Value, st.Name, st.Usage)
+	}
+	fs.Usage = func() { b.usage(fs) }
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return *b.Config, nil, err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	c, err := b.Finish()
+	return c, positional, err
+}
+
+// Setting is one configuration setting as a command-line flag: its name,
+// variable, usage and built-in default (never a value from the
+// environment, which may be a secret). Value writes into the Binding's
+// Config.
+type Setting struct {
+	Name, Env, Usage, Default string
+	Value                     interface {
+		flag.Value
+		flag.Getter
+	}
+}
+
+// IsBool reports whether the setting's flag may stand alone (--introspection).
+func (s Setting) IsBool() bool {
+	b, ok := s.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
+}
+
+// Binding is a configuration being loaded: Config starts from Default and
+// the environment; setting Values from flags changes it; Finish checks it.
+// Command-line libraries define their flags from Settings.
+type Binding struct {
+	Config   *Config
+	Settings []Setting
+	errs     []error
+}
+
+// Bind reads the environment (through getenv) into a new Config and
+// returns its settings, leaving out those named in skip (a command's own
+// flags of the same name).
+func Bind(getenv func(string) string, skip ...string) *Binding {
 	c := Default()
-	b := &binder{fs: fs, getenv: getenv, own: map[string]bool{}}
-	fs.VisitAll(func(f *flag.Flag) { b.own[f.Name] = true })
+	b := &binder{getenv: getenv, own: map[string]bool{}}
+	for _, name := range skip {
+		b.own[name] = true
+	}
 	str := func(p *string, name, usage string) {
 		bind(b, p, name, usage, "text", func(v string) (string, error) { return v, nil }, func(v string) string { return v })
 	}
@@ -326,19 +381,14 @@ func LoadFlags(fs *flag.FlagSet, args []string, getenv func(string) string) (Con
 	num(&c.MaxSubscriptionsPerConnection, "max-subscriptions-per-connection", "subscriptions one WebSocket connection may hold open")
 	num(&c.MaxSubscriptionsPerUser, "max-subscriptions-per-user", "subscriptions one user may hold open over all its WebSocket connections")
 
-	fs.Usage = b.usage
-	errs := b.errs
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return c, nil, err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		positional = append(positional, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
+	return &Binding{Config: &c, Settings: b.settings, errs: b.errs}
+}
+
+// Finish returns the configuration once flags are parsed, or every error
+// of the environment's values and of the checks across settings.
+func (bd *Binding) Finish() (Config, error) {
+	c := *bd.Config
+	errs := bd.errs
 	if len(c.Regions) == 0 {
 		errs = append(errs, errors.New("NEUAIS_REGIONS: must name at least one region"))
 	}
@@ -385,17 +435,16 @@ func LoadFlags(fs *flag.FlagSet, args []string, getenv func(string) string) (Con
 	if c.MaxReplicas < 1 {
 		errs = append(errs, errors.New("NEUAIS_MAX_REPLICAS: must be at least 1"))
 	}
-	return c, positional, errors.Join(errs...)
+	return c, errors.Join(errs...)
 }
 
 // binder defines the configuration's flags on a flag set, each read first
 // from its environment variable.
 type binder struct {
-	fs       *flag.FlagSet
 	getenv   func(string) string
 	own      map[string]bool // the caller's flags, left alone
 	errs     []error
-	defaults map[string]string // built-in defaults, for the help
+	settings []Setting
 }
 
 // bind defines the flag name over p: its environment variable, when set,
@@ -405,40 +454,44 @@ func bind[T any](b *binder, p *T, name, usage, want string, parse func(string) (
 	if b.own[name] {
 		return
 	}
-	if b.defaults == nil {
-		b.defaults = map[string]string{}
-	}
-	b.defaults[name] = format(*p)
+	def := format(*p)
 	v := &value[T]{p: p, parse: parse, format: format}
 	if raw := b.getenv(envName(name)); raw != "" {
 		if err := v.Set(raw); err != nil {
 			b.errs = append(b.errs, fmt.Errorf("%s: must be %s", envName(name), want))
 		}
 	}
-	b.fs.Var(v, name, usage)
+	b.settings = append(b.settings, Setting{Name: name, Env: envName(name), Usage: usage, Default: def, Value: v})
 }
 
-// usage prints the command's flags with their variables and built-in
-// defaults (never values taken from the environment, which may be secrets).
-func (b *binder) usage() {
-	out := b.fs.Output()
-	fmt.Fprintf(out, "usage of %s (every flag also reads the variable named beside it):\n", b.fs.Name())
-	b.fs.VisitAll(func(f *flag.Flag) {
-		def, ours := b.defaults[f.Name]
+// usage prints fs's flags with their variables and built-in defaults
+// (never values taken from the environment, which may be secrets).
+func (bd *Binding) usage(fs *flag.FlagSet) {
+	out := fs.Output()
+	defaults := map[string]string{}
+	for _, st := range bd.Settings {
+		defaults[st.Name] = st.Default
+	}
+	fmt.Fprintf(out, "usage of %s (every flag also reads the variable named beside it):\n", fs.Name())
+	fs.VisitAll(func(f *flag.Flag) {
+		def, ours := defaults[f.Name]
 		if !ours {
 			def = f.DefValue
-		}
-		if def == "" {
-			def = "empty"
-		} else {
-			def = strconv.Quote(def)
 		}
 		env := ""
 		if ours {
 			env = envName(f.Name) + ", "
 		}
-		fmt.Fprintf(out, "  --%s\n    \t%s (%sdefault %s)\n", f.Name, f.Usage, env, def)
+		fmt.Fprintf(out, "  --%s\n    \t%s (%sdefault %s)\n", f.Name, f.Usage, env, QuoteDefault(def))
 	})
+}
+
+// QuoteDefault spells a default for help texts: quoted, or "empty".
+func QuoteDefault(def string) string {
+	if def == "" {
+		return "empty"
+	}
+	return strconv.Quote(def)
 }
 
 // value is a flag.Value over a configuration field.
@@ -456,6 +509,9 @@ func (v *value[T]) Set(raw string) error {
 	*v.p = x
 	return nil
 }
+
+// Get returns the current value (flag.Getter).
+func (v *value[T]) Get() any { return *v.p }
 
 func (v *value[T]) String() string {
 	if v == nil || v.p == nil {

@@ -42,8 +42,12 @@ const MaxBodyBytes = 1 << 20
 //     and the response has no data entry;
 //   - mutations over GET are 405 with Allow: POST;
 //   - subscriptions belong to the streaming transports and are refused;
-//   - a rate_limit_exceeded error sets Retry-After, as in REST.
-type HTTP struct{}
+//   - a rate_limit_exceeded error sets Retry-After, as in REST;
+//   - a multipart/form-data POST is a GraphQL multipart request (uploads).
+type HTTP struct {
+	// Uploads bound how slowly a multipart request's file may arrive.
+	Uploads UploadLimits
+}
 
 var _ graphql.Transport = HTTP{}
 
@@ -57,7 +61,7 @@ func (HTTP) Supports(r *http.Request) bool {
 }
 
 // Do serves one request.
-func (HTTP) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+func (t HTTP) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	ctx := r.Context()
 	media := negotiate(r.Header.Get("Accept"))
 	w.Header().Set("Content-Type", media+"; charset=utf-8")
@@ -73,7 +77,7 @@ func (HTTP) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecuto
 			return
 		}
 	} else {
-		status, err := readPOST(r, params)
+		status, err := readPOST(w, r, params, t.Uploads)
 		if err != nil {
 			fail(status, err.Error())
 			return
@@ -178,10 +182,13 @@ func readGET(r *http.Request, params *graphql.RawParams) error {
 	return checkQuery(params)
 }
 
-func readPOST(r *http.Request, params *graphql.RawParams) (int, error) {
+func readPOST(w http.ResponseWriter, r *http.Request, params *graphql.RawParams, uploads UploadLimits) (int, error) {
 	mt, mparams, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err == nil && mt == "multipart/form-data" {
+		return readMultipart(w, r, params, uploads)
+	}
 	if err != nil || mt != mediaJSON {
-		return http.StatusUnsupportedMediaType, errors.New("Content-Type must be application/json")
+		return http.StatusUnsupportedMediaType, errors.New("Content-Type must be application/json (or multipart/form-data for uploads)")
 	}
 	if cs, ok := mparams["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
 		return http.StatusUnsupportedMediaType, errors.New("the body must be UTF-8")
@@ -193,6 +200,11 @@ func readPOST(r *http.Request, params *graphql.RawParams) (int, error) {
 	if len(data) > MaxBodyBytes {
 		return http.StatusRequestEntityTooLarge, errors.New("the body is too large")
 	}
+	return readJSON(data, params)
+}
+
+// readJSON reads a JSON request body (or a multipart request's operations).
+func readJSON(data []byte, params *graphql.RawParams) (int, error) {
 	var body struct {
 		Query         *json.RawMessage `json:"query"`
 		OperationName *json.RawMessage `json:"operationName"`

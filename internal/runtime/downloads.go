@@ -78,7 +78,7 @@ func (m *Manager) startDownload(a *models.Agent) *download {
 		defer cancel()
 		release, err := m.slots.acquire(ctx, a.OrgID)
 		if err == nil {
-			d.path, d.err = m.cache.fetch(ctx, a.ID, d.url, d.sha)
+			d.path, d.err = m.cache.fetch(ctx, a.ID, a.OrgID, a.BinaryID, d.url, d.sha)
 			release()
 		} else {
 			d.err = err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -21,12 +22,18 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/neuais/neuais/internal/binaries"
 )
 
 // binaryCache keeps fetched binaries under their sha256 and one reference
 // file per agent naming the binary it uses, so that a binary is removed
 // when its last agent lets go of it, also across server restarts.
 type binaryCache struct {
+	db         *bun.DB // for uploaded binaries' sha256
+	dataDir    string
 	dir        string
 	maxBytes   int64
 	allowFS    bool
@@ -43,7 +50,7 @@ type binaryRef struct {
 	SHA256 string `json:"sha256"`
 }
 
-func newBinaryCache(cfg Config) (*binaryCache, error) {
+func newBinaryCache(cfg Config, db *bun.DB) (*binaryCache, error) {
 	dir := filepath.Join(cfg.DataDir, "binaries")
 	if err := os.MkdirAll(filepath.Join(dir, "refs"), 0o700); err != nil {
 		return nil, fmt.Errorf("runtime: binary cache: %w", err)
@@ -65,6 +72,8 @@ func newBinaryCache(cfg Config) (*binaryCache, error) {
 		ResponseHeaderTimeout: 30 * time.Second,
 	}
 	return &binaryCache{
+		db:         db,
+		dataDir:    cfg.DataDir,
 		dir:        dir,
 		maxBytes:   cfg.MaxBinaryBytes,
 		allowFS:    cfg.AllowFileURLs,
@@ -76,10 +85,12 @@ func newBinaryCache(cfg Config) (*binaryCache, error) {
 
 // fetch returns the cached path of the binary at rawURL for agentID,
 // downloading it unless the agent's reference already names the same URL
-// and the file is still there. expectedSHA ("" for none) is checked before
-// the binary is used. The returned error says why in words fit for the
-// agent's log.
-func (c *binaryCache) fetch(ctx context.Context, agentID, rawURL, expectedSHA string) (string, error) {
+// and the file is still there. binaryID, when set, is the uploaded binary
+// of organization orgID that rawURL names: it is copied from the upload
+// store, with no download (and so no address check). expectedSHA ("" for
+// none) is checked before the binary is used. The returned error says why
+// in words fit for the agent's log.
+func (c *binaryCache) fetch(ctx context.Context, agentID, orgID, binaryID, rawURL, expectedSHA string) (string, error) {
 	expectedSHA = strings.ToLower(strings.TrimSpace(expectedSHA))
 	if ref, ok := c.ref(agentID); ok && ref.URL == rawURL && (expectedSHA == "" || expectedSHA == ref.SHA256) {
 		path := filepath.Join(c.dir, ref.SHA256)
@@ -87,7 +98,13 @@ func (c *binaryCache) fetch(ctx context.Context, agentID, rawURL, expectedSHA st
 			return path, nil
 		}
 	}
-	tmp, sum, err := c.download(ctx, rawURL)
+	var tmp, sum string
+	var err error
+	if binaryID != "" {
+		tmp, sum, err = c.copyUploaded(ctx, orgID, binaryID)
+	} else {
+		tmp, sum, err = c.download(ctx, rawURL)
+	}
 	if err != nil {
 		return "", err
 	}
@@ -179,6 +196,46 @@ func (c *binaryCache) download(ctx context.Context, rawURL string) (string, stri
 		return "", "", fmt.Errorf("download: %w", err)
 	}
 	return f.Name(), hex.EncodeToString(hash.Sum(nil)), nil
+}
+
+// copyUploaded copies uploaded binary id of orgID to a temporary file in
+// the cache directory and returns its path and sha256, checked against the
+// one recorded at upload.
+func (c *binaryCache) copyUploaded(ctx context.Context, orgID, id string) (string, string, error) {
+	var want string
+	err := c.db.NewSelect().Table("binaries").Column("sha256").Where("id = ?", id).Where("org_id = ?", orgID).Scan(ctx, &want)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", "", fmt.Errorf("uploaded binary %s no longer exists", id)
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("looking up uploaded binary %s: %w", id, err)
+	}
+	src, err := os.Open(binaries.Path(c.dataDir, orgID, want))
+	if err != nil {
+		return "", "", fmt.Errorf("opening uploaded binary %s: %w", id, err)
+	}
+	defer src.Close()
+	f, err := os.CreateTemp(c.dir, "download-*")
+	if err != nil {
+		return "", "", fmt.Errorf("storing binary: %w", err)
+	}
+	hash := sha256.New()
+	_, err = io.Copy(io.MultiWriter(f, hash), src)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	sum := hex.EncodeToString(hash.Sum(nil))
+	if err == nil && sum != want {
+		err = fmt.Errorf("uploaded binary %s is damaged: sha256 %s, recorded %s", id, sum, want)
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o755)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", "", fmt.Errorf("copying uploaded binary: %w", err)
+	}
+	return f.Name(), sum, nil
 }
 
 // rateBody counts the bytes read from a download's body.

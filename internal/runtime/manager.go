@@ -104,7 +104,7 @@ func New(db *bun.DB, bus events.Bus, sink LogSink, cfg Config, logger *slog.Logg
 	if m.driver, err = NewLocalDriver(cfg, sink, logger, m.Reconcile); err != nil {
 		return nil, err
 	}
-	if m.cache, err = newBinaryCache(cfg); err != nil {
+	if m.cache, err = newBinaryCache(cfg, db); err != nil {
 		return nil, err
 	}
 	return m, nil

@@ -1,0 +1,15 @@
+CREATE TABLE binaries (
+    id         TEXT PRIMARY KEY,
+    org_id     TEXT NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    sha256     TEXT NOT NULL,
+    size       BIGINT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL,
+    UNIQUE (org_id, sha256)
+);
+--bun:split
+CREATE INDEX binaries_org_created_idx ON binaries (org_id, created_at);
+--bun:split
+ALTER TABLE agents ADD COLUMN binary_id TEXT REFERENCES binaries (id);
+--bun:split
+CREATE INDEX agents_binary_id_idx ON agents (binary_id);
