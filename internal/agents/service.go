@@ -50,6 +50,7 @@ type Config struct {
 type Service struct {
 	db         *bun.DB
 	bus        events.Bus
+	events     *events.Log
 	cfg        Config
 	reconciler Reconciler
 	log        *slog.Logger
@@ -74,7 +75,7 @@ func NewService(db *bun.DB, bus events.Bus, cfg Config, reconciler Reconciler, l
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Service{db: db, bus: bus, cfg: cfg, reconciler: reconciler, log: logger, stopping: make(chan struct{})}
+	return &Service{db: db, bus: bus, events: events.NewLog(db, bus, logger), cfg: cfg, reconciler: reconciler, log: logger, stopping: make(chan struct{})}
 }
 
 // Shutdown ends every Wait in progress with service_unavailable, so that
@@ -277,7 +278,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput, idempotencyKey str
 		}
 		break
 	}
-	s.changed(ctx, events.AgentCreated, a)
+	s.reconcile(a)
 	return a, nil
 }
 
@@ -332,9 +333,9 @@ func applyConfig(a *models.Agent, c *ConfigInput) {
 // insert stores a, with its idempotency record when idem is set. When the
 // key was already used, it returns the first result instead.
 func (s *Service) insert(ctx context.Context, a *models.Agent, idem *idempotency) (replayed *models.Agent, err error) {
-	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	_, err = s.events.Change(ctx, func(ctx context.Context, tx *events.Tx) error {
 		if idem != nil {
-			first, err := idem.lookup(ctx, tx)
+			first, err := idem.lookup(ctx, tx.Tx)
 			if err != nil || first != nil {
 				replayed = first
 				return err
@@ -353,8 +354,9 @@ func (s *Service) insert(ctx context.Context, a *models.Agent, idem *idempotency
 			}
 			return fmt.Errorf("agents: insert: %w", err)
 		}
+		tx.Record(agentEvent(events.AgentCreated, a, nil))
 		if idem != nil {
-			return idem.record(ctx, tx, a)
+			return idem.record(ctx, tx.Tx, a)
 		}
 		return nil
 	})
@@ -491,7 +493,7 @@ func (s *Service) modify(ctx context.Context, id, ifMatch string, change func(*m
 		if err := checkIfMatch(a, ifMatch); err != nil {
 			return nil, err
 		}
-		version, status := a.Version, a.Status
+		before := *a
 		changed, err := change(a)
 		if err != nil {
 			return nil, err
@@ -503,18 +505,29 @@ func (s *Service) modify(ctx context.Context, id, ifMatch string, change func(*m
 		a.Version++
 		a.UpdatedAt = models.Now()
 		columns := []string{"runtime", "binary_url", "binary_sha256", "cpu", "memory", "replicas", "environment", "desired", "generation", "version", "updated_at"}
-		if a.Status != status {
+		if a.Status != before.Status {
 			columns = append(columns, "status", "status_reason")
 		}
-		res, err := s.db.NewUpdate().Model(a).Column(columns...).
-			Where("id = ?", a.ID).Where("version = ?", version).Exec(ctx)
+		updated := false
+		_, err = s.events.Change(ctx, func(ctx context.Context, tx *events.Tx) error {
+			res, err := tx.NewUpdate().Model(a).Column(columns...).
+				Where("id = ?", a.ID).Where("version = ?", before.Version).Exec(ctx)
+			if err != nil {
+				return fmt.Errorf("agents: update: %w", err)
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return fmt.Errorf("agents: update: %w", err)
+			} else if n == 1 {
+				updated = true
+				tx.Record(agentEvent(events.AgentUpdated, a, changedFields(&before, a)))
+			}
+			return nil
+		})
 		if err != nil {
-			return nil, fmt.Errorf("agents: update: %w", err)
+			return nil, err
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return nil, fmt.Errorf("agents: update: %w", err)
-		} else if n == 1 {
-			s.changed(ctx, events.AgentUpdated, a)
+		if updated {
+			s.reconcile(a)
 			return a, nil
 		}
 		if ifMatch != "" || attempt >= 5 {
@@ -549,42 +562,67 @@ func (s *Service) Delete(ctx context.Context, id, ifMatch string) (*models.Agent
 	if err := checkIfMatch(a, ifMatch); err != nil {
 		return nil, err
 	}
-	q := s.db.NewDelete().Model((*models.Agent)(nil)).Where("id = ?", a.ID)
-	if ifMatch != "" && ifMatch != "*" {
-		q = q.Where("version = ?", a.Version)
-	}
-	res, err := q.Exec(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("agents: delete: %w", err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return nil, fmt.Errorf("agents: delete: %w", err)
-	} else if n == 0 {
+	_, err = s.events.Change(ctx, func(ctx context.Context, tx *events.Tx) error {
+		q := tx.NewDelete().Model((*models.Agent)(nil)).Where("id = ?", a.ID)
 		if ifMatch != "" && ifMatch != "*" {
-			return nil, errStale()
+			q = q.Where("version = ?", a.Version)
 		}
-		return nil, models.NotFound("agent")
+		res, err := q.Exec(ctx)
+		if err != nil {
+			return fmt.Errorf("agents: delete: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("agents: delete: %w", err)
+		} else if n == 0 {
+			if ifMatch != "" && ifMatch != "*" {
+				return errStale()
+			}
+			return models.NotFound("agent")
+		}
+		tx.Record(agentEvent(events.AgentDeleted, a, nil))
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	s.changed(ctx, events.AgentDeleted, a)
+	s.reconcile(a)
 	return a, nil
 }
 
-// changed publishes the event of a change and tells the reconciler; a bus
-// failure is logged, not returned: the change is stored and the runtime's
-// periodic pass catches up.
-func (s *Service) changed(ctx context.Context, event string, a *models.Agent) {
-	now := models.Now()
-	err := s.bus.Publish(context.WithoutCancel(ctx), events.Message{
-		Topic: events.AgentEventsTopic(a.OrgID),
-		Type:  event,
-		Time:  now,
-		Payload: events.AgentEvent{Event: event, Timestamp: now, Data: events.AgentEventData{
-			AgentID: a.ID, Name: a.Name, OrgID: a.OrgID, Status: string(a.Status),
-		}},
-	})
-	if err != nil {
-		s.log.ErrorContext(ctx, "agents: publish", "event", event, "agent", a.ID, "err", err)
+// agentEvent is the event of a change of a, with the fields it changed.
+func agentEvent(event string, a *models.Agent, changed []string) events.AgentEvent {
+	return events.AgentEvent{Event: event, Timestamp: a.UpdatedAt, Data: events.AgentEventData{
+		AgentID: a.ID, Name: a.Name, OrgID: a.OrgID, Status: string(a.Status), Changed: changed,
+	}}
+}
+
+// changedFields names the fields of the contract that differ between
+// before and after, as clients write them; the environment by name only.
+func changedFields(before, after *models.Agent) []string {
+	var out []string
+	for _, f := range []struct {
+		name    string
+		changed bool
+	}{
+		{"runtime", before.Runtime != after.Runtime},
+		{"binary_url", before.BinaryURL != after.BinaryURL},
+		{"binary_sha256", before.BinarySHA256 != after.BinarySHA256},
+		{"config.cpu", before.CPU != after.CPU},
+		{"config.memory", before.Memory != after.Memory},
+		{"config.replicas", before.Replicas != after.Replicas},
+		{"environment", !maps.Equal(before.Environment, after.Environment)},
+		{"status", before.Status != after.Status},
+	} {
+		if f.changed {
+			out = append(out, f.name)
+		}
 	}
+	return out
+}
+
+// reconcile tells the reconciler about a committed change; the runtime's
+// periodic pass catches up should it miss one.
+func (s *Service) reconcile(a *models.Agent) {
 	if s.reconciler != nil {
 		s.reconciler.Reconcile(a.ID)
 	}
