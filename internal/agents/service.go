@@ -54,6 +54,7 @@ type Config struct {
 type Service struct {
 	db         *bun.DB
 	bus        events.Bus
+	events     *events.Log
 	cfg        Config
 	reconciler Reconciler
 	log        *slog.Logger
@@ -81,7 +82,7 @@ func NewService(db *bun.DB, bus events.Bus, cfg Config, reconciler Reconciler, l
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Service{db: db, bus: bus, cfg: cfg, reconciler: reconciler, log: logger, stopping: make(chan struct{})}
+	return &Service{db: db, bus: bus, events: events.NewLog(db, bus, logger), cfg: cfg, reconciler: reconciler, log: logger, stopping: make(chan struct{})}
 }
 
 // Shutdown ends every Wait in progress with service_unavailable, so that
@@ -271,13 +272,18 @@ func (s *Service) Create(ctx context.Context, in CreateInput, idempotencyKey str
 	if err != nil {
 		return nil, err
 	}
+	created := []events.AgentEvent{agentEvent(events.AgentCreated, a, nil)}
 	a, replayed, err := idempotency.Do(ctx, s.db, idem, func(ctx context.Context, tx bun.Tx) (*models.Agent, string, error) {
-		return a, a.ID, s.insert(ctx, tx, a)
+		if err := s.insert(ctx, tx, a); err != nil {
+			return nil, "", err
+		}
+		return a, a.ID, events.Insert(ctx, tx, created)
 	})
 	if err != nil || replayed {
 		return a, err
 	}
-	s.changed(ctx, events.AgentCreated, a)
+	s.events.Publish(ctx, created...)
+	s.reconcile(a)
 	return a, nil
 }
 
@@ -473,7 +479,7 @@ func (s *Service) modify(ctx context.Context, id, ifMatch string, change func(*m
 		if err := checkIfMatch(a, ifMatch); err != nil {
 			return nil, err
 		}
-		version, status := a.Version, a.Status
+		before := *a
 		changed, err := change(a)
 		if err != nil {
 			return nil, err
@@ -485,21 +491,32 @@ func (s *Service) modify(ctx context.Context, id, ifMatch string, change func(*m
 		a.Version++
 		a.UpdatedAt = models.Now()
 		columns := []string{"runtime", "binary_url", "binary_sha256", "binary_id", "cpu", "memory", "replicas", "environment", "desired", "generation", "version", "updated_at"}
-		if a.Status != status {
+		if a.Status != before.Status {
 			columns = append(columns, "status", "status_reason")
 		}
 		if err := a.SealEnvironment(s.cfg.Secrets); err != nil {
 			return nil, err
 		}
-		res, err := s.db.NewUpdate().Model(a).Column(columns...).
-			Where("id = ?", a.ID).Where("version = ?", version).Exec(ctx)
+		updated := false
+		_, err = s.events.Change(ctx, func(ctx context.Context, tx *events.Tx) error {
+			res, err := tx.NewUpdate().Model(a).Column(columns...).
+				Where("id = ?", a.ID).Where("version = ?", before.Version).Exec(ctx)
+			if err != nil {
+				return fmt.Errorf("agents: update: %w", err)
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return fmt.Errorf("agents: update: %w", err)
+			} else if n == 1 {
+				updated = true
+				tx.Record(agentEvent(events.AgentUpdated, a, changedFields(&before, a)))
+			}
+			return nil
+		})
 		if err != nil {
-			return nil, fmt.Errorf("agents: update: %w", err)
+			return nil, err
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return nil, fmt.Errorf("agents: update: %w", err)
-		} else if n == 1 {
-			s.changed(ctx, events.AgentUpdated, a)
+		if updated {
+			s.reconcile(a)
 			return a, nil
 		}
 		if ifMatch != "" || attempt >= 5 {
@@ -535,7 +552,7 @@ func (s *Service) Delete(ctx context.Context, id, ifMatch string) (*models.Agent
 		return nil, err
 	}
 	// The idempotency records go with the agent: their responses hold its environment.
-	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	_, err = s.events.Change(ctx, func(ctx context.Context, tx *events.Tx) error {
 		q := tx.NewDelete().Model((*models.Agent)(nil)).Where("id = ?", a.ID)
 		if ifMatch != "" && ifMatch != "*" {
 			q = q.Where("version = ?", a.Version)
@@ -552,31 +569,50 @@ func (s *Service) Delete(ctx context.Context, id, ifMatch string) (*models.Agent
 			}
 			return models.NotFound("agent")
 		}
-		return idempotency.Forget(ctx, tx, a.ID)
+		tx.Record(agentEvent(events.AgentDeleted, a, nil))
+		return idempotency.Forget(ctx, tx.Tx, a.ID)
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.changed(ctx, events.AgentDeleted, a)
+	s.reconcile(a)
 	return a, nil
 }
 
-// changed publishes the event of a change and tells the reconciler; a bus
-// failure is logged, not returned: the change is stored and the runtime's
-// periodic pass catches up.
-func (s *Service) changed(ctx context.Context, event string, a *models.Agent) {
-	now := models.Now()
-	err := s.bus.Publish(context.WithoutCancel(ctx), events.Message{
-		Topic: events.AgentEventsTopic(a.OrgID),
-		Type:  event,
-		Time:  now,
-		Payload: events.AgentEvent{Event: event, Timestamp: now, Data: events.AgentEventData{
-			AgentID: a.ID, Name: a.Name, OrgID: a.OrgID, Status: string(a.Status),
-		}},
-	})
-	if err != nil {
-		s.log.ErrorContext(ctx, "agents: publish", "event", event, "agent", a.ID, "err", err)
+// agentEvent is the event of a change of a, with the fields it changed.
+func agentEvent(event string, a *models.Agent, changed []string) events.AgentEvent {
+	return events.AgentEvent{Event: event, Timestamp: a.UpdatedAt, Data: events.AgentEventData{
+		AgentID: a.ID, Name: a.Name, OrgID: a.OrgID, Status: string(a.Status), Changed: changed,
+	}}
+}
+
+// changedFields names the fields of the contract that differ between
+// before and after, as clients write them; the environment by name only.
+func changedFields(before, after *models.Agent) []string {
+	var out []string
+	for _, f := range []struct {
+		name    string
+		changed bool
+	}{
+		{"runtime", before.Runtime != after.Runtime},
+		{"binary_url", before.BinaryURL != after.BinaryURL},
+		{"binary_sha256", before.BinarySHA256 != after.BinarySHA256},
+		{"config.cpu", before.CPU != after.CPU},
+		{"config.memory", before.Memory != after.Memory},
+		{"config.replicas", before.Replicas != after.Replicas},
+		{"environment", !maps.Equal(before.Environment, after.Environment)},
+		{"status", before.Status != after.Status},
+	} {
+		if f.changed {
+			out = append(out, f.name)
+		}
 	}
+	return out
+}
+
+// reconcile tells the reconciler about a committed change; the runtime's
+// periodic pass catches up should it miss one.
+func (s *Service) reconcile(a *models.Agent) {
 	if s.reconciler != nil {
 		s.reconciler.Reconcile(a.ID)
 	}

@@ -6,6 +6,7 @@ package events
 import (
 	"context"
 	"errors"
+	"strconv"
 	"time"
 )
 
@@ -50,21 +51,34 @@ const (
 	AgentError   = "agent.error"
 )
 
+// AgentEventTypes are the six event types, in the contract's order.
+var AgentEventTypes = []string{AgentCreated, AgentUpdated, AgentDeleted, AgentStarted, AgentStopped, AgentError}
+
 // AgentEvent is the webhook contract's payload:
-// {"event","timestamp","data":{"agent_id","name",...}}.
+// {"event","timestamp","data":{"agent_id","name",...}}. ID is its id in
+// the event log (0 before it is written), which the payload leaves out:
+// webhooks send it as webhook-id, streams as the event id.
 type AgentEvent struct {
+	ID        int64          `json:"-"`
 	Event     string         `json:"event"`
 	Timestamp time.Time      `json:"timestamp"`
 	Data      AgentEventData `json:"data"`
 }
 
-// AgentEventData names the agent an event is about, with its status after the event.
+// EventID is the event's id as clients see it: the GraphQL id, the SSE
+// event id and the webhook-id header.
+func (e *AgentEvent) EventID() string { return strconv.FormatInt(e.ID, 10) }
+
+// AgentEventData names the agent an event is about, with its status after
+// the event and, for agent.updated, the fields that changed (names only:
+// "environment", never its values).
 type AgentEventData struct {
-	AgentID string `json:"agent_id"`
-	Name    string `json:"name"`
-	OrgID   string `json:"-"`
-	Status  string `json:"status,omitempty"`
-	Reason  string `json:"reason,omitempty"`
+	AgentID string   `json:"agent_id"`
+	Name    string   `json:"name"`
+	OrgID   string   `json:"-"`
+	Status  string   `json:"status,omitempty"`
+	Reason  string   `json:"reason,omitempty"`
+	Changed []string `json:"changed,omitempty"`
 }
 
 // SubscribeOption tunes one subscription.

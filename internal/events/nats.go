@@ -107,10 +107,11 @@ func RedactURL(rawURL string) string {
 	return u.Redacted()
 }
 
-// wire is a Message on the wire. OrgID travels beside an AgentEvent,
-// whose JSON form leaves it out.
+// wire is a Message on the wire. OrgID and the event log's ID travel
+// beside an AgentEvent, whose JSON form leaves them out.
 type wire struct {
 	Type    string          `json:"type"`
+	ID      int64           `json:"id,omitempty"`
 	Time    time.Time       `json:"time"`
 	OrgID   string          `json:"org_id,omitempty"`
 	Payload json.RawMessage `json:"payload,omitempty"`
@@ -128,7 +129,7 @@ func (b *NATS) Publish(_ context.Context, m Message) error {
 	}
 	w := wire{Type: m.Type, Time: m.Time}
 	if ev, ok := m.Payload.(AgentEvent); ok {
-		w.OrgID = ev.Data.OrgID
+		w.OrgID, w.ID = ev.Data.OrgID, ev.ID
 	}
 	if m.Payload != nil {
 		payload, err := json.Marshal(m.Payload)
@@ -168,7 +169,7 @@ func decode(topic string, data []byte) (Message, error) {
 	case strings.HasPrefix(w.Type, "agent."):
 		var ev AgentEvent
 		err = json.Unmarshal(w.Payload, &ev)
-		ev.Data.OrgID = w.OrgID
+		ev.Data.OrgID, ev.ID = w.OrgID, w.ID
 		m.Payload = ev
 	default:
 		m.Payload = w.Payload

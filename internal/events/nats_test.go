@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"reflect"
 	"testing"
 	"time"
 
@@ -64,7 +65,7 @@ func TestNATS_AcrossInstances(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ev := events.AgentEvent{Event: events.AgentDeleted, Timestamp: models.Now(), Data: events.AgentEventData{AgentID: agentID, OrgID: "org_x", Name: "a"}}
+	ev := events.AgentEvent{Event: events.AgentDeleted, Timestamp: models.Now(), ID: 7, Data: events.AgentEventData{AgentID: agentID, OrgID: "org_x", Name: "a", Changed: []string{"status"}}}
 	pub.Publish(ctx, events.Message{Topic: events.AgentEventsTopic("org_x" + agentID), Type: events.AgentDeleted, Payload: ev})
 	for i := range 50 {
 		m, ok := recv(t, logs)
@@ -75,7 +76,7 @@ func TestNATS_AcrossInstances(t *testing.T) {
 	}
 	m, _ := recv(t, agentEvents)
 	got, ok := m.Payload.(events.AgentEvent)
-	if !ok || got.Data != ev.Data || !got.Timestamp.Equal(ev.Timestamp) {
+	if !ok || got.ID != ev.ID || !reflect.DeepEqual(got.Data, ev.Data) || !got.Timestamp.Equal(ev.Timestamp) {
 		t.Fatalf("agent event = %#v, want %#v", m.Payload, ev)
 	}
 	if status, _ := pub.Health(ctx); status != health.Healthy {

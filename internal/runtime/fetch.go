@@ -11,21 +11,19 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/uptrace/bun"
 
 	"github.com/neuais/neuais/internal/binaries"
+	"github.com/neuais/neuais/internal/netguard"
 )
 
 // binaryCache keeps fetched binaries under their sha256 and one reference
@@ -61,10 +59,7 @@ func newBinaryCache(cfg Config, db *bun.DB) (*binaryCache, error) {
 			os.Remove(f)
 		}
 	}
-	dialer := &net.Dialer{Timeout: 10 * time.Second}
-	if !cfg.AllowPrivateURLs {
-		dialer.Control = refusePrivate
-	}
+	dialer := netguard.Dialer(10*time.Second, cfg.AllowPrivateURLs, "binaries are downloaded from public addresses only", "NEUAIS_ALLOW_PRIVATE_BINARY_URLS")
 	transport := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           dialer.DialContext,
@@ -388,26 +383,4 @@ func writeFileAtomic(path string, data []byte) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
-}
-
-// carrierNAT is the shared address space of RFC 6598, not routed publicly.
-var carrierNAT = netip.MustParsePrefix("100.64.0.0/10")
-
-// refusePrivate is a dialer's Control: it runs on the resolved address, so
-// a public name that resolves to a private address is refused too.
-func refusePrivate(_, address string, _ syscall.RawConn) error {
-	host, _, err := net.SplitHostPort(address)
-	if err != nil {
-		return fmt.Errorf("address %s: %w", address, err)
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return fmt.Errorf("address %s: %w", address, err)
-	}
-	ip = ip.Unmap()
-	if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
-		ip.IsInterfaceLocalMulticast() || ip.IsMulticast() || ip.IsUnspecified() || carrierNAT.Contains(ip) {
-		return fmt.Errorf("address %s is not public; binaries are downloaded from public addresses only (NEUAIS_ALLOW_PRIVATE_BINARY_URLS=true for local use)", ip)
-	}
-	return nil
 }

@@ -36,7 +36,7 @@ const reconcileWorkers = 4
 // count is taken as a restart and replaces every replica, one at a time.
 type Manager struct {
 	db     *bun.DB
-	bus    events.Bus
+	events *events.Log
 	sink   LogSink
 	cfg    Config
 	log    *slog.Logger
@@ -92,7 +92,7 @@ type agentRecord struct {
 func New(db *bun.DB, bus events.Bus, sink LogSink, cfg Config, logger *slog.Logger) (*Manager, error) {
 	cfg = cfg.withDefaults()
 	m := &Manager{
-		db: db, bus: bus, sink: sink, cfg: cfg, log: logger,
+		db: db, events: events.NewLog(db, bus, logger), sink: sink, cfg: cfg, log: logger,
 		wake:    make(chan struct{}, 1),
 		records: map[string]*agentRecord{},
 		queued:  map[string]bool{},
@@ -472,61 +472,61 @@ func (m *Manager) forget(ctx context.Context, id string) {
 	m.mu.Unlock()
 }
 
-// setStatus writes the actual state when it changed, logs it as a platform
-// line and publishes the matching event. It writes only over the generation
-// it was derived from: a newer change (a stop, start or restart, which
-// writes its transition) has queued another pass.
+// setStatus writes the actual state when it changed, with its event in
+// the same transaction, logs it as a platform line and publishes the
+// event once committed. It writes only over the generation it was derived
+// from: a newer change (a stop, start or restart, which writes its
+// transition) has queued another pass. Reaching running, stopped or error
+// is agent.started, agent.stopped or agent.error once per transition;
+// other changes (deploying, a new reason) are agent.updated.
 func (m *Manager) setStatus(ctx context.Context, a *models.Agent, status models.AgentStatus, reason string) {
 	if a.Status == status && a.StatusReason == reason {
 		return
 	}
 	now := models.Now()
-	res, err := m.db.NewUpdate().Table("agents").
-		Set("status = ?", status).Set("status_reason = ?", reason).Set("updated_at = ?", now).
-		Where("id = ?", a.ID).Where("generation = ?", a.Generation).Exec(ctx)
-	if err == nil {
-		var n int64
-		if n, err = res.RowsAffected(); err == nil && n == 0 {
-			return
+	previous := a.Status
+	event := events.AgentUpdated
+	var message, level string
+	if status != previous {
+		switch status {
+		case models.AgentRunning:
+			event, message, level = events.AgentStarted, "Agent started", models.LevelInfo
+		case models.AgentStopped:
+			event, message, level = events.AgentStopped, "Agent stopped", models.LevelInfo
+		case models.AgentError:
+			event, message, level = events.AgentError, reason, models.LevelError
 		}
 	}
+	written, err := m.events.Change(ctx, func(ctx context.Context, tx *events.Tx) error {
+		res, err := tx.NewUpdate().Table("agents").
+			Set("status = ?", status).Set("status_reason = ?", reason).Set("updated_at = ?", now).
+			Where("id = ?", a.ID).Where("generation = ?", a.Generation).Exec(ctx)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		changed := []string{"status"}
+		if status == previous {
+			changed = []string{"status_reason"}
+		}
+		tx.Record(events.AgentEvent{Event: event, Timestamp: now, Data: events.AgentEventData{
+			AgentID: a.ID, Name: a.Name, OrgID: a.OrgID, Status: string(status), Reason: reason, Changed: changed,
+		}})
+		return nil
+	})
 	if err != nil {
 		m.log.Error("runtime: write agent status", "agent", a.ID, "err", err)
 		return
 	}
-	previous := a.Status
-	a.Status, a.StatusReason, a.UpdatedAt = status, reason, now
-
-	var event, message, level string
-	switch status {
-	case models.AgentDeploying:
-		// No webhook event names deploying; agent.updated carries it so
-		// that subscribers and waits see every status.
-		event = events.AgentUpdated
-	case models.AgentRunning:
-		event, message, level = events.AgentStarted, "Agent started", models.LevelInfo
-	case models.AgentStopped:
-		event, message, level = events.AgentStopped, "Agent stopped", models.LevelInfo
-	case models.AgentError:
-		event, message, level = events.AgentError, reason, models.LevelError
-	}
-	if event == "" || (status == previous && status != models.AgentError) {
+	if len(written) == 0 {
 		return
 	}
+	a.Status, a.StatusReason, a.UpdatedAt = status, reason, now
 	if message != "" {
 		m.sink.Append(models.LogLine{
 			AgentID: a.ID, OrgID: a.OrgID, Timestamp: now, Level: level, Message: message,
 		})
-	}
-	err = m.bus.Publish(ctx, events.Message{
-		Topic: events.AgentEventsTopic(a.OrgID),
-		Type:  event,
-		Time:  now,
-		Payload: events.AgentEvent{Event: event, Timestamp: now, Data: events.AgentEventData{
-			AgentID: a.ID, Name: a.Name, OrgID: a.OrgID, Status: string(status), Reason: reason,
-		}},
-	})
-	if err != nil {
-		m.log.Error("runtime: publish agent event", "agent", a.ID, "event", event, "err", err)
 	}
 }
