@@ -354,8 +354,11 @@ class Users:
         u: User = decode(User, body)
         return u
 
-    def create(self, email: str, password: str, role: Role) -> User:
-        body, _ = self._t.call("POST", "/users", {"email": email, "password": password, "role": role})
+    def create(self, email: str, password: str, role: Role, *, idempotency_key: str | None = None) -> User:
+        """Creates a user. It carries an Idempotency-Key (a new one unless
+        given), so that a retry after a lost answer never creates twice."""
+        key = idempotency_key or str(uuid.uuid4())
+        body, _ = self._t.call("POST", "/users", {"email": email, "password": password, "role": role}, {"Idempotency-Key": key})
         u: User = decode(User, body)
         return u
 

@@ -60,7 +60,7 @@ BODIES: list[tuple[str, str, Callable[..., Any] | None, set[str]]] = [
     ("post", "/agents", Agents.create, {"idempotency_key"}),
     ("put", "/agents/{id}", Agents.update, {"if_match"}),
     ("post", "/agents/{id}/scale", Agents.scale, set()),
-    ("post", "/users", Users.create, set()),
+    ("post", "/users", Users.create, {"idempotency_key"}),
     ("put", "/users/{id}", Users.update, set()),
     ("post", "/auth/token", None, set()),  # login(email, password)
 ]

@@ -23,7 +23,7 @@ fn json<T: serde::Serialize>(v: &T) -> Value {
 
 /// A new Idempotency-Key: 128 random bits from the standard library's
 /// randomly seeded hasher.
-fn new_key() -> String {
+pub(crate) fn new_key() -> String {
     let mut a = std::collections::hash_map::RandomState::new().build_hasher();
     a.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
     let hi = a.finish();

@@ -84,9 +84,12 @@ impl Users {
         self.c.get(&format!("/users/{}{q}", seg(id))).await
     }
 
+    /// Creates a user with a new Idempotency-Key, so that a retry after a
+    /// lost answer never creates twice.
     pub async fn create(&self, input: &CreateUser) -> Result<User, Error> {
         let body = serde_json::to_value(input).expect("request models serialize");
-        Ok(self.c.call(Method::POST, "/users", Some(&body), HeaderMap::new()).await?.0)
+        let key = crate::agents::new_key();
+        Ok(self.c.call(Method::POST, "/users", Some(&body), crate::header("Idempotency-Key", &key)).await?.0)
     }
 
     pub async fn update(&self, id: &str, input: &UpdateUser) -> Result<User, Error> {
