@@ -51,6 +51,23 @@ func (s *server) kill() {
 	s.cmd.Wait()
 }
 
+// stop ends the server as an operator would (SIGTERM), so that it stops
+// its agents' replicas; SIGKILL after 30 s.
+func (s *server) stop() {
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		s.cmd.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		s.cmd.Process.Kill()
+		<-done
+	}
+}
+
 // result is one finished run of the built binary.
 type result struct {
 	out, err string
@@ -109,7 +126,7 @@ func TestClient(t *testing.T) {
 		"NEUAIS_DATA_DIR="+filepath.Join(dir, "data"), "NEUAIS_ADMIN_EMAIL=root@example.com", "NEUAIS_ADMIN_PASSWORD=root-password-1",
 		"NEUAIS_BCRYPT_COST=4", "NEUAIS_LOG_LEVEL=error", "NEUAIS_RATE_LIMIT_MIN=100000", "NEUAIS_STOP_GRACE=2s")}
 	srv.start()
-	t.Cleanup(srv.kill)
+	t.Cleanup(srv.stop)
 	client := append(base, "NEUAIS_URL=http://"+srv.addr+"/v1")
 	neuais := func(stdin string, args ...string) result { return runBin(t, bin, client, stdin, args...) }
 

@@ -211,6 +211,9 @@ func (d *LocalDriver) Shutdown(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	if d.sandbox != nil {
+		os.Remove(d.sandbox.bundles) // only once empty: every run removed its own
+	}
 	return ctx.Err()
 }
 
