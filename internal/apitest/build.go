@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"testing"
 )
 
 // BuildAgent builds the Go program in pkgDir (a test agent) into a new
@@ -24,4 +25,18 @@ func BuildAgent(pkgDir string) (path string, cleanup func(), err error) {
 		return "", nil, fmt.Errorf("apitest: building %s: %w", pkgDir, err)
 	}
 	return path, cleanup, nil
+}
+
+// RunWithAgent is a TestMain's body for packages that run the test agent
+// in pkgDir: it builds the agent, stores its path in *path, runs the tests
+// and removes the build, returning the exit code.
+func RunWithAgent(m *testing.M, pkgDir string, path *string) int {
+	built, cleanup, err := BuildAgent(pkgDir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer cleanup()
+	*path = built
+	return m.Run()
 }

@@ -21,18 +21,7 @@ import (
 
 var agentPath string
 
-func TestMain(m *testing.M) { os.Exit(run(m)) }
-
-func run(m *testing.M) int {
-	path, cleanup, err := apitest.BuildAgent("../live/testdata/agent")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer cleanup()
-	agentPath = path
-	return m.Run()
-}
+func TestMain(m *testing.M) { os.Exit(apitest.RunWithAgent(m, "../live/testdata/agent", &agentPath)) }
 
 // start runs a server that really runs agents, sampling every second.
 func start(t testing.TB) *apitest.Server {

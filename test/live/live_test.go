@@ -8,7 +8,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -25,18 +24,7 @@ import (
 
 var agentPath string
 
-func TestMain(m *testing.M) { os.Exit(run(m)) }
-
-func run(m *testing.M) int {
-	path, cleanup, err := apitest.BuildAgent("./testdata/agent")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer cleanup()
-	agentPath = path
-	return m.Run()
-}
+func TestMain(m *testing.M) { os.Exit(apitest.RunWithAgent(m, "./testdata/agent", &agentPath)) }
 
 const jwtSecret = "live-test-secret-live-test-secret-0123456789"
 

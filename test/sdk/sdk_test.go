@@ -43,18 +43,7 @@ import (
 
 var agentPath string
 
-func TestMain(m *testing.M) { os.Exit(run(m)) }
-
-func run(m *testing.M) int {
-	path, cleanup, err := apitest.BuildAgent("../live/testdata/agent")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer cleanup()
-	agentPath = path
-	return m.Run()
-}
+func TestMain(m *testing.M) { os.Exit(apitest.RunWithAgent(m, "../live/testdata/agent", &agentPath)) }
 
 // limitedBudget is the requests per window of the rate-limited organizations.
 const limitedBudget = 5
