@@ -39,17 +39,26 @@ func TestPages(t *testing.T) {
 		}
 	})
 	t.Run("NotRateLimited", func(t *testing.T) {
-		before := get("/v1/services").Header.Get("X-RateLimit-Remaining")
-		for range 20 {
-			for _, p := range []string{"/", "/docs", "/assets/console/app.js", "/assets/vendor/graphiql/graphiql.min.css"} {
-				if res := get(p); res.Status != http.StatusOK || res.Header.Get("X-RateLimit-Limit") != "" {
-					t.Fatalf("%s: %d, X-RateLimit-Limit %q", p, res.Status, res.Header.Get("X-RateLimit-Limit"))
+		// A window that turns over between the two reads resets the count:
+		// then measure again in the new one.
+		for try := 0; ; try++ {
+			first := get("/v1/services")
+			for range 20 {
+				for _, p := range []string{"/", "/docs", "/assets/console/app.js", "/assets/vendor/graphiql/graphiql.min.css"} {
+					if res := get(p); res.Status != http.StatusOK || res.Header.Get("X-RateLimit-Limit") != "" {
+						t.Fatalf("%s: %d, X-RateLimit-Limit %q", p, res.Status, res.Header.Get("X-RateLimit-Limit"))
+					}
 				}
 			}
-		}
-		after := get("/v1/services").Header.Get("X-RateLimit-Remaining")
-		if b, err := strconv.Atoi(before); err != nil || after != strconv.Itoa(b-1) {
-			t.Errorf("remaining %q before 80 page and asset requests and %q after, want one less", before, after)
+			last := get("/v1/services")
+			if first.Header.Get("X-RateLimit-Reset") != last.Header.Get("X-RateLimit-Reset") && try == 0 {
+				continue
+			}
+			before, after := first.Header.Get("X-RateLimit-Remaining"), last.Header.Get("X-RateLimit-Remaining")
+			if b, err := strconv.Atoi(before); err != nil || after != strconv.Itoa(b-1) {
+				t.Errorf("remaining %q before 80 page and asset requests and %q after, want one less", before, after)
+			}
+			break
 		}
 	})
 	t.Run("AssetsCompressedAndRevalidated", func(t *testing.T) {
