@@ -31,9 +31,9 @@ type MutationResolver interface {
 	StopAgent(ctx context.Context, id string) (*models.Agent, error)
 	RestartAgent(ctx context.Context, id string) (*models.Agent, error)
 	ScaleAgent(ctx context.Context, id string, replicas int) (*models.Agent, error)
-	UploadBinary(ctx context.Context, file graphql.Upload) (*models.Binary, error)
+	UploadBinary(ctx context.Context, file graphql.Upload, idempotencyKey *string) (*models.Binary, error)
 	DeleteBinary(ctx context.Context, id string) (*models.Binary, error)
-	CreateAPIToken(ctx context.Context, input tokens.CreateInput) (*models.NewAPIToken, error)
+	CreateAPIToken(ctx context.Context, input tokens.CreateInput, idempotencyKey *string) (*models.NewAPIToken, error)
 	RevokeAPIToken(ctx context.Context, id string) (*models.APIToken, error)
 	CreateUser(ctx context.Context, input models.CreateUserInput, idempotencyKey *string) (*models.User, error)
 	UpdateUser(ctx context.Context, id string, input models.UpdateUserInput) (*models.User, error)
@@ -93,6 +93,14 @@ func (ec *executionContext) field_Mutation_createApiToken_args(ctx context.Conte
 		return nil, err
 	}
 	args["input"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "idempotencyKey",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["idempotencyKey"] = arg1
 	return args, nil
 }
 
@@ -331,6 +339,14 @@ func (ec *executionContext) field_Mutation_uploadBinary_args(ctx context.Context
 		return nil, err
 	}
 	args["file"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "idempotencyKey",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["idempotencyKey"] = arg1
 	return args, nil
 }
 
@@ -1042,7 +1058,7 @@ func (ec *executionContext) _Mutation_uploadBinary(ctx context.Context, field gr
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().UploadBinary(ctx, fc.Args["file"].(graphql.Upload))
+			return ec.Resolvers.Mutation().UploadBinary(ctx, fc.Args["file"].(graphql.Upload), fc.Args["idempotencyKey"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *models.Binary) graphql.Marshaler {
@@ -1130,7 +1146,7 @@ func (ec *executionContext) _Mutation_createApiToken(ctx context.Context, field 
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().CreateAPIToken(ctx, fc.Args["input"].(tokens.CreateInput))
+			return ec.Resolvers.Mutation().CreateAPIToken(ctx, fc.Args["input"].(tokens.CreateInput), fc.Args["idempotencyKey"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *models.NewAPIToken) graphql.Marshaler {

@@ -146,7 +146,7 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		CreateAPIToken func(childComplexity int, input tokens.CreateInput) int
+		CreateAPIToken func(childComplexity int, input tokens.CreateInput, idempotencyKey *string) int
 		CreateAgent    func(childComplexity int, input agents.CreateInput, idempotencyKey *string) int
 		CreateToken    func(childComplexity int, email string, password string) int
 		CreateUser     func(childComplexity int, input models.CreateUserInput, idempotencyKey *string) int
@@ -160,7 +160,7 @@ type ComplexityRoot struct {
 		StopAgent      func(childComplexity int, id string) int
 		UpdateAgent    func(childComplexity int, id string, input agents.UpdateInput, ifMatch *string) int
 		UpdateUser     func(childComplexity int, id string, input models.UpdateUserInput) int
-		UploadBinary   func(childComplexity int, file graphql.Upload) int
+		UploadBinary   func(childComplexity int, file graphql.Upload, idempotencyKey *string) int
 	}
 
 	NewApiToken struct {
@@ -684,7 +684,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.CreateAPIToken(childComplexity, args["input"].(tokens.CreateInput)), true
+		return e.ComplexityRoot.Mutation.CreateAPIToken(childComplexity, args["input"].(tokens.CreateInput), args["idempotencyKey"].(*string)), true
 	case "Mutation.createAgent":
 		if e.ComplexityRoot.Mutation.CreateAgent == nil {
 			break
@@ -838,7 +838,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.UploadBinary(childComplexity, args["file"].(graphql.Upload)), true
+		return e.ComplexityRoot.Mutation.UploadBinary(childComplexity, args["file"].(graphql.Upload), args["idempotencyKey"].(*string)), true
 
 	case "NewApiToken.createdAt":
 		if e.ComplexityRoot.NewApiToken.CreatedAt == nil {

@@ -12,8 +12,8 @@ import (
 	"github.com/neuais/neuais/models"
 )
 
-func (r *mutationResolver) UploadBinary(ctx context.Context, file graphql.Upload) (*models.Binary, error) {
-	return r.Resolver.Binaries.Upload(ctx, file.File, file.Size)
+func (r *mutationResolver) UploadBinary(ctx context.Context, file graphql.Upload, idempotencyKey *string) (*models.Binary, error) {
+	return r.Resolver.Binaries.Upload(ctx, file.File, file.Size, deref(idempotencyKey))
 }
 
 func (r *mutationResolver) DeleteBinary(ctx context.Context, id string) (*models.Binary, error) {

@@ -12,8 +12,8 @@ import (
 	"github.com/neuais/neuais/models"
 )
 
-func (r *mutationResolver) CreateAPIToken(ctx context.Context, input tokens.CreateInput) (*models.NewAPIToken, error) {
-	return r.Resolver.Tokens.Create(ctx, input)
+func (r *mutationResolver) CreateAPIToken(ctx context.Context, input tokens.CreateInput, idempotencyKey *string) (*models.NewAPIToken, error) {
+	return r.Resolver.Tokens.Create(ctx, input, deref(idempotencyKey))
 }
 
 func (r *mutationResolver) RevokeAPIToken(ctx context.Context, id string) (*models.APIToken, error) {

@@ -18,8 +18,9 @@ const binarySelection = `id sha256 size url created_at: createdAt`
 // (internal/app).
 var binaryRoutes = []Route{
 	{Method: http.MethodPost, Path: "/binaries", Summary: "Upload an agent binary: the raw bytes (application/octet-stream) or a multipart/form-data part named file (admins and developers)",
-		Doc:    `mutation($file: Upload!) { r: uploadBinary(file: $file) { ` + binarySelection + ` } }`,
-		Upload: "file", Status: http.StatusCreated, Location: "/binaries/"},
+		Doc:    `mutation($file: Upload!, $idempotencyKey: String) { r: uploadBinary(file: $file, idempotencyKey: $idempotencyKey) { ` + binarySelection + ` } }`,
+		Upload: "file", Status: http.StatusCreated, Location: "/binaries/",
+		Params: []Param{{Var: "idempotencyKey", From: FromHeader, Key: "Idempotency-Key"}}},
 	{Method: http.MethodGet, Path: "/binaries", Summary: "List the organization's binaries", List: true, Fields: binaryFields,
 		Doc: `query($limit: Int, $offset: Int, $sort: String) { r: binaries(limit: $limit, offset: $offset, sort: $sort) { binaries: items { {fields} } total limit offset has_more: hasMore } }`},
 	{Method: http.MethodGet, Path: "/binaries/{id}", Summary: "Get a binary",

@@ -15,8 +15,9 @@ var tokenFields = []Field{
 
 var tokenRoutes = []Route{
 	{Method: http.MethodPost, Path: "/tokens", Summary: "Create an API token (nat_…, shown once) with a role no higher than the caller's",
-		Doc:  `mutation($input: CreateApiTokenInput!) { r: createApiToken(input: $input) { id name role user_id: userId token created_at: createdAt expires_at: expiresAt } }`,
-		Body: "input", Status: http.StatusCreated, Location: "/tokens/"},
+		Doc:  `mutation($input: CreateApiTokenInput!, $idempotencyKey: String) { r: createApiToken(input: $input, idempotencyKey: $idempotencyKey) { id name role user_id: userId token created_at: createdAt expires_at: expiresAt } }`,
+		Body: "input", Status: http.StatusCreated, Location: "/tokens/",
+		Params: []Param{{Var: "idempotencyKey", From: FromHeader, Key: "Idempotency-Key"}}},
 	{Method: http.MethodGet, Path: "/tokens", Summary: "List API tokens (admins: every token of the organization; others: their own)", List: true, Fields: tokenFields,
 		Doc: `query($limit: Int, $offset: Int, $sort: String) { r: apiTokens(limit: $limit, offset: $offset, sort: $sort) { tokens: items { {fields} } total limit offset has_more: hasMore } }`},
 	{Method: http.MethodDelete, Path: "/tokens/{id}", Summary: "Revoke an API token, from the next request on", Message: "Token revoked successfully",

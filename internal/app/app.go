@@ -151,7 +151,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Wri
 		PairMax: cfg.LoginMaxFailures, AddrMax: cfg.LoginAddrMaxFailures, EmailSlowAfter: cfg.LoginEmailSlowAfter,
 		Window: cfg.LoginFailureWindow, MaxDelay: cfg.LoginMaxDelay,
 	}, nil))
-	a.Tokens = tokens.New(a.DB, nil)
+	a.Tokens = tokens.New(a.DB, a.Secrets, nil)
 	a.Identity = auth.ByPrefix(a.Auth, models.PrefixAPITokenSecret, a.Tokens)
 	if a.Binaries, err = binaries.New(a.DB, cfg.DataDir, int64(cfg.MaxBinaryBytes)); err != nil {
 		a.DB.Close()

@@ -20,6 +20,7 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/neuais/neuais/internal/idempotency"
 	"github.com/neuais/neuais/models"
 )
 
@@ -67,12 +68,19 @@ func (s *Service) ErrTooLarge() *models.Error {
 // Upload stores the bytes read from r as a binary of the caller's
 // organization and returns it; the same bytes uploaded again return the
 // binary already stored. size is the length the client declared, or -1.
+// An idempotency key seen within a day with other bytes is a conflict.
 // An error of r that is a *models.Error (a transfer too slow) is returned
 // as it is. Errors: unauthorized, forbidden (viewer), payload_too_large,
-// invalid_request on "file" (empty, not an executable, cut short).
-func (s *Service) Upload(ctx context.Context, r io.Reader, size int64) (*models.Binary, error) {
+// invalid_request on "file" (empty, not an executable, cut short) or
+// "idempotencyKey", conflict (key reused with other bytes).
+func (s *Service) Upload(ctx context.Context, r io.Reader, size int64, idempotencyKey string) (*models.Binary, error) {
 	who, err := models.RequireWriter(ctx)
 	if err != nil {
+		return nil, err
+	}
+	// The key is checked before the body is read; the input it guards is
+	// only known at the end.
+	if _, err := idempotency.New(who.OrgID, "uploadBinary", idempotencyKey, nil); err != nil {
 		return nil, err
 	}
 	if size > s.maxBytes {
@@ -108,6 +116,10 @@ func (s *Service) Upload(ctx context.Context, r io.Reader, size int64) (*models.
 		return nil, models.Invalid("file", "must be an executable: an ELF binary or a #! script")
 	}
 	sum := hex.EncodeToString(hash.Sum(nil))
+	idem, err := idempotency.New(who.OrgID, "uploadBinary", idempotencyKey, map[string]string{"sha256": sum})
+	if err != nil {
+		return nil, err
+	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -117,15 +129,31 @@ func (s *Service) Upload(ctx context.Context, r io.Reader, size int64) (*models.
 	if err := os.Rename(tmp.Name(), s.path(who.OrgID, sum)); err != nil {
 		return nil, fmt.Errorf("binaries: store: %w", err)
 	}
-	b := &models.Binary{ID: models.NewID(models.PrefixBinary), OrgID: who.OrgID, SHA256: sum, Size: n, CreatedBy: who.UserID, CreatedAt: models.Now()}
-	if _, err := s.db.NewInsert().Model(b).On("CONFLICT (org_id, sha256) DO NOTHING").Exec(ctx); err != nil {
-		return nil, fmt.Errorf("binaries: insert: %w", err)
-	}
-	stored := new(models.Binary)
-	if err := s.db.NewSelect().Model(stored).Where("org_id = ?", who.OrgID).Where("sha256 = ?", sum).Scan(ctx); err != nil {
-		return nil, fmt.Errorf("binaries: load: %w", err)
+	stored, _, err := idempotency.Do(ctx, s.db, idem, func(ctx context.Context, tx bun.Tx) (*models.Binary, string, error) {
+		b := &models.Binary{ID: models.NewID(models.PrefixBinary), OrgID: who.OrgID, SHA256: sum, Size: n, CreatedBy: who.UserID, CreatedAt: models.Now()}
+		if _, err := tx.NewInsert().Model(b).On("CONFLICT (org_id, sha256) DO NOTHING").Exec(ctx); err != nil {
+			return nil, "", fmt.Errorf("binaries: insert: %w", err)
+		}
+		stored := new(models.Binary)
+		if err := tx.NewSelect().Model(stored).Where("org_id = ?", who.OrgID).Where("sha256 = ?", sum).Scan(ctx); err != nil {
+			return nil, "", fmt.Errorf("binaries: load: %w", err)
+		}
+		return stored, stored.ID, nil
+	})
+	if err != nil {
+		s.removeUnreferenced(ctx, who.OrgID, sum)
+		return nil, err
 	}
 	return stored, nil
+}
+
+// removeUnreferenced removes the stored file of sum when no binary row
+// names it, after an upload that did not commit one. Callers hold s.mu.
+func (s *Service) removeUnreferenced(ctx context.Context, orgID, sum string) {
+	n, err := s.db.NewSelect().Model((*models.Binary)(nil)).Where("org_id = ?", orgID).Where("sha256 = ?", sum).Count(ctx)
+	if err == nil && n == 0 {
+		os.Remove(s.path(orgID, sum))
+	}
 }
 
 func (s *Service) path(orgID, sum string) string { return filepath.Join(s.dir, orgID, sum) }
@@ -241,7 +269,7 @@ func (s *Service) Delete(ctx context.Context, id string) (*models.Binary, error)
 		if _, err := tx.NewDelete().Model(b).WherePK().Exec(ctx); err != nil {
 			return fmt.Errorf("binaries: delete: %w", err)
 		}
-		return nil
+		return idempotency.Forget(ctx, tx, b.ID)
 	})
 	if err != nil {
 		return nil, err

@@ -273,6 +273,38 @@ func TestUpload(t *testing.T) {
 	})
 }
 
+// TestUploadIdempotencyKey: a retried upload with its key answers the first
+// binary; the key with other bytes is a conflict that leaves nothing behind.
+func TestUploadIdempotencyKey(t *testing.T) {
+	apitest.EachDB(t, func(t *testing.T, url string) {
+		s := apitest.Start(t, url)
+		admin := s.Admin()
+		keyed := func(key string, data []byte) *apitest.Response {
+			res := s.Do(http.MethodPost, "/v1/binaries", s.AdminToken, data, "Idempotency-Key", key, "Content-Type", "application/octet-stream")
+			return res
+		}
+		data := script("echo keyed")
+		first := decode(t, keyed("bin-1", data), http.StatusCreated)
+		if again := decode(t, keyed("bin-1", data), http.StatusCreated); again.ID != first.ID {
+			t.Fatalf("retry: %+v, first %+v", again, first)
+		}
+		other := script("echo other bytes")
+		if res := keyed("bin-1", other); res.Status != 409 || res.ErrorCode() != "conflict" {
+			t.Fatalf("same key, other bytes: %d %s", res.Status, res.Body)
+		}
+		if _, err := os.Stat(filepath.Join(binaries.Dir(s.App.Config.DataDir), admin.OrgID, sum(other))); !os.IsNotExist(err) {
+			t.Fatalf("the refused upload's file stayed: %v", err)
+		}
+		if res := s.Do(http.MethodDelete, "/v1/binaries/"+first.ID, s.AdminToken, nil); res.Status != 200 {
+			t.Fatalf("delete: %d %s", res.Status, res.Body)
+		}
+		// The record went with the binary: the key stores the other bytes now.
+		if b := decode(t, keyed("bin-1", other), http.StatusCreated); b.SHA256 != sum(other) {
+			t.Fatalf("%+v", b)
+		}
+	})
+}
+
 func TestUploadCap(t *testing.T) {
 	s := apitest.Start(t, "sqlite:"+filepath.Join(t.TempDir(), "test.db"), func(c *config.Config) { c.MaxBinaryBytes = 1024 })
 	big := script(strings.Repeat("x", 2048))

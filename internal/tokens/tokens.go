@@ -20,6 +20,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/neuais/neuais/internal/auth"
+	"github.com/neuais/neuais/internal/idempotency"
 	"github.com/neuais/neuais/models"
 )
 
@@ -35,16 +36,21 @@ var _ auth.Authenticator = (*Service)(nil)
 
 // Service creates, lists, revokes and authenticates API tokens.
 type Service struct {
-	db  *bun.DB
-	now func() time.Time
+	db *bun.DB
+	// sealer encrypts the idempotency records of creates, which hold secrets.
+	sealer models.Sealer
+	now    func() time.Time
 }
 
 // New returns the token service. now may be nil (time.Now).
-func New(db *bun.DB, now func() time.Time) *Service {
+func New(db *bun.DB, sealer models.Sealer, now func() time.Time) *Service {
+	if sealer == nil {
+		panic("tokens: a sealer is required")
+	}
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{db: db, now: now}
+	return &Service{db: db, sealer: sealer, now: now}
 }
 
 // CreateInput describes a new token: a name, a role no higher than the
@@ -56,9 +62,13 @@ type CreateInput struct {
 }
 
 // Create issues a token for the caller; its secret is in the result only.
-// Errors: unauthorized, invalid_request on "name" or "expiresAt",
-// forbidden (a role above the caller's).
-func (s *Service) Create(ctx context.Context, in CreateInput) (*models.NewAPIToken, error) {
+// A retry with the same idempotency key and input within a day returns the
+// same token and secret: keys are the caller's own (another user's key
+// never replays their secret), and the stored response is sealed.
+// Errors: unauthorized, invalid_request on "name", "expiresAt" or
+// "idempotencyKey", forbidden (a role above the caller's), conflict (key
+// reused with another input).
+func (s *Service) Create(ctx context.Context, in CreateInput, idempotencyKey string) (*models.NewAPIToken, error) {
 	who, err := models.RequireIdentity(ctx)
 	if err != nil {
 		return nil, err
@@ -77,29 +87,39 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (*models.NewAPITok
 	if in.ExpiresAt != nil && !in.ExpiresAt.After(now) {
 		return nil, models.Invalid("expiresAt", "must be in the future")
 	}
-	var user models.User
-	if err := s.db.NewSelect().Model(&user).Where("id = ?", who.UserID).Scan(ctx); err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, models.ErrUnauthorized
-		}
-		return nil, fmt.Errorf("tokens: load user: %w", err)
-	}
-	secret, err := newSecret()
+	idem, err := idempotency.New(who.OrgID, "createApiToken "+who.UserID, idempotencyKey, in)
 	if err != nil {
 		return nil, err
 	}
-	t := &models.APIToken{
-		ID: models.NewID(models.PrefixAPIToken), OrgID: who.OrgID, UserID: who.UserID, Name: name, Role: in.Role,
-		SecretHash: hash(secret), TokenVersion: user.TokenVersion, CreatedAt: now,
+	created, _, err := idempotency.Do(ctx, s.db, idem.SealedWith(s.sealer), func(ctx context.Context, tx bun.Tx) (*models.NewAPIToken, string, error) {
+		var user models.User
+		if err := tx.NewSelect().Model(&user).Where("id = ?", who.UserID).Scan(ctx); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil, "", models.ErrUnauthorized
+			}
+			return nil, "", fmt.Errorf("tokens: load user: %w", err)
+		}
+		secret, err := newSecret()
+		if err != nil {
+			return nil, "", err
+		}
+		t := &models.APIToken{
+			ID: models.NewID(models.PrefixAPIToken), OrgID: who.OrgID, UserID: who.UserID, Name: name, Role: in.Role,
+			SecretHash: hash(secret), TokenVersion: user.TokenVersion, CreatedAt: now,
+		}
+		if in.ExpiresAt != nil {
+			exp := in.ExpiresAt.UTC().Truncate(time.Microsecond)
+			t.ExpiresAt = &exp
+		}
+		if _, err := tx.NewInsert().Model(t).Exec(ctx); err != nil {
+			return nil, "", fmt.Errorf("tokens: insert: %w", err)
+		}
+		return &models.NewAPIToken{APIToken: t, Secret: secret}, t.ID, nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	if in.ExpiresAt != nil {
-		exp := in.ExpiresAt.UTC().Truncate(time.Microsecond)
-		t.ExpiresAt = &exp
-	}
-	if _, err := s.db.NewInsert().Model(t).Exec(ctx); err != nil {
-		return nil, fmt.Errorf("tokens: insert: %w", err)
-	}
-	return &models.NewAPIToken{APIToken: t, Secret: secret}, nil
+	return created, nil
 }
 
 // newSecret returns nat_ and 32 random bytes in lowercase base32.
@@ -168,7 +188,7 @@ func (s *Service) Revoke(ctx context.Context, id string) (*models.APIToken, erro
 		if _, err := tx.NewDelete().Model(t).WherePK().Exec(ctx); err != nil {
 			return fmt.Errorf("tokens: revoke: %w", err)
 		}
-		return nil
+		return idempotency.Forget(ctx, tx, t.ID)
 	})
 	if err != nil {
 		return nil, err

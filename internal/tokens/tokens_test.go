@@ -206,6 +206,50 @@ func TestTokens(t *testing.T) {
 				t.Fatalf("admin revokes a member's token: %d", res.Status)
 			}
 		})
+		t.Run("IdempotencyKey", func(t *testing.T) {
+			body := map[string]any{"name": "deploys", "role": "viewer"}
+			keyed := func(bearer, key string, body map[string]any) *apitest.Response {
+				return s.Do(http.MethodPost, "/v1/tokens", bearer, body, "Idempotency-Key", key)
+			}
+			first := keyed(s.AdminToken, "tok-1", body)
+			again := keyed(s.AdminToken, "tok-1", body)
+			if first.Status != 201 || again.Status != 201 {
+				t.Fatalf("%d %s / %d %s", first.Status, first.Body, again.Status, again.Body)
+			}
+			var a, b token
+			json.Unmarshal(first.Body, &a)
+			json.Unmarshal(again.Body, &b)
+			if a.ID == "" || a.ID != b.ID || a.Token != b.Token {
+				t.Fatalf("a retry made another token: %+v %+v", a, b)
+			}
+			if code := status(s, b.Token); code != 200 {
+				t.Fatalf("replayed secret refused: %d", code)
+			}
+			if res := keyed(s.AdminToken, "tok-1", map[string]any{"name": "other", "role": "viewer"}); res.Status != 409 || res.ErrorCode() != "conflict" {
+				t.Fatalf("same key, other input: %d %s", res.Status, res.Body)
+			}
+			// Keys are the caller's own: another user's same key and input
+			// gets its own token, never the first caller's secret.
+			dev := s.CreateUser(s.AdminToken, "dev3@example.com", models.RoleDeveloper)
+			var c token
+			res := keyed(dev.Token, "tok-1", body)
+			json.Unmarshal(res.Body, &c)
+			if res.Status != 201 || c.ID == a.ID || c.Token == a.Token || c.UserID != dev.ID {
+				t.Fatalf("another user's key: %d %s", res.Status, res.Body)
+			}
+			// A revoked token's record goes with it: the key makes a new one.
+			if res := s.Do(http.MethodDelete, "/v1/tokens/"+a.ID, s.AdminToken, nil); res.Status != 200 {
+				t.Fatalf("revoke: %d", res.Status)
+			}
+			var d token
+			json.Unmarshal(keyed(s.AdminToken, "tok-1", body).Body, &d)
+			if d.ID == "" || d.ID == a.ID {
+				t.Fatalf("after revoke: %+v", d)
+			}
+			if res := keyed(s.AdminToken, strings.Repeat("k", 256), body); res.Status != 400 {
+				t.Fatalf("long key: %d %s", res.Status, res.Body)
+			}
+		})
 		t.Run("GraphQL", func(t *testing.T) {
 			out := s.GraphQL(s.AdminToken, `mutation { createApiToken(input: {name: "gql", role: developer}) { id token role } }`, nil)
 			var got struct {
