@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/neuais/neuais/internal/apitest"
 )
@@ -45,7 +46,7 @@ func TestAgentFromUploadedBinary(t *testing.T) {
 		if code, body := throughProxy(t, s, "uploaded"); code != 200 || !strings.Contains(body, "replica 1") {
 			t.Fatalf("agent answered %d %q", code, body)
 		}
-		eventually(t, "the agent's environment in its log", func() bool {
+		apitest.Eventually(t, 30*time.Second, "the agent's environment in its log", func() bool {
 			return strings.Contains(logMessages(t, s, agent.ID), "env GREETING=from-upload")
 		})
 	})

@@ -98,7 +98,7 @@ func testHost(t *testing.T) string {
 		srv.Wait()
 	})
 	url := "http://198.51.100.2:8080/"
-	eventually(t, "the test host to serve", func() bool {
+	apitest.Eventually(t, 30*time.Second, "the test host to serve", func() bool {
 		c := http.Client{Timeout: time.Second}
 		res, err := c.Get(url)
 		if err == nil {
@@ -152,7 +152,7 @@ func TestHostileAgent(t *testing.T) {
 		}
 		conn.Close()
 	}
-	eventually(t, "the test's own connections", func() bool { return loopbackHits.Load() == 1 && otherHits.Load() == 1 })
+	apitest.Eventually(t, 30*time.Second, "the test's own connections", func() bool { return loopbackHits.Load() == 1 && otherHits.Load() == 1 })
 	loopbackHits.Store(0)
 	otherHits.Store(0)
 
@@ -240,16 +240,16 @@ func TestHostileAgent(t *testing.T) {
 		if status, body := get("/escape?marker=" + marker); status != http.StatusOK {
 			t.Fatalf("%d %s", status, body)
 		}
-		eventually(t, "the escapee to run", func() bool { return processWithArg(marker) })
+		apitest.Eventually(t, 30*time.Second, "the escapee to run", func() bool { return processWithArg(marker) })
 		if res := s.Do(http.MethodPost, "/v1/agents/"+id+"/stop", s.AdminToken, nil); res.Status != http.StatusOK {
 			t.Fatalf("stop: %d %s", res.Status, res.Body)
 		}
 		waitStatus(t, s, id, "stopped")
-		eventually(t, "the escapee to die with its replica", func() bool { return !processWithArg(marker) })
+		apitest.Eventually(t, 30*time.Second, "the escapee to die with its replica", func() bool { return !processWithArg(marker) })
 	})
 	t.Run("OutOfMemoryKilledAndReported", func(t *testing.T) {
 		hog := create("hog", map[string]string{"HOSTILE_MODE": "alloc"}, "64Mi")
-		eventually(t, "the out-of-memory kill in the log", func() bool {
+		apitest.Eventually(t, 30*time.Second, "the out-of-memory kill in the log", func() bool {
 			return strings.Contains(logMessages(t, s, hog), "Replica 1 was killed: out of memory")
 		})
 		waitStatus(t, s, hog, "error") // it keeps being killed: a crash loop

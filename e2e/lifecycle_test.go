@@ -57,7 +57,7 @@ func TestLifecycleRepliesSayTheTransition(t *testing.T) {
 				published(t, step.answer)
 				waitStatus(t, s, agent.ID, step.then)
 				if step.action == "restart" {
-					eventually(t, "the replica replaced", func() bool {
+					apitest.Eventually(t, 30*time.Second, "the replica replaced", func() bool {
 						pids := livePIDs(s, agent.ID)
 						return len(pids) == 1 && !slices.Contains(before, pids[0])
 					})

@@ -51,7 +51,7 @@ func TestLogLinesCarryTheirReplica(t *testing.T) {
 		// Both replicas print "INFO plain info": only replica tells them apart.
 		t.Run("REST", func(t *testing.T) {
 			var lines []logJSON
-			eventually(t, "the line of each replica", func() bool {
+			apitest.Eventually(t, 30*time.Second, "the line of each replica", func() bool {
 				lines = restLogs(t, s, id)
 				seen := map[int]bool{}
 				for _, l := range lines {
@@ -109,7 +109,7 @@ func TestLogFloodIsCutAndRateLimited(t *testing.T) {
 	id := createAgent(t, s, "flood", 1, map[string]string{"FLOOD_LINES": "300"})
 	var kept, dropped int
 	var lines []logJSON
-	eventually(t, "every line stored or counted as dropped", func() bool {
+	apitest.Eventually(t, 30*time.Second, "every line stored or counted as dropped", func() bool {
 		if q := s.App.Logs.Stats().QueuedBytes; q > int64(cfg.LogQueueBytes) {
 			t.Fatalf("queued %d bytes, bound %d", q, cfg.LogQueueBytes)
 		}

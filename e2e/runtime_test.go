@@ -59,18 +59,6 @@ func waitStatus(t *testing.T, s *apitest.Server, id, status string) {
 	}
 }
 
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func alive(pid int) bool { return pid > 0 && syscall.Kill(pid, 0) == nil }
 
 // livePIDs returns the running replicas' process ids.
@@ -144,7 +132,7 @@ func TestAgentLifecycleWithRealProcesses(t *testing.T) {
 		waitStatus(t, s, agent.ID, "running")
 
 		t.Run("ThreeProcesses", func(t *testing.T) {
-			eventually(t, "three live replicas", func() bool { return len(livePIDs(s, agent.ID)) == 3 })
+			apitest.Eventually(t, 30*time.Second, "three live replicas", func() bool { return len(livePIDs(s, agent.ID)) == 3 })
 		})
 		t.Run("LogsCaptured", func(t *testing.T) {
 			var msgs string
@@ -153,7 +141,7 @@ func TestAgentLifecycleWithRealProcesses(t *testing.T) {
 					t.Logf("log store:\n%s", msgs)
 				}
 			}()
-			eventually(t, "replica output in the log store", func() bool {
+			apitest.Eventually(t, 30*time.Second, "replica output in the log store", func() bool {
 				msgs = logMessages(t, s, agent.ID)
 				return strings.Contains(msgs, `debug {"level":"debug","msg":"json debug from replica`) &&
 					strings.Contains(msgs, `warn {"level":"WARN","msg":"json warn"}`) &&
@@ -181,7 +169,7 @@ func TestAgentLifecycleWithRealProcesses(t *testing.T) {
 					t.Logf("replicas: %+v", r)
 				}
 			}()
-			eventually(t, "one live replica and one slot", func() bool {
+			apitest.Eventually(t, 30*time.Second, "one live replica and one slot", func() bool {
 				r = s.App.Runtime.Replicas(agent.ID)
 				return len(livePIDs(s, agent.ID)) == 1 && len(r) == 1
 			})
@@ -195,7 +183,7 @@ func TestAgentLifecycleWithRealProcesses(t *testing.T) {
 				t.Fatalf("stop: %d %s", res.Status, res.Body)
 			}
 			waitStatus(t, s, agent.ID, "stopped")
-			eventually(t, "no live process", func() bool {
+			apitest.Eventually(t, 30*time.Second, "no live process", func() bool {
 				for _, pid := range pids {
 					if alive(pid) {
 						return false
@@ -228,7 +216,7 @@ func TestAgentLifecycleWithRealProcesses(t *testing.T) {
 		})
 
 		var beforeRestart []int
-		eventually(t, "one live replica before the restart", func() bool {
+		apitest.Eventually(t, 30*time.Second, "one live replica before the restart", func() bool {
 			beforeRestart = livePIDs(s, agent.ID)
 			return len(beforeRestart) == 1
 		})
@@ -245,7 +233,7 @@ func TestAgentLifecycleWithRealProcesses(t *testing.T) {
 		s = apitest.StartConfig(t, cfg)
 		t.Run("RestartBringsItBack", func(t *testing.T) {
 			waitStatus(t, s, agent.ID, "running")
-			eventually(t, "a new live replica", func() bool {
+			apitest.Eventually(t, 30*time.Second, "a new live replica", func() bool {
 				pids := livePIDs(s, agent.ID)
 				return len(pids) == 1 && pids[0] != beforeRestart[0]
 			})
@@ -255,7 +243,7 @@ func TestAgentLifecycleWithRealProcesses(t *testing.T) {
 			if res := s.Do(http.MethodDelete, "/v1/agents/"+agent.ID, s.AdminToken, nil); res.Status != http.StatusOK {
 				t.Fatalf("delete: %d %s", res.Status, res.Body)
 			}
-			eventually(t, "no process and no cached binary", func() bool {
+			apitest.Eventually(t, 30*time.Second, "no process and no cached binary", func() bool {
 				for _, pid := range pids {
 					if alive(pid) {
 						return false
@@ -290,7 +278,7 @@ func TestBadBinariesEndInError(t *testing.T) {
 				}
 				agent := decodeAgent(t, res)
 				waitStatus(t, s, agent.ID, "error")
-				eventually(t, "a log line that says why", func() bool {
+				apitest.Eventually(t, 30*time.Second, "a log line that says why", func() bool {
 					return strings.Contains(strings.ToLower(logMessages(t, s, agent.ID)), tc.reason)
 				})
 			})
@@ -325,7 +313,7 @@ func TestWaitSeesPassingDeploying(t *testing.T) {
 	}()
 	// The wait must be subscribed before the start; it answers once the
 	// agent is deploying, however briefly.
-	eventually(t, "the wait to subscribe", func() bool { return bus.Stats().Subscribers > before })
+	apitest.Eventually(t, 30*time.Second, "the wait to subscribe", func() bool { return bus.Stats().Subscribers > before })
 	if res := s.Do(http.MethodPost, "/v1/agents/"+agent.ID+"/start", s.AdminToken, nil); res.Status != http.StatusOK {
 		t.Fatalf("start: %d %s", res.Status, res.Body)
 	}
@@ -350,7 +338,7 @@ func TestPrivateBinaryURLsRefused(t *testing.T) {
 			res := s.Do(http.MethodPost, "/v1/agents", s.AdminToken, map[string]any{"name": name, "runtime": "native", "binary_url": url})
 			agent := decodeAgent(t, res)
 			waitStatus(t, s, agent.ID, "error")
-			eventually(t, "a log line that says why", func() bool {
+			apitest.Eventually(t, 30*time.Second, "a log line that says why", func() bool {
 				return strings.Contains(logMessages(t, s, agent.ID), "is not public")
 			})
 		})

@@ -16,10 +16,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/uptrace/bun"
-	"modernc.org/sqlite"
 
+	"github.com/neuais/neuais/internal/db"
 	"github.com/neuais/neuais/internal/events"
 	"github.com/neuais/neuais/internal/idempotency"
 	"github.com/neuais/neuais/internal/secrets"
@@ -348,7 +347,7 @@ func (s *Service) insert(ctx context.Context, tx bun.Tx, a *models.Agent) error 
 		return err
 	}
 	if _, err := tx.NewInsert().Model(a).Exec(ctx); err != nil {
-		if isUniqueViolation(err) {
+		if db.IsUniqueViolation(err) {
 			return nameTaken(a.Name)
 		}
 		return fmt.Errorf("agents: insert: %w", err)
@@ -624,20 +623,6 @@ func invalidStatus() error {
 		names[i] = string(st)
 	}
 	return models.Invalid("status", "must be one of "+strings.Join(names, ", "))
-}
-
-// isUniqueViolation reports a unique or primary key violation on either database.
-func isUniqueViolation(err error) bool {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		return pgErr.Code == "23505"
-	}
-	var liteErr *sqlite.Error
-	if errors.As(err, &liteErr) {
-		const constraintUnique, constraintPrimaryKey = 2067, 1555
-		return liteErr.Code() == constraintUnique || liteErr.Code() == constraintPrimaryKey
-	}
-	return false
 }
 
 // Reseal seals again, with kr's current key, every environment stored in

@@ -11,6 +11,7 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/neuais/neuais/internal/apitest"
 	"github.com/neuais/neuais/models"
 )
 
@@ -90,7 +91,7 @@ func TestSlowDownloadsStayInTheirOrganization(t *testing.T) {
 			name := fmt.Sprintf("slow-%d", i)
 			slow = append(slow, e.createAgent(m, name, tr.url("a", name), 1, nil))
 		}
-		waitFor(t, 20*time.Second, func() bool { n, _, _ := tr.counts("a", ""); return n == 2 },
+		apitest.Eventually(t, 20*time.Second, "the runtime", func() bool { n, _, _ := tr.counts("a", ""); return n == 2 },
 			func() string { n, _, _ := tr.counts("a", ""); return fmt.Sprintf("%d downloads of org a, want 2", n) })
 
 		other := insertOrg(t, d)
@@ -114,11 +115,11 @@ func TestSlowDownloadsStayInTheirOrganization(t *testing.T) {
 			e.update(m, a.ID, func(a *models.Agent) { a.Desired = models.DesiredStopped })
 			e.waitStatus(a.ID, models.AgentStopped)
 		}
-		waitFor(t, 20*time.Second, func() bool { _, n, _ := tr.counts("a", downloading.Name); return n == 0 },
+		apitest.Eventually(t, 20*time.Second, "the runtime", func() bool { _, n, _ := tr.counts("a", downloading.Name); return n == 0 },
 			func() string { return "the stopped agent's download goes on" })
 
 		// A slot freed by the stop goes to the next agent of the organization.
-		waitFor(t, 20*time.Second, func() bool { n, _, _ := tr.counts("a", ""); return n == 2 },
+		apitest.Eventually(t, 20*time.Second, "the runtime", func() bool { n, _, _ := tr.counts("a", ""); return n == 2 },
 			func() string { n, _, _ := tr.counts("a", ""); return fmt.Sprintf("%d downloads of org a, want 2", n) })
 		var deleted *models.Agent
 		for _, a := range slow {
@@ -128,7 +129,7 @@ func TestSlowDownloadsStayInTheirOrganization(t *testing.T) {
 			}
 		}
 		deleteAgent(t, e, m, deleted.ID)
-		waitFor(t, 20*time.Second, func() bool { _, n, _ := tr.counts("a", deleted.Name); return n == 0 },
+		apitest.Eventually(t, 20*time.Second, "the runtime", func() bool { _, n, _ := tr.counts("a", deleted.Name); return n == 0 },
 			func() string { return "the deleted agent's download goes on" })
 
 		for _, a := range slow {
@@ -159,7 +160,7 @@ func TestTricklingDownloadAborted(t *testing.T) {
 		if line := e.waitLog(a.ID, "Fetching binary failed: download: slower than 1000 bytes/s"); line.Level != models.LevelError {
 			t.Errorf("log line = %+v", line)
 		}
-		waitFor(t, 20*time.Second, func() bool { _, n, _ := tr.counts("a", "trickle"); return n == 0 },
+		apitest.Eventually(t, 20*time.Second, "the runtime", func() bool { _, n, _ := tr.counts("a", "trickle"); return n == 0 },
 			func() string { return "the aborted download goes on" })
 	})
 }

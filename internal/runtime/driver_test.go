@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/neuais/neuais/internal/apitest"
 	"github.com/neuais/neuais/internal/runtime"
 	"github.com/neuais/neuais/models"
 )
@@ -39,7 +40,7 @@ func TestLocalDriverScaleAndRestart(t *testing.T) {
 	if err := d.Restart(spec.AgentID); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, func() bool {
+	apitest.Eventually(t, 20*time.Second, "the runtime", func() bool {
 		now := d.Replicas(spec.AgentID)
 		if len(now) != 3 {
 			return false
@@ -69,7 +70,7 @@ func TestLocalDriverScaleAndRestart(t *testing.T) {
 func waitDriverUp(t *testing.T, d *runtime.LocalDriver, agentID string, n int) []runtime.Replica {
 	t.Helper()
 	var reps []runtime.Replica
-	waitFor(t, 20*time.Second, func() bool {
+	apitest.Eventually(t, 20*time.Second, "the runtime", func() bool {
 		reps = d.Replicas(agentID)
 		if len(reps) != n {
 			return false
@@ -123,7 +124,7 @@ func TestLocalDriverKillsProcessGroup(t *testing.T) {
 			resp.Body.Close()
 		}
 		waitAllDead(t, []int{leader.PID, child})
-		waitFor(t, 20*time.Second, func() bool {
+		apitest.Eventually(t, 20*time.Second, "the runtime", func() bool {
 			reps := d.Replicas(spec.AgentID)
 			return len(reps) == 1 && reps[0].Up && reps[0].PID != leader.PID
 		}, func() string { return "replica did not restart" })
@@ -148,7 +149,7 @@ func TestLocalDriverKillsProcessGroup(t *testing.T) {
 func waitChildPID(t *testing.T, sink *memSink, agentID string, nth int) int {
 	t.Helper()
 	var lines []models.LogLine
-	waitFor(t, 20*time.Second, func() bool {
+	apitest.Eventually(t, 20*time.Second, "the runtime", func() bool {
 		lines = sink.matching(agentID, "child pid ")
 		return len(lines) >= nth
 	}, func() string { return fmt.Sprintf("%d child pid lines, want %d", len(lines), nth) })
@@ -162,7 +163,7 @@ func waitChildPID(t *testing.T, sink *memSink, agentID string, nth int) int {
 // waitLine waits for a line of agentID containing substr.
 func (s *memSink) waitLine(t *testing.T, agentID, substr string) {
 	t.Helper()
-	waitFor(t, 20*time.Second, func() bool { _, ok := s.find(agentID, substr); return ok },
+	apitest.Eventually(t, 20*time.Second, "the runtime", func() bool { _, ok := s.find(agentID, substr); return ok },
 		func() string { return fmt.Sprintf("no log line containing %q", substr) })
 }
 

@@ -12,3 +12,6 @@ func (m *Manager) Abandon() {
 
 // ParseQuantity exposes the memory quantity parser to the tests.
 var ParseQuantity = parseQuantity
+
+// TunUsable exposes the tap device check to the tests.
+var TunUsable = tunUsable

@@ -270,7 +270,7 @@ func (e *testEnv) agent(id string) *models.Agent {
 func (e *testEnv) waitStatus(id string, status models.AgentStatus) *models.Agent {
 	e.t.Helper()
 	var a *models.Agent
-	waitFor(e.t, 20*time.Second, func() bool {
+	apitest.Eventually(e.t, 20*time.Second, "the runtime", func() bool {
 		a = e.agent(id)
 		return a.Status == status
 	}, func() string { return fmt.Sprintf("agent status %q (%s), want %q", a.Status, a.StatusReason, status) })
@@ -301,24 +301,12 @@ func (e *testEnv) waitEvent(agentID, typ string) events.AgentEvent {
 func (e *testEnv) waitLog(agentID, substr string) models.LogLine {
 	e.t.Helper()
 	var line models.LogLine
-	waitFor(e.t, 20*time.Second, func() bool {
+	apitest.Eventually(e.t, 20*time.Second, "the runtime", func() bool {
 		var ok bool
 		line, ok = e.sink.find(agentID, substr)
 		return ok
 	}, func() string { return fmt.Sprintf("no log line containing %q", substr) })
 	return line
-}
-
-// waitFor polls cond until it holds or timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, cond func() bool, describe func() string) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s: %s", timeout, describe())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // alive reports whether pid is a live (not zombie) process.
@@ -335,7 +323,7 @@ func alive(pid int) bool {
 func waitReplicasUp(t *testing.T, m *runtime.Manager, agentID string, n int) []runtime.Replica {
 	t.Helper()
 	var reps []runtime.Replica
-	waitFor(t, 20*time.Second, func() bool {
+	apitest.Eventually(t, 20*time.Second, "the runtime", func() bool {
 		reps = m.Replicas(agentID)
 		if len(reps) != n {
 			return false
@@ -353,7 +341,7 @@ func waitReplicasUp(t *testing.T, m *runtime.Manager, agentID string, n int) []r
 // waitAllDead waits until none of pids is alive.
 func waitAllDead(t *testing.T, pids []int) {
 	t.Helper()
-	waitFor(t, 20*time.Second, func() bool {
+	apitest.Eventually(t, 20*time.Second, "the runtime", func() bool {
 		for _, pid := range pids {
 			if alive(pid) {
 				return false

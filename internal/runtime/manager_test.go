@@ -16,6 +16,7 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/neuais/neuais/internal/apitest"
 	"github.com/neuais/neuais/internal/events"
 	"github.com/neuais/neuais/internal/health"
 	"github.com/neuais/neuais/models"
@@ -98,7 +99,7 @@ func TestLifecycle(t *testing.T) {
 					t.Fatalf("GET / with a dead replica = %d %s", code, body)
 				}
 			}
-			waitFor(t, 20*time.Second, func() bool {
+			apitest.Eventually(t, 20*time.Second, "the runtime", func() bool {
 				now := m.Replicas(a.ID)
 				return len(now) == 3 && now[1].Up && now[1].PID != reps[1].PID
 			}, func() string { return "killed replica did not come back" })
@@ -110,7 +111,7 @@ func TestLifecycle(t *testing.T) {
 
 		t.Run("environment update rolls replicas", func(t *testing.T) {
 			e.update(m, a.ID, func(a *models.Agent) { a.Environment = map[string]string{"GREETING": "hello"} })
-			waitFor(t, 20*e.cfg.ReadyAfter, func() bool {
+			apitest.Eventually(t, 20*e.cfg.ReadyAfter, "the runtime", func() bool {
 				now := m.Replicas(a.ID)
 				if len(now) != 3 {
 					return false
@@ -129,7 +130,7 @@ func TestLifecycle(t *testing.T) {
 
 		t.Run("restart", func(t *testing.T) {
 			e.update(m, a.ID, func(*models.Agent) {}) // a new generation alone is a restart
-			waitFor(t, 20*e.cfg.ReadyAfter, func() bool {
+			apitest.Eventually(t, 20*e.cfg.ReadyAfter, "the runtime", func() bool {
 				now := m.Replicas(a.ID)
 				return len(now) == 3 && now[0].PID != reps[0].PID && now[2].PID != reps[2].PID && now[2].Up
 			}, func() string { return "replicas were not restarted" })
@@ -277,7 +278,7 @@ func TestDelete(t *testing.T) {
 		pids := pidsOf(waitReplicasUp(t, m, one.ID, 1))
 		deleteAgent(t, e, m, one.ID)
 		waitAllDead(t, pids)
-		waitFor(t, e.cfg.StopGrace*3, func() bool { return len(m.Replicas(one.ID)) == 0 }, func() string { return "replicas left" })
+		apitest.Eventually(t, e.cfg.StopGrace*3, "the runtime", func() bool { return len(m.Replicas(one.ID)) == 0 }, func() string { return "replicas left" })
 		if _, err := os.Stat(cached); err != nil {
 			t.Errorf("binary still used by another agent was removed: %v", err)
 		}
@@ -293,7 +294,7 @@ func TestDelete(t *testing.T) {
 		}
 		e.start()
 		workDir := filepath.Join(e.cfg.DataDir, "agents", two.ID)
-		waitFor(t, e.cfg.StopGrace*3, func() bool {
+		apitest.Eventually(t, e.cfg.StopGrace*3, "the runtime", func() bool {
 			_, errBinary := os.Stat(cached)
 			_, errDir := os.Stat(workDir)
 			return os.IsNotExist(errBinary) && os.IsNotExist(errDir)

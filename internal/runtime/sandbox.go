@@ -87,6 +87,9 @@ func detectSandbox(dataDir, dir string, limits SandboxLimits, logger *slog.Logge
 	if !strings.HasPrefix(sb.tini, "/usr/") || !strings.HasPrefix(sb.sleep, "/usr/") {
 		return nil, errors.New("tini and sleep must live under /usr, which is all of the host a replica sees")
 	}
+	if err := tunUsable(tunDevice, sandboxNetUID); err != nil {
+		return nil, err
+	}
 	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
 		sb.cgroupV2 = true
 	} else {
@@ -114,6 +117,31 @@ func detectSandbox(dataDir, dir string, limits SandboxLimits, logger *slog.Logge
 		return nil, fmt.Errorf("host firewall for replicas' traffic: %w", err)
 	}
 	return sb, nil
+}
+
+// tunDevice is where pasta opens the tap device of a replica's namespace.
+const tunDevice = "/dev/net/tun"
+
+// tunUsable reports an error unless uid, which pasta runs as, may open
+// path for reading and writing. Without it pasta keeps running with no
+// network in the namespace, and connections to replicas hang.
+func tunUsable(path string, uid int) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("%s, which pasta needs for replicas' network: %w", path, err)
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	mode := fi.Mode().Perm()
+	switch {
+	case fi.Mode()&fs.ModeCharDevice == 0 || !ok:
+		return fmt.Errorf("%s is not a character device", path)
+	case mode&0o006 == 0o006,
+		int(st.Uid) == uid && mode&0o600 == 0o600,
+		int(st.Gid) == uid && mode&0o060 == 0o060:
+		return nil
+	}
+	return fmt.Errorf("%s (mode %04o) cannot be opened by uid %d, which pasta runs as for replicas' network: "+
+		"give it its usual mode with chmod 0666 %s", path, mode, uid, path)
 }
 
 // ownedDir makes dir a root-owned folder others may traverse but not list,

@@ -91,7 +91,7 @@ func TestRealClients(t *testing.T) {
 			if v := c.next(); v["connected"] != true {
 				t.Fatalf("first line %v", v)
 			}
-			pollUntil(t, 10*time.Second, "the subscription on the bus", func() bool { return subscribers(s) > before })
+			apitest.Eventually(t, 10*time.Second, "the subscription on the bus", func() bool { return subscribers(s) > before })
 			id := createAgent(t, s, "js-"+protocol, nil)
 			waitEvent := func(event string) {
 				t.Helper()
@@ -141,7 +141,7 @@ func TestCurlFollow(t *testing.T) {
 	}
 	s := start(t, sqlite(t))
 	id := createAgent(t, s, "curled", map[string]string{"TICK_MS": "50"})
-	pollUntil(t, 20*time.Second, "a backlog of 5 lines", func() bool { return len(getLogs(t, s, id, "?tail=5")) == 5 })
+	apitest.Eventually(t, 20*time.Second, "a backlog of 5 lines", func() bool { return len(getLogs(t, s, id, "?tail=5")) == 5 })
 	backlog := getLogs(t, s, id, "?tail=5")
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

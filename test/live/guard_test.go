@@ -88,7 +88,7 @@ func TestWebSocketIdentity(t *testing.T) {
 				c := connect(t, s, u.Token)
 				before := subscribers(s)
 				c.subscribe("1", agentEventsQuery, nil)
-				pollUntil(t, 10*time.Second, "the subscription on the bus", func() bool { return subscribers(s) > before })
+				apitest.Eventually(t, 10*time.Second, "the subscription on the bus", func() bool { return subscribers(s) > before })
 				if res := tc.change(u); res.Status != http.StatusOK {
 					t.Fatalf("change: %d %s", res.Status, res.Body)
 				}
@@ -179,10 +179,10 @@ func TestWebSocketLimits(t *testing.T) {
 			before := subscribers(s)
 			a.subscribe("1", agentEventsQuery, nil)
 			a.subscribe("2", agentEventsQuery, nil)
-			pollUntil(t, 10*time.Second, "two subscriptions on the bus", func() bool { return subscribers(s) >= before+2 })
+			apitest.Eventually(t, 10*time.Second, "two subscriptions on the bus", func() bool { return subscribers(s) >= before+2 })
 			refused(a, "3", "connection")
 			b.subscribe("1", agentEventsQuery, nil)
-			pollUntil(t, 10*time.Second, "three subscriptions on the bus", func() bool { return subscribers(s) >= before+3 })
+			apitest.Eventually(t, 10*time.Second, "three subscriptions on the bus", func() bool { return subscribers(s) >= before+3 })
 			refused(b, "2", "user")
 
 			// A stopped subscription frees its place.
@@ -190,9 +190,9 @@ func TestWebSocketLimits(t *testing.T) {
 			if r, ok := a.nextResult("1"); ok {
 				t.Fatalf("stopped subscription: %+v", r)
 			}
-			pollUntil(t, 10*time.Second, "the stopped subscription off the bus", func() bool { return subscribers(s) == before+2 })
+			apitest.Eventually(t, 10*time.Second, "the stopped subscription off the bus", func() bool { return subscribers(s) == before+2 })
 			b.subscribe("3", agentEventsQuery, nil)
-			pollUntil(t, 10*time.Second, "the new subscription on the bus", func() bool { return subscribers(s) == before+3 })
+			apitest.Eventually(t, 10*time.Second, "the new subscription on the bus", func() bool { return subscribers(s) == before+3 })
 			refused(a, "4", "user")
 		})
 	})

@@ -79,18 +79,6 @@ func number(message string) int {
 	return n
 }
 
-// pollUntil calls f until it returns true or the deadline passes.
-func pollUntil(t *testing.T, timeout time.Duration, what string, f func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !f() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func getLogs(t *testing.T, s *apitest.Server, id, query string) []logLine {
 	t.Helper()
 	res := s.Do(http.MethodGet, "/v1/agents/"+id+"/logs"+query, s.AdminToken, nil)
@@ -119,7 +107,7 @@ func TestLogsAndMetricsREST(t *testing.T) {
 	apitest.EachDB(t, func(t *testing.T, url string) {
 		s := start(t, url)
 		id := createAgent(t, s, "talker", map[string]string{"TICK_MS": "20"})
-		pollUntil(t, 20*time.Second, "10 agent lines", func() bool {
+		apitest.Eventually(t, 20*time.Second, "10 agent lines", func() bool {
 			n := 0
 			for _, l := range getLogs(t, s, id, "?tail=1000") {
 				if number(l.Message) > 0 {
@@ -215,7 +203,7 @@ func TestMetricsOfABurningAgent(t *testing.T) {
 			Value     float64   `json:"value"`
 		} `json:"metrics"`
 	}
-	pollUntil(t, 30*time.Second, "cpu and memory points above zero", func() bool {
+	apitest.Eventually(t, 30*time.Second, "cpu and memory points above zero", func() bool {
 		res := s.Do(http.MethodGet, "/v1/agents/"+id+"/metrics", s.AdminToken, nil)
 		if res.Status != http.StatusOK {
 			t.Fatalf("metrics: %d %s", res.Status, res.Body)
@@ -310,7 +298,7 @@ func TestFollowResumesWithoutGapsAndEndsOnDelete(t *testing.T) {
 	apitest.EachDB(t, func(t *testing.T, url string) {
 		s := start(t, url)
 		id := createAgent(t, s, "follower", map[string]string{"TICK_MS": "10"})
-		pollUntil(t, 20*time.Second, "backlog", func() bool { return len(getLogs(t, s, id, "?tail=20")) >= 20 })
+		apitest.Eventually(t, 20*time.Second, "backlog", func() bool { return len(getLogs(t, s, id, "?tail=20")) >= 20 })
 
 		ctx, cancel := context.WithCancel(context.Background())
 		res, events := readSSE(t, ctx, s.URL+"/v1/agents/"+id+"/logs?follow=true&tail=5", s.AdminToken)

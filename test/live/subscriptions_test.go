@@ -140,7 +140,7 @@ func TestAgentEventsOverWebSocket(t *testing.T) {
 			c.init(s.AdminToken)
 			before := subscribers(s)
 			c.subscribe("1", agentEventsQuery, nil)
-			pollUntil(t, 10*time.Second, "the subscription on the bus", func() bool { return subscribers(s) > before })
+			apitest.Eventually(t, 10*time.Second, "the subscription on the bus", func() bool { return subscribers(s) > before })
 			id := createAgent(t, s, "evented", nil)
 			if res := s.Do(http.MethodPost, "/v1/agents/"+id+"/stop", s.AdminToken, nil); res.Status != http.StatusOK {
 				t.Fatalf("stop: %d %s", res.Status, res.Body)
