@@ -16,7 +16,7 @@
 //	                                  requests per window
 //	NEUAIS_TEST_UNAVAILABLE_URL       a proxy of the first server that answers the
 //	                                  first request of each method and URL with 503
-//	                                  and Retry-After: 1 (see unavailable)
+//	                                  and Retry-After: 1 (apitest.Unavailable)
 package sdk_test
 
 import (
@@ -29,8 +29,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -212,45 +210,6 @@ func limitedToken(t testing.TB, s *apitest.Server, name string) string {
 	return u.Token
 }
 
-// unavailable is a proxy in front of target that answers the first request
-// of each method and URL 503 with Retry-After: 1 and forwards the later
-// ones; one that comes before that second has passed is answered 400
-// retried_early, which clients do not retry, so a client that did not
-// honour Retry-After fails.
-func unavailable(t testing.TB, target string) string {
-	u, err := url.Parse(target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := httputil.NewSingleHostReverseProxy(u)
-	var mu sync.Mutex
-	retryAt := map[string]time.Time{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		key := r.Method + " " + r.URL.RequestURI()
-		mu.Lock()
-		at, seen := retryAt[key]
-		if !seen {
-			retryAt[key] = time.Now().Add(time.Second)
-		}
-		mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		switch {
-		case !seen:
-			io.Copy(io.Discard, r.Body)
-			w.Header().Set("Retry-After", "1")
-			w.WriteHeader(http.StatusServiceUnavailable)
-			io.WriteString(w, `{"error":{"code":"service_unavailable","message":"unavailable once, by the test proxy"}}`)
-		case time.Now().Before(at):
-			w.WriteHeader(http.StatusBadRequest)
-			io.WriteString(w, `{"error":{"code":"retried_early","message":"retried before Retry-After had passed"}}`)
-		default:
-			proxy.ServeHTTP(w, r)
-		}
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
-
 // childEnv is the environment of an SDK's test run against fresh servers.
 func childEnv(t *testing.T, name string) []string {
 	s := startServer(t)
@@ -265,7 +224,7 @@ func childEnv(t *testing.T, name string) []string {
 		"NEUAIS_TEST_LIMITED_URL="+limited.URL,
 		"NEUAIS_TEST_LIMITED_TOKEN="+limitedToken(t, limited, name),
 		"NEUAIS_TEST_LIMITED_BUDGET="+strconv.Itoa(limitedBudget),
-		"NEUAIS_TEST_UNAVAILABLE_URL="+unavailable(t, s.url()),
+		"NEUAIS_TEST_UNAVAILABLE_URL="+apitest.Unavailable(t, s.url()),
 	)
 }
 
