@@ -2,6 +2,7 @@ package neuais
 
 import (
 	"context"
+	"errors"
 	"io"
 	"iter"
 	"net/http"
@@ -55,6 +56,9 @@ func (s *BinariesService) UploadContext(ctx context.Context, req UploadBinaryReq
 	key := req.IdempotencyKey
 	if key == "" {
 		key = newIdempotencyKey()
+	}
+	if req.Content == nil {
+		return nil, errors.New("neuais: UploadBinaryRequest.Content is nil")
 	}
 	body, err := newRawBody(req.Content, "application/octet-stream")
 	if err != nil {
