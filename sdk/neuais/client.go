@@ -240,25 +240,35 @@ func (c *Client) send(ctx context.Context, method, path string, query url.Values
 	if len(query) > 0 {
 		u += "?" + query.Encode()
 	}
+	raw, isRaw := body.(*rawBody)
 	var data []byte
-	if body != nil {
+	if body != nil && !isRaw {
 		var err error
 		if data, err = json.Marshal(body); err != nil {
 			return nil, fmt.Errorf("neuais: encode request: %w", err)
 		}
+		raw = &rawBody{contentType: "application/json", size: int64(len(data))}
 	}
 	safe := method == http.MethodGet || method == http.MethodPut || method == http.MethodDelete
 	for i := 0; i+1 < len(headers); i += 2 {
 		safe = safe || (headers[i] == "Idempotency-Key" && headers[i+1] != "")
 	}
 	for attempt := 0; ; attempt++ {
-		req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(data))
+		r := io.Reader(bytes.NewReader(data))
+		if isRaw {
+			var err error
+			if r, err = raw.open(attempt); err != nil {
+				return nil, err
+			}
+		}
+		req, err := http.NewRequestWithContext(ctx, method, u, r)
 		if err != nil {
 			return nil, fmt.Errorf("neuais: %w", err)
 		}
 		req.Header.Set("Accept", accept)
-		if body != nil {
-			req.Header.Set("Content-Type", "application/json")
+		if raw != nil {
+			req.Header.Set("Content-Type", raw.contentType)
+			req.ContentLength = raw.size
 		}
 		if c.token != "" {
 			req.Header.Set("Authorization", "Bearer "+c.token)
@@ -274,7 +284,7 @@ func (c *Client) send(ctx context.Context, method, path string, query url.Values
 		case err != nil && ctx.Err() != nil:
 			return nil, fmt.Errorf("neuais: %s %s: %w", method, path, ctx.Err())
 		case err != nil:
-			if !safe || attempt >= c.maxRetries {
+			if !safe || attempt >= c.maxRetries || !raw.replayable() {
 				return nil, fmt.Errorf("neuais: %s %s: %w", method, path, err)
 			}
 			wait = backoff(attempt)
@@ -285,7 +295,7 @@ func (c *Client) send(ctx context.Context, method, path string, query url.Values
 			}
 			apiErr := decodeError(res)
 			retryable := res.StatusCode == http.StatusTooManyRequests || res.StatusCode == http.StatusServiceUnavailable
-			if !retryable || attempt >= c.maxRetries || apiErr.RetryAfter > c.maxRetryWait {
+			if !retryable || attempt >= c.maxRetries || apiErr.RetryAfter > c.maxRetryWait || !raw.replayable() {
 				return nil, apiErr
 			}
 			wait = apiErr.RetryAfter
@@ -297,6 +307,56 @@ func (c *Client) send(ctx context.Context, method, path string, query url.Values
 			return nil, fmt.Errorf("neuais: %s %s: %w", method, path, err)
 		}
 	}
+}
+
+// rawBody is a request body sent as it is (uploads), streamed from r.
+type rawBody struct {
+	r           io.Reader
+	contentType string
+	size        int64 // -1: unknown, sent chunked
+	start       int64 // where a seekable r began
+}
+
+// newRawBody streams r; an io.Seeker is rewound for each retry, and a
+// file's or byte reader's length is sent as Content-Length.
+func newRawBody(r io.Reader, contentType string) (*rawBody, error) {
+	b := &rawBody{r: r, contentType: contentType, size: -1}
+	if s, ok := r.(io.Seeker); ok {
+		start, err := s.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return nil, fmt.Errorf("neuais: %w", err)
+		}
+		end, err := s.Seek(0, io.SeekEnd)
+		if err == nil {
+			_, err = s.Seek(start, io.SeekStart)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("neuais: %w", err)
+		}
+		b.start, b.size = start, end-start
+	}
+	return b, nil
+}
+
+// replayable reports whether the body can be sent again: JSON, none, or a
+// seekable stream.
+func (b *rawBody) replayable() bool {
+	if b == nil || b.r == nil {
+		return true
+	}
+	_, ok := b.r.(io.Seeker)
+	return ok
+}
+
+// open returns the body of attempt, rewinding the stream after the first.
+func (b *rawBody) open(attempt int) (io.Reader, error) {
+	if attempt > 0 {
+		if _, err := b.r.(io.Seeker).Seek(b.start, io.SeekStart); err != nil {
+			return nil, fmt.Errorf("neuais: rewind request body: %w", err)
+		}
+	}
+	// NopCloser keeps net/http from closing the caller's file.
+	return io.NopCloser(b.r), nil
 }
 
 // decodeError reads an error answer and closes its body.

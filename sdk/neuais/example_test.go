@@ -3,7 +3,9 @@ package neuais_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"log"
+	"strings"
 	"time"
 
 	"github.com/neuais/neuais/sdk/neuais"
@@ -137,4 +139,66 @@ func ExampleClient_RateLimit() {
 	}
 	fmt.Println(client.RateLimit().Limit)
 	// Output: 1000000
+}
+
+func ExampleBinariesService() {
+	client := neuais.NewClient(token)
+	bin, err := client.Binaries().Upload(neuais.UploadBinaryRequest{Content: strings.NewReader("#!/bin/sh\nsleep 600\n")})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(bin.Size, bin.URL == "neuais://binaries/"+bin.ID)
+	agent, err := client.Agents().Create(neuais.CreateAgentRequest{Name: "example-uploaded", Runtime: "native", BinaryURL: bin.URL})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := client.Binaries().Delete(bin.ID); neuais.IsCode(err, "conflict") {
+		fmt.Println("in use")
+	}
+	if err := client.Agents().Delete(agent.ID); err != nil {
+		log.Fatal(err)
+	}
+	content, err := client.Binaries().Content(bin.ID)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer content.Close()
+	data, err := io.ReadAll(content)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("%q\n", data)
+	if err := client.Binaries().Delete(bin.ID); err != nil {
+		log.Fatal(err)
+	}
+	// Output:
+	// 20 true
+	// in use
+	// "#!/bin/sh\nsleep 600\n"
+}
+
+func ExampleTokensService() {
+	client := neuais.NewClient(token)
+	tok, err := client.Tokens().Create(neuais.CreateAPITokenRequest{Name: "example-ci", Role: "viewer"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	ci := neuais.NewClient(tok.Token) // the secret, shown only here
+	if _, err := ci.Services().List(); err != nil {
+		log.Fatal(err)
+	}
+	for t, err := range client.Tokens().All() {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(t.Name, t.Role)
+	}
+	if err := client.Tokens().Revoke(tok.ID); err != nil {
+		log.Fatal(err)
+	}
+	_, err = ci.Services().List()
+	fmt.Println(neuais.IsCode(err, "unauthorized"))
+	// Output:
+	// example-ci viewer
+	// true
 }

@@ -58,6 +58,12 @@ func TestModelsMatchOpenAPI(t *testing.T) {
 		{neuais.CreateUserRequest{}, "post", "/users", "request", false},
 		{neuais.UpdateUserRequest{}, "put", "/users/{id}", "request", false},
 		{neuais.User{}, "put", "/users/{id}", "200", false},
+		{neuais.BinaryList{}, "get", "/binaries", "200", false},
+		{neuais.Binary{}, "get", "/binaries/{id}", "200", false},
+		{neuais.Binary{}, "post", "/binaries", "201", false},
+		{neuais.APITokenList{}, "get", "/tokens", "200", false},
+		{neuais.NewAPIToken{}, "post", "/tokens", "201", false},
+		{neuais.CreateAPITokenRequest{}, "post", "/tokens", "request", false},
 		{struct {
 			Error neuais.Error `json:"error"`
 		}{}, "", "", "error", false},

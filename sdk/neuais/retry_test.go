@@ -1,10 +1,13 @@
 package neuais_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
@@ -133,11 +136,63 @@ func TestRetryOnConnectionError(t *testing.T) {
 	if users, err := client.Users().List(); err != nil || users.Total != 2 || u.ID == "" {
 		t.Fatalf("users: %+v, %v", users, err)
 	}
+	// Uploads and token creates carry keys too; the upload's body is sent again whole.
+	data := []byte("#!/bin/sh\necho once\n")
+	if b, err := client.Binaries().Upload(neuais.UploadBinaryRequest{Content: bytes.NewReader(data)}); err != nil || b.Size != int64(len(data)) {
+		t.Fatalf("Upload = %+v, %v", b, err)
+	}
+	if tok, err := client.Tokens().Create(neuais.CreateAPITokenRequest{Name: "once", Role: "viewer"}); err != nil || tok.Token == "" {
+		t.Fatalf("Create token = %+v, %v", tok, err)
+	}
+	if tokens, err := client.Tokens().List(); err != nil || tokens.Total != 1 {
+		t.Fatalf("tokens: %+v, %v", tokens, err)
+	}
 	// A restart is not safe to repeat: its lost answer is an error.
 	if _, err := neuais.NewClient(s.AdminToken, neuais.WithBaseURL(s.URL), neuais.WithHTTPClient(&http.Client{Transport: roundTrip(func(r *http.Request) (*http.Response, error) {
 		return nil, fmt.Errorf("connection reset (test)")
 	})})).Agents().Restart(a.ID); err == nil {
 		t.Fatal("Restart succeeded without a connection")
+	}
+}
+
+// TestRetryOn503 goes through apitest.Unavailable, which answers each
+// request's first try 503 with Retry-After: 1 and refuses a retry that
+// comes sooner: the client waits and succeeds, rewinding an upload's file;
+// without retries it returns the 503 with its Retry-After.
+func TestRetryOn503(t *testing.T) {
+	s := apitest.Start(t, "")
+	proxy := apitest.Unavailable(t, s.URL)
+	_, err := neuais.NewClient(s.AdminToken, neuais.WithBaseURL(proxy), neuais.WithRetries(0, 0)).Services().List()
+	if e := apiError(t, err); e.StatusCode != 503 || e.Code != "service_unavailable" || e.RetryAfter != time.Second {
+		t.Fatalf("without retries: %+v", e)
+	}
+	rec := &recorder{}
+	client := neuais.NewClient(s.AdminToken, neuais.WithBaseURL(proxy), neuais.WithHTTPClient(&http.Client{Transport: rec}))
+	if svc, err := client.Services().Status("database"); err != nil || svc.Name != "database" {
+		t.Fatalf("Status = %+v, %v", svc, err)
+	}
+	if status, _ := rec.take(); fmt.Sprint(status) != "[503 200]" {
+		t.Fatalf("answers: %v", status)
+	}
+	path := filepath.Join(t.TempDir(), "agent.sh")
+	data := []byte("#!/bin/sh\necho retried\n")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b, err := client.Binaries().UploadFile(path)
+	if err != nil || b.Size != int64(len(data)) {
+		t.Fatalf("UploadFile = %+v, %v", b, err)
+	}
+	if status, _ := rec.take(); fmt.Sprint(status) != "[503 201]" {
+		t.Fatalf("answers: %v", status)
+	}
+	r, err := connect(t, s).Binaries().Content(b.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if got, err := io.ReadAll(r); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("stored %q, %v", got, err)
 	}
 }
 

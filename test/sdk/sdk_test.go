@@ -14,6 +14,9 @@
 //	NEUAIS_TEST_LIMITED_URL, _TOKEN   the rate-limited server and a token of an
 //	                                  organization allowed NEUAIS_TEST_LIMITED_BUDGET
 //	                                  requests per window
+//	NEUAIS_TEST_UNAVAILABLE_URL       a proxy of the first server that answers the
+//	                                  first request of each method and URL with 503
+//	                                  and Retry-After: 1 (apitest.Unavailable)
 package sdk_test
 
 import (
@@ -221,6 +224,7 @@ func childEnv(t *testing.T, name string) []string {
 		"NEUAIS_TEST_LIMITED_URL="+limited.URL,
 		"NEUAIS_TEST_LIMITED_TOKEN="+limitedToken(t, limited, name),
 		"NEUAIS_TEST_LIMITED_BUDGET="+strconv.Itoa(limitedBudget),
+		"NEUAIS_TEST_UNAVAILABLE_URL="+apitest.Unavailable(t, s.url()),
 	)
 }
 

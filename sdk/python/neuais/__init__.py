@@ -5,7 +5,7 @@
     agents = client.agents.list()
 """
 
-from .client import DEFAULT_URL, Agents, Client, Services, Users, login
+from .client import DEFAULT_URL, Agents, Binaries, Client, Services, Tokens, Users, login
 from .errors import (
     ConflictError,
     ConnectionError,
@@ -25,9 +25,12 @@ from .models import (
     AgentConfig,
     AgentStatus,
     AgentSummary,
+    ApiToken,
+    Binary,
     CreatedAgent,
     LogLine,
     Metrics,
+    NewApiToken,
     Page,
     Point,
     RateLimit,
@@ -39,10 +42,10 @@ from .models import (
 )
 
 __all__ = [
-    "DEFAULT_URL", "Agents", "Client", "Services", "Users", "login",
+    "DEFAULT_URL", "Agents", "Binaries", "Client", "Services", "Tokens", "Users", "login",
     "ConflictError", "ConnectionError", "ForbiddenError", "InternalError", "InvalidRequestError", "NeuaisError",
     "NotFoundError", "PreconditionFailedError", "RateLimitError", "ServiceUnavailableError", "UnauthorizedError",
     "WaitTimeoutError",
-    "Agent", "AgentConfig", "AgentStatus", "AgentSummary", "CreatedAgent", "LogLine", "Metrics", "Page", "Point",
-    "RateLimit", "Role", "Service", "ServiceStatus", "Token", "User",
+    "Agent", "AgentConfig", "AgentStatus", "AgentSummary", "ApiToken", "Binary", "CreatedAgent", "LogLine", "Metrics",
+    "NewApiToken", "Page", "Point", "RateLimit", "Role", "Service", "ServiceStatus", "Token", "User",
 ]

@@ -12,16 +12,19 @@ import urllib.parse
 import urllib.request
 import uuid
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterator, Mapping, TypeVar
+from typing import IO, Any, Callable, Iterator, Mapping, TypeVar
 
 from . import errors
 from .models import (
     Agent,
     AgentStatus,
     AgentSummary,
+    ApiToken,
+    Binary,
     CreatedAgent,
     LogLine,
     Metrics,
+    NewApiToken,
     Page,
     RateLimit,
     Role,
@@ -41,6 +44,8 @@ RetryHook = Callable[[int, float, Exception], None]
 # Names for the annotations of classes whose list method hides the builtin.
 Fields = list[str]
 LogLines = list[LogLine]
+# An upload's content: bytes, or a binary file object, streamed.
+Content = bytes | IO[bytes]
 
 
 def _api_root(base_url: str | None) -> str:
@@ -92,20 +97,35 @@ class _Transport:
         self.rate_limit: RateLimit | None = None
 
     def open(self, method: str, path: str, body: Any = None, headers: Mapping[str, str] | None = None,
-             stream: bool = False) -> http.client.HTTPResponse:
+             stream: bool = False, raw: Content | None = None,
+             accept: str = "application/json") -> http.client.HTTPResponse:
         """Sends a request, retrying 429 and 503 (after Retry-After) and, for
         idempotent requests, connection errors; answers the response of a
-        2xx, raises the typed error otherwise."""
-        data = None if body is None else json.dumps(body).encode()
-        hdrs = {"Accept": "text/event-stream" if stream else "application/json"}
+        2xx, raises the typed error otherwise. raw is sent as it is
+        (application/octet-stream): a seekable file is rewound for each
+        retry, another one sent once without retries."""
+        data: Any = None if body is None else json.dumps(body).encode()
+        hdrs = {"Accept": "text/event-stream" if stream else accept}
         if data is not None:
             hdrs["Content-Type"] = "application/json"
+        rewind: IO[bytes] | None = None
+        start, replayable = 0, True
+        if raw is not None:
+            data = raw
+            hdrs["Content-Type"] = "application/octet-stream"
+            if not isinstance(raw, bytes):
+                replayable = raw.seekable()
+                if replayable:
+                    rewind, start = raw, raw.tell()
+                    hdrs["Content-Length"] = str(raw.seek(0, os.SEEK_END) - start)
         if self.token:
             hdrs["Authorization"] = "Bearer " + self.token
         hdrs.update(headers or {})
         idempotent = method in _IDEMPOTENT or "Idempotency-Key" in hdrs
         attempt = 0
         while True:
+            if rewind is not None:
+                rewind.seek(start)
             req = urllib.request.Request(self.root + path, data=data, headers=hdrs, method=method)
             try:
                 res: http.client.HTTPResponse = urllib.request.urlopen(req, timeout=self.timeout)
@@ -113,14 +133,14 @@ class _Transport:
                 return res
             except urllib.error.HTTPError as e:
                 self._note_limits(e)
-                raw = e.read()
+                answer = e.read()
                 try:
-                    parsed = json.loads(raw)
+                    parsed = json.loads(answer)
                 except ValueError:
                     parsed = None
                 err = errors.from_envelope(e.code, parsed)
                 wait = _retry_after(e.headers.get("Retry-After"))
-                if e.code not in (429, 503) or attempt >= self.max_retries:
+                if e.code not in (429, 503) or attempt >= self.max_retries or not replayable:
                     raise err from None
                 if wait is None:
                     wait = self._backoff(attempt)
@@ -130,7 +150,7 @@ class _Transport:
             except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
                 reason = getattr(e, "reason", e)
                 conn = errors.ConnectionError(f"{method} {path}: {reason}")
-                if not idempotent or attempt >= self.max_retries:
+                if not idempotent or attempt >= self.max_retries or not replayable:
                     raise conn from e
                 wait, fail = self._backoff(attempt), conn
             attempt += 1
@@ -150,10 +170,11 @@ class _Transport:
         except (KeyError, TypeError, ValueError):
             pass
 
-    def call(self, method: str, path: str, body: Any = None, headers: Mapping[str, str] | None = None) -> tuple[Any, http.client.HTTPResponse]:
-        with self.open(method, path, body, headers) as res:
-            raw = res.read()
-        return (json.loads(raw) if raw else None), res
+    def call(self, method: str, path: str, body: Any = None, headers: Mapping[str, str] | None = None,
+             raw: Content | None = None) -> tuple[Any, http.client.HTTPResponse]:
+        with self.open(method, path, body, headers, raw=raw) as res:
+            answer = res.read()
+        return (json.loads(answer) if answer else None), res
 
 
 def _page(tp: type[T], key: str, body: Any) -> Page[T]:
@@ -373,6 +394,101 @@ class Users:
         return str(body["message"])
 
 
+class Binaries:
+    def __init__(self, t: _Transport) -> None:
+        self._t = t
+
+    def upload(self, content: Content, *, idempotency_key: str | None = None) -> Binary:
+        """Stores an executable (ELF or #! script): bytes, or a binary file
+        object streamed from its position; the same content again answers
+        the binary already stored. It carries an Idempotency-Key (a new one
+        unless given), so a retry never stores twice."""
+        key = idempotency_key or str(uuid.uuid4())
+        body, _ = self._t.call("POST", "/binaries", headers={"Idempotency-Key": key}, raw=content)
+        b: Binary = decode(Binary, body)
+        return b
+
+    def upload_file(self, path: str | os.PathLike[str], *, idempotency_key: str | None = None) -> Binary:
+        """Uploads the file at path, streamed from disk."""
+        with open(path, "rb") as f:
+            return self.upload(f, idempotency_key=idempotency_key)
+
+    def list(self, *, limit: int | None = None, offset: int | None = None, sort: str | None = None,
+             fields: Fields | None = None) -> Page[Binary]:
+        """One page of the organization's binaries (sort: created_at or size)."""
+        body, _ = self._t.call("GET", "/binaries" + _query({"limit": limit, "offset": offset, "sort": sort, "fields": fields}))
+        return _page(Binary, "binaries", body)
+
+    def all(self, *, limit: int | None = None, sort: str | None = None, fields: Fields | None = None) -> Iterator[Binary]:
+        return _all(lambda off: self.list(limit=limit, offset=off, sort=sort, fields=fields))
+
+    def get(self, id: str) -> Binary:
+        body, _ = self._t.call("GET", _path("binaries", id))
+        b: Binary = decode(Binary, body)
+        return b
+
+    def content(self, id: str) -> bytes:
+        """The binary's bytes, read whole; download streams them to a file."""
+        with self._t.open("GET", _path("binaries", id, "content"), accept="application/octet-stream") as res:
+            data: bytes = res.read()
+        return data
+
+    def download(self, id: str, dest: str | os.PathLike[str] | IO[bytes]) -> int:
+        """Streams the binary's bytes to a path or binary file object and
+        answers how many were written."""
+        with self._t.open("GET", _path("binaries", id, "content"), accept="application/octet-stream") as res:
+            if isinstance(dest, (str, os.PathLike)):
+                with open(dest, "wb") as f:
+                    return _copy(res, f)
+            return _copy(res, dest)
+
+    def delete(self, id: str) -> str:
+        """Deletes a binary; ConflictError while an agent refers to it."""
+        body, _ = self._t.call("DELETE", _path("binaries", id))
+        return str(body["message"])
+
+
+def _copy(src: http.client.HTTPResponse, dst: IO[bytes]) -> int:
+    n = 0
+    while chunk := src.read(1 << 16):
+        dst.write(chunk)
+        n += len(chunk)
+    return n
+
+
+class Tokens:
+    def __init__(self, t: _Transport) -> None:
+        self._t = t
+
+    def create(self, name: str, role: Role, *, expires_at: datetime | None = None,
+               idempotency_key: str | None = None) -> NewApiToken:
+        """Creates an API token for the caller, with a role no higher than
+        theirs; its secret (token) is shown only in this answer. It carries
+        an Idempotency-Key (a new one unless given): a retry answers the
+        same token."""
+        body: dict[str, Any] = {"name": name, "role": role}
+        if expires_at is not None:
+            body["expires_at"] = expires_at.isoformat()
+        key = idempotency_key or str(uuid.uuid4())
+        out, _ = self._t.call("POST", "/tokens", body, {"Idempotency-Key": key})
+        tok: NewApiToken = decode(NewApiToken, out)
+        return tok
+
+    def list(self, *, limit: int | None = None, offset: int | None = None, sort: str | None = None,
+             fields: Fields | None = None) -> Page[ApiToken]:
+        """One page of tokens: an admin's are all of the organization's, others' their own."""
+        body, _ = self._t.call("GET", "/tokens" + _query({"limit": limit, "offset": offset, "sort": sort, "fields": fields}))
+        return _page(ApiToken, "tokens", body)
+
+    def all(self, *, limit: int | None = None, sort: str | None = None, fields: Fields | None = None) -> Iterator[ApiToken]:
+        return _all(lambda off: self.list(limit=limit, offset=off, sort=sort, fields=fields))
+
+    def revoke(self, id: str) -> str:
+        """Revokes a token from the next request on."""
+        body, _ = self._t.call("DELETE", _path("tokens", id))
+        return str(body["message"])
+
+
 class Client:
     """A client of the API with one bearer token.
 
@@ -390,6 +506,8 @@ class Client:
         self.agents = Agents(self._t)
         self.services = Services(self._t)
         self.users = Users(self._t)
+        self.binaries = Binaries(self._t)
+        self.tokens = Tokens(self._t)
 
     @property
     def base_url(self) -> str:

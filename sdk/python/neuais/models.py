@@ -127,6 +127,44 @@ class Token:
 
 
 @dataclass
+class Binary:
+    """An uploaded agent binary; url (neuais://binaries/{id}) is what an
+    agent's binary_url names it by. Fields may be left out by fields=."""
+
+    id: str | None = None
+    sha256: str | None = None
+    size: int | None = None
+    url: str | None = None
+    created_at: datetime | None = None
+
+
+@dataclass
+class ApiToken:
+    """An API token without its secret; fields may be left out by fields=."""
+
+    id: str | None = None
+    name: str | None = None
+    role: Role | None = None
+    user_id: str | None = None
+    created_at: datetime | None = None
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+
+@dataclass
+class NewApiToken:
+    """A token just created, with its secret (nat_…), shown this once."""
+
+    id: str
+    name: str
+    role: Role
+    user_id: str
+    token: str
+    created_at: datetime
+    expires_at: datetime | None = None
+
+
+@dataclass
 class RateLimit:
     """The X-RateLimit-* figures of the last answer."""
 

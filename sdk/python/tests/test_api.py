@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
+import os
+import tempfile
 import threading
 import time
 import unittest
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 import neuais
 from neuais import Client
@@ -182,6 +185,122 @@ class TestLive(unittest.TestCase):
         c.agents.delete(id)
 
 
+def script(text: str) -> bytes:
+    return f"#!/bin/sh\n{text}\n".encode()
+
+
+class Unseekable(io.RawIOBase):
+    """A stream that cannot rewind, as a pipe: sent chunked, once."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: bytearray) -> int:  # type: ignore[override]
+        n = min(len(b), len(self._data))
+        b[:n], self._data = self._data[:n], self._data[n:]
+        return n
+
+
+class TestBinaries(unittest.TestCase):
+    def test_upload_list_get_content_delete(self) -> None:
+        c = client()
+        data = script("echo " + unique("bytes"))
+        key = unique("upload")
+        b = c.binaries.upload(data, idempotency_key=key)
+        assert b.id is not None and b.url is not None
+        self.assertEqual((b.size, b.url), (len(data), f"neuais://binaries/{b.id}"))
+        self.assertEqual(c.binaries.upload(data, idempotency_key=key).id, b.id)
+        with self.assertRaises(neuais.ConflictError) as conflict:
+            c.binaries.upload(script("other"), idempotency_key=key)
+        self.assertEqual((conflict.exception.status, conflict.exception.code), (409, "conflict"))
+        with self.assertRaises(neuais.InvalidRequestError):
+            c.binaries.upload(b"<html>")
+
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "agent.sh")
+            file_data = script("echo " + unique("file"))
+            with open(path, "wb") as f:
+                f.write(file_data)
+            from_file = c.binaries.upload_file(path)
+            assert from_file.id is not None
+            self.assertEqual(from_file.size, len(file_data))
+            with open(path, "rb") as f:
+                self.assertEqual(c.binaries.upload(f).id, from_file.id)  # same content, same binary
+            stream_data = script("echo " + unique("stream"))
+            from_stream = c.binaries.upload(io.BufferedReader(Unseekable(stream_data)))
+            self.assertEqual(from_stream.size, len(stream_data))
+
+            out = os.path.join(d, "downloaded")
+            self.assertEqual(c.binaries.download(from_file.id, out), len(file_data))
+            with open(out, "rb") as f:
+                self.assertEqual(f.read(), file_data)
+        buf = io.BytesIO()
+        c.binaries.download(b.id, buf)
+        self.assertEqual(buf.getvalue(), data)
+        self.assertEqual(c.binaries.content(b.id), data)
+
+        got = c.binaries.get(from_file.id)
+        self.assertEqual(got, from_file)
+        ids = {x.id for x in c.binaries.all(limit=1)}
+        self.assertTrue({b.id, from_file.id, from_stream.id} <= ids)
+        page = c.binaries.list(limit=1, sort="size:desc", fields=["id", "size"])
+        self.assertEqual(len(page), 1)
+        self.assertTrue(page.has_more)
+        self.assertIsNone(page[0].url)
+        with self.assertRaises(neuais.NotFoundError):
+            c.binaries.get("bin_missing")
+        with self.assertRaises(neuais.NotFoundError):
+            c.binaries.content("bin_missing")
+
+        agent = c.agents.create(unique("uploaded"), "native", b.url)
+        self.assertEqual(c.agents.get(agent.id).binary_url, b.url)
+        with self.assertRaises(neuais.ConflictError) as in_use:
+            c.binaries.delete(b.id)
+        self.assertEqual((in_use.exception.status, in_use.exception.code), (409, "conflict"))
+        c.agents.delete(agent.id)
+        c.binaries.delete(b.id)
+        with self.assertRaises(neuais.NotFoundError):
+            c.binaries.get(b.id)
+
+
+class TestTokens(unittest.TestCase):
+    def test_create_use_list_revoke(self) -> None:
+        c = client()
+        expires = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(hours=1)
+        key = unique("token")
+        name = unique("ci")
+        tok = c.tokens.create(name, "developer", expires_at=expires, idempotency_key=key)
+        self.assertTrue(tok.token.startswith("nat_"))
+        self.assertEqual((tok.name, tok.role, tok.expires_at), (name, "developer", expires))
+        again = c.tokens.create(name, "developer", expires_at=expires, idempotency_key=key)
+        self.assertEqual((again.id, again.token), (tok.id, tok.token))
+        other = c.tokens.create(unique("other"), "viewer")
+        self.assertIsNone(other.expires_at)
+        with self.assertRaises(neuais.InvalidRequestError):
+            c.tokens.create(unique("bad"), "root")  # type: ignore[arg-type]
+
+        ci = Client(tok.token)
+        self.assertEqual(ci.services.status("database").name, "database")
+
+        listed = {t.id: t for t in c.tokens.all(limit=1)}
+        self.assertTrue({tok.id, other.id} <= set(listed))
+        self.assertEqual((listed[tok.id].name, listed[tok.id].user_id), (name, tok.user_id))
+        page = c.tokens.list(limit=1, fields=["id"])
+        self.assertEqual(len(page), 1)
+        self.assertIsNone(page[0].name)
+
+        c.tokens.revoke(tok.id)
+        with self.assertRaises(neuais.UnauthorizedError) as refused:
+            ci.services.status("database")
+        self.assertEqual((refused.exception.status, refused.exception.code), (401, "unauthorized"))
+        with self.assertRaises(neuais.NotFoundError):
+            c.tokens.revoke(tok.id)
+        c.tokens.revoke(other.id)
+
+
 class TestRetries(unittest.TestCase):
     def test_connection_errors(self) -> None:
         retries = RetryLog()
@@ -243,3 +362,29 @@ class TestRetries(unittest.TestCase):
             self.assertGreater(after.reset, limits.reset)
             return
         self.fail("every window ended before the retry")
+
+    def test_unavailable(self) -> None:
+        # The proxy answers each method and URL's first request 503 with
+        # Retry-After: 1, and a retry sooner than that 400 retried_early.
+        base = env("NEUAIS_TEST_UNAVAILABLE_URL")
+        with self.assertRaises(neuais.ServiceUnavailableError) as once:
+            Client(env("NEUAIS_TOKEN"), base_url=base, max_retries=0).services.status("api")
+        self.assertEqual((once.exception.status, once.exception.code), (503, "service_unavailable"))
+
+        retries = RetryLog()
+        c = Client(env("NEUAIS_TOKEN"), base_url=base, on_retry=retries)
+        self.assertEqual(c.services.status("database").name, "database")
+        self.assertEqual(len(retries.calls), 1)
+        attempt, delay, err = retries.calls[0]
+        self.assertIsInstance(err, neuais.ServiceUnavailableError)
+        self.assertEqual((attempt, delay), (1, 1))
+
+        # An upload from a file is rewound for its retry.
+        with tempfile.TemporaryFile() as f:
+            data = script("echo " + unique("retried"))
+            f.write(data)
+            f.seek(0)
+            b = c.binaries.upload(f)
+        self.assertEqual((b.size, len(retries.calls)), (len(data), 2))
+        assert b.id is not None
+        self.assertEqual(client().binaries.content(b.id), data)

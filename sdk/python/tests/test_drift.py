@@ -14,7 +14,7 @@ import urllib.request
 from typing import Any, Callable, Literal, Union
 
 from neuais import models
-from neuais.client import Agents, Services, Users
+from neuais.client import Agents, Binaries, Services, Tokens, Users
 
 from .support import env
 
@@ -40,10 +40,16 @@ RESPONSES: list[tuple[type, str, str, list[str]]] = [
     (models.User, "post", "/users", []),
     (models.User, "put", "/users/{id}", []),
     (models.Token, "post", "/auth/token", []),
+    (models.Binary, "get", "/binaries", ["binaries", "[]"]),
+    (models.Binary, "get", "/binaries/{id}", []),
+    (models.Binary, "post", "/binaries", []),
+    (models.ApiToken, "get", "/tokens", ["tokens", "[]"]),
+    (models.NewApiToken, "post", "/tokens", []),
 ]
 
 # Paged lists: (path, the items' key)
-LISTS = [("/agents", "agents"), ("/services", "services"), ("/users", "users")]
+LISTS = [("/agents", "agents"), ("/services", "services"), ("/users", "users"), ("/binaries", "binaries"),
+         ("/tokens", "tokens")]
 
 # (method, path, SDK method, what it sends that the route does not name)
 QUERIES: list[tuple[str, str, Callable[..., Any], set[str]]] = [
@@ -54,6 +60,8 @@ QUERIES: list[tuple[str, str, Callable[..., Any], set[str]]] = [
     ("get", "/services", Services.list, set()),
     ("get", "/users", Users.list, set()),
     ("get", "/users/{id}", Users.get, set()),
+    ("get", "/binaries", Binaries.list, set()),
+    ("get", "/tokens", Tokens.list, set()),
 ]
 
 BODIES: list[tuple[str, str, Callable[..., Any] | None, set[str]]] = [
@@ -62,6 +70,7 @@ BODIES: list[tuple[str, str, Callable[..., Any] | None, set[str]]] = [
     ("post", "/agents/{id}/scale", Agents.scale, set()),
     ("post", "/users", Users.create, {"idempotency_key"}),
     ("put", "/users/{id}", Users.update, set()),
+    ("post", "/tokens", Tokens.create, {"idempotency_key"}),
     ("post", "/auth/token", None, set()),  # login(email, password)
 ]
 

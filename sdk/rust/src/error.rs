@@ -104,6 +104,8 @@ pub enum Error {
     Decode(String),
     /// The client could not be built (bad base URL, TLS setup).
     Config(String),
+    /// A local file could not be read or written (uploads, downloads).
+    Io(String),
 }
 
 impl Error {
@@ -136,6 +138,7 @@ impl fmt::Display for Error {
             Error::Connection(m) => write!(f, "neuais: connection: {m}"),
             Error::Decode(m) => write!(f, "neuais: decode: {m}"),
             Error::Config(m) => write!(f, "neuais: {m}"),
+            Error::Io(m) => write!(f, "neuais: {m}"),
         }
     }
 }

@@ -15,10 +15,12 @@
 //! connection errors too.
 
 mod agents;
+mod binaries;
 mod error;
 pub mod models;
 mod users;
 
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -28,6 +30,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 pub use agents::{Agents, LogStream};
+pub use binaries::{Binaries, Tokens};
 pub use error::{ApiError, Error, ErrorCode};
 pub use models::*;
 pub use users::{Services, Users};
@@ -170,6 +173,14 @@ impl Client {
         Users::new(self.clone())
     }
 
+    pub fn binaries(&self) -> Binaries {
+        Binaries::new(self.clone())
+    }
+
+    pub fn tokens(&self) -> Tokens {
+        Tokens::new(self.clone())
+    }
+
     /// Sends a request, retrying 429 and 503 after Retry-After and, for
     /// idempotent requests, connection errors; answers a 2xx response.
     pub(crate) async fn send(
@@ -178,6 +189,21 @@ impl Client {
         path: &str,
         body: Option<&Value>,
         headers: HeaderMap,
+        stream: bool,
+    ) -> Result<reqwest::Response, Error> {
+        let payload = body.map_or(Payload::None, Payload::Json);
+        let accept = if stream { "text/event-stream" } else { "application/json" };
+        self.send_payload(method, path, payload, headers, accept, stream).await
+    }
+
+    /// send with any payload and Accept; a long answer (stream) has no timeout.
+    pub(crate) async fn send_payload(
+        &self,
+        method: Method,
+        path: &str,
+        payload: Payload<'_>,
+        headers: HeaderMap,
+        accept: &str,
         stream: bool,
     ) -> Result<reqwest::Response, Error> {
         let inner = &self.inner;
@@ -189,15 +215,26 @@ impl Client {
                 .http
                 .request(method.clone(), format!("{}{}", inner.root, path))
                 .headers(headers.clone())
-                .header("Accept", if stream { "text/event-stream" } else { "application/json" });
+                .header("Accept", accept);
             if !stream {
                 req = req.timeout(inner.timeout);
             }
             if !inner.token.is_empty() {
                 req = req.bearer_auth(&inner.token);
             }
-            if let Some(b) = body {
-                req = req.header("Content-Type", "application/json").body(b.to_string());
+            match payload {
+                Payload::None => {}
+                Payload::Json(b) => req = req.header("Content-Type", "application/json").body(b.to_string()),
+                Payload::Bytes(b) => req = req.header("Content-Type", "application/octet-stream").body(b.to_vec()),
+                Payload::File(p) => {
+                    // Opened again for each attempt, so that a retry sends it whole.
+                    let f = tokio::fs::File::open(p).await.map_err(|e| Error::Io(format!("{}: {e}", p.display())))?;
+                    let len = f.metadata().await.map_err(|e| Error::Io(format!("{}: {e}", p.display())))?.len();
+                    req = req
+                        .header("Content-Type", "application/octet-stream")
+                        .header("Content-Length", len)
+                        .body(reqwest::Body::from(f));
+                }
             }
             let (err, wait) = match req.send().await {
                 Ok(res) => {
@@ -268,6 +305,17 @@ impl Client {
             *self.inner.rate_limit.lock().unwrap() = Some(RateLimit { limit, remaining, reset });
         }
     }
+}
+
+/// A request body.
+#[derive(Clone, Copy)]
+pub(crate) enum Payload<'a> {
+    None,
+    Json(&'a Value),
+    /// Sent as application/octet-stream.
+    Bytes(&'a [u8]),
+    /// A file's content, streamed from disk as application/octet-stream.
+    File(&'a Path),
 }
 
 pub(crate) fn backoff(attempt: u32) -> Duration {

@@ -211,6 +211,53 @@ pub struct Token {
     pub expires_in: u64,
 }
 
+/// An uploaded agent binary; url (neuais://binaries/{id}) is what an
+/// agent's binary_url names it by. Every field may be left out by fields=.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Binary {
+    pub id: Option<String>,
+    /// SHA-256 of the content, hex.
+    pub sha256: Option<String>,
+    pub size: Option<u64>,
+    pub url: Option<String>,
+    pub created_at: Option<String>,
+}
+
+/// An API token without its secret; every field may be left out by fields=.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiToken {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub role: Option<Role>,
+    pub user_id: Option<String>,
+    pub created_at: Option<String>,
+    pub expires_at: Option<String>,
+    /// To the minute.
+    pub last_used_at: Option<String>,
+}
+
+/// A token just created, with its secret (nat_…), shown this once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewApiToken {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+    pub user_id: String,
+    pub token: String,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+}
+
+/// The body of POST /tokens: role at most the caller's; expires_at (RFC
+/// 3339) None for never.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreateApiToken {
+    pub name: String,
+    pub role: Role,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+}
+
 /// The X-RateLimit-* figures of an answer; reset in Unix seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimit {

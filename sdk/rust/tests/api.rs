@@ -341,3 +341,110 @@ async fn rate_limit() {
     }
     panic!("every window ended before the retry");
 }
+
+fn script(text: &str) -> Vec<u8> {
+    format!("#!/bin/sh\n{text}\n").into_bytes()
+}
+
+#[tokio::test]
+async fn binaries() {
+    let c = Client::new(need!("NEUAIS_TOKEN")).unwrap();
+    let data = script(&format!("echo {}", unique("bytes")));
+    let key = unique("upload");
+    let b = c.binaries().upload_with_key(&data, &key).await.unwrap();
+    let (id, url) = (b.id.clone().unwrap(), b.url.clone().unwrap());
+    assert_eq!((b.size, url.as_str()), (Some(data.len() as u64), format!("neuais://binaries/{id}").as_str()));
+    assert_eq!(c.binaries().upload_with_key(&data, &key).await.unwrap().id, b.id);
+    assert_eq!(code(c.binaries().upload_with_key(&script("other"), &key).await), (ErrorCode::Conflict, 409));
+    assert_eq!(code(c.binaries().upload(b"<html>").await), (ErrorCode::InvalidRequest, 400));
+
+    let dir = std::env::temp_dir().join(unique("neuais-rs"));
+    tokio::fs::create_dir_all(&dir).await.unwrap();
+    let path = dir.join("agent.sh");
+    let file_data = script(&format!("echo {}", unique("file")));
+    tokio::fs::write(&path, &file_data).await.unwrap();
+    let from_file = c.binaries().upload_file(&path).await.unwrap();
+    assert_eq!(from_file.size, Some(file_data.len() as u64));
+    let out = dir.join("downloaded");
+    assert_eq!(c.binaries().download(from_file.id.as_deref().unwrap(), &out).await.unwrap(), file_data.len() as u64);
+    assert_eq!(tokio::fs::read(&out).await.unwrap(), file_data);
+    tokio::fs::remove_dir_all(&dir).await.unwrap();
+    assert_eq!(c.binaries().content(&id).await.unwrap(), data);
+    assert_eq!(c.binaries().get(from_file.id.as_deref().unwrap()).await.unwrap(), from_file);
+
+    let all = c.binaries().all(&ListOptions { limit: Some(1), ..Default::default() }).await.unwrap();
+    assert!(all.contains(&b) && all.contains(&from_file), "{all:?}");
+    let opts = ListOptions { limit: Some(1), fields: Some(vec!["id".into()]), ..Default::default() };
+    let p = c.binaries().list_with(&opts).await.unwrap();
+    assert!(p.has_more);
+    assert_eq!((p.items.len(), p.items[0].url.clone()), (1, None));
+    assert_eq!(code(c.binaries().get("bin_missing").await), (ErrorCode::NotFound, 404));
+    assert_eq!(code(c.binaries().content("bin_missing").await), (ErrorCode::NotFound, 404));
+
+    let agent = CreateAgent { name: unique("uploaded"), runtime: "native".into(), binary_url: url.clone(), ..Default::default() };
+    let agent = c.agents().create(&agent).await.unwrap();
+    assert_eq!(c.agents().get(&agent.id).await.unwrap().binary_url, url);
+    let refused = c.binaries().delete(&id).await.unwrap_err();
+    assert_eq!((refused.code(), refused.status()), (Some(&ErrorCode::Conflict), Some(409)));
+    c.agents().delete(&agent.id, None).await.unwrap();
+    c.binaries().delete(&id).await.unwrap();
+    assert_eq!(code(c.binaries().get(&id).await), (ErrorCode::NotFound, 404));
+}
+
+#[tokio::test]
+async fn tokens() {
+    let c = Client::new(need!("NEUAIS_TOKEN")).unwrap();
+    let name = unique("ci");
+    let input = CreateApiToken { name: name.clone(), role: Role::Developer, expires_at: Some("2099-01-01T00:00:00Z".into()) };
+    let key = unique("token");
+    let tok = c.tokens().create_with_key(&input, &key).await.unwrap();
+    assert!(tok.token.starts_with("nat_"), "{tok:?}");
+    assert_eq!((tok.role, tok.expires_at.as_deref()), (Role::Developer, Some("2099-01-01T00:00:00Z")));
+    let again = c.tokens().create_with_key(&input, &key).await.unwrap();
+    assert_eq!((again.id.as_str(), again.token.as_str()), (tok.id.as_str(), tok.token.as_str()));
+    let other = c.tokens().create(&CreateApiToken { name: unique("other"), role: Role::Viewer, expires_at: None }).await.unwrap();
+    assert_eq!(other.expires_at, None);
+
+    let ci = Client::new(&tok.token).unwrap();
+    assert_eq!(ci.services().status("database").await.unwrap().name.as_deref(), Some("database"));
+    let all = c.tokens().all(&ListOptions { limit: Some(1), ..Default::default() }).await.unwrap();
+    let listed = all.iter().find(|t| t.id.as_deref() == Some(tok.id.as_str())).expect("listed");
+    assert_eq!((listed.name.as_deref(), listed.user_id.as_deref()), (Some(name.as_str()), Some(tok.user_id.as_str())));
+    assert!(all.iter().any(|t| t.id.as_deref() == Some(other.id.as_str())));
+    assert!(c.tokens().list_with(&ListOptions { limit: Some(1), ..Default::default() }).await.unwrap().has_more);
+
+    c.tokens().revoke(&tok.id).await.unwrap();
+    assert_eq!(code(ci.services().status("database").await), (ErrorCode::Unauthorized, 401));
+    assert_eq!(code(c.tokens().revoke(&tok.id).await), (ErrorCode::NotFound, 404));
+    c.tokens().revoke(&other.id).await.unwrap();
+}
+
+/// The proxy answers each method and URL's first request 503 with
+/// Retry-After: 1, and a retry sooner than that 400 retried_early.
+#[tokio::test]
+async fn unavailable() {
+    let base = need!("NEUAIS_TEST_UNAVAILABLE_URL");
+    let token = env("NEUAIS_TOKEN").unwrap();
+    let once = Client::builder(&token).base_url(&base).max_retries(0).build().unwrap();
+    assert_eq!(code(once.services().status("api").await), (ErrorCode::ServiceUnavailable, 503));
+
+    let (b, retries) = recording(&token);
+    let c = b.base_url(&base).build().unwrap();
+    assert_eq!(c.services().status("database").await.unwrap().name.as_deref(), Some("database"));
+    {
+        let log = retries.lock().unwrap();
+        assert_eq!(log.len(), 1);
+        let (attempt, delay, err) = &log[0];
+        assert_eq!((*attempt, *delay, err.code()), (1, Duration::from_secs(1), Some(&ErrorCode::ServiceUnavailable)));
+    }
+
+    // An upload from a file is opened again for its retry.
+    let path = std::env::temp_dir().join(unique("neuais-rs-retried"));
+    let data = script(&format!("echo {}", unique("retried")));
+    tokio::fs::write(&path, &data).await.unwrap();
+    let b = c.binaries().upload_file(&path).await.unwrap();
+    tokio::fs::remove_file(&path).await.unwrap();
+    assert_eq!((b.size, retries.lock().unwrap().len()), (Some(data.len() as u64), 2));
+    let direct = Client::new(&token).unwrap();
+    assert_eq!(direct.binaries().content(b.id.as_deref().unwrap()).await.unwrap(), data);
+}

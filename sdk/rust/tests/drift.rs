@@ -124,6 +124,11 @@ async fn models_match_openapi() {
     check::<User>(&doc, "User", "post", "/users", "");
     check::<User>(&doc, "User", "put", "/users/{id}", "");
     check::<Token>(&doc, "Token", "post", "/auth/token", "");
+    check::<Binary>(&doc, "Binary", "get", "/binaries", "/properties/binaries/items");
+    check::<Binary>(&doc, "Binary", "get", "/binaries/{id}", "");
+    check::<Binary>(&doc, "Binary", "post", "/binaries", "");
+    check::<ApiToken>(&doc, "ApiToken", "get", "/tokens", "/properties/tokens/items");
+    check::<NewApiToken>(&doc, "NewApiToken", "post", "/tokens", "");
 
     let body = |m: &str, p: &str| doc["paths"][p][m]["requestBody"]["content"]["application/json"]["schema"].clone();
     roundtrip::<CreateAgent>(&body("post", "/agents"), "CreateAgent");
@@ -131,11 +136,13 @@ async fn models_match_openapi() {
     roundtrip::<AgentConfigInput>(&body("post", "/agents")["properties"]["config"], "AgentConfigInput");
     roundtrip::<CreateUser>(&body("post", "/users"), "CreateUser");
     roundtrip::<UpdateUser>(&body("put", "/users/{id}"), "UpdateUser");
+    roundtrip::<CreateApiToken>(&body("post", "/tokens"), "CreateApiToken");
 
     let agent = &doc["paths"]["/agents/{id}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"];
     enum_values(&agent["properties"]["status"], AgentStatus::ALL, "AgentStatus");
     let user = &doc["paths"]["/users"]["post"]["requestBody"]["content"]["application/json"]["schema"];
     enum_values(&user["properties"]["role"], Role::ALL, "Role");
+    enum_values(&body("post", "/tokens")["properties"]["role"], Role::ALL, "Role (tokens)");
     let service = &doc["paths"]["/services/{name}/status"]["get"]["responses"]["200"]["content"]["application/json"]["schema"];
     enum_values(&service["properties"]["status"], ServiceStatus::ALL, "ServiceStatus");
 }
@@ -143,7 +150,7 @@ async fn models_match_openapi() {
 #[tokio::test]
 async fn pages_and_parameters_match_openapi() {
     let Some(doc) = document().await else { return };
-    for (path, key) in [("/agents", "agents"), ("/services", "services"), ("/users", "users")] {
+    for (path, key) in [("/agents", "agents"), ("/services", "services"), ("/users", "users"), ("/binaries", "binaries"), ("/tokens", "tokens")] {
         let op = &doc["paths"][path]["get"];
         let s = &op["responses"]["200"]["content"]["application/json"]["schema"];
         let keys: BTreeSet<&str> = s["properties"].as_object().unwrap().keys().map(String::as_str).collect();

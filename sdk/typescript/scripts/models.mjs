@@ -22,6 +22,12 @@ const models = {
   User: ['get', '/users/{id}', '200'],
   CreateUserRequest: ['post', '/users', 'request'],
   UpdateUserRequest: ['put', '/users/{id}', 'request'],
+  BinaryList: ['get', '/binaries', '200'],
+  Binary: ['get', '/binaries/{id}', '200'],
+  UploadedBinary: ['post', '/binaries', '201'],
+  ApiTokenList: ['get', '/tokens', '200'],
+  NewApiToken: ['post', '/tokens', '201'],
+  CreateApiTokenRequest: ['post', '/tokens', 'request'],
 };
 
 function type(s, indent) {

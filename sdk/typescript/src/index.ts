@@ -80,6 +80,20 @@ export type LogLine = m.LogList['logs'][number] & { /** The stream's event id, s
 export type Metrics = m.MetricsAnswer['metrics'];
 export type CreateAgentRequest = m.CreateAgentRequest & { idempotencyKey?: string };
 export type CreateUserRequest = m.CreateUserRequest & { idempotencyKey?: string };
+export type CreateApiTokenRequest = m.CreateApiTokenRequest & { idempotencyKey?: string };
+export type ApiToken = m.ApiTokenList['tokens'][number];
+
+/**
+ * An upload's bytes. A Blob (a file from fs.openAsBlob or an <input>) is
+ * streamed with its size and can be sent again on a retry; a ReadableStream
+ * is streamed once, chunked, and not retried.
+ */
+export type BinaryContent = Blob | ArrayBuffer | ArrayBufferView | ReadableStream<Uint8Array>;
+
+export interface UploadOptions {
+  /** Makes retries of the same upload safe; without it one is made for the call. */
+  idempotencyKey?: string;
+}
 
 type Query = Record<string, string | number | undefined>;
 
@@ -89,6 +103,8 @@ interface Call {
   query?: Query;
   body?: unknown;
   headers?: Record<string, string>;
+  /** A body sent as it is (application/octet-stream), in place of body. */
+  raw?: BinaryContent;
   accept?: string;
   signal?: AbortSignal;
 }
@@ -130,6 +146,8 @@ export class NeuaisClient {
   readonly agents: AgentsApi;
   readonly users: UsersApi;
   readonly services: ServicesApi;
+  readonly binaries: BinariesApi;
+  readonly tokens: TokensApi;
   /** The rate-limit figures of the last answer. */
   rateLimit?: RateLimit;
 
@@ -146,6 +164,8 @@ export class NeuaisClient {
     this.agents = new AgentsApi(this);
     this.users = new UsersApi(this);
     this.services = new ServicesApi(this);
+    this.binaries = new BinariesApi(this);
+    this.tokens = new TokensApi(this);
   }
 
   /** Exchanges an e-mail and password for a token. Errors: unauthorized, rate_limit_exceeded. */
@@ -166,19 +186,23 @@ export class NeuaisClient {
     }
     const headers: Record<string, string> = { Accept: call.accept ?? 'application/json', ...call.headers };
     if (call.body !== undefined) headers['Content-Type'] = 'application/json';
+    if (call.raw !== undefined) headers['Content-Type'] = 'application/octet-stream';
     if (this.token) headers.Authorization = `Bearer ${this.token}`;
-    const safe = ['GET', 'PUT', 'DELETE'].includes(call.method) || Boolean(call.headers?.['Idempotency-Key']);
+    // A stream is read by its one send: it cannot be retried.
+    const once = call.raw instanceof ReadableStream;
+    const safe = !once && (['GET', 'PUT', 'DELETE'].includes(call.method) || Boolean(call.headers?.['Idempotency-Key']));
     for (let attempt = 0; ; attempt++) {
       let wait: number;
       try {
         const res = await this.fetch(url, {
           method: call.method, headers, signal: call.signal,
-          body: call.body === undefined ? undefined : JSON.stringify(call.body),
-        });
+          body: call.raw ?? (call.body === undefined ? undefined : JSON.stringify(call.body)),
+          ...(once ? { duplex: 'half' } : {}),
+        } as RequestInit);
         this.noteRateLimit(res.headers);
         if (res.ok) return res;
         const err = await decodeError(res);
-        if ((res.status !== 429 && res.status !== 503) || attempt >= this.maxRetries || (err.retryAfter ?? 0) > this.maxRetryWait) throw err;
+        if ((res.status !== 429 && res.status !== 503) || once || attempt >= this.maxRetries || (err.retryAfter ?? 0) > this.maxRetryWait) throw err;
         wait = err.retryAfter ?? backoff(attempt);
       } catch (err) {
         if (err instanceof NeuaisError || call.signal?.aborted || !safe || attempt >= this.maxRetries) throw err;
@@ -386,5 +410,89 @@ export class ServicesApi {
   /** One component. Errors: not_found. */
   status(name: string): Promise<m.Service> {
     return this.c.json({ method: 'GET', path: `/services/${enc(name)}/status` });
+  }
+}
+
+/** The /binaries routes. */
+export class BinariesApi {
+  constructor(private readonly c: NeuaisClient) {}
+
+  /**
+   * Stores an executable (ELF or #! script); the same content again answers
+   * the binary already stored. Its url (neuais://binaries/{id}) is an
+   * agent's binary_url. Errors: invalid_request, payload_too_large, conflict
+   * (idempotencyKey reused with other bytes).
+   */
+  upload(content: BinaryContent, opts: UploadOptions = {}): Promise<m.UploadedBinary> {
+    return this.c.json({ method: 'POST', path: '/binaries', raw: content, headers: { 'Idempotency-Key': opts.idempotencyKey ?? newKey() } });
+  }
+
+  /** Uploads the file at path (Node), streamed from disk. */
+  async uploadFile(path: string, opts: UploadOptions = {}): Promise<m.UploadedBinary> {
+    // A specifier in a variable: browser bundles need not resolve node:fs.
+    const fsModule = 'node:fs';
+    const { openAsBlob } = (await import(fsModule)) as { openAsBlob(path: string): Promise<Blob> };
+    return this.upload(await openAsBlob(path), opts);
+  }
+
+  /** A page of the organization's binaries (sort: created_at or size). */
+  list(opts: ListOptions = {}): Promise<m.BinaryList> {
+    return this.c.json({ method: 'GET', path: '/binaries', query: listQuery(opts) });
+  }
+
+  /** Every binary, over all pages. */
+  all(opts: ListOptions = {}): AsyncGenerator<m.BinaryList['binaries'][number]> {
+    return pages(opts, async (o) => { const p = await this.list(o); return { items: p.binaries, has_more: p.has_more }; });
+  }
+
+  /** One binary. Errors: not_found. */
+  get(id: string): Promise<m.Binary> { return this.c.json({ method: 'GET', path: `/binaries/${enc(id)}` }); }
+
+  /** A binary's bytes as a stream. Errors: not_found. */
+  async stream(id: string): Promise<ReadableStream<Uint8Array>> {
+    const res = await this.c.send({ method: 'GET', path: `/binaries/${enc(id)}/content`, accept: 'application/octet-stream' });
+    return res.body!;
+  }
+
+  /** A binary's bytes, read whole. Errors: not_found. */
+  async content(id: string): Promise<Uint8Array> {
+    const res = await this.c.send({ method: 'GET', path: `/binaries/${enc(id)}/content`, accept: 'application/octet-stream' });
+    return new Uint8Array(await res.arrayBuffer());
+  }
+
+  /** Deletes a binary. Errors: conflict while an agent refers to it, not_found. */
+  async delete(id: string): Promise<void> {
+    await this.c.json({ method: 'DELETE', path: `/binaries/${enc(id)}` });
+  }
+}
+
+/** The /tokens routes. */
+export class TokensApi {
+  constructor(private readonly c: NeuaisClient) {}
+
+  /**
+   * Creates an API token for the caller, with a role no higher than theirs;
+   * its secret (token, nat_…) is in this answer only. Without
+   * idempotencyKey one is made for the call. Errors: invalid_request,
+   * forbidden, conflict.
+   */
+  create(req: CreateApiTokenRequest): Promise<m.NewApiToken> {
+    const { idempotencyKey, ...body } = req;
+    return this.c.json({ method: 'POST', path: '/tokens', body, headers: { 'Idempotency-Key': idempotencyKey ?? newKey() } });
+  }
+
+  /** A page of tokens: an admin's are all of the organization's, others' their own. */
+  list(opts: ListOptions = {}): Promise<m.ApiTokenList> {
+    return this.c.json({ method: 'GET', path: '/tokens', query: listQuery(opts) });
+  }
+
+  /** Every token, over all pages. */
+  all(opts: ListOptions = {}): AsyncGenerator<ApiToken> {
+    return pages(opts, async (o) => { const p = await this.list(o); return { items: p.tokens, has_more: p.has_more }; });
+  }
+
+  /** Revokes a token from the next request on. Errors: not_found. */
+  async revoke(id: string): Promise<void> {
+    await this.c.json({ method: 'DELETE', path: `/tokens/${enc(id)}` });
   }
 }

@@ -206,6 +206,89 @@ export interface UpdateUserRequest {
   role?: "admin" | "developer" | "viewer" | null;
 }
 
+/** GET /binaries 200. */
+export interface BinaryList {
+  binaries: Array<{
+    created_at?: string;
+    id?: string;
+    /** SHA-256 of the content, hex. */
+    sha256?: string;
+    /** Bytes. */
+    size?: number;
+    /** What an agent's binaryUrl names it by: neuais://binaries/{id}. */
+    url?: string;
+  }>;
+  has_more: boolean;
+  limit: number;
+  offset: number;
+  total: number;
+}
+
+/** GET /binaries/{id} 200. */
+export interface Binary {
+  created_at: string;
+  id: string;
+  /** SHA-256 of the content, hex. */
+  sha256: string;
+  /** Bytes. */
+  size: number;
+  /** What an agent's binaryUrl names it by: neuais://binaries/{id}. */
+  url: string;
+}
+
+/** POST /binaries 201. */
+export interface UploadedBinary {
+  created_at: string;
+  id: string;
+  /** SHA-256 of the content, hex. */
+  sha256: string;
+  /** Bytes. */
+  size: number;
+  /** What an agent's binaryUrl names it by: neuais://binaries/{id}. */
+  url: string;
+}
+
+/** GET /tokens 200. */
+export interface ApiTokenList {
+  has_more: boolean;
+  limit: number;
+  offset: number;
+  tokens: Array<{
+    created_at?: string;
+    expires_at?: string | null;
+    id?: string;
+    /** To the minute. */
+    last_used_at?: string | null;
+    name?: string;
+    /** The token acts with the lower of this role and its creator's current role. */
+    role?: "admin" | "developer" | "viewer";
+    /** The user who created it; deleting the user revokes it. */
+    user_id?: string;
+  }>;
+  total: number;
+}
+
+/** POST /tokens 201. */
+export interface NewApiToken {
+  created_at: string;
+  expires_at: string | null;
+  id: string;
+  name: string;
+  role: "admin" | "developer" | "viewer";
+  /** The bearer token. It is stored only as a hash and never shown again. */
+  token: string;
+  user_id: string;
+}
+
+/** POST /tokens body. */
+export interface CreateApiTokenRequest {
+  /** When it stops working; never when left out. */
+  expires_at?: string | null;
+  name: string;
+  /** At most the caller's own role. */
+  role: "admin" | "developer" | "viewer";
+}
+
 /** Every error answer. */
 export interface ErrorEnvelope {
   error: {

@@ -3,6 +3,9 @@
 // the test agent's URL and a control URL that restarts the server.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtemp, writeFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { NeuaisClient, NeuaisError } from '@neuais/sdk';
 
 const token = process.env.NEUAIS_TOKEN;
@@ -108,6 +111,85 @@ test('every method', async (t) => {
     await client.agents.delete(created.id);
     await assert.rejects(client.agents.get(created.id), (e) => e.code === 'not_found' && e.status === 404);
   });
+});
+
+const script = (text) => new TextEncoder().encode(`#!/bin/sh\n${text}\n`);
+
+test('binaries: upload from bytes, a file and a stream; list, get, content, delete refused while used', async () => {
+  const client = new NeuaisClient(token);
+  const data = script('echo ts bytes');
+  const b = await client.binaries.upload(data, { idempotencyKey: 'ts-upload-1' });
+  assert.equal(b.size, data.length);
+  assert.equal(b.url, `neuais://binaries/${b.id}`);
+  assert.equal((await client.binaries.upload(data, { idempotencyKey: 'ts-upload-1' })).id, b.id, 'a retried key replays');
+  await assert.rejects(client.binaries.upload(script('other'), { idempotencyKey: 'ts-upload-1' }),
+    (e) => e instanceof NeuaisError && e.status === 409 && e.code === 'conflict');
+  await assert.rejects(client.binaries.upload(new TextEncoder().encode('<html>')), (e) => e.code === 'invalid_request');
+
+  const dir = await mkdtemp(join(tmpdir(), 'neuais-ts-'));
+  try {
+    const path = join(dir, 'agent.sh');
+    const fileData = script('echo ts file');
+    await writeFile(path, fileData);
+    const fromFile = await client.binaries.uploadFile(path);
+    assert.equal(fromFile.size, fileData.length);
+    const streamData = script('echo ts stream');
+    const fromStream = await client.binaries.upload(new Blob([streamData]).stream());
+    assert.equal(fromStream.size, streamData.length);
+
+    const page = await client.binaries.list({ limit: 1, sort: 'created_at:asc' });
+    assert.equal(page.total, 3);
+    assert.ok(page.has_more);
+    assert.equal(page.binaries[0].id, b.id);
+    const ids = [];
+    for await (const x of client.binaries.all({ limit: 2, sort: 'created_at:asc' })) ids.push(x.id);
+    assert.deepEqual(ids, [b.id, fromFile.id, fromStream.id]);
+    assert.deepEqual(await client.binaries.get(fromFile.id), fromFile);
+    assert.deepEqual(await client.binaries.content(fromFile.id), fileData);
+    const chunks = [];
+    for await (const chunk of await client.binaries.stream(b.id)) chunks.push(chunk);
+    assert.deepEqual(new Uint8Array(Buffer.concat(chunks)), data);
+    await assert.rejects(client.binaries.get('bin_missing'), (e) => e.status === 404 && e.code === 'not_found');
+    await assert.rejects(client.binaries.content('bin_missing'), (e) => e.status === 404 && e.code === 'not_found');
+  } finally {
+    await rm(dir, { recursive: true });
+  }
+
+  const agent = await client.agents.create({ name: 'ts-uploaded', runtime: 'native', binary_url: b.url });
+  assert.equal((await client.agents.get(agent.id)).binary_url, b.url);
+  await assert.rejects(client.binaries.delete(b.id), (e) => e instanceof NeuaisError && e.status === 409 && e.code === 'conflict');
+  await client.agents.delete(agent.id);
+  await client.binaries.delete(b.id);
+  await assert.rejects(client.binaries.get(b.id), (e) => e.code === 'not_found');
+});
+
+test('tokens: create, use as a bearer, list, revoke', async () => {
+  const client = new NeuaisClient(token);
+  const expires = new Date(Math.floor(Date.now() / 1000) * 1000 + 3600_000).toISOString().replace('.000Z', 'Z');
+  const req = { name: 'ts-ci', role: 'developer', expires_at: expires, idempotencyKey: 'ts-token-1' };
+  const tok = await client.tokens.create(req);
+  assert.match(tok.token, /^nat_/);
+  assert.equal(tok.role, 'developer');
+  assert.equal(tok.expires_at, expires);
+  const again = await client.tokens.create(req);
+  assert.equal(again.id, tok.id);
+  assert.equal(again.token, tok.token);
+  const other = await client.tokens.create({ name: 'ts-other', role: 'viewer' });
+  assert.equal(other.expires_at, null);
+  await assert.rejects(client.tokens.create({ name: 'ts-bad', role: 'root' }), (e) => e.code === 'invalid_request');
+
+  const ci = new NeuaisClient(tok.token);
+  assert.equal((await ci.services.status('database')).name, 'database');
+  const page = await client.tokens.list({ limit: 1, sort: 'name' });
+  assert.ok(page.has_more);
+  const names = [];
+  for await (const t of client.tokens.all({ limit: 1, sort: 'name' })) names.push(t.name);
+  assert.ok(names.includes('ts-ci') && names.includes('ts-other'), String(names));
+
+  await client.tokens.revoke(tok.id);
+  await assert.rejects(ci.services.status('database'), (e) => e instanceof NeuaisError && e.status === 401 && e.code === 'unauthorized');
+  await assert.rejects(client.tokens.revoke(tok.id), (e) => e.code === 'not_found');
+  await client.tokens.revoke(other.id);
 });
 
 test('errors carry code, message, details and status', async () => {
