@@ -135,6 +135,9 @@ func writeEvent(buf *bytes.Buffer, route *Route, resp *graphql.Response) bool {
 		return false
 	}
 	id, data := cutLeading(resultOf(resp.Data), "_id")
+	if route.DropNulls {
+		data = dropNulls(data)
+	}
 	if id != "" {
 		buf.WriteString("id: " + id + "\n")
 	}
