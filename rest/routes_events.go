@@ -12,7 +12,7 @@ var eventRoutes = []Route{
 		Doc: `query($type: String, $agentId: ID, $limit: Int, $offset: Int, $sort: String) {
 			r: events(type: $type, agentId: $agentId, limit: $limit, offset: $offset, sort: $sort) {
 				events: items { id ` + eventSelection + ` } total limit offset has_more: hasMore } }`,
-		Stream:       `subscription($agentId: ID, $after: ID) { r: agentEvents(agentId: $agentId, after: $after) { _id: id id ` + eventSelection + ` } }`,
+		Stream:       `subscription($type: String, $agentId: ID, $after: ID) { r: agentEvents(agentId: $agentId, type: $type, after: $after) { _id: id id ` + eventSelection + ` } }`,
 		Params:       []Param{{Var: "type", From: FromQuery, Key: "type"}, {Var: "agentId", From: FromQuery, Key: "agent_id"}},
 		StreamParams: []Param{{Var: "after", From: FromHeader, Key: "Last-Event-ID", Kind: Int}}},
 }

@@ -23,7 +23,13 @@ import (
 
 var agentPath string
 
-func TestMain(m *testing.M) { os.Exit(apitest.RunWithAgent(m, "../live/testdata/agent", &agentPath)) }
+func TestMain(m *testing.M) {
+	code := apitest.RunWithAgent(m, "../live/testdata/agent", &agentPath)
+	if serverDir != "" {
+		os.RemoveAll(serverDir)
+	}
+	os.Exit(code)
+}
 
 // waitFor bounds waits for work that is due; generous for loaded machines.
 const waitFor = 2 * time.Minute
