@@ -213,7 +213,7 @@ func Default() Config {
 		EventRetention:       30 * 24 * time.Hour,
 		WebhookTimeout:       15 * time.Second,
 		WebhookRetrySchedule: []time.Duration{0, 5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour},
-		WebhookWorkers:       32,
+		WebhookWorkers:       128,
 		WebhookDisableAfter:  5 * 24 * time.Hour,
 
 		MaxSubscriptionsPerConnection: 100,

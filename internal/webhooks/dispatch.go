@@ -11,7 +11,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -47,21 +46,22 @@ const (
 )
 
 // Dispatcher moves events from the log into the outbox and sends due
-// deliveries: it claims many in one transaction, sends them through a
-// pool of Config.Workers, and records the attempts that finish together
-// in one transaction. Deliveries to one endpoint go out concurrently, in
-// no promised order: receivers order by webhook-id (the event id, which
-// only grows) or the payload's timestamp, and drop duplicates by webhook-id.
+// deliveries through a pool of Config.Workers. Each pass is one
+// transaction: it records the attempts that finished since the last one,
+// fans out the new events and claims the deliveries now due, so that
+// under load a pass carries many of each (one commit, not three per
+// delivery). Deliveries to one endpoint go out concurrently, in no
+// promised order: receivers order by webhook-id (the event id, which only
+// grows) or the payload's timestamp, and drop duplicates by webhook-id.
 type Dispatcher struct {
 	s      *Service
 	bus    events.Bus
 	log    *slog.Logger
 	client *http.Client
 
-	wake     chan struct{}
-	results  chan result
-	inflight atomic.Int64
-	running  atomic.Bool
+	wake    chan struct{}
+	results chan result
+	running atomic.Bool
 }
 
 // NewDispatcher returns the dispatcher of s's deliveries, woken by bus
@@ -103,44 +103,62 @@ func (d *Dispatcher) Running() bool { return d.running.Load() }
 func (d *Dispatcher) Run(ctx context.Context) {
 	d.running.Store(true)
 	defer d.running.Store(false)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); d.listen(ctx) }()
-	recorded := make(chan struct{})
-	go func() { defer close(recorded); d.record(ctx) }()
-	var sends sync.WaitGroup
-	for ctx.Err() == nil {
-		more := d.fanOutAll(ctx)
-		if free := d.s.cfg.Workers - int(d.inflight.Load()); free > 0 {
-			claimed, err := d.claim(ctx, min(free, maxClaim))
-			if err != nil && ctx.Err() == nil {
-				d.log.Error("webhooks: claim", "err", err)
-			}
-			for _, c := range claimed {
-				d.inflight.Add(1)
-				sends.Add(1)
-				go func() {
-					defer sends.Done()
-					d.results <- d.send(ctx, c)
-				}()
-			}
-			more = more || len(claimed) == min(free, maxClaim)
+	listened := make(chan struct{})
+	go func() { defer close(listened); d.listen(ctx) }()
+	defer func() { <-listened }()
+	inflight := 0
+	var done []result
+	for {
+		done = d.drain(done)
+		inflight -= len(done)
+		if ctx.Err() != nil {
+			break
 		}
-		if more {
-			continue
+		free := d.s.cfg.Workers - inflight
+		p, err := d.pass(ctx, done, min(free, maxClaim))
+		if err != nil && ctx.Err() == nil {
+			// The attempts' leases run out and they are made again.
+			d.log.Error("webhooks: dispatch", "recorded", len(done), "err", err)
+		}
+		done = done[:0]
+		for _, c := range p.claimed {
+			inflight++
+			go func() { d.results <- d.send(ctx, c) }()
+		}
+		if err == nil && (p.events == fanOutBatch || (free > 0 && len(p.claimed) == min(free, maxClaim))) {
+			continue // more is waiting
 		}
 		t := time.NewTimer(pollInterval)
 		select {
 		case <-ctx.Done():
 		case <-d.wake:
+		case r := <-d.results:
+			done = append(done, r)
 		case <-t.C:
 		}
 		t.Stop()
 	}
-	sends.Wait()
-	close(d.results)
-	<-recorded
-	wg.Wait()
+	// Sends end soon once ctx has: record what they did, release the rest.
+	for ; inflight > 0; inflight-- {
+		done = append(done, <-d.results)
+	}
+	if len(done) > 0 {
+		if _, err := d.pass(context.WithoutCancel(ctx), done, 0); err != nil {
+			d.log.Error("webhooks: record at shutdown", "count", len(done), "err", err)
+		}
+	}
+}
+
+// drain appends the results already waiting to done.
+func (d *Dispatcher) drain(done []result) []result {
+	for {
+		select {
+		case r := <-d.results:
+			done = append(done, r)
+		default:
+			return done
+		}
+	}
 }
 
 // listen turns the bus's announcements of written events into wake-ups.
@@ -161,21 +179,39 @@ func (d *Dispatcher) listen(ctx context.Context) {
 
 func (d *Dispatcher) isPG() bool { return d.s.db.Dialect().Name() == dialect.PG }
 
-// fanOutAll writes the deliveries of the events after the cursor and
-// reports whether an error cut it short (so the loop tries again soon).
-func (d *Dispatcher) fanOutAll(ctx context.Context) bool {
-	for {
-		n, err := d.fanOut(ctx)
-		if err != nil {
-			if ctx.Err() == nil {
-				d.log.Error("webhooks: fan out", "err", err)
+// passResult is what one pass did.
+type passResult struct {
+	events  int // read from the log
+	claimed []claimed
+}
+
+// pass records done, fans out new events and claims up to limit due
+// deliveries, in one transaction.
+func (d *Dispatcher) pass(ctx context.Context, done []result, limit int) (passResult, error) {
+	var p passResult
+	var disabled []*hookState
+	err := d.s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		var err error
+		if disabled, err = d.write(ctx, tx, done); err != nil {
+			return fmt.Errorf("record attempts: %w", err)
+		}
+		if p.events, err = d.fanOut(ctx, tx); err != nil {
+			return fmt.Errorf("fan out: %w", err)
+		}
+		if limit > 0 {
+			if p.claimed, err = d.claim(ctx, tx, limit); err != nil {
+				return fmt.Errorf("claim: %w", err)
 			}
-			return false
 		}
-		if n < fanOutBatch {
-			return false
-		}
+		return nil
+	})
+	if err != nil {
+		return passResult{}, fmt.Errorf("webhooks: %w", err)
 	}
+	for _, h := range disabled {
+		d.log.Warn("webhooks: endpoint disabled", "webhook", h.w.ID, "org", h.w.OrgID, "url", h.w.URL, "reason", h.disabledReason)
+	}
+	return p, nil
 }
 
 // fanOut reads a batch of events after the cursor and, in the same
@@ -184,9 +220,9 @@ func (d *Dispatcher) fanOutAll(ctx context.Context) bool {
 // moves the cursor. Event ids become visible in order (events.Insert),
 // so the cursor never passes an event that commits later; the cursor's
 // row lock keeps several instances from fanning out the same events.
-func (d *Dispatcher) fanOut(ctx context.Context) (int, error) {
+func (d *Dispatcher) fanOut(ctx context.Context, tx bun.Tx) (int, error) {
 	n := 0
-	err := d.s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := func() error {
 		var cursor int64
 		q := tx.NewSelect().Table("event_cursors").Column("last_id").Where("name = ?", cursorName)
 		if d.isPG() {
@@ -255,11 +291,8 @@ func (d *Dispatcher) fanOut(ctx context.Context) (int, error) {
 		}
 		_, err := tx.NewUpdate().Table("event_cursors").Set("last_id = ?", rows[n-1].ID).Where("name = ?", cursorName).Exec(ctx)
 		return err
-	})
-	if err != nil {
-		return 0, fmt.Errorf("webhooks: fan out: %w", err)
-	}
-	return n, nil
+	}()
+	return n, err
 }
 
 // marshalPayload is the contract's payload: {"event","timestamp","data"}.
@@ -278,61 +311,50 @@ type claimed struct {
 }
 
 // claim takes up to limit due deliveries of active endpoints (test
-// messages also of inactive ones) with a lease, in one transaction; on
-// PostgreSQL rows another instance is claiming are skipped.
-func (d *Dispatcher) claim(ctx context.Context, limit int) ([]claimed, error) {
+// messages also of inactive ones) with a lease; on PostgreSQL rows
+// another instance is claiming are skipped.
+func (d *Dispatcher) claim(ctx context.Context, tx bun.Tx, limit int) ([]claimed, error) {
 	now := d.s.now()
 	lease := now.Add(d.s.cfg.Timeout + leaseMargin)
 	var ds []*models.Delivery
-	err := d.s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		q := tx.NewSelect().Model(&ds).ModelTableExpr("webhook_deliveries AS d").ColumnExpr("d.*").
-			Where("d.status = ?", models.DeliveryPending).Where("d.next_attempt_at <= ?", now).
-			Where("(d.lease_until IS NULL OR d.lease_until < ?)", now).
-			Where("EXISTS (SELECT 1 FROM webhooks AS w WHERE w.id = d.webhook_id AND (w.active = ? OR d.event = ?))", true, TestEvent).
-			OrderExpr("d.next_attempt_at, d.id").Limit(int64(limit))
-		if d.isPG() {
-			q = q.For("UPDATE OF d SKIP LOCKED")
-		}
-		if err := q.Scan(ctx); err != nil {
-			return err
-		}
-		if len(ds) == 0 {
-			return nil
-		}
-		ids := make([]string, len(ds))
-		for i, x := range ds {
-			ids[i] = x.ID
-		}
-		_, err := tx.NewUpdate().Table("webhook_deliveries").Set("lease_until = ?", lease).Where("id IN (?)", bun.In(ids)).Exec(ctx)
-		return err
-	})
-	if err != nil || len(ds) == 0 {
+	q := tx.NewSelect().Model(&ds).ModelTableExpr("webhook_deliveries AS d").ColumnExpr("d.*").
+		Where("d.status = ?", models.DeliveryPending).Where("d.next_attempt_at <= ?", now).
+		Where("(d.lease_until IS NULL OR d.lease_until < ?)", now).
+		Where("EXISTS (SELECT 1 FROM webhooks AS w WHERE w.id = d.webhook_id AND (w.active = ? OR d.event = ?))", true, TestEvent).
+		OrderExpr("d.next_attempt_at, d.id").Limit(int64(limit))
+	if d.isPG() {
+		q = q.For("UPDATE OF d SKIP LOCKED")
+	}
+	if err := q.Scan(ctx); err != nil || len(ds) == 0 {
 		return nil, err
 	}
+	ids := make([]string, len(ds))
 	hookIDs := map[string]bool{}
-	var ids []string
-	for _, x := range ds {
+	var hooks []string
+	for i, x := range ds {
+		ids[i] = x.ID
 		if !hookIDs[x.WebhookID] {
 			hookIDs[x.WebhookID] = true
-			ids = append(ids, x.WebhookID)
+			hooks = append(hooks, x.WebhookID)
 		}
 	}
-	var hooks []*models.Webhook
-	if err := d.s.db.NewSelect().Model(&hooks).Where("id IN (?)", bun.In(ids)).Scan(ctx); err != nil {
+	if _, err := tx.NewUpdate().Table("webhook_deliveries").Set("lease_until = ?", lease).Where("id IN (?)", bun.In(ids)).Exec(ctx); err != nil {
+		return nil, err
+	}
+	var ws []*models.Webhook
+	if err := tx.NewSelect().Model(&ws).Where("id IN (?)", bun.In(hooks)).Scan(ctx); err != nil {
 		return nil, err
 	}
 	byID := map[string]*models.Webhook{}
-	for _, w := range hooks {
+	for _, w := range ws {
 		if err := d.s.loaded(w); err != nil {
 			return nil, err
 		}
 		byID[w.ID] = w
 	}
-	out := make([]claimed, 0, len(ds))
-	for _, x := range ds {
-		if w := byID[x.WebhookID]; w != nil { // deleted meanwhile: its deliveries went with it
-			out = append(out, claimed{d: x, w: w})
-		}
+	out := make([]claimed, len(ds))
+	for i, x := range ds {
+		out[i] = claimed{d: x, w: byID[x.WebhookID]} // the row lock keeps the webhook
 	}
 	return out, nil
 }
@@ -426,32 +448,6 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-// record writes the attempts that finished, as many as are ready, in one
-// transaction, until the results channel closes.
-func (d *Dispatcher) record(ctx context.Context) {
-	for first := range d.results {
-		batch := []result{first}
-	more:
-		for len(batch) < maxClaim {
-			select {
-			case r, ok := <-d.results:
-				if !ok {
-					break more
-				}
-				batch = append(batch, r)
-			default:
-				break more
-			}
-		}
-		if err := d.write(context.WithoutCancel(ctx), batch); err != nil {
-			// Their leases run out and they are attempted again.
-			d.log.Error("webhooks: record attempts", "count", len(batch), "err", err)
-		}
-		d.inflight.Add(-int64(len(batch)))
-		d.Wake()
-	}
-}
-
 // hookState is what a pass changes of one endpoint.
 type hookState struct {
 	w              *models.Webhook
@@ -461,12 +457,16 @@ type hookState struct {
 }
 
 // write records a batch of attempts: each delivery's outcome and next
-// attempt, and the endpoints' failing and disabled state.
-func (d *Dispatcher) write(ctx context.Context, batch []result) error {
+// attempt, and the endpoints' failing and disabled state; it returns the
+// endpoints it disabled.
+func (d *Dispatcher) write(ctx context.Context, tx bun.Tx, batch []result) ([]*hookState, error) {
+	if len(batch) == 0 {
+		return nil, nil
+	}
 	var attempts []*models.Attempt
 	hooks := map[string]*hookState{}
 	var disabled []*hookState
-	err := d.s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := func() error {
 		ids := make([]string, len(batch))
 		for i, r := range batch {
 			ids[i] = r.d.ID
@@ -553,14 +553,8 @@ func (d *Dispatcher) write(ctx context.Context, batch []result) error {
 			}
 		}
 		return nil
-	})
-	if err != nil {
-		return err
-	}
-	for _, h := range disabled {
-		d.log.Warn("webhooks: endpoint disabled", "webhook", h.w.ID, "org", h.w.OrgID, "url", h.w.URL, "reason", h.disabledReason)
-	}
-	return nil
+	}()
+	return disabled, err
 }
 
 // jitter adds up to a fifth of d, so that retries of many deliveries
