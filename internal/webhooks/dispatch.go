@@ -464,6 +464,7 @@ func (d *Dispatcher) write(ctx context.Context, tx bun.Tx, batch []result) ([]*h
 		return nil, nil
 	}
 	var attempts []*models.Attempt
+	var succeeded []string
 	hooks := map[string]*hookState{}
 	var disabled []*hookState
 	err := func() error {
@@ -526,7 +527,19 @@ func (d *Dispatcher) write(ctx context.Context, tx bun.Tx, batch []result) ([]*h
 				DeliveryID: del.ID, AttemptedAt: r.at, StatusCode: r.status, DurationMS: r.duration.Milliseconds(),
 				Error: r.err, Response: r.response, NextRetryAt: del.NextAttemptAt,
 			})
+			if del.Status == models.DeliverySucceeded {
+				succeeded = append(succeeded, del.ID) // the common case: one statement for all
+				continue
+			}
 			if _, err := tx.NewUpdate().Model(del).Column("status", "attempts", "next_attempt_at", "lease_until", "updated_at").WherePK().Exec(ctx); err != nil {
+				return err
+			}
+		}
+		if len(succeeded) > 0 {
+			if _, err := tx.NewUpdate().Table("webhook_deliveries").
+				Set("status = ?", models.DeliverySucceeded).Set("attempts = attempts + 1").
+				Set("next_attempt_at = NULL").Set("lease_until = NULL").Set("updated_at = ?", d.s.now()).
+				Where("id IN (?)", bun.In(succeeded)).Exec(ctx); err != nil {
 				return err
 			}
 		}
