@@ -19,7 +19,7 @@ import (
 // region    ************************** generated!.gotpl **************************
 
 type SubscriptionResolver interface {
-	AgentEvents(ctx context.Context, agentID *string) (<-chan *events.AgentEvent, error)
+	AgentEvents(ctx context.Context, agentID *string, typeArg *string, after *string) (<-chan *events.AgentEvent, error)
 	AgentLogs(ctx context.Context, id string, level *string, tail *int, since *string, after *string) (<-chan *models.LogLine, error)
 	AgentMetrics(ctx context.Context, id string) (<-chan *models.MetricSample, error)
 	ServicesChanged(ctx context.Context) (<-chan []*health.Report, error)
@@ -40,6 +40,22 @@ func (ec *executionContext) field_Subscription_agentEvents_args(ctx context.Cont
 		return nil, err
 	}
 	args["agentId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "type",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["type"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
 	return args, nil
 }
 
@@ -106,6 +122,29 @@ func (ec *executionContext) field_Subscription_agentMetrics_args(ctx context.Con
 // endregion ***************************** args.gotpl *****************************
 
 // region    **************************** field.gotpl *****************************
+
+func (ec *executionContext) _AgentEvent_id(ctx context.Context, field graphql.CollectedField, obj *events.AgentEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentEvent_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EventID(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgentEvent_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgentEvent", field, true, false, "ID")
+}
 
 func (ec *executionContext) _AgentEvent_event(ctx context.Context, field graphql.CollectedField, obj *events.AgentEvent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
@@ -274,6 +313,29 @@ func (ec *executionContext) _AgentEventData_reason(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_AgentEventData_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgentEventData", field, false, false, "String")
+}
+
+func (ec *executionContext) _AgentEventData_changed(ctx context.Context, field graphql.CollectedField, obj *events.AgentEventData) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentEventData_changed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Changed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AgentEventData_changed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AgentEventData", field, false, false, "String")
 }
 
@@ -714,7 +776,7 @@ func (ec *executionContext) _Subscription_agentEvents(ctx context.Context, field
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Subscription().AgentEvents(ctx, fc.Args["agentId"].(*string))
+			return ec.Resolvers.Subscription().AgentEvents(ctx, fc.Args["agentId"].(*string), fc.Args["type"].(*string), fc.Args["after"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *events.AgentEvent) graphql.Marshaler {
@@ -891,6 +953,11 @@ func (ec *executionContext) _AgentEvent(ctx context.Context, sel ast.SelectionSe
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("AgentEvent")
+		case "id":
+			out.Values[i] = ec._AgentEvent_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "event":
 			out.Values[i] = ec._AgentEvent_event(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -951,6 +1018,11 @@ func (ec *executionContext) _AgentEventData(ctx context.Context, sel ast.Selecti
 			}
 		case "reason":
 			out.Values[i] = ec._AgentEventData_reason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "changed":
+			out.Values[i] = ec._AgentEventData_changed(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -1225,6 +1297,22 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 // endregion **************************** object.gotpl ****************************
 
 // region    ***************************** type.gotpl *****************************
+
+func (ec *executionContext) marshalNAgentEvent2ᚕᚖgithubᚗcomᚋneuaisᚋneuaisᚋinternalᚋeventsᚐAgentEventᚄ(ctx context.Context, sel ast.SelectionSet, v []*events.AgentEvent) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAgentEvent2ᚖgithubᚗcomᚋneuaisᚋneuaisᚋinternalᚋeventsᚐAgentEvent(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
 
 func (ec *executionContext) marshalNAgentEvent2ᚖgithubᚗcomᚋneuaisᚋneuaisᚋinternalᚋeventsᚐAgentEvent(ctx context.Context, sel ast.SelectionSet, v *events.AgentEvent) graphql.Marshaler {
 	if v == nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/neuais/neuais/internal/agents"
 	"github.com/neuais/neuais/internal/tokens"
+	"github.com/neuais/neuais/internal/webhooks"
 	"github.com/neuais/neuais/models"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -29,6 +30,8 @@ type ResolverRoot interface {
 	Mutation() MutationResolver
 	Query() QueryResolver
 	Subscription() SubscriptionResolver
+	Webhook() WebhookResolver
+	WebhookAttempt() WebhookAttemptResolver
 }
 
 type DirectiveRoot struct {
@@ -61,14 +64,24 @@ type ComplexityRoot struct {
 	AgentEvent struct {
 		Data      func(childComplexity int) int
 		Event     func(childComplexity int) int
+		EventID   func(childComplexity int) int
 		Timestamp func(childComplexity int) int
 	}
 
 	AgentEventData struct {
 		AgentID func(childComplexity int) int
+		Changed func(childComplexity int) int
 		Name    func(childComplexity int) int
 		Reason  func(childComplexity int) int
 		Status  func(childComplexity int) int
+	}
+
+	AgentEventPage struct {
+		HasMore func(childComplexity int) int
+		Items   func(childComplexity int) int
+		Limit   func(childComplexity int) int
+		Offset  func(childComplexity int) int
+		Total   func(childComplexity int) int
 	}
 
 	AgentPage struct {
@@ -146,21 +159,27 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		CreateAPIToken func(childComplexity int, input tokens.CreateInput, idempotencyKey *string) int
-		CreateAgent    func(childComplexity int, input agents.CreateInput, idempotencyKey *string) int
-		CreateToken    func(childComplexity int, email string, password string) int
-		CreateUser     func(childComplexity int, input models.CreateUserInput, idempotencyKey *string) int
-		DeleteAgent    func(childComplexity int, id string, ifMatch *string) int
-		DeleteBinary   func(childComplexity int, id string) int
-		DeleteUser     func(childComplexity int, id string) int
-		RestartAgent   func(childComplexity int, id string) int
-		RevokeAPIToken func(childComplexity int, id string) int
-		ScaleAgent     func(childComplexity int, id string, replicas int) int
-		StartAgent     func(childComplexity int, id string) int
-		StopAgent      func(childComplexity int, id string) int
-		UpdateAgent    func(childComplexity int, id string, input agents.UpdateInput, ifMatch *string) int
-		UpdateUser     func(childComplexity int, id string, input models.UpdateUserInput) int
-		UploadBinary   func(childComplexity int, file graphql.Upload, idempotencyKey *string) int
+		CreateAPIToken       func(childComplexity int, input tokens.CreateInput, idempotencyKey *string) int
+		CreateAgent          func(childComplexity int, input agents.CreateInput, idempotencyKey *string) int
+		CreateToken          func(childComplexity int, email string, password string) int
+		CreateUser           func(childComplexity int, input models.CreateUserInput, idempotencyKey *string) int
+		CreateWebhook        func(childComplexity int, input webhooks.CreateInput, idempotencyKey *string) int
+		DeleteAgent          func(childComplexity int, id string, ifMatch *string) int
+		DeleteBinary         func(childComplexity int, id string) int
+		DeleteUser           func(childComplexity int, id string) int
+		DeleteWebhook        func(childComplexity int, id string) int
+		RestartAgent         func(childComplexity int, id string) int
+		RetryWebhookDelivery func(childComplexity int, id string, deliveryID string) int
+		RevokeAPIToken       func(childComplexity int, id string) int
+		RotateWebhookSecret  func(childComplexity int, id string) int
+		ScaleAgent           func(childComplexity int, id string, replicas int) int
+		StartAgent           func(childComplexity int, id string) int
+		StopAgent            func(childComplexity int, id string) int
+		TestWebhook          func(childComplexity int, id string) int
+		UpdateAgent          func(childComplexity int, id string, input agents.UpdateInput, ifMatch *string) int
+		UpdateUser           func(childComplexity int, id string, input models.UpdateUserInput) int
+		UpdateWebhook        func(childComplexity int, id string, input webhooks.UpdateInput) int
+		UploadBinary         func(childComplexity int, file graphql.Upload, idempotencyKey *string) int
 	}
 
 	NewApiToken struct {
@@ -173,21 +192,37 @@ type ComplexityRoot struct {
 		UserID    func(childComplexity int) int
 	}
 
+	NewWebhook struct {
+		Active            func(childComplexity int) int
+		CreatedAt         func(childComplexity int) int
+		CreatedSecret     func(childComplexity int) int
+		Events            func(childComplexity int) int
+		ID                func(childComplexity int) int
+		PreviousExpiresAt func(childComplexity int) int
+		Status            func(childComplexity int) int
+		URL               func(childComplexity int) int
+		UpdatedAt         func(childComplexity int) int
+	}
+
 	Query struct {
-		APITokens    func(childComplexity int, limit *int, offset *int, sort *string) int
-		Agent        func(childComplexity int, id string) int
-		AgentLogs    func(childComplexity int, id string, tail *int, since *string, level *string) int
-		AgentMetrics func(childComplexity int, id string, period *string, metric *string) int
-		Agents       func(childComplexity int, status *string, region *string, namePrefix *string, sort *string, limit *int, offset *int) int
-		Binaries     func(childComplexity int, limit *int, offset *int, sort *string) int
-		Binary       func(childComplexity int, id string) int
-		Me           func(childComplexity int) int
-		Service      func(childComplexity int, name string) int
-		Services     func(childComplexity int, limit *int, offset *int, sort *string) int
-		User         func(childComplexity int, id string) int
-		Users        func(childComplexity int, limit *int, offset *int, sort *string) int
-		Version      func(childComplexity int) int
-		WaitForAgent func(childComplexity int, id string, status string, timeout *string) int
+		APITokens         func(childComplexity int, limit *int, offset *int, sort *string) int
+		Agent             func(childComplexity int, id string) int
+		AgentLogs         func(childComplexity int, id string, tail *int, since *string, level *string) int
+		AgentMetrics      func(childComplexity int, id string, period *string, metric *string) int
+		Agents            func(childComplexity int, status *string, region *string, namePrefix *string, sort *string, limit *int, offset *int) int
+		Binaries          func(childComplexity int, limit *int, offset *int, sort *string) int
+		Binary            func(childComplexity int, id string) int
+		Events            func(childComplexity int, typeArg *string, agentID *string, limit *int, offset *int, sort *string) int
+		Me                func(childComplexity int) int
+		Service           func(childComplexity int, name string) int
+		Services          func(childComplexity int, limit *int, offset *int, sort *string) int
+		User              func(childComplexity int, id string) int
+		Users             func(childComplexity int, limit *int, offset *int, sort *string) int
+		Version           func(childComplexity int) int
+		WaitForAgent      func(childComplexity int, id string, status string, timeout *string) int
+		Webhook           func(childComplexity int, id string) int
+		WebhookDeliveries func(childComplexity int, id string, status *string, limit *int, offset *int, sort *string) int
+		Webhooks          func(childComplexity int, limit *int, offset *int, sort *string) int
 	}
 
 	Service struct {
@@ -208,7 +243,7 @@ type ComplexityRoot struct {
 	}
 
 	Subscription struct {
-		AgentEvents     func(childComplexity int, agentID *string) int
+		AgentEvents     func(childComplexity int, agentID *string, typeArg *string, after *string) int
 		AgentLogs       func(childComplexity int, id string, level *string, tail *int, since *string, after *string) int
 		AgentMetrics    func(childComplexity int, id string) int
 		ServicesChanged func(childComplexity int) int
@@ -230,6 +265,57 @@ type ComplexityRoot struct {
 	}
 
 	UserPage struct {
+		HasMore func(childComplexity int) int
+		Items   func(childComplexity int) int
+		Limit   func(childComplexity int) int
+		Offset  func(childComplexity int) int
+		Total   func(childComplexity int) int
+	}
+
+	Webhook struct {
+		Active            func(childComplexity int) int
+		CreatedAt         func(childComplexity int) int
+		DisabledReason    func(childComplexity int) int
+		Events            func(childComplexity int) int
+		FailingSince      func(childComplexity int) int
+		ID                func(childComplexity int) int
+		PreviousExpiresAt func(childComplexity int) int
+		Status            func(childComplexity int) int
+		URL               func(childComplexity int) int
+		UpdatedAt         func(childComplexity int) int
+	}
+
+	WebhookAttempt struct {
+		AttemptedAt func(childComplexity int) int
+		DurationMS  func(childComplexity int) int
+		Error       func(childComplexity int) int
+		NextRetryAt func(childComplexity int) int
+		Response    func(childComplexity int) int
+		StatusCode  func(childComplexity int) int
+	}
+
+	WebhookDelivery struct {
+		AttemptList   func(childComplexity int) int
+		Attempts      func(childComplexity int) int
+		CreatedAt     func(childComplexity int) int
+		Event         func(childComplexity int) int
+		ID            func(childComplexity int) int
+		MessageID     func(childComplexity int) int
+		NextAttemptAt func(childComplexity int) int
+		Status        func(childComplexity int) int
+		UpdatedAt     func(childComplexity int) int
+		WebhookID     func(childComplexity int) int
+	}
+
+	WebhookDeliveryPage struct {
+		HasMore func(childComplexity int) int
+		Items   func(childComplexity int) int
+		Limit   func(childComplexity int) int
+		Offset  func(childComplexity int) int
+		Total   func(childComplexity int) int
+	}
+
+	WebhookPage struct {
 		HasMore func(childComplexity int) int
 		Items   func(childComplexity int) int
 		Limit   func(childComplexity int) int
@@ -368,6 +454,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AgentEvent.Event(childComplexity), true
+	case "AgentEvent.id":
+		if e.ComplexityRoot.AgentEvent.EventID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentEvent.EventID(childComplexity), true
 	case "AgentEvent.timestamp":
 		if e.ComplexityRoot.AgentEvent.Timestamp == nil {
 			break
@@ -381,6 +473,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AgentEventData.AgentID(childComplexity), true
+	case "AgentEventData.changed":
+		if e.ComplexityRoot.AgentEventData.Changed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentEventData.Changed(childComplexity), true
 	case "AgentEventData.name":
 		if e.ComplexityRoot.AgentEventData.Name == nil {
 			break
@@ -399,6 +497,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AgentEventData.Status(childComplexity), true
+
+	case "AgentEventPage.hasMore":
+		if e.ComplexityRoot.AgentEventPage.HasMore == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentEventPage.HasMore(childComplexity), true
+	case "AgentEventPage.items":
+		if e.ComplexityRoot.AgentEventPage.Items == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentEventPage.Items(childComplexity), true
+	case "AgentEventPage.limit":
+		if e.ComplexityRoot.AgentEventPage.Limit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentEventPage.Limit(childComplexity), true
+	case "AgentEventPage.offset":
+		if e.ComplexityRoot.AgentEventPage.Offset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentEventPage.Offset(childComplexity), true
+	case "AgentEventPage.total":
+		if e.ComplexityRoot.AgentEventPage.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentEventPage.Total(childComplexity), true
 
 	case "AgentPage.hasMore":
 		if e.ComplexityRoot.AgentPage.HasMore == nil {
@@ -718,6 +847,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateUser(childComplexity, args["input"].(models.CreateUserInput), args["idempotencyKey"].(*string)), true
+	case "Mutation.createWebhook":
+		if e.ComplexityRoot.Mutation.CreateWebhook == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createWebhook_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateWebhook(childComplexity, args["input"].(webhooks.CreateInput), args["idempotencyKey"].(*string)), true
 	case "Mutation.deleteAgent":
 		if e.ComplexityRoot.Mutation.DeleteAgent == nil {
 			break
@@ -751,6 +891,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteUser(childComplexity, args["id"].(string)), true
+	case "Mutation.deleteWebhook":
+		if e.ComplexityRoot.Mutation.DeleteWebhook == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteWebhook_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteWebhook(childComplexity, args["id"].(string)), true
 	case "Mutation.restartAgent":
 		if e.ComplexityRoot.Mutation.RestartAgent == nil {
 			break
@@ -762,6 +913,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RestartAgent(childComplexity, args["id"].(string)), true
+	case "Mutation.retryWebhookDelivery":
+		if e.ComplexityRoot.Mutation.RetryWebhookDelivery == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_retryWebhookDelivery_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RetryWebhookDelivery(childComplexity, args["id"].(string), args["deliveryId"].(string)), true
 	case "Mutation.revokeApiToken":
 		if e.ComplexityRoot.Mutation.RevokeAPIToken == nil {
 			break
@@ -773,6 +935,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeAPIToken(childComplexity, args["id"].(string)), true
+	case "Mutation.rotateWebhookSecret":
+		if e.ComplexityRoot.Mutation.RotateWebhookSecret == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_rotateWebhookSecret_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RotateWebhookSecret(childComplexity, args["id"].(string)), true
 	case "Mutation.scaleAgent":
 		if e.ComplexityRoot.Mutation.ScaleAgent == nil {
 			break
@@ -806,6 +979,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.StopAgent(childComplexity, args["id"].(string)), true
+	case "Mutation.testWebhook":
+		if e.ComplexityRoot.Mutation.TestWebhook == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_testWebhook_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.TestWebhook(childComplexity, args["id"].(string)), true
 	case "Mutation.updateAgent":
 		if e.ComplexityRoot.Mutation.UpdateAgent == nil {
 			break
@@ -828,6 +1012,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateUser(childComplexity, args["id"].(string), args["input"].(models.UpdateUserInput)), true
+	case "Mutation.updateWebhook":
+		if e.ComplexityRoot.Mutation.UpdateWebhook == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateWebhook_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateWebhook(childComplexity, args["id"].(string), args["input"].(webhooks.UpdateInput)), true
 	case "Mutation.uploadBinary":
 		if e.ComplexityRoot.Mutation.UploadBinary == nil {
 			break
@@ -882,6 +1077,61 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.NewApiToken.UserID(childComplexity), true
+
+	case "NewWebhook.active":
+		if e.ComplexityRoot.NewWebhook.Active == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NewWebhook.Active(childComplexity), true
+	case "NewWebhook.createdAt":
+		if e.ComplexityRoot.NewWebhook.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NewWebhook.CreatedAt(childComplexity), true
+	case "NewWebhook.secret":
+		if e.ComplexityRoot.NewWebhook.CreatedSecret == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NewWebhook.CreatedSecret(childComplexity), true
+	case "NewWebhook.events":
+		if e.ComplexityRoot.NewWebhook.Events == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NewWebhook.Events(childComplexity), true
+	case "NewWebhook.id":
+		if e.ComplexityRoot.NewWebhook.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NewWebhook.ID(childComplexity), true
+	case "NewWebhook.previousSecretExpiresAt":
+		if e.ComplexityRoot.NewWebhook.PreviousExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NewWebhook.PreviousExpiresAt(childComplexity), true
+	case "NewWebhook.status":
+		if e.ComplexityRoot.NewWebhook.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NewWebhook.Status(childComplexity), true
+	case "NewWebhook.url":
+		if e.ComplexityRoot.NewWebhook.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NewWebhook.URL(childComplexity), true
+	case "NewWebhook.updatedAt":
+		if e.ComplexityRoot.NewWebhook.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NewWebhook.UpdatedAt(childComplexity), true
 
 	case "Query.apiTokens":
 		if e.ComplexityRoot.Query.APITokens == nil {
@@ -960,6 +1210,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Binary(childComplexity, args["id"].(string)), true
+	case "Query.events":
+		if e.ComplexityRoot.Query.Events == nil {
+			break
+		}
+
+		args, err := ec.field_Query_events_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Events(childComplexity, args["type"].(*string), args["agentId"].(*string), args["limit"].(*int), args["offset"].(*int), args["sort"].(*string)), true
 
 	case "Query.me":
 		if e.ComplexityRoot.Query.Me == nil {
@@ -1028,6 +1289,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.WaitForAgent(childComplexity, args["id"].(string), args["status"].(string), args["timeout"].(*string)), true
+	case "Query.webhook":
+		if e.ComplexityRoot.Query.Webhook == nil {
+			break
+		}
+
+		args, err := ec.field_Query_webhook_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Webhook(childComplexity, args["id"].(string)), true
+	case "Query.webhookDeliveries":
+		if e.ComplexityRoot.Query.WebhookDeliveries == nil {
+			break
+		}
+
+		args, err := ec.field_Query_webhookDeliveries_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.WebhookDeliveries(childComplexity, args["id"].(string), args["status"].(*string), args["limit"].(*int), args["offset"].(*int), args["sort"].(*string)), true
+	case "Query.webhooks":
+		if e.ComplexityRoot.Query.Webhooks == nil {
+			break
+		}
+
+		args, err := ec.field_Query_webhooks_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Webhooks(childComplexity, args["limit"].(*int), args["offset"].(*int), args["sort"].(*string)), true
 
 	case "Service.detail":
 		if e.ComplexityRoot.Service.Detail == nil {
@@ -1107,7 +1401,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Subscription.AgentEvents(childComplexity, args["agentId"].(*string)), true
+		return e.ComplexityRoot.Subscription.AgentEvents(childComplexity, args["agentId"].(*string), args["type"].(*string), args["after"].(*string)), true
 	case "Subscription.agentLogs":
 		if e.ComplexityRoot.Subscription.AgentLogs == nil {
 			break
@@ -1224,6 +1518,227 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.UserPage.Total(childComplexity), true
 
+	case "Webhook.active":
+		if e.ComplexityRoot.Webhook.Active == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Webhook.Active(childComplexity), true
+	case "Webhook.createdAt":
+		if e.ComplexityRoot.Webhook.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Webhook.CreatedAt(childComplexity), true
+	case "Webhook.disabledReason":
+		if e.ComplexityRoot.Webhook.DisabledReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Webhook.DisabledReason(childComplexity), true
+	case "Webhook.events":
+		if e.ComplexityRoot.Webhook.Events == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Webhook.Events(childComplexity), true
+	case "Webhook.failingSince":
+		if e.ComplexityRoot.Webhook.FailingSince == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Webhook.FailingSince(childComplexity), true
+	case "Webhook.id":
+		if e.ComplexityRoot.Webhook.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Webhook.ID(childComplexity), true
+	case "Webhook.previousSecretExpiresAt":
+		if e.ComplexityRoot.Webhook.PreviousExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Webhook.PreviousExpiresAt(childComplexity), true
+	case "Webhook.status":
+		if e.ComplexityRoot.Webhook.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Webhook.Status(childComplexity), true
+	case "Webhook.url":
+		if e.ComplexityRoot.Webhook.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Webhook.URL(childComplexity), true
+	case "Webhook.updatedAt":
+		if e.ComplexityRoot.Webhook.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Webhook.UpdatedAt(childComplexity), true
+
+	case "WebhookAttempt.attemptedAt":
+		if e.ComplexityRoot.WebhookAttempt.AttemptedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookAttempt.AttemptedAt(childComplexity), true
+	case "WebhookAttempt.durationMs":
+		if e.ComplexityRoot.WebhookAttempt.DurationMS == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookAttempt.DurationMS(childComplexity), true
+	case "WebhookAttempt.error":
+		if e.ComplexityRoot.WebhookAttempt.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookAttempt.Error(childComplexity), true
+	case "WebhookAttempt.nextRetryAt":
+		if e.ComplexityRoot.WebhookAttempt.NextRetryAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookAttempt.NextRetryAt(childComplexity), true
+	case "WebhookAttempt.response":
+		if e.ComplexityRoot.WebhookAttempt.Response == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookAttempt.Response(childComplexity), true
+	case "WebhookAttempt.statusCode":
+		if e.ComplexityRoot.WebhookAttempt.StatusCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookAttempt.StatusCode(childComplexity), true
+
+	case "WebhookDelivery.attempts":
+		if e.ComplexityRoot.WebhookDelivery.AttemptList == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.AttemptList(childComplexity), true
+	case "WebhookDelivery.attemptCount":
+		if e.ComplexityRoot.WebhookDelivery.Attempts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.Attempts(childComplexity), true
+	case "WebhookDelivery.createdAt":
+		if e.ComplexityRoot.WebhookDelivery.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.CreatedAt(childComplexity), true
+	case "WebhookDelivery.event":
+		if e.ComplexityRoot.WebhookDelivery.Event == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.Event(childComplexity), true
+	case "WebhookDelivery.id":
+		if e.ComplexityRoot.WebhookDelivery.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.ID(childComplexity), true
+	case "WebhookDelivery.messageId":
+		if e.ComplexityRoot.WebhookDelivery.MessageID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.MessageID(childComplexity), true
+	case "WebhookDelivery.nextAttemptAt":
+		if e.ComplexityRoot.WebhookDelivery.NextAttemptAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.NextAttemptAt(childComplexity), true
+	case "WebhookDelivery.status":
+		if e.ComplexityRoot.WebhookDelivery.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.Status(childComplexity), true
+	case "WebhookDelivery.updatedAt":
+		if e.ComplexityRoot.WebhookDelivery.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.UpdatedAt(childComplexity), true
+	case "WebhookDelivery.webhookId":
+		if e.ComplexityRoot.WebhookDelivery.WebhookID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.WebhookID(childComplexity), true
+
+	case "WebhookDeliveryPage.hasMore":
+		if e.ComplexityRoot.WebhookDeliveryPage.HasMore == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDeliveryPage.HasMore(childComplexity), true
+	case "WebhookDeliveryPage.items":
+		if e.ComplexityRoot.WebhookDeliveryPage.Items == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDeliveryPage.Items(childComplexity), true
+	case "WebhookDeliveryPage.limit":
+		if e.ComplexityRoot.WebhookDeliveryPage.Limit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDeliveryPage.Limit(childComplexity), true
+	case "WebhookDeliveryPage.offset":
+		if e.ComplexityRoot.WebhookDeliveryPage.Offset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDeliveryPage.Offset(childComplexity), true
+	case "WebhookDeliveryPage.total":
+		if e.ComplexityRoot.WebhookDeliveryPage.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDeliveryPage.Total(childComplexity), true
+
+	case "WebhookPage.hasMore":
+		if e.ComplexityRoot.WebhookPage.HasMore == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookPage.HasMore(childComplexity), true
+	case "WebhookPage.items":
+		if e.ComplexityRoot.WebhookPage.Items == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookPage.Items(childComplexity), true
+	case "WebhookPage.limit":
+		if e.ComplexityRoot.WebhookPage.Limit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookPage.Limit(childComplexity), true
+	case "WebhookPage.offset":
+		if e.ComplexityRoot.WebhookPage.Offset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookPage.Offset(childComplexity), true
+	case "WebhookPage.total":
+		if e.ComplexityRoot.WebhookPage.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookPage.Total(childComplexity), true
+
 	}
 	return 0, false
 }
@@ -1237,8 +1752,10 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CreateAgentInput", ec.unmarshalInputCreateAgentInput),
 			graphql.NewInputUnmarshaler("CreateApiTokenInput", ec.unmarshalInputCreateApiTokenInput),
 			graphql.NewInputUnmarshaler("CreateUserInput", ec.unmarshalInputCreateUserInput),
+			graphql.NewInputUnmarshaler("CreateWebhookInput", ec.unmarshalInputCreateWebhookInput),
 			graphql.NewInputUnmarshaler("UpdateAgentInput", ec.unmarshalInputUpdateAgentInput),
 			graphql.NewInputUnmarshaler("UpdateUserInput", ec.unmarshalInputUpdateUserInput),
+			graphql.NewInputUnmarshaler("UpdateWebhookInput", ec.unmarshalInputUpdateWebhookInput),
 		)
 	}
 	first := true
@@ -1331,7 +1848,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema/agents.graphqls" "schema/base.graphqls" "schema/binaries.graphqls" "schema/console.graphqls" "schema/live.graphqls" "schema/services.graphqls" "schema/tokens.graphqls" "schema/users.graphqls"
+//go:embed "schema/agents.graphqls" "schema/base.graphqls" "schema/binaries.graphqls" "schema/console.graphqls" "schema/events.graphqls" "schema/live.graphqls" "schema/services.graphqls" "schema/tokens.graphqls" "schema/users.graphqls" "schema/webhooks.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -1347,10 +1864,12 @@ var sources = []*ast.Source{
 	{Name: "schema/base.graphqls", Input: sourceData("schema/base.graphqls"), BuiltIn: false},
 	{Name: "schema/binaries.graphqls", Input: sourceData("schema/binaries.graphqls"), BuiltIn: false},
 	{Name: "schema/console.graphqls", Input: sourceData("schema/console.graphqls"), BuiltIn: false},
+	{Name: "schema/events.graphqls", Input: sourceData("schema/events.graphqls"), BuiltIn: false},
 	{Name: "schema/live.graphqls", Input: sourceData("schema/live.graphqls"), BuiltIn: false},
 	{Name: "schema/services.graphqls", Input: sourceData("schema/services.graphqls"), BuiltIn: false},
 	{Name: "schema/tokens.graphqls", Input: sourceData("schema/tokens.graphqls"), BuiltIn: false},
 	{Name: "schema/users.graphqls", Input: sourceData("schema/users.graphqls"), BuiltIn: false},
+	{Name: "schema/webhooks.graphqls", Input: sourceData("schema/webhooks.graphqls"), BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
@@ -1406,6 +1925,8 @@ func (ec *executionContext) childFields_AgentConfig(ctx context.Context, field g
 
 func (ec *executionContext) childFields_AgentEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
+	case "id":
+		return ec.fieldContext_AgentEvent_id(ctx, field)
 	case "event":
 		return ec.fieldContext_AgentEvent_event(ctx, field)
 	case "timestamp":
@@ -1426,8 +1947,26 @@ func (ec *executionContext) childFields_AgentEventData(ctx context.Context, fiel
 		return ec.fieldContext_AgentEventData_status(ctx, field)
 	case "reason":
 		return ec.fieldContext_AgentEventData_reason(ctx, field)
+	case "changed":
+		return ec.fieldContext_AgentEventData_changed(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AgentEventData", field.Name)
+}
+
+func (ec *executionContext) childFields_AgentEventPage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "items":
+		return ec.fieldContext_AgentEventPage_items(ctx, field)
+	case "total":
+		return ec.fieldContext_AgentEventPage_total(ctx, field)
+	case "limit":
+		return ec.fieldContext_AgentEventPage_limit(ctx, field)
+	case "offset":
+		return ec.fieldContext_AgentEventPage_offset(ctx, field)
+	case "hasMore":
+		return ec.fieldContext_AgentEventPage_hasMore(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AgentEventPage", field.Name)
 }
 
 func (ec *executionContext) childFields_AgentPage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1598,6 +2137,30 @@ func (ec *executionContext) childFields_NewApiToken(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type NewApiToken", field.Name)
 }
 
+func (ec *executionContext) childFields_NewWebhook(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_NewWebhook_id(ctx, field)
+	case "url":
+		return ec.fieldContext_NewWebhook_url(ctx, field)
+	case "events":
+		return ec.fieldContext_NewWebhook_events(ctx, field)
+	case "active":
+		return ec.fieldContext_NewWebhook_active(ctx, field)
+	case "status":
+		return ec.fieldContext_NewWebhook_status(ctx, field)
+	case "previousSecretExpiresAt":
+		return ec.fieldContext_NewWebhook_previousSecretExpiresAt(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_NewWebhook_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_NewWebhook_updatedAt(ctx, field)
+	case "secret":
+		return ec.fieldContext_NewWebhook_secret(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type NewWebhook", field.Name)
+}
+
 func (ec *executionContext) childFields_Service(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "name":
@@ -1676,6 +2239,108 @@ func (ec *executionContext) childFields_UserPage(ctx context.Context, field grap
 		return ec.fieldContext_UserPage_hasMore(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type UserPage", field.Name)
+}
+
+func (ec *executionContext) childFields_Webhook(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Webhook_id(ctx, field)
+	case "url":
+		return ec.fieldContext_Webhook_url(ctx, field)
+	case "events":
+		return ec.fieldContext_Webhook_events(ctx, field)
+	case "active":
+		return ec.fieldContext_Webhook_active(ctx, field)
+	case "status":
+		return ec.fieldContext_Webhook_status(ctx, field)
+	case "disabledReason":
+		return ec.fieldContext_Webhook_disabledReason(ctx, field)
+	case "failingSince":
+		return ec.fieldContext_Webhook_failingSince(ctx, field)
+	case "previousSecretExpiresAt":
+		return ec.fieldContext_Webhook_previousSecretExpiresAt(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Webhook_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Webhook_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Webhook", field.Name)
+}
+
+func (ec *executionContext) childFields_WebhookAttempt(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "attemptedAt":
+		return ec.fieldContext_WebhookAttempt_attemptedAt(ctx, field)
+	case "statusCode":
+		return ec.fieldContext_WebhookAttempt_statusCode(ctx, field)
+	case "durationMs":
+		return ec.fieldContext_WebhookAttempt_durationMs(ctx, field)
+	case "error":
+		return ec.fieldContext_WebhookAttempt_error(ctx, field)
+	case "response":
+		return ec.fieldContext_WebhookAttempt_response(ctx, field)
+	case "nextRetryAt":
+		return ec.fieldContext_WebhookAttempt_nextRetryAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WebhookAttempt", field.Name)
+}
+
+func (ec *executionContext) childFields_WebhookDelivery(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_WebhookDelivery_id(ctx, field)
+	case "webhookId":
+		return ec.fieldContext_WebhookDelivery_webhookId(ctx, field)
+	case "messageId":
+		return ec.fieldContext_WebhookDelivery_messageId(ctx, field)
+	case "event":
+		return ec.fieldContext_WebhookDelivery_event(ctx, field)
+	case "status":
+		return ec.fieldContext_WebhookDelivery_status(ctx, field)
+	case "attemptCount":
+		return ec.fieldContext_WebhookDelivery_attemptCount(ctx, field)
+	case "nextAttemptAt":
+		return ec.fieldContext_WebhookDelivery_nextAttemptAt(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_WebhookDelivery_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_WebhookDelivery_updatedAt(ctx, field)
+	case "attempts":
+		return ec.fieldContext_WebhookDelivery_attempts(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WebhookDelivery", field.Name)
+}
+
+func (ec *executionContext) childFields_WebhookDeliveryPage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "items":
+		return ec.fieldContext_WebhookDeliveryPage_items(ctx, field)
+	case "total":
+		return ec.fieldContext_WebhookDeliveryPage_total(ctx, field)
+	case "limit":
+		return ec.fieldContext_WebhookDeliveryPage_limit(ctx, field)
+	case "offset":
+		return ec.fieldContext_WebhookDeliveryPage_offset(ctx, field)
+	case "hasMore":
+		return ec.fieldContext_WebhookDeliveryPage_hasMore(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WebhookDeliveryPage", field.Name)
+}
+
+func (ec *executionContext) childFields_WebhookPage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "items":
+		return ec.fieldContext_WebhookPage_items(ctx, field)
+	case "total":
+		return ec.fieldContext_WebhookPage_total(ctx, field)
+	case "limit":
+		return ec.fieldContext_WebhookPage_limit(ctx, field)
+	case "offset":
+		return ec.fieldContext_WebhookPage_offset(ctx, field)
+	case "hasMore":
+		return ec.fieldContext_WebhookPage_hasMore(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WebhookPage", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

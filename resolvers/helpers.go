@@ -22,3 +22,11 @@ func listParams(limit, offset *int, sort *string) models.ListParams {
 	}
 	return p
 }
+
+// nonEmpty is s, or nil (null) when it is empty.
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/neuais/neuais/internal/auth"
@@ -23,6 +24,7 @@ var (
 	errShuttingDown = models.Errorf(models.CodeServiceUnavailable, "Server shutting down")
 	errFellBehind   = models.Errorf(models.CodeServiceUnavailable, "Subscriber fell behind and was dropped; subscribe again")
 	errAgentDeleted = models.Errorf(models.CodeNotFound, "Agent deleted")
+	errEventType    = models.Invalid("type", "must be one of "+strings.Join(events.AgentEventTypes, ", "))
 )
 
 // logFilter reads the log arguments shared by the query and the
@@ -118,28 +120,6 @@ func streamEndError(err error) error {
 		return errShuttingDown
 	}
 	return fmt.Errorf("live stream: %w", err)
-}
-
-// followAgentEvents streams the organization's agent events, only those of
-// agentID when it is not "", ending after that agent's deletion.
-func followAgentEvents(ctx context.Context, bus events.Bus, orgID, agentID string) (*events.Stream[*events.AgentEvent], error) {
-	sub, err := bus.Subscribe(ctx, events.AgentEventsTopic(orgID), events.WithBuffer(events.QuietBuffer))
-	if err != nil {
-		return nil, fmt.Errorf("agent events: %w", err)
-	}
-	return events.Produce(ctx, func(send func(*events.AgentEvent) bool) error {
-		defer sub.Close()
-		for m := range sub.C {
-			ev, ok := m.Payload.(events.AgentEvent)
-			if !ok || (agentID != "" && ev.Data.AgentID != agentID) {
-				continue
-			}
-			if !send(&ev) || (agentID != "" && ev.Event == events.AgentDeleted) {
-				return nil
-			}
-		}
-		return sub.Err()
-	}), nil
 }
 
 // servicesCheckInterval is how often servicesChanged runs the checks again.

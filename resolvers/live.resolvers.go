@@ -49,7 +49,7 @@ func (r *queryResolver) AgentMetrics(ctx context.Context, id string, period *str
 	return r.Metrics.Query(ctx, id, p, m, models.Now())
 }
 
-func (r *subscriptionResolver) AgentEvents(ctx context.Context, agentID *string) (<-chan *events.AgentEvent, error) {
+func (r *subscriptionResolver) AgentEvents(ctx context.Context, agentID *string, typeArg *string, after *string) (<-chan *events.AgentEvent, error) {
 	who, err := models.RequireIdentity(ctx)
 	if err != nil {
 		return nil, err
@@ -59,10 +59,20 @@ func (r *subscriptionResolver) AgentEvents(ctx context.Context, agentID *string)
 			return nil, err
 		}
 	}
+	f := events.Filter{OrgID: who.OrgID, AgentID: deref(agentID), Type: deref(typeArg)}
+	if f.Type != "" && !events.ValidType(f.Type) {
+		return nil, errEventType
+	}
+	if after != nil {
+		if f.AfterID, err = events.ParseID("after", *after); err != nil {
+			return nil, err
+		}
+	} else if f.AfterID, err = r.EventLog.LastID(ctx); err != nil {
+		return nil, err
+	}
 	var st *events.Stream[*events.AgentEvent]
 	ctx = r.liveContext(ctx, who, func() error { return st.Err() })
-	st, err = followAgentEvents(ctx, r.Bus, who.OrgID, deref(agentID))
-	if err != nil {
+	if st, err = r.EventLog.Follow(ctx, f); err != nil {
 		return nil, err
 	}
 	return st.C, nil

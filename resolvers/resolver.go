@@ -16,6 +16,7 @@ import (
 	"github.com/neuais/neuais/internal/orgs"
 	"github.com/neuais/neuais/internal/tokens"
 	"github.com/neuais/neuais/internal/users"
+	"github.com/neuais/neuais/internal/webhooks"
 )
 
 // Resolver is the root resolver; its fields are the domain services.
@@ -33,6 +34,9 @@ type Resolver struct {
 	Logs     *logs.Store
 	Metrics  *metrics.Store
 	Bus      events.Bus
+	// EventLog is the durable event log (events, agentEvents).
+	EventLog *events.Log
+	Webhooks *webhooks.Service
 	// Stopping ends when the server begins to shut down; live streams end then.
 	Stopping context.Context
 	// UserCheckInterval is how often a live stream checks that its token

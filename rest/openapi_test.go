@@ -140,6 +140,26 @@ func TestOpenAPI(t *testing.T) {
 	check("services page", http.MethodGet, "/v1/services?limit=1&offset=1&sort=name:desc&fields=name,status", tok, "", 200)
 	check("unknown parameter", http.MethodGet, "/v1/agents?foo=bar", tok, "", 400)
 	check("service status", http.MethodGet, "/v1/services/database/status", tok, "", 200)
+	hook := check("create webhook", http.MethodPost, "/v1/webhooks", tok, `{"url": "https://example.com/webhook", "events": ["agent.created", "agent.stopped"], "secret": "your-webhook-secret"}`, 201, "Idempotency-Key", "w1")
+	var w struct{ ID string }
+	if err := json.NewDecoder(hook.Body).Decode(&w); err != nil {
+		t.Fatal(err)
+	}
+	wid := "/v1/webhooks/" + w.ID
+	check("create webhook invalid", http.MethodPost, "/v1/webhooks", tok, `{"url": "https://example.com/webhook", "events": ["agent.exploded"]}`, 400)
+	check("list webhooks", http.MethodGet, "/v1/webhooks?limit=10&fields=id,url,status", tok, "", 200)
+	check("get webhook", http.MethodGet, wid, tok, "", 200)
+	check("update webhook", http.MethodPut, wid, tok, `{"events": ["*"], "active": true}`, 200)
+	check("rotate webhook secret", http.MethodPost, wid+"/rotate-secret", tok, "", 200)
+	test := check("test webhook", http.MethodPost, wid+"/test", tok, "", 202)
+	var d struct{ ID string }
+	if err := json.NewDecoder(test.Body).Decode(&d); err != nil {
+		t.Fatal(err)
+	}
+	check("webhook deliveries", http.MethodGet, wid+"/deliveries?status=pending&limit=5", tok, "", 200)
+	check("retry delivery", http.MethodPost, wid+"/deliveries/"+d.ID+"/retry", tok, "", 202)
+	check("events", http.MethodGet, "/v1/events?type=agent.created&limit=5", tok, "", 200)
+	check("delete webhook", http.MethodDelete, wid, tok, "", 200)
 	if len(covered) < len(rest.Routes()) {
 		t.Errorf("checked %d exchanges for %d routes", len(covered), len(rest.Routes()))
 	}

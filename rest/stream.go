@@ -38,7 +38,8 @@ func (a *API) follows(route *Route, r *http.Request) (bool, *models.Error) {
 // expired, server shutting down). It returns when the stream or the client ends.
 func (a *API) stream(route *Route, w http.ResponseWriter, r *http.Request) {
 	sub := *route
-	sub.Doc, sub.Fields = route.Stream, nil
+	// A list's paging applies to its first page, not to the stream.
+	sub.Doc, sub.Fields, sub.List = route.Stream, nil, false
 	sub.Params = append(slices.Clip(route.Params), route.StreamParams...)
 	doc, vars, coded := a.translate(&sub, a.streamVars[route], r)
 	if coded != nil {
@@ -135,6 +136,9 @@ func writeEvent(buf *bytes.Buffer, route *Route, resp *graphql.Response) bool {
 		return false
 	}
 	id, data := cutLeading(resultOf(resp.Data), "_id")
+	if route.DropNulls {
+		data = dropNulls(data)
+	}
 	if id != "" {
 		buf.WriteString("id: " + id + "\n")
 	}

@@ -34,6 +34,7 @@ import (
 	"github.com/neuais/neuais/internal/secrets"
 	"github.com/neuais/neuais/internal/tokens"
 	"github.com/neuais/neuais/internal/users"
+	"github.com/neuais/neuais/internal/webhooks"
 	"github.com/neuais/neuais/migrations"
 	"github.com/neuais/neuais/models"
 	"github.com/neuais/neuais/resolvers"
@@ -98,7 +99,11 @@ type App struct {
 	Users    *users.Service
 	Binaries *binaries.Service
 	Tokens   *tokens.Service
-	Limiter  ratelimit.Limiter
+	// Events is the durable event log; Webhooks and Dispatcher deliver it.
+	Events     *events.Log
+	Webhooks   *webhooks.Service
+	Dispatcher *webhooks.Dispatcher
+	Limiter    ratelimit.Limiter
 	// Secrets encrypts what is stored for users (NEUAIS_SECRET_KEY).
 	Secrets *secrets.Keyring
 	Logs    *logs.Store
@@ -180,6 +185,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Wri
 	context.AfterFunc(a.Stopping, a.Agents.Shutdown)
 	a.background.Add(1)
 	go a.sweepIdempotencyKeys()
+	a.startWebhooks()
 
 	created, generated, err := a.Orgs.Bootstrap(ctx, cfg.AdminEmail, cfg.AdminPassword)
 	if err != nil {
@@ -211,6 +217,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Wri
 		Logs:     a.Logs,
 		Metrics:  a.Metrics,
 		Bus:      a.Bus,
+		EventLog: a.Events,
+		Webhooks: a.Webhooks,
 		Stopping: a.Stopping,
 
 		UserCheckInterval: cfg.StreamUserCheck,
@@ -297,6 +305,11 @@ func (a *App) reseal(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	m, err := webhooks.Reseal(ctx, a.DB, a.Secrets)
+	if err != nil {
+		return err
+	}
+	n += m
 	if n > 0 {
 		a.Logger.Info("sealed stored secrets with the current key", "count", n)
 		if a.DB.Dialect().Name() == dialect.SQLite {

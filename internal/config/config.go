@@ -137,6 +137,18 @@ type Config struct {
 	LogQueueBytes     int
 	LogMaxBytesPerOrg int
 
+	// Event log and webhooks: how long events are kept, whether
+	// deliveries may reach loopback and private addresses (local use
+	// only), each attempt's timeout, the waits before each attempt (the
+	// first usually 0), the attempts sent at once, and how long an
+	// endpoint may fail before it is disabled.
+	EventRetention          time.Duration
+	AllowPrivateWebhookURLs bool
+	WebhookTimeout          time.Duration
+	WebhookRetrySchedule    []time.Duration
+	WebhookWorkers          int
+	WebhookDisableAfter     time.Duration
+
 	// Subscriptions one WebSocket connection, and one user over all its
 	// connections, may hold open at once.
 	MaxSubscriptionsPerConnection int
@@ -197,6 +209,12 @@ func Default() Config {
 		LogMaxLineBytes:   16 << 10,
 		LogQueueBytes:     64 << 20,
 		LogMaxBytesPerOrg: 1 << 30,
+
+		EventRetention:       30 * 24 * time.Hour,
+		WebhookTimeout:       15 * time.Second,
+		WebhookRetrySchedule: []time.Duration{0, 5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour},
+		WebhookWorkers:       128,
+		WebhookDisableAfter:  5 * 24 * time.Hour,
 
 		MaxSubscriptionsPerConnection: 100,
 		MaxSubscriptionsPerUser:       500,
@@ -316,6 +334,9 @@ func Bind(getenv func(string) string, skip ...string) *Binding {
 			return l, l.UnmarshalText([]byte(v))
 		}, func(l slog.Level) string { return strings.ToLower(l.String()) })
 	}
+	durations := func(p *[]time.Duration, name, usage string) {
+		bind(b, p, name, usage+" (comma-separated)", "a comma-separated list of durations such as 0s,5s,5m", parseDurations, formatDurations)
+	}
 	list := func(p *[]string, name, usage string) {
 		bind(b, p, name, usage+" (comma-separated)", "a comma-separated list", func(v string) ([]string, error) { return splitList(v), nil },
 			func(l []string) string { return strings.Join(l, ",") })
@@ -378,6 +399,12 @@ func Bind(getenv func(string) string, skip ...string) *Binding {
 	num(&c.LogMaxBytesPerOrg, "log-max-bytes-per-org", "log message bytes kept per organization; retention drops its oldest lines past it")
 	list(&c.AllowedOrigins, "allowed-origins", "browser origins allowed to open GraphQL WebSockets")
 	duration(&c.StreamUserCheck, "stream-user-check", "how often a live stream checks that its token still holds (user exists, password unchanged)")
+	duration(&c.EventRetention, "event-retention", "how long events are kept in the event log")
+	boolean(&c.AllowPrivateWebhookURLs, "allow-private-webhook-urls", "let webhook deliveries reach loopback and private addresses (local use only)")
+	duration(&c.WebhookTimeout, "webhook-timeout", "timeout of one webhook delivery attempt")
+	durations(&c.WebhookRetrySchedule, "webhook-retry-schedule", "wait before each attempt of a webhook delivery, the first usually 0s; jittered by up to a fifth")
+	num(&c.WebhookWorkers, "webhook-workers", "webhook delivery attempts sent at once")
+	duration(&c.WebhookDisableAfter, "webhook-disable-after", "how long an endpoint may keep failing before it is disabled")
 	num(&c.MaxSubscriptionsPerConnection, "max-subscriptions-per-connection", "subscriptions one WebSocket connection may hold open")
 	num(&c.MaxSubscriptionsPerUser, "max-subscriptions-per-user", "subscriptions one user may hold open over all its WebSocket connections")
 
@@ -431,6 +458,9 @@ func (bd *Binding) Finish() (Config, error) {
 	// Whole seconds, as X-RateLimit-Reset and Retry-After are.
 	if c.RateLimitWindow < time.Second || c.RateLimitWindow%time.Second != 0 {
 		errs = append(errs, errors.New("NEUAIS_RATE_LIMIT_WINDOW: must be whole seconds, at least 1s"))
+	}
+	if c.EventRetention <= 0 || c.WebhookTimeout <= 0 || c.WebhookWorkers < 1 || c.WebhookDisableAfter <= 0 || len(c.WebhookRetrySchedule) == 0 {
+		errs = append(errs, errors.New("NEUAIS_EVENT_RETENTION, NEUAIS_WEBHOOK_TIMEOUT, NEUAIS_WEBHOOK_WORKERS, NEUAIS_WEBHOOK_DISABLE_AFTER and NEUAIS_WEBHOOK_RETRY_SCHEDULE: must be positive (the schedule not empty)"))
 	}
 	if c.MaxReplicas < 1 {
 		errs = append(errs, errors.New("NEUAIS_MAX_REPLICAS: must be at least 1"))
@@ -528,6 +558,26 @@ func (v *value[T]) IsBoolFlag() bool {
 
 func envName(flagName string) string {
 	return "NEUAIS_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+func parseDurations(v string) ([]time.Duration, error) {
+	var out []time.Duration
+	for _, s := range splitList(v) {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 0 {
+			return nil, fmt.Errorf("duration %q", s)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+func formatDurations(l []time.Duration) string {
+	s := make([]string, len(l))
+	for i, d := range l {
+		s[i] = d.String()
+	}
+	return strings.Join(s, ",")
 }
 
 // splitList splits a comma-separated list, dropping blanks.

@@ -17,6 +17,11 @@ var ErrSlowSubscriber = errors.New("subscriber fell behind and was dropped")
 // ErrClosed is returned by a bus after Close.
 var ErrClosed = errors.New("event bus closed")
 
+// EventLogTopic announces, with no payload, that events of any
+// organization were written: the wake-up of consumers of the whole log
+// (webhook deliveries).
+const EventLogTopic = "events.log"
+
 // Topic names.
 func AgentEventsTopic(orgID string) string    { return "org." + orgID + ".agents" }
 func AgentLogsTopic(agentID string) string    { return "agent." + agentID + ".logs" }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -104,8 +105,15 @@ func Insert(ctx context.Context, tx bun.Tx, evs []AgentEvent) error {
 	return nil
 }
 
-// Publish announces committed events on their organizations' topics.
+// Publish announces committed events on their organizations' topics, and
+// once on EventLogTopic.
 func (l *Log) Publish(ctx context.Context, evs ...AgentEvent) {
+	if len(evs) == 0 {
+		return
+	}
+	if err := l.bus.Publish(context.WithoutCancel(ctx), Message{Topic: EventLogTopic, Type: "written", Time: evs[0].Timestamp}); err != nil && !errors.Is(err, ErrClosed) {
+		l.log.WarnContext(ctx, "events: publish wake-up", "err", err)
+	}
 	for _, ev := range evs {
 		err := l.bus.Publish(context.WithoutCancel(ctx), Message{
 			Topic: AgentEventsTopic(ev.Data.OrgID), Type: ev.Event, Time: ev.Timestamp, Payload: ev,
@@ -314,4 +322,17 @@ func (l *Log) RunRetention(ctx context.Context, maxAge, interval time.Duration) 
 		case <-t.C:
 		}
 	}
+}
+
+// ParseID reads an event id given as field (after, Last-Event-ID); ""
+// is 0, the start of the log. Errors: invalid_request on field.
+func ParseID(field, id string) (int64, error) {
+	if id == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(id, 10, 64)
+	if err != nil || n < 0 {
+		return 0, models.Invalid(field, "must be an event id")
+	}
+	return n, nil
 }

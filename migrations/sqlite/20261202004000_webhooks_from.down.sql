@@ -1,0 +1,3 @@
+ALTER TABLE webhook_attempts DROP COLUMN response;
+--bun:split
+ALTER TABLE webhooks DROP COLUMN after_event_id;
