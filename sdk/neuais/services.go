@@ -9,8 +9,10 @@ import (
 
 // Service is one platform component and its health (healthy, degraded, unhealthy).
 type Service struct {
-	Name    string `json:"name"`
-	Status  string `json:"status"`
+	Name   string `json:"name"`
+	Status string `json:"status"`
+	// Detail says what is wrong, or gives the component's figures.
+	Detail  string `json:"detail"`
 	Version string `json:"version"`
 	Uptime  string `json:"uptime"`
 }

@@ -88,6 +88,7 @@ class Service:
 
     name: str | None = None
     status: ServiceStatus | None = None
+    detail: str | None = None
     version: str | None = None
     uptime: str | None = None
 

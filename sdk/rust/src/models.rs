@@ -174,6 +174,8 @@ pub struct UpdateUser {
 pub struct Service {
     pub name: Option<String>,
     pub status: Option<ServiceStatus>,
+    /// What is wrong, or the component's figures.
+    pub detail: Option<String>,
     pub version: Option<String>,
     pub uptime: Option<String>,
 }

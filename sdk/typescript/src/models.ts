@@ -144,6 +144,8 @@ export interface ServiceList {
   limit: number;
   offset: number;
   services: Array<{
+    /** What is wrong, or the component's figures (webhooks: queue depth, oldest pending delivery, disabled endpoints); may be empty when healthy. */
+    detail?: string;
     name?: string;
     status?: "healthy" | "degraded" | "unhealthy";
     /** Time since the component started, written like 5d 12h 30m. */
@@ -156,6 +158,8 @@ export interface ServiceList {
 
 /** GET /services/{name}/status 200. */
 export interface Service {
+  /** What is wrong, or the component's figures (webhooks: queue depth, oldest pending delivery, disabled endpoints); may be empty when healthy. */
+  detail: string;
   name: string;
   status: "healthy" | "degraded" | "unhealthy";
   /** Time since the component started, written like 5d 12h 30m. */
