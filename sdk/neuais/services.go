@@ -11,6 +11,7 @@ import (
 type Service struct {
 	Name    string `json:"name"`
 	Status  string `json:"status"`
+	Detail  string `json:"detail,omitempty"` // what is wrong, or the figures; from Status only
 	Version string `json:"version"`
 	Uptime  string `json:"uptime"`
 }
