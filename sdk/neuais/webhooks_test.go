@@ -248,7 +248,11 @@ func TestEvents(t *testing.T) {
 			if err != nil {
 				return
 			}
-			followed <- ev
+			select {
+			case followed <- ev:
+			case <-ctx.Done():
+				return
+			}
 		}
 	}()
 	// The follow starts with the events written after it connected: create
@@ -320,4 +324,74 @@ func TestEvents(t *testing.T) {
 			t.Fatalf("resumed after %s: %v", first.ID, got)
 		}
 	})
+}
+
+// TestFollowEventsAcrossARestart follows the event log while the server is
+// killed and started again on the same address and database: the follow
+// resumes with Last-Event-ID and sees exactly the stored events.
+func TestFollowEventsAcrossARestart(t *testing.T) {
+	cfg := apitest.Config("", t.TempDir())
+	s := apitest.StartConfig(t, cfg)
+	cfg.Addr = s.Listener.Addr().String() // the restarted server listens there again
+	client := connect(t, s)
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	followed := make(chan neuais.Event)
+	go func() {
+		for ev, err := range client.Events().FollowContext(ctx, nil) {
+			if err != nil {
+				return
+			}
+			select {
+			case followed <- ev:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	create := func(name string) {
+		if _, err := client.Agents().Create(neuais.CreateAgentRequest{Name: name, Runtime: "native", BinaryURL: "https://example.com/agent"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The follow starts with the events written after it connected.
+	var got []string
+	for n := 0; len(got) == 0; n++ {
+		create("before-" + strconv.Itoa(n))
+		select {
+		case ev := <-followed:
+			got = append(got, ev.ID)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	create("before-last")
+	s.CloseClientConnections()
+	s.Close()
+	if err := s.App.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = apitest.StartConfig(t, cfg)
+	for _, name := range []string{"after-1", "after-2", "after-last"} {
+		create(name)
+	}
+	for last := ""; last != "after-last"; {
+		select {
+		case ev := <-followed:
+			got, last = append(got, ev.ID), ev.Data.Name
+		case <-ctx.Done():
+			t.Fatalf("after-last not followed; followed %v", got)
+		}
+	}
+	var stored []string
+	for ev, err := range client.Events().All(&neuais.ListEventsOptions{ListOptions: neuais.ListOptions{Sort: "id:asc"}}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.ID == got[0] || len(stored) > 0 {
+			stored = append(stored, ev.ID)
+		}
+	}
+	if strings.Join(got, " ") != strings.Join(stored, " ") {
+		t.Fatalf("followed %v, stored from the first %v: a gap or a repeat", got, stored)
+	}
 }
