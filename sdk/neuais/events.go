@@ -30,7 +30,7 @@ type EventData struct {
 }
 
 // ListEventsOptions filter, page and order the event log (newest first
-// unless Sort is "id:asc").
+// unless Sort is "id:asc"); the route takes no Fields (invalid_request).
 type ListEventsOptions struct {
 	ListOptions
 	Type    string // an event type

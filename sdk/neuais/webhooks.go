@@ -94,7 +94,8 @@ type WebhookDeliveryList struct {
 	Page
 }
 
-// ListDeliveriesOptions filter and page a webhook's deliveries (newest first).
+// ListDeliveriesOptions filter and page a webhook's deliveries (newest
+// first); the route takes no Fields (invalid_request).
 type ListDeliveriesOptions struct {
 	ListOptions
 	Status string // pending, succeeded or failed

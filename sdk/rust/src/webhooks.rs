@@ -25,7 +25,8 @@ impl Events {
         self.list_with(&EventFilter::default(), &ListOptions::default()).await
     }
 
-    /// A page of the events that match filter; sort "id:asc" for oldest first.
+    /// A page of the events that match filter; sort "id:asc" for oldest
+    /// first (opts.fields is not taken: invalid_request).
     pub async fn list_with(&self, filter: &EventFilter, opts: &ListOptions) -> Result<Page<Event>, Error> {
         let mut pairs = filter_pairs(filter);
         pairs.extend(list_pairs(opts));
@@ -166,7 +167,8 @@ impl Webhooks {
     }
 
     /// A page of a webhook's deliveries, newest first, each with its
-    /// attempts; status (pending, succeeded, failed) filters them.
+    /// attempts; status (pending, succeeded, failed) filters them
+    /// (opts.fields is not taken: invalid_request).
     pub async fn deliveries(&self, id: &str, status: Option<&str>, opts: &ListOptions) -> Result<Page<WebhookDelivery>, Error> {
         let mut pairs = vec![("status", status.map(String::from))];
         pairs.extend(list_pairs(opts));

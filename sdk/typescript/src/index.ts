@@ -88,7 +88,8 @@ export type Event = Omit<EventItem, 'data'> & { data: Partial<EventItem['data']>
 export type CreateWebhookRequest = m.CreateWebhookRequest & { idempotencyKey?: string };
 export type WebhookDelivery = m.WebhookDelivery;
 
-export interface ListEventsOptions extends ListOptions {
+/** The route takes no fields. */
+export interface ListEventsOptions extends Omit<ListOptions, 'fields'> {
   /** An event type: agent.created, agent.updated, agent.deleted, agent.started, agent.stopped or agent.error. */
   type?: string;
   agentId?: string;
@@ -103,7 +104,8 @@ export interface FollowEventsOptions {
   signal?: AbortSignal;
 }
 
-export interface ListDeliveriesOptions extends ListOptions {
+/** The route takes no fields. */
+export interface ListDeliveriesOptions extends Omit<ListOptions, 'fields'> {
   /** pending, succeeded or failed. */
   status?: string;
 }
