@@ -2,9 +2,9 @@ package rest
 
 import "net/http"
 
-// serviceFields are the names fields= accepts on GET /services: the
-// contract's item and detail.
-var serviceFields = []Field{{Name: "name"}, {Name: "status"}, {Name: "detail"}, {Name: "version"}, {Name: "uptime"}}
+// serviceFields are the names fields= accepts on GET /services, the
+// contract's item.
+var serviceFields = []Field{{Name: "name"}, {Name: "status"}, {Name: "version"}, {Name: "uptime"}}
 
 var serviceRoutes = []Route{
 	{Method: http.MethodGet, Path: "/services", Summary: "List the platform's components and their health", List: true, Fields: serviceFields,

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"time"
 
@@ -201,4 +203,77 @@ func ExampleTokensService() {
 	// Output:
 	// example-ci viewer
 	// true
+}
+
+func ExampleEventsService() {
+	client := neuais.NewClient(token)
+	agent, err := client.Agents().Create(neuais.CreateAgentRequest{Name: "events-demo", Runtime: "native", BinaryURL: agentURL})
+	if err != nil {
+		log.Fatal(err)
+	}
+	created, err := client.Events().List(&neuais.ListEventsOptions{AgentID: agent.ID, Type: "agent.created"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(created.Total, created.Events[0].Data.Name)
+	if _, err := client.Agents().Update(agent.ID, neuais.UpdateAgentRequest{Environment: map[string]string{"MODE": "demo"}}); err != nil {
+		log.Fatal(err)
+	}
+	// After resumes after an event id (here the creation), as a
+	// reconnecting follow does with Last-Event-ID.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	opts := &neuais.FollowEventsOptions{AgentID: agent.ID, Type: "agent.updated", After: created.Events[0].ID}
+	for ev, err := range client.Events().FollowContext(ctx, opts) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(ev.Event, ev.Data.Changed)
+		break
+	}
+	if err := client.Agents().Delete(agent.ID); err != nil {
+		log.Fatal(err)
+	}
+	// Output:
+	// 1 events-demo
+	// agent.updated [environment]
+}
+
+func ExampleWebhooksService() {
+	type delivery struct {
+		header http.Header
+		body   []byte
+	}
+	received := make(chan delivery, 1)
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body) // verify the body as received, not re-encoded
+		received <- delivery{r.Header, body}
+	}))
+	defer receiver.Close()
+
+	client := neuais.NewClient(token)
+	hook, err := client.Webhooks().Create(neuais.CreateWebhookRequest{URL: receiver.URL, Events: []string{"agent.deleted"}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(strings.HasPrefix(hook.Secret, "whsec_")) // the secret, shown only here
+	test, err := client.Webhooks().Test(hook.ID)
+	if err != nil {
+		log.Fatal(err)
+	}
+	d := <-received
+	fmt.Println(test.Event, neuais.VerifyWebhook(hook.Secret, d.header, d.body))
+	paused := false
+	w, err := client.Webhooks().Update(hook.ID, neuais.UpdateWebhookRequest{Active: &paused})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(w.Status)
+	if err := client.Webhooks().Delete(hook.ID); err != nil {
+		log.Fatal(err)
+	}
+	// Output:
+	// true
+	// webhook.test <nil>
+	// inactive
 }

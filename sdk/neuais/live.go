@@ -99,22 +99,42 @@ func (s *AgentsService) FollowLogs(id string, opts ...*LogOptions) iter.Seq2[Log
 // restarts (service_unavailable) it reconnects with Last-Event-ID, waiting
 // up to 2 s between attempts, so no line is lost or seen twice.
 func (s *AgentsService) FollowLogsContext(ctx context.Context, id string, opts *LogOptions) iter.Seq2[LogLine, error] {
-	return func(yield func(LogLine, error) bool) {
-		var last string
-		if opts != nil {
-			last = opts.After
-		}
+	var after string
+	if opts != nil {
+		after = opts.After
+	}
+	return follow(ctx, s.c, "/agents/"+url.PathEscape(id)+"/logs",
+		func(resuming bool) url.Values { return withFollow(opts.values(resuming)) }, after,
+		func(evID string, data []byte) (LogLine, error) {
+			var line LogLine
+			if err := json.Unmarshal(data, &line); err != nil {
+				return LogLine{}, fmt.Errorf("neuais: decode log line: %w", err)
+			}
+			line.ID = evID
+			return line, nil
+		})
+}
+
+// follow reads a follow stream of path, query(resuming) its query, until
+// the loop stops, ctx ends or the server ends it for good with an error
+// other than service_unavailable and rate_limit_exceeded; it reconnects
+// after the last event id seen (or after), waiting up to 2 s between
+// attempts. decode turns an event into an item; its error is yielded and
+// the stream goes on.
+func follow[T any](ctx context.Context, c *Client, path string, query func(resuming bool) url.Values, after string,
+	decode func(id string, data []byte) (T, error)) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		var zero T
+		last := after
 		for attempt := 0; ; attempt++ {
-			res, err := s.c.send(ctx, http.MethodGet, "/agents/"+url.PathEscape(id)+"/logs",
-				withFollow(opts.values(last != "")), nil, "text/event-stream", "Last-Event-ID", last)
+			res, err := c.send(ctx, http.MethodGet, path, query(last != ""), nil, "text/event-stream", "Last-Event-ID", last)
 			if err == nil {
 				err = readEvents(res, func(evID string, data []byte) bool {
-					var line LogLine
-					if err := json.Unmarshal(data, &line); err != nil {
-						return yield(LogLine{}, fmt.Errorf("neuais: decode log line: %w", err))
+					item, err := decode(evID, data)
+					if err == nil {
+						last, attempt = evID, 0
 					}
-					line.ID, last, attempt = evID, evID, 0
-					return yield(line, nil)
+					return yield(item, err)
 				})
 				if err == errStopped {
 					return
@@ -123,14 +143,14 @@ func (s *AgentsService) FollowLogsContext(ctx context.Context, id string, opts *
 			var apiErr *Error
 			switch {
 			case ctx.Err() != nil:
-				yield(LogLine{}, ctx.Err())
+				yield(zero, ctx.Err())
 				return
 			case errors.As(err, &apiErr) && apiErr.Code != "service_unavailable" && apiErr.Code != "rate_limit_exceeded":
-				yield(LogLine{}, err)
+				yield(zero, err)
 				return
 			}
 			if sleep(ctx, backoff(attempt)) != nil {
-				yield(LogLine{}, ctx.Err())
+				yield(zero, ctx.Err())
 				return
 			}
 		}

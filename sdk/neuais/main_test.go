@@ -64,6 +64,7 @@ func live(c *config.Config) {
 func serveExamples(dir string) (stop func(), err error) {
 	cfg := apitest.Config("sqlite:"+filepath.Join(dir, "test.db"), dir)
 	live(&cfg)
+	cfg.AllowPrivateWebhookURLs = true // ExampleWebhooksService's receiver is on 127.0.0.1
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return nil, err

@@ -50,7 +50,7 @@ func TestModelsMatchOpenAPI(t *testing.T) {
 			Metrics neuais.Metrics `json:"metrics"`
 		}{}, "get", "/agents/{id}/metrics", "200", false},
 		{neuais.Token{}, "post", "/auth/token", "200", false},
-		{neuais.ServiceList{}, "get", "/services", "200", false},
+		{neuais.ServiceList{}, "get", "/services", "200", true},
 		{neuais.Service{}, "get", "/services/{name}/status", "200", false},
 		{neuais.UserList{}, "get", "/users", "200", false},
 		{neuais.User{}, "get", "/users/{id}", "200", false},
@@ -64,6 +64,17 @@ func TestModelsMatchOpenAPI(t *testing.T) {
 		{neuais.APITokenList{}, "get", "/tokens", "200", false},
 		{neuais.NewAPIToken{}, "post", "/tokens", "201", false},
 		{neuais.CreateAPITokenRequest{}, "post", "/tokens", "request", false},
+		{neuais.EventList{}, "get", "/events", "200", false},
+		{neuais.WebhookList{}, "get", "/webhooks", "200", false},
+		{neuais.Webhook{}, "get", "/webhooks/{id}", "200", false},
+		{neuais.NewWebhook{}, "post", "/webhooks", "201", false},
+		{neuais.CreateWebhookRequest{}, "post", "/webhooks", "request", false},
+		{neuais.UpdateWebhookRequest{}, "put", "/webhooks/{id}", "request", false},
+		{neuais.Webhook{}, "put", "/webhooks/{id}", "200", false},
+		{neuais.NewWebhook{}, "post", "/webhooks/{id}/rotate-secret", "200", false},
+		{neuais.WebhookDelivery{}, "post", "/webhooks/{id}/test", "202", false},
+		{neuais.WebhookDeliveryList{}, "get", "/webhooks/{id}/deliveries", "200", false},
+		{neuais.WebhookDelivery{}, "post", "/webhooks/{id}/deliveries/{delivery_id}/retry", "202", false},
 		{struct {
 			Error neuais.Error `json:"error"`
 		}{}, "", "", "error", false},

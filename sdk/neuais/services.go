@@ -9,10 +9,9 @@ import (
 
 // Service is one platform component and its health (healthy, degraded, unhealthy).
 type Service struct {
-	Name   string `json:"name"`
-	Status string `json:"status"`
-	// Detail says what is wrong, or gives the component's figures.
-	Detail  string `json:"detail"`
+	Name    string `json:"name"`
+	Status  string `json:"status"`
+	Detail  string `json:"detail,omitempty"` // what is wrong, or the figures; from Status only
 	Version string `json:"version"`
 	Uptime  string `json:"uptime"`
 }

@@ -46,6 +46,7 @@ func TestTypeScriptSDK(t *testing.T) {
 	cfg := apitest.Config("sqlite:"+filepath.Join(t.TempDir(), "test.db"), t.TempDir())
 	cfg.RuntimeDriver = config.RuntimeLocal
 	cfg.AllowFileURLs = true
+	cfg.AllowPrivateWebhookURLs = true // the webhook tests' receiver is on 127.0.0.1
 	cfg.MetricsInterval = time.Second
 	cfg.RateLimitMin = 0
 	cfg.RateLimitWindow = 2 * time.Second

@@ -67,6 +67,7 @@ func startServer(t testing.TB) *server {
 	cfg := apitest.Config("", t.TempDir())
 	cfg.RuntimeDriver = config.RuntimeLocal
 	cfg.AllowFileURLs = true
+	cfg.AllowPrivateWebhookURLs = true // the SDKs' webhook receivers are on 127.0.0.1
 	cfg.MetricsInterval = time.Second
 	// A fixed secret on one data directory: tokens outlive restarts.
 	cfg.JWTSecret = "sdk-test-secret-sdk-test-secret-0123456789"

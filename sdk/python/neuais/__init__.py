@@ -5,7 +5,7 @@
     agents = client.agents.list()
 """
 
-from .client import DEFAULT_URL, Agents, Binaries, Client, Services, Tokens, Users, login
+from .client import DEFAULT_URL, Agents, Binaries, Client, Events, Services, Tokens, Users, Webhooks, login
 from .errors import (
     ConflictError,
     ConnectionError,
@@ -28,9 +28,12 @@ from .models import (
     ApiToken,
     Binary,
     CreatedAgent,
+    Event,
+    EventData,
     LogLine,
     Metrics,
     NewApiToken,
+    NewWebhook,
     Page,
     Point,
     RateLimit,
@@ -39,13 +42,18 @@ from .models import (
     ServiceStatus,
     Token,
     User,
+    Webhook,
+    WebhookAttempt,
+    WebhookDelivery,
 )
+from .signature import WebhookVerificationError, verify_webhook
 
 __all__ = [
-    "DEFAULT_URL", "Agents", "Binaries", "Client", "Services", "Tokens", "Users", "login",
+    "DEFAULT_URL", "Agents", "Binaries", "Client", "Events", "Services", "Tokens", "Users", "Webhooks", "login",
     "ConflictError", "ConnectionError", "ForbiddenError", "InternalError", "InvalidRequestError", "NeuaisError",
     "NotFoundError", "PreconditionFailedError", "RateLimitError", "ServiceUnavailableError", "UnauthorizedError",
-    "WaitTimeoutError",
-    "Agent", "AgentConfig", "AgentStatus", "AgentSummary", "ApiToken", "Binary", "CreatedAgent", "LogLine", "Metrics",
-    "NewApiToken", "Page", "Point", "RateLimit", "Role", "Service", "ServiceStatus", "Token", "User",
+    "WaitTimeoutError", "WebhookVerificationError", "verify_webhook",
+    "Agent", "AgentConfig", "AgentStatus", "AgentSummary", "ApiToken", "Binary", "CreatedAgent", "Event", "EventData",
+    "LogLine", "Metrics", "NewApiToken", "NewWebhook", "Page", "Point", "RateLimit", "Role", "Service", "ServiceStatus",
+    "Token", "User", "Webhook", "WebhookAttempt", "WebhookDelivery",
 ]

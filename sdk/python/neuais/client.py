@@ -22,15 +22,19 @@ from .models import (
     ApiToken,
     Binary,
     CreatedAgent,
+    Event,
     LogLine,
     Metrics,
     NewApiToken,
+    NewWebhook,
     Page,
     RateLimit,
     Role,
     Service,
     Token,
     User,
+    Webhook,
+    WebhookDelivery,
     decode,
 )
 
@@ -44,6 +48,7 @@ RetryHook = Callable[[int, float, Exception], None]
 # Names for the annotations of classes whose list method hides the builtin.
 Fields = list[str]
 LogLines = list[LogLine]
+Strings = list[str]
 # An upload's content: bytes, or a binary file object, streamed.
 Content = bytes | IO[bytes]
 
@@ -283,37 +288,50 @@ class Agents:
         Last-Event-ID, so no line is lost or repeated; after max_reconnects
         failed attempts in a row the last error is raised. The stream ends
         with the agent (NotFoundError) or the token (UnauthorizedError)."""
-        last = last_event_id
-        failures = 0
-        while True:
-            params: dict[str, Any] = {"follow": True, "level": level}
-            if last is None:
-                params.update(tail=tail, since=_duration(since))
-            headers = {"Last-Event-ID": str(last)} if last is not None else None
-            try:
-                res = self._t.open("GET", _path("agents", id, "logs") + _query(params), headers=headers, stream=True)
-                failures = 0
-                with res:
-                    for ev_id, event, data in _sse(res):
-                        if event == "error":
-                            raise errors.from_envelope(0, json.loads(data))
-                        line: LogLine = decode(LogLine, json.loads(data))
-                        if ev_id:
-                            line.id = last = int(ev_id)
-                        yield line
-            except (errors.ConnectionError, errors.ServiceUnavailableError, OSError, http.client.HTTPException) as e:
-                failures += 1
-                if failures > max_reconnects:
-                    raise
-                if self._t.on_retry:
-                    self._t.on_retry(failures, self._t._backoff(failures - 1), e)
-                time.sleep(self._t._backoff(failures - 1))
+        def params(resuming: bool) -> dict[str, Any]:
+            return {"level": level} if resuming else {"level": level, "tail": tail, "since": _duration(since)}
+
+        for ev_id, data in _follow(self._t, _path("agents", id, "logs"), params, last_event_id, max_reconnects):
+            line: LogLine = decode(LogLine, json.loads(data))
+            if ev_id:
+                line.id = int(ev_id)
+            yield line
 
     def metrics(self, id: str, *, period: str | None = None, metric: str | None = None) -> Metrics:
         q = _query({"period": period, "metric": metric})
         body, _ = self._t.call("GET", _path("agents", id, "metrics") + q)
         m: Metrics = decode(Metrics, body["metrics"])
         return m
+
+
+def _follow(t: _Transport, path: str, params: Callable[[bool], dict[str, Any]], after: int | str | None,
+            max_reconnects: int) -> Iterator[tuple[str, str]]:
+    """The (id, data) of each event of the follow stream of path, with the
+    query params(resuming). A broken stream or a server shutting down is
+    reconnected with Last-Event-ID (the last id seen, else after); after
+    max_reconnects failed attempts in a row the last error is raised, as is
+    an error the server ends the stream with."""
+    last = None if after is None else str(after)
+    failures = 0
+    while True:
+        headers = {"Last-Event-ID": last} if last is not None else None
+        try:
+            res = t.open("GET", path + _query({**params(last is not None), "follow": True}), headers=headers, stream=True)
+            failures = 0
+            with res:
+                for ev_id, event, data in _sse(res):
+                    if event == "error":
+                        raise errors.from_envelope(0, json.loads(data))
+                    if ev_id:
+                        last = ev_id
+                    yield ev_id, data
+        except (errors.ConnectionError, errors.ServiceUnavailableError, OSError, http.client.HTTPException) as e:
+            failures += 1
+            if failures > max_reconnects:
+                raise
+            if t.on_retry:
+                t.on_retry(failures, t._backoff(failures - 1), e)
+            time.sleep(t._backoff(failures - 1))
 
 
 def _sse(res: http.client.HTTPResponse) -> Iterator[tuple[str, str, str]]:
@@ -489,6 +507,110 @@ class Tokens:
         return str(body["message"])
 
 
+class Events:
+    def __init__(self, t: _Transport) -> None:
+        self._t = t
+
+    def list(self, *, type: str | None = None, agent_id: str | None = None, limit: int | None = None,
+             offset: int | None = None, sort: str | None = None) -> Page[Event]:
+        """One page of the organization's events, newest first (sort="id:asc"
+        for oldest first); type and agent_id filter them."""
+        q = _query({"type": type, "agent_id": agent_id, "limit": limit, "offset": offset, "sort": sort})
+        body, _ = self._t.call("GET", "/events" + q)
+        return _page(Event, "events", body)
+
+    def all(self, *, type: str | None = None, agent_id: str | None = None, limit: int | None = None,
+            sort: str | None = None) -> Iterator[Event]:
+        """Every event that matches, page after page."""
+        return _all(lambda off: self.list(type=type, agent_id=agent_id, limit=limit, offset=off, sort=sort))
+
+    def follow(self, *, type: str | None = None, agent_id: str | None = None, last_event_id: str | None = None,
+               max_reconnects: int = 10) -> Iterator[Event]:
+        """Yields the events written from now on (after last_event_id when
+        given) over Server-Sent Events, reconnecting as follow_logs does,
+        with Last-Event-ID, so none is lost or repeated, also across a
+        restart of the server."""
+        for _, data in _follow(self._t, "/events", lambda _: {"type": type, "agent_id": agent_id}, last_event_id,
+                               max_reconnects):
+            ev: Event = decode(Event, json.loads(data))
+            yield ev
+
+
+class Webhooks:
+    def __init__(self, t: _Transport) -> None:
+        self._t = t
+
+    def create(self, url: str, events: Strings, *, secret: str | None = None,
+               idempotency_key: str | None = None) -> NewWebhook:
+        """Creates a webhook, which receives the events written from then on
+        (events: types, or ["*"]). Its secret, generated as whsec_… unless
+        given, is shown only in this answer. It carries an Idempotency-Key
+        (a new one unless given): a retry answers the same webhook."""
+        body: dict[str, Any] = {"url": url, "events": events}
+        if secret is not None:
+            body["secret"] = secret
+        key = idempotency_key or str(uuid.uuid4())
+        out, _ = self._t.call("POST", "/webhooks", body, {"Idempotency-Key": key})
+        w: NewWebhook = decode(NewWebhook, out)
+        return w
+
+    def list(self, *, limit: int | None = None, offset: int | None = None, sort: str | None = None,
+             fields: Fields | None = None) -> Page[Webhook]:
+        """One page of the organization's webhooks, oldest first (sort: created_at, updated_at or url)."""
+        body, _ = self._t.call("GET", "/webhooks" + _query({"limit": limit, "offset": offset, "sort": sort, "fields": fields}))
+        return _page(Webhook, "webhooks", body)
+
+    def all(self, *, limit: int | None = None, sort: str | None = None, fields: Fields | None = None) -> Iterator[Webhook]:
+        return _all(lambda off: self.list(limit=limit, offset=off, sort=sort, fields=fields))
+
+    def get(self, id: str) -> Webhook:
+        body, _ = self._t.call("GET", _path("webhooks", id))
+        w: Webhook = decode(Webhook, body)
+        return w
+
+    def update(self, id: str, *, url: str | None = None, events: Strings | None = None,
+               active: bool | None = None) -> Webhook:
+        """Changes the fields given; active=True also enables a disabled webhook again."""
+        patch = {k: v for k, v in (("url", url), ("events", events), ("active", active)) if v is not None}
+        body, _ = self._t.call("PUT", _path("webhooks", id), patch)
+        w: Webhook = decode(Webhook, body)
+        return w
+
+    def delete(self, id: str) -> str:
+        """Deletes a webhook and its deliveries."""
+        body, _ = self._t.call("DELETE", _path("webhooks", id))
+        return str(body["message"])
+
+    def rotate_secret(self, id: str) -> NewWebhook:
+        """A new whsec_ secret, shown only here; the old one signs beside it for 24 hours."""
+        body, _ = self._t.call("POST", _path("webhooks", id, "rotate-secret"))
+        w: NewWebhook = decode(NewWebhook, body)
+        return w
+
+    def test(self, id: str) -> WebhookDelivery:
+        """Sends a signed webhook.test message now (one attempt); its delivery, pending."""
+        body, _ = self._t.call("POST", _path("webhooks", id, "test"))
+        d: WebhookDelivery = decode(WebhookDelivery, body)
+        return d
+
+    def deliveries(self, id: str, *, status: str | None = None, limit: int | None = None, offset: int | None = None,
+                   sort: str | None = None) -> Page[WebhookDelivery]:
+        """One page of a webhook's deliveries, newest first, each with its attempts."""
+        q = _query({"status": status, "limit": limit, "offset": offset, "sort": sort})
+        body, _ = self._t.call("GET", _path("webhooks", id, "deliveries") + q)
+        return _page(WebhookDelivery, "deliveries", body)
+
+    def all_deliveries(self, id: str, *, status: str | None = None, limit: int | None = None,
+                       sort: str | None = None) -> Iterator[WebhookDelivery]:
+        return _all(lambda off: self.deliveries(id, status=status, limit=limit, offset=off, sort=sort))
+
+    def retry_delivery(self, id: str, delivery_id: str) -> WebhookDelivery:
+        """Attempts a delivery once more, now; ConflictError while the webhook is not active."""
+        body, _ = self._t.call("POST", _path("webhooks", id, "deliveries", delivery_id, "retry"))
+        d: WebhookDelivery = decode(WebhookDelivery, body)
+        return d
+
+
 class Client:
     """A client of the API with one bearer token.
 
@@ -508,6 +630,8 @@ class Client:
         self.users = Users(self._t)
         self.binaries = Binaries(self._t)
         self.tokens = Tokens(self._t)
+        self.events = Events(self._t)
+        self.webhooks = Webhooks(self._t)
 
     @property
     def base_url(self) -> str:

@@ -88,7 +88,7 @@ class Service:
 
     name: str | None = None
     status: ServiceStatus | None = None
-    detail: str | None = None
+    detail: str | None = None  # what is wrong, or the figures; from status() only
     version: str | None = None
     uptime: str | None = None
 
@@ -172,6 +172,91 @@ class RateLimit:
     limit: int
     remaining: int
     reset: datetime
+
+
+@dataclass
+class EventData:
+    """The agent an event is about; status is the agent's after it,
+    changed the fields an agent.updated changed."""
+
+    agent_id: str
+    name: str
+    status: str | None = None
+    reason: str | None = None
+    changed: list[str] | None = None
+
+
+@dataclass
+class Event:
+    """An event of the durable log: the webhook payload with its id, which
+    only grows (the deliveries' webhook-id, the follow stream's event id)."""
+
+    id: str
+    event: str
+    timestamp: datetime
+    data: EventData
+
+
+@dataclass
+class Webhook:
+    """A webhook without its secret; status is active, inactive (paused) or
+    disabled (by the platform: disabled_reason). Fields may be left out by
+    fields=."""
+
+    id: str | None = None
+    url: str | None = None
+    events: list[str] | None = None
+    active: bool | None = None
+    status: str | None = None
+    disabled_reason: str | None = None
+    failing_since: datetime | None = None
+    previous_secret_expires_at: datetime | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass
+class NewWebhook:
+    """A webhook just created or rotated, with its secret, shown this once."""
+
+    id: str
+    url: str
+    events: list[str]
+    active: bool
+    status: str
+    secret: str
+    created_at: datetime
+    updated_at: datetime
+    previous_secret_expires_at: datetime | None = None
+
+
+@dataclass
+class WebhookAttempt:
+    """One attempt of a delivery; status_code is None without an answer."""
+
+    attempted_at: datetime
+    duration_ms: int
+    response: str
+    status_code: int | None = None
+    error: str | None = None
+    next_retry_at: datetime | None = None
+
+
+@dataclass
+class WebhookDelivery:
+    """One event (or webhook.test message) to one webhook; message_id is the
+    webhook-id of every attempt; status is pending, succeeded or failed."""
+
+    id: str
+    webhook_id: str
+    message_id: str
+    event: str
+    status: str
+    attempt_count: int
+    created_at: datetime
+    updated_at: datetime
+    attempts: list[WebhookAttempt]
+    next_attempt_at: datetime | None = None
 
 
 T = TypeVar("T")

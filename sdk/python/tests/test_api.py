@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import http.server
 import io
+import json
 import os
+import queue
 import tempfile
 import threading
 import time
 import unittest
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import neuais
 from neuais import Client
@@ -388,3 +395,176 @@ class TestRetries(unittest.TestCase):
         self.assertEqual((b.size, len(retries.calls)), (len(data), 2))
         assert b.id is not None
         self.assertEqual(client().binaries.content(b.id), data)
+
+
+class Receiver:
+    """A webhook receiver on 127.0.0.1 answering 200; next(path, event)
+    takes the first delivery to path of that event type, received or to come."""
+
+    def __init__(self) -> None:
+        got: queue.Queue[tuple[str, dict[str, str], bytes]] = queue.Queue()
+        self.got = got
+        self.seen: list[tuple[str, dict[str, str], bytes]] = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                got.put((self.path, dict(self.headers.items()), body))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def next(self, path: str, event: str) -> tuple[dict[str, str], bytes]:
+        while True:
+            for d in self.seen:
+                if d[0] == path and json.loads(d[2])["event"] == event:
+                    self.seen.remove(d)
+                    return d[1], d[2]
+            self.seen.append(self.got.get(timeout=120))
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def signed(secret: str, ts: int, body: bytes) -> dict[str, str]:
+    """Headers signed as the server signs, for what it never sends (a stale timestamp)."""
+    mac = hmac.new(secret.encode(), f"1.{ts}.".encode() + body, hashlib.sha256).digest()
+    return {"webhook-id": "1", "webhook-timestamp": str(ts), "webhook-signature": "v1," + base64.b64encode(mac).decode()}
+
+
+class TestWebhooks(unittest.TestCase):
+    def test_every_method_and_verified_deliveries(self) -> None:
+        c = client()
+        recv = Receiver()
+        self.addCleanup(recv.close)
+        raw = c.webhooks.create(recv.url + "/raw", ["agent.created"], secret="your-webhook-secret",
+                                idempotency_key="py-hook-1")
+        self.assertEqual((raw.secret, raw.status, raw.active), ("your-webhook-secret", "active", True))
+        again = c.webhooks.create(recv.url + "/raw", ["agent.created"], secret="your-webhook-secret",
+                                  idempotency_key="py-hook-1")
+        self.assertEqual(again.id, raw.id)
+        gen = c.webhooks.create(recv.url + "/gen", ["*"])
+        self.assertTrue(gen.secret.startswith("whsec_"))
+        with self.assertRaises(neuais.InvalidRequestError) as cm:
+            c.webhooks.create("ftp://example.com", ["*"])
+        self.assertEqual(cm.exception.details.get("field"), "url")
+
+        agent = c.agents.create(unique("hooked"), "go", "https://example.com/a")
+        for path, secret in (("/raw", raw.secret), ("/gen", gen.secret)):
+            headers, body = recv.next(path, "agent.created")
+            neuais.verify_webhook(secret, headers, body)
+            neuais.verify_webhook(secret, {k.lower(): v for k, v in headers.items()}, body.decode())
+            self.assertEqual(json.loads(body)["data"]["agent_id"], agent.id)
+            with self.assertRaises(neuais.WebhookVerificationError):
+                neuais.verify_webhook("another-secret", headers, body)
+            with self.assertRaises(neuais.WebhookVerificationError):
+                neuais.verify_webhook(secret, headers, body.replace(agent.id.encode(), b"agt_other"))
+        now = int(time.time())
+        neuais.verify_webhook(raw.secret, signed(raw.secret, now, b"{}"), b"{}")
+        with self.assertRaises(neuais.WebhookVerificationError):
+            neuais.verify_webhook(raw.secret, signed(raw.secret, now - 360, b"{}"), b"{}")
+
+        test = c.webhooks.test(raw.id)
+        self.assertEqual((test.event, test.webhook_id), ("webhook.test", raw.id))
+        headers, body = recv.next("/raw", "webhook.test")
+        neuais.verify_webhook(raw.secret, headers, body)
+        self.assertEqual(headers["Webhook-Id"], test.message_id)
+        for _ in range(6000):
+            done = c.webhooks.deliveries(raw.id, status="succeeded")
+            if done.total == 2 and done.items[0].attempts and done.items[0].attempts[0].status_code == 200:
+                break
+            time.sleep(0.02)
+        self.assertEqual([d.id for d in done], [test.id, done.items[1].id])
+        self.assertEqual([d.event for d in c.webhooks.all_deliveries(raw.id, limit=1)], ["webhook.test", "agent.created"])
+        with self.assertRaises(neuais.InvalidRequestError):
+            c.webhooks.deliveries(raw.id, status="lost")
+        retried = c.webhooks.retry_delivery(raw.id, test.id)
+        self.assertEqual((retried.id, retried.status), (test.id, "pending"))
+        self.assertEqual(recv.next("/raw", "webhook.test")[0]["Webhook-Id"], test.message_id)
+        with self.assertRaises(neuais.NotFoundError):
+            c.webhooks.retry_delivery(raw.id, "dlv_missing")
+
+        rotated = c.webhooks.rotate_secret(gen.id)
+        self.assertTrue(rotated.secret.startswith("whsec_"))
+        self.assertNotEqual(rotated.secret, gen.secret)
+        self.assertIsNotNone(rotated.previous_secret_expires_at)
+        c.webhooks.test(gen.id)
+        headers, body = recv.next("/gen", "webhook.test")
+        self.assertEqual(len(headers["Webhook-Signature"].split()), 2)
+        for secret in (gen.secret, rotated.secret):
+            neuais.verify_webhook(secret, headers, body)
+
+        paused = c.webhooks.update(raw.id, active=False, url=recv.url + "/moved")
+        self.assertEqual((paused.status, paused.url, paused.events), ("inactive", recv.url + "/moved", ["agent.created"]))
+        with self.assertRaises(neuais.ConflictError):
+            c.webhooks.retry_delivery(raw.id, test.id)
+        self.assertEqual(c.webhooks.get(raw.id).status, "inactive")
+        page = c.webhooks.list(limit=1, sort="created_at")
+        self.assertEqual((page.total, page.has_more, page.items[0].id), (2, True, raw.id))
+        self.assertEqual([w.id for w in c.webhooks.all(limit=1, sort="created_at")], [raw.id, gen.id])
+        self.assertEqual([w.url for w in c.webhooks.list(fields=["url"])][0], recv.url + "/moved")
+        for w in (raw, gen):
+            c.webhooks.delete(w.id)
+        with self.assertRaises(neuais.NotFoundError):
+            c.webhooks.get(raw.id)
+
+
+class TestEvents(unittest.TestCase):
+    def test_list_all_follow_across_a_restart(self) -> None:
+        c = client()
+        got: queue.Queue[neuais.Event] = queue.Queue()
+        stop = threading.Event()
+
+        def follow() -> None:
+            for ev in c.events.follow(type="agent.created"):
+                got.put(ev)
+                if stop.is_set():
+                    return
+
+        threading.Thread(target=follow, daemon=True).start()
+        # The follow starts with the events written after it connected:
+        # create agents until one arrives.
+        first: neuais.Event | None = None
+        while first is None:
+            c.agents.create(unique("py-ev"), "go", "https://example.com/a")
+            try:
+                first = got.get(timeout=0.1)
+            except queue.Empty:
+                pass
+
+        def followed(name: str) -> neuais.Event:
+            while True:
+                ev = got.get(timeout=120)
+                if ev.data.name == name:
+                    return ev
+
+        last = c.agents.create(unique("py-ev-last"), "go", "https://example.com/a")
+        self.assertEqual(followed(last.name).data.agent_id, last.id)
+        control("restart")
+        after = c.agents.create(unique("py-ev-restarted"), "go", "https://example.com/a")
+        stop.set()
+        self.assertEqual(followed(after.name).event, "agent.created")
+
+        c.agents.update(last.id, environment={"MODE": "fast"})
+        # The runtime adds agent.error events (the binary cannot be fetched).
+        mine = c.events.list(agent_id=last.id, type="agent.updated")
+        self.assertEqual((mine.total, mine.items[0].data.changed), (1, ["environment"]))
+        created = c.events.list(type="agent.created")
+        ids = [e.id for e in c.events.all(type="agent.created", limit=2)]
+        self.assertEqual((len(ids), ids[0]), (created.total, created.items[0].id))
+        with self.assertRaises(neuais.InvalidRequestError):
+            c.events.list(type="agent.exploded")
+
+        resumed = []
+        for ev in c.events.follow(agent_id=last.id, last_event_id=first.id):
+            resumed.append(ev.event)
+            if ev.event == "agent.updated":
+                break
+        self.assertEqual(resumed[0], "agent.created")

@@ -137,17 +137,10 @@ impl Agents {
 
     /// Follows the log over Server-Sent Events, from last_event_id when given.
     pub fn follow_logs(&self, id: &str, opts: &LogOptions, last_event_id: Option<i64>) -> LogStream {
-        LogStream {
-            c: self.c.clone(),
-            id: id.to_string(),
-            opts: opts.clone(),
-            last: last_event_id,
-            res: None,
-            buf: Vec::new(),
-            ready: VecDeque::new(),
-            failures: 0,
-            max_reconnects: 10,
-        }
+        let level = ("level", opts.level.clone());
+        let first = vec![level.clone(), ("tail", opts.tail.map(|t| t.to_string())), ("since", opts.since.clone())];
+        let path = format!("/agents/{}/logs", seg(id));
+        LogStream { sse: Sse::new(self.c.clone(), path, first, vec![level], last_event_id.map(|id| id.to_string())) }
     }
 
     /// An agent's series over period ("1h", "24h", "7d"), all of them or
@@ -164,37 +157,65 @@ impl Agents {
 /// max_reconnects failed attempts in a row the last error is returned. The
 /// stream ends with the agent (NotFound) or the token (Unauthorized).
 pub struct LogStream {
-    c: Client,
-    id: String,
-    opts: LogOptions,
-    last: Option<i64>,
-    res: Option<reqwest::Response>,
-    buf: Vec<u8>,
-    ready: VecDeque<LogLine>,
-    failures: u32,
-    max_reconnects: u32,
+    sse: Sse,
 }
 
 impl LogStream {
     /// Failed reconnects in a row before an error is returned (default 10).
     pub fn max_reconnects(mut self, n: u32) -> Self {
-        self.max_reconnects = n;
+        self.sse.max_reconnects = n;
         self
     }
 
     /// The id of the last line returned.
     pub fn last_event_id(&self) -> Option<i64> {
-        self.last
+        self.sse.last.as_deref().and_then(|id| id.parse().ok())
     }
 
     /// The next line, waiting for it to be written.
     pub async fn next(&mut self) -> Result<LogLine, Error> {
+        let (id, data) = self.sse.next().await?;
+        let mut line: LogLine = serde_json::from_str(&data).map_err(|e| Error::Decode(e.to_string()))?;
+        line.id = id.and_then(|id| id.parse().ok());
+        Ok(line)
+    }
+}
+
+/// A followed Server-Sent Events stream, reconnected as LogStream says:
+/// its query is first's while no event id is known, else resume's, with
+/// Last-Event-ID.
+pub(crate) struct Sse {
+    c: Client,
+    path: String,
+    first: Vec<(&'static str, Option<String>)>,
+    resume: Vec<(&'static str, Option<String>)>,
+    pub(crate) last: Option<String>,
+    res: Option<reqwest::Response>,
+    buf: Vec<u8>,
+    ready: VecDeque<(Option<String>, String)>,
+    failures: u32,
+    pub(crate) max_reconnects: u32,
+}
+
+impl Sse {
+    pub(crate) fn new(
+        c: Client,
+        path: String,
+        first: Vec<(&'static str, Option<String>)>,
+        resume: Vec<(&'static str, Option<String>)>,
+        last: Option<String>,
+    ) -> Sse {
+        Sse { c, path, first, resume, last, res: None, buf: Vec::new(), ready: VecDeque::new(), failures: 0, max_reconnects: 10 }
+    }
+
+    /// The next event's id and data, waiting for it.
+    pub(crate) async fn next(&mut self) -> Result<(Option<String>, String), Error> {
         loop {
-            if let Some(line) = self.ready.pop_front() {
-                if line.id.is_some() {
-                    self.last = line.id;
+            if let Some((id, data)) = self.ready.pop_front() {
+                if id.is_some() {
+                    self.last = id.clone();
                 }
-                return Ok(line);
+                return Ok((id, data));
             }
             let err = match self.read().await {
                 Ok(()) => continue,
@@ -220,16 +241,12 @@ impl LogStream {
     /// Connects when needed and reads until at least one event is ready.
     async fn read(&mut self) -> Result<(), Error> {
         if self.res.is_none() {
-            let mut pairs = vec![("follow", Some("true".to_string())), ("level", self.opts.level.clone())];
-            let mut h = HeaderMap::new();
-            match self.last {
-                Some(last) => h = header("Last-Event-ID", &last.to_string()),
-                None => {
-                    pairs.push(("tail", self.opts.tail.map(|t| t.to_string())));
-                    pairs.push(("since", self.opts.since.clone()));
-                }
-            }
-            let path = format!("/agents/{}/logs{}", seg(&self.id), query(&pairs));
+            let (mut pairs, h) = match &self.last {
+                Some(last) => (self.resume.clone(), header("Last-Event-ID", last)),
+                None => (self.first.clone(), HeaderMap::new()),
+            };
+            pairs.push(("follow", Some("true".to_string())));
+            let path = format!("{}{}", self.path, query(&pairs));
             self.res = Some(self.c.send(Method::GET, &path, None, h, true).await?);
             self.failures = 0;
         }
@@ -253,7 +270,7 @@ impl LogStream {
             let (name, value) = line.split_once(':').unwrap_or((line, ""));
             let value = value.strip_prefix(' ').unwrap_or(value);
             match name {
-                "id" => id = value.parse::<i64>().ok(),
+                "id" => id = Some(value.to_string()),
                 "event" => kind = value,
                 "data" => data.push(value),
                 _ => {}
@@ -266,9 +283,7 @@ impl LogStream {
         if kind == "error" {
             return Err(Error::Api(ApiError::from_body(0, data.as_bytes())));
         }
-        let mut line: LogLine = serde_json::from_str(&data).map_err(|e| Error::Decode(e.to_string()))?;
-        line.id = id;
-        self.ready.push_back(line);
+        self.ready.push_back((id, data));
         Ok(())
     }
 }

@@ -18,7 +18,9 @@ mod agents;
 mod binaries;
 mod error;
 pub mod models;
+mod signature;
 mod users;
+mod webhooks;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -33,7 +35,9 @@ pub use agents::{Agents, LogStream};
 pub use binaries::{Binaries, Tokens};
 pub use error::{ApiError, Error, ErrorCode};
 pub use models::*;
+pub use signature::{verify_webhook, WebhookError, WEBHOOK_TOLERANCE_SECS};
 pub use users::{Services, Users};
+pub use webhooks::{EventStream, Events, Webhooks};
 
 /// The server used when neither the builder nor NEUAIS_URL names one.
 pub const DEFAULT_URL: &str = "http://localhost:8000";
@@ -179,6 +183,14 @@ impl Client {
 
     pub fn tokens(&self) -> Tokens {
         Tokens::new(self.clone())
+    }
+
+    pub fn events(&self) -> Events {
+        Events::new(self.clone())
+    }
+
+    pub fn webhooks(&self) -> Webhooks {
+        Webhooks::new(self.clone())
     }
 
     /// Sends a request, retrying 429 and 503 after Retry-After and, for

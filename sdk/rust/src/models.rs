@@ -174,7 +174,8 @@ pub struct UpdateUser {
 pub struct Service {
     pub name: Option<String>,
     pub status: Option<ServiceStatus>,
-    /// What is wrong, or the component's figures.
+    /// What is wrong, or the component's figures; from status() only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
     pub version: Option<String>,
     pub uptime: Option<String>,
@@ -313,4 +314,118 @@ pub struct LogOptions {
     pub since: Option<String>,
     /// debug, info, warn or error: that level and more severe.
     pub level: Option<String>,
+}
+
+/// The agent an event is about: status its status after the event,
+/// changed the fields an agent.updated changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventData {
+    pub agent_id: String,
+    pub name: String,
+    pub status: Option<String>,
+    pub reason: Option<String>,
+    pub changed: Option<Vec<String>>,
+}
+
+/// An event of the durable log: the webhook payload with its id, which only
+/// grows (the deliveries' webhook-id, the follow stream's event id).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub id: String,
+    /// agent.created, agent.updated, agent.deleted, agent.started, agent.stopped or agent.error.
+    pub event: String,
+    pub timestamp: String,
+    pub data: EventData,
+}
+
+/// The filters of the event log, beside paging.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EventFilter {
+    pub event_type: Option<String>,
+    pub agent_id: Option<String>,
+}
+
+/// A webhook without its secret; status is active, inactive (paused) or
+/// disabled (by the platform: disabled_reason). Every field may be left out
+/// by fields=.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Webhook {
+    pub id: Option<String>,
+    pub url: Option<String>,
+    /// Event types, or "*" for all.
+    pub events: Option<Vec<String>>,
+    pub active: Option<bool>,
+    pub status: Option<String>,
+    pub disabled_reason: Option<String>,
+    pub failing_since: Option<String>,
+    /// Until when the rotated-out secret signs beside the new one.
+    pub previous_secret_expires_at: Option<String>,
+    pub created_at: Option<String>,
+    pub updated_at: Option<String>,
+}
+
+/// A webhook just created or rotated, with its secret, shown this once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewWebhook {
+    pub id: String,
+    pub url: String,
+    pub events: Vec<String>,
+    pub active: bool,
+    pub status: String,
+    /// whsec_… unless chosen at creation.
+    pub secret: String,
+    pub previous_secret_expires_at: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// The body of POST /webhooks: secret is whsec_ and base64 of 24 to 64
+/// bytes, or 8 to 256 characters signing as they are; None, one is generated.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CreateWebhook {
+    pub url: String,
+    pub events: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+/// The body of PUT /webhooks/{id}: only the fields given change; active
+/// true also enables a disabled webhook again.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UpdateWebhook {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub active: Option<bool>,
+}
+
+/// One event (or webhook.test message) to one webhook; message_id is the
+/// webhook-id of every attempt; status is pending, succeeded or failed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebhookDelivery {
+    pub id: String,
+    pub webhook_id: String,
+    pub message_id: String,
+    pub event: String,
+    pub status: String,
+    pub attempt_count: u32,
+    pub next_attempt_at: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    /// Oldest first.
+    pub attempts: Vec<WebhookAttempt>,
+}
+
+/// One attempt of a delivery; status_code is None without an answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebhookAttempt {
+    pub attempted_at: String,
+    pub status_code: Option<u16>,
+    pub duration_ms: u64,
+    pub error: Option<String>,
+    /// The answer's first KiB.
+    pub response: String,
+    pub next_retry_at: Option<String>,
 }

@@ -448,3 +448,196 @@ async fn unavailable() {
     let direct = Client::new(&token).unwrap();
     assert_eq!(direct.binaries().content(b.id.as_deref().unwrap()).await.unwrap(), data);
 }
+
+/// A webhook receiver on 127.0.0.1 answering 200: each request's path,
+/// headers and body, in the order received.
+struct Receiver {
+    url: String,
+    seen: Arc<Mutex<Vec<(String, reqwest::header::HeaderMap, Vec<u8>)>>>,
+}
+
+impl Receiver {
+    fn start() -> Receiver {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let ln = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", ln.local_addr().unwrap());
+        let seen: Arc<Mutex<Vec<_>>> = Arc::default();
+        let s = seen.clone();
+        std::thread::spawn(move || {
+            for conn in ln.incoming() {
+                let Ok(mut conn) = conn else { continue };
+                let mut r = BufReader::new(conn.try_clone().unwrap());
+                let mut line = String::new();
+                r.read_line(&mut line).unwrap();
+                let path = line.split(' ').nth(1).unwrap_or_default().to_string();
+                let mut headers = reqwest::header::HeaderMap::new();
+                loop {
+                    line.clear();
+                    r.read_line(&mut line).unwrap();
+                    let Some((k, v)) = line.trim_end().split_once(": ") else { break };
+                    headers.append(reqwest::header::HeaderName::from_bytes(k.to_lowercase().as_bytes()).unwrap(), v.parse().unwrap());
+                }
+                let len = headers.get("content-length").and_then(|v| v.to_str().ok()?.parse().ok()).unwrap_or(0);
+                let mut body = vec![0; len];
+                r.read_exact(&mut body).unwrap();
+                let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                s.lock().unwrap().push((path, headers, body));
+            }
+        });
+        Receiver { url, seen }
+    }
+
+    /// Takes the first delivery to path of an event type, received or to come.
+    async fn next(&self, path: &str, event: &str) -> (reqwest::header::HeaderMap, Vec<u8>) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            {
+                let mut seen = self.seen.lock().unwrap();
+                let kind = |b: &[u8]| serde_json::from_slice::<serde_json::Value>(b).ok().and_then(|v| v["event"].as_str().map(String::from));
+                if let Some(i) = seen.iter().position(|(p, _, b)| p == path && kind(b).as_deref() == Some(event)) {
+                    let (_, h, b) = seen.remove(i);
+                    return (h, b);
+                }
+            }
+            assert!(Instant::now() < deadline, "no {event} delivery to {path}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+fn hook(url: String, events: &[&str], secret: Option<&str>) -> CreateWebhook {
+    CreateWebhook { url, events: events.iter().map(|e| e.to_string()).collect(), secret: secret.map(String::from) }
+}
+
+fn plain_agent(name: &str) -> CreateAgent {
+    CreateAgent { name: unique(name), runtime: "go".into(), binary_url: "https://example.com/a".into(), ..Default::default() }
+}
+
+#[tokio::test]
+async fn webhooks() {
+    let c = Client::new(need!("NEUAIS_TOKEN")).unwrap();
+    let hooks = c.webhooks();
+    let recv = Receiver::start();
+    let input = hook(format!("{}/raw", recv.url), &["agent.created"], Some("your-webhook-secret"));
+    let key = unique("hook");
+    let raw = hooks.create_with_key(&input, &key).await.unwrap();
+    assert_eq!((raw.secret.as_str(), raw.status.as_str(), raw.active), ("your-webhook-secret", "active", true));
+    assert_eq!(hooks.create_with_key(&input, &key).await.unwrap().id, raw.id);
+    let gen = hooks.create(&hook(format!("{}/gen", recv.url), &["*"], None)).await.unwrap();
+    assert!(gen.secret.starts_with("whsec_"), "{gen:?}");
+    let bad = hooks.create(&hook("ftp://example.com".into(), &["*"], None)).await.expect_err("bad url");
+    assert_eq!(bad.api().unwrap().details.get("field").and_then(|v| v.as_str()), Some("url"));
+
+    let agent = c.agents().create(&plain_agent("hooked")).await.unwrap();
+    for (path, secret) in [("/raw", &raw.secret), ("/gen", &gen.secret)] {
+        let (h, body) = recv.next(path, "agent.created").await;
+        verify_webhook(secret, &h, &body).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let payload: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(payload["data"]["agent_id"], agent.id.as_str());
+        assert_eq!(verify_webhook("another-secret", &h, &body), Err(WebhookError::Signature));
+        let tampered = String::from_utf8(body.clone()).unwrap().replace(&agent.id, "agt_other");
+        assert_eq!(verify_webhook(secret, &h, tampered.as_bytes()), Err(WebhookError::Signature));
+        let mut stale = h.clone();
+        let ts: u64 = h["webhook-timestamp"].to_str().unwrap().parse().unwrap();
+        stale.insert("webhook-timestamp", (ts - 360).to_string().parse().unwrap());
+        assert_eq!(verify_webhook(secret, &stale, &body), Err(WebhookError::Timestamp));
+    }
+
+    let test = hooks.test(&raw.id).await.unwrap();
+    assert_eq!((test.event.as_str(), test.webhook_id.as_str()), ("webhook.test", raw.id.as_str()));
+    let (h, body) = recv.next("/raw", "webhook.test").await;
+    verify_webhook(&raw.secret, &h, &body).unwrap();
+    assert_eq!(h["webhook-id"].to_str().unwrap(), test.message_id);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let done = hooks.deliveries(&raw.id, Some("succeeded"), &ListOptions::default()).await.unwrap();
+        if done.total == 2 && done.items[0].attempts.first().and_then(|a| a.status_code) == Some(200) {
+            assert_eq!(done.items[0].id, test.id);
+            break;
+        }
+        assert!(Instant::now() < deadline, "deliveries not recorded: {done:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let one = ListOptions { limit: Some(1), ..Default::default() };
+    let all: Vec<String> = hooks.all_deliveries(&raw.id, None, &one).await.unwrap().into_iter().map(|d| d.event).collect();
+    assert_eq!(all, ["webhook.test", "agent.created"]);
+    assert_eq!(code(hooks.deliveries(&raw.id, Some("lost"), &one).await), (ErrorCode::InvalidRequest, 400));
+    let again = hooks.retry_delivery(&raw.id, &test.id).await.unwrap();
+    assert_eq!((again.id.as_str(), again.status.as_str()), (test.id.as_str(), "pending"));
+    assert_eq!(recv.next("/raw", "webhook.test").await.0["webhook-id"].to_str().unwrap(), test.message_id);
+    assert_eq!(code(hooks.retry_delivery(&raw.id, "dlv_missing").await), (ErrorCode::NotFound, 404));
+
+    let rotated = hooks.rotate_secret(&gen.id).await.unwrap();
+    assert!(rotated.secret.starts_with("whsec_") && rotated.secret != gen.secret && rotated.previous_secret_expires_at.is_some());
+    hooks.test(&gen.id).await.unwrap();
+    let (h, body) = recv.next("/gen", "webhook.test").await;
+    assert_eq!(h["webhook-signature"].to_str().unwrap().split(' ').count(), 2);
+    for secret in [&gen.secret, &rotated.secret] {
+        verify_webhook(secret, &h, &body).unwrap();
+    }
+
+    let moved = format!("{}/moved", recv.url);
+    let paused = hooks.update(&raw.id, &UpdateWebhook { active: Some(false), url: Some(moved.clone()), ..Default::default() }).await.unwrap();
+    assert_eq!((paused.status.as_deref(), paused.url.as_deref()), (Some("inactive"), Some(moved.as_str())));
+    assert_eq!(code(hooks.retry_delivery(&raw.id, &test.id).await), (ErrorCode::Conflict, 409));
+    assert_eq!(hooks.get(&raw.id).await.unwrap().status.as_deref(), Some("inactive"));
+    let by_age = ListOptions { limit: Some(1), sort: Some("created_at".into()), ..Default::default() };
+    let page = hooks.list_with(&by_age).await.unwrap();
+    assert_eq!((page.total, page.has_more, page.items[0].id.as_deref()), (2, true, Some(raw.id.as_str())));
+    let ids: Vec<String> = hooks.all(&by_age).await.unwrap().into_iter().filter_map(|w| w.id).collect();
+    assert_eq!(ids, [raw.id.clone(), gen.id.clone()]);
+    assert_eq!(hooks.list().await.unwrap().total, 2);
+    for w in [&raw.id, &gen.id] {
+        hooks.delete(w).await.unwrap();
+    }
+    assert_eq!(code(hooks.get(&raw.id).await), (ErrorCode::NotFound, 404));
+}
+
+#[tokio::test]
+async fn events_follow_across_a_restart() {
+    let c = Client::new(need!("NEUAIS_TOKEN")).unwrap();
+    let created = EventFilter { event_type: Some("agent.created".into()), ..Default::default() };
+    let mut stream = c.events().follow(&created, None);
+    // The follow starts with the events written after it connected: create
+    // agents until one arrives.
+    let first = loop {
+        c.agents().create(&plain_agent("rs-ev")).await.unwrap();
+        if let Ok(ev) = tokio::time::timeout(Duration::from_millis(100), stream.next()).await {
+            break ev.unwrap();
+        }
+    };
+    async fn named(s: &mut EventStream, name: &str) -> Event {
+        loop {
+            let ev = s.next().await.unwrap();
+            if ev.data.name == name {
+                return ev;
+            }
+        }
+    }
+    let last = c.agents().create(&plain_agent("rs-ev-last")).await.unwrap();
+    assert_eq!(named(&mut stream, &last.name).await.data.agent_id, last.id);
+    control("restart").await;
+    let after = c.agents().create(&plain_agent("rs-ev-restarted")).await.unwrap();
+    assert_eq!(named(&mut stream, &after.name).await.event, "agent.created");
+    assert!(stream.last_event_id().is_some());
+
+    c.agents().update(&last.id, &UpdateAgent { environment: Some([("MODE".to_string(), "fast".to_string())].into()), ..Default::default() }, None).await.unwrap();
+    // The runtime adds agent.error events (the binary cannot be fetched).
+    let updated = EventFilter { event_type: Some("agent.updated".into()), agent_id: Some(last.id.clone()) };
+    let mine = c.events().list_with(&updated, &ListOptions::default()).await.unwrap();
+    assert_eq!((mine.total, mine.items[0].data.changed.clone()), (1, Some(vec!["environment".to_string()])));
+    let total = c.events().list_with(&created, &ListOptions::default()).await.unwrap();
+    let all = c.events().all(&created, &ListOptions { limit: Some(2), ..Default::default() }).await.unwrap();
+    assert_eq!((all.len() as u64, &all[0].id), (total.total, &total.items[0].id));
+    assert!(c.events().list().await.unwrap().total > total.total);
+    let bad = EventFilter { event_type: Some("agent.exploded".into()), ..Default::default() };
+    assert_eq!(code(c.events().list_with(&bad, &ListOptions::default()).await), (ErrorCode::InvalidRequest, 400));
+
+    let mine = EventFilter { agent_id: Some(last.id.clone()), ..Default::default() };
+    let mut resumed = c.events().follow(&mine, Some(&first.id));
+    let mut kinds = Vec::new();
+    while kinds.last().map(String::as_str) != Some("agent.updated") {
+        kinds.push(resumed.next().await.unwrap().event);
+    }
+    assert_eq!(kinds[0], "agent.created");
+}

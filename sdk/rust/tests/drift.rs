@@ -129,6 +129,15 @@ async fn models_match_openapi() {
     check::<Binary>(&doc, "Binary", "post", "/binaries", "");
     check::<ApiToken>(&doc, "ApiToken", "get", "/tokens", "/properties/tokens/items");
     check::<NewApiToken>(&doc, "NewApiToken", "post", "/tokens", "");
+    check::<Event>(&doc, "Event", "get", "/events", "/properties/events/items");
+    check::<Webhook>(&doc, "Webhook", "get", "/webhooks", "/properties/webhooks/items");
+    check::<Webhook>(&doc, "Webhook", "get", "/webhooks/{id}", "");
+    check::<Webhook>(&doc, "Webhook", "put", "/webhooks/{id}", "");
+    check::<NewWebhook>(&doc, "NewWebhook", "post", "/webhooks", "");
+    check::<NewWebhook>(&doc, "NewWebhook", "post", "/webhooks/{id}/rotate-secret", "");
+    check::<WebhookDelivery>(&doc, "WebhookDelivery", "post", "/webhooks/{id}/test", "");
+    check::<WebhookDelivery>(&doc, "WebhookDelivery", "post", "/webhooks/{id}/deliveries/{delivery_id}/retry", "");
+    check::<WebhookDelivery>(&doc, "WebhookDelivery", "get", "/webhooks/{id}/deliveries", "/properties/deliveries/items");
 
     let body = |m: &str, p: &str| doc["paths"][p][m]["requestBody"]["content"]["application/json"]["schema"].clone();
     roundtrip::<CreateAgent>(&body("post", "/agents"), "CreateAgent");
@@ -137,6 +146,8 @@ async fn models_match_openapi() {
     roundtrip::<CreateUser>(&body("post", "/users"), "CreateUser");
     roundtrip::<UpdateUser>(&body("put", "/users/{id}"), "UpdateUser");
     roundtrip::<CreateApiToken>(&body("post", "/tokens"), "CreateApiToken");
+    roundtrip::<CreateWebhook>(&body("post", "/webhooks"), "CreateWebhook");
+    roundtrip::<UpdateWebhook>(&body("put", "/webhooks/{id}"), "UpdateWebhook");
 
     let agent = &doc["paths"]["/agents/{id}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"];
     enum_values(&agent["properties"]["status"], AgentStatus::ALL, "AgentStatus");
@@ -150,16 +161,28 @@ async fn models_match_openapi() {
 #[tokio::test]
 async fn pages_and_parameters_match_openapi() {
     let Some(doc) = document().await else { return };
-    for (path, key) in [("/agents", "agents"), ("/services", "services"), ("/users", "users"), ("/binaries", "binaries"), ("/tokens", "tokens")] {
+    for (path, key) in [
+        ("/agents", "agents"),
+        ("/services", "services"),
+        ("/users", "users"),
+        ("/binaries", "binaries"),
+        ("/tokens", "tokens"),
+        ("/events", "events"),
+        ("/webhooks", "webhooks"),
+        ("/webhooks/{id}/deliveries", "deliveries"),
+    ] {
         let op = &doc["paths"][path]["get"];
         let s = &op["responses"]["200"]["content"]["application/json"]["schema"];
         let keys: BTreeSet<&str> = s["properties"].as_object().unwrap().keys().map(String::as_str).collect();
         assert_eq!(keys, BTreeSet::from([key, "total", "limit", "offset", "has_more"]), "{path}");
         let params: BTreeSet<&str> = op["parameters"].as_array().unwrap().iter().filter(|p| p["in"] == "query").filter_map(|p| p["name"].as_str()).collect();
-        // ListOptions, plus AgentFilter for agents
-        let mut sent = BTreeSet::from(["limit", "offset", "sort", "fields"]);
-        if path == "/agents" {
-            sent.extend(["status", "region", "name_prefix"]);
+        // ListOptions (fields where the route takes it), plus each list's filters
+        let mut sent = BTreeSet::from(["limit", "offset", "sort"]);
+        match path {
+            "/agents" => sent.extend(["fields", "status", "region", "name_prefix"]),
+            "/events" => sent.extend(["type", "agent_id", "follow"]), // EventFilter, and follow for Events::follow
+            "/webhooks/{id}/deliveries" => sent.extend(["status"]),
+            _ => sent.extend(["fields"]),
         }
         assert_eq!(params, sent, "{path}");
     }

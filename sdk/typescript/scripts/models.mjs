@@ -28,6 +28,14 @@ const models = {
   ApiTokenList: ['get', '/tokens', '200'],
   NewApiToken: ['post', '/tokens', '201'],
   CreateApiTokenRequest: ['post', '/tokens', 'request'],
+  EventList: ['get', '/events', '200'],
+  WebhookList: ['get', '/webhooks', '200'],
+  Webhook: ['get', '/webhooks/{id}', '200'],
+  NewWebhook: ['post', '/webhooks', '201'],
+  CreateWebhookRequest: ['post', '/webhooks', 'request'],
+  UpdateWebhookRequest: ['put', '/webhooks/{id}', 'request'],
+  WebhookDelivery: ['post', '/webhooks/{id}/test', '202'],
+  WebhookDeliveryList: ['get', '/webhooks/{id}/deliveries', '200'],
 };
 
 function type(s, indent) {

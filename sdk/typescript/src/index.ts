@@ -82,6 +82,33 @@ export type CreateAgentRequest = m.CreateAgentRequest & { idempotencyKey?: strin
 export type CreateUserRequest = m.CreateUserRequest & { idempotencyKey?: string };
 export type CreateApiTokenRequest = m.CreateApiTokenRequest & { idempotencyKey?: string };
 export type ApiToken = m.ApiTokenList['tokens'][number];
+type EventItem = NonNullable<m.EventList['events']>[number];
+/** An event of the log; its data's null fields are left out. */
+export type Event = Omit<EventItem, 'data'> & { data: Partial<EventItem['data']> & Pick<EventItem['data'], 'agent_id' | 'name'> };
+export type CreateWebhookRequest = m.CreateWebhookRequest & { idempotencyKey?: string };
+export type WebhookDelivery = m.WebhookDelivery;
+
+/** The route takes no fields. */
+export interface ListEventsOptions extends Omit<ListOptions, 'fields'> {
+  /** An event type: agent.created, agent.updated, agent.deleted, agent.started, agent.stopped or agent.error. */
+  type?: string;
+  agentId?: string;
+}
+
+export interface FollowEventsOptions {
+  type?: string;
+  agentId?: string;
+  /** Resume after this event id instead of starting with the events written from now on. */
+  after?: string;
+  /** Ends the follow. */
+  signal?: AbortSignal;
+}
+
+/** The route takes no fields. */
+export interface ListDeliveriesOptions extends Omit<ListOptions, 'fields'> {
+  /** pending, succeeded or failed. */
+  status?: string;
+}
 
 /**
  * An upload's bytes. A Blob (a file from fs.openAsBlob or an <input>) is
@@ -148,6 +175,8 @@ export class NeuaisClient {
   readonly services: ServicesApi;
   readonly binaries: BinariesApi;
   readonly tokens: TokensApi;
+  readonly events: EventsApi;
+  readonly webhooks: WebhooksApi;
   /** The rate-limit figures of the last answer. */
   rateLimit?: RateLimit;
 
@@ -166,6 +195,8 @@ export class NeuaisClient {
     this.services = new ServicesApi(this);
     this.binaries = new BinariesApi(this);
     this.tokens = new TokensApi(this);
+    this.events = new EventsApi(this);
+    this.webhooks = new WebhooksApi(this);
   }
 
   /** Exchanges an e-mail and password for a token. Errors: unauthorized, rate_limit_exceeded. */
@@ -297,34 +328,49 @@ export class AgentsApi {
    */
   async *followLogs(id: string, opts: FollowOptions = {}): AsyncGenerator<LogLine> {
     const { after, signal, ...select } = opts;
-    let last = after;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const query: Query = { follow: 'true', level: select.level, ...(last ? {} : { tail: select.tail, since: select.since }) };
-        const res = await this.c.send({ method: 'GET', path: `/agents/${enc(id)}/logs`, query, accept: 'text/event-stream', signal,
-          headers: last ? { 'Last-Event-ID': last } : {} });
-        for await (const ev of events(res, signal)) {
-          if (ev.event === 'error') {
-            const e = (JSON.parse(ev.data) as m.ErrorEnvelope).error;
-            throw new NeuaisError(statusOf[e.code] ?? 500, e.code, e.message, e.details);
-          }
-          const line = JSON.parse(ev.data) as LogLine;
-          line.id = ev.id;
-          last = ev.id;
-          attempt = 0;
-          yield line;
-        }
-      } catch (err) {
-        if (signal?.aborted) throw err;
-        if (err instanceof NeuaisError && err.code !== 'service_unavailable' && err.code !== 'rate_limit_exceeded') throw err;
-      }
-      await sleep(backoff(attempt), signal);
+    const query = (resuming: boolean): Query => ({ level: select.level, ...(resuming ? {} : { tail: select.tail, since: select.since }) });
+    for await (const [evId, data] of follow(this.c, `/agents/${enc(id)}/logs`, query, after, signal)) {
+      const line = JSON.parse(data) as LogLine;
+      line.id = evId;
+      yield line;
     }
   }
 
   /** An agent's series over period (1h, 24h, 7d), all or only metric (cpu, memory, network). */
   async metrics(id: string, period?: string, metric?: string): Promise<Metrics> {
     return (await this.c.json<m.MetricsAnswer>({ method: 'GET', path: `/agents/${enc(id)}/metrics`, query: { period, metric } })).metrics;
+  }
+}
+
+/**
+ * Reads the follow stream of path, query(resuming) its query, yielding
+ * each event's id and data until the consumer stops, the signal aborts or
+ * the server ends it for good (its error thrown). It reconnects after the
+ * last id seen (or after) with Last-Event-ID, waiting up to 2 s between
+ * attempts, when the connection drops or the server answers
+ * service_unavailable or rate_limit_exceeded.
+ */
+async function* follow(c: NeuaisClient, path: string, query: (resuming: boolean) => Query, after: string | undefined,
+  signal: AbortSignal | undefined): AsyncGenerator<[string, string]> {
+  let last = after;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const res = await c.send({ method: 'GET', path, query: { ...query(Boolean(last)), follow: 'true' }, accept: 'text/event-stream', signal,
+        headers: last ? { 'Last-Event-ID': last } : {} });
+      for await (const ev of events(res, signal)) {
+        if (ev.event === 'error') {
+          const e = (JSON.parse(ev.data) as m.ErrorEnvelope).error;
+          throw new NeuaisError(statusOf[e.code] ?? 500, e.code, e.message, e.details);
+        }
+        last = ev.id;
+        attempt = 0;
+        yield [ev.id ?? '', ev.data];
+      }
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      if (err instanceof NeuaisError && err.code !== 'service_unavailable' && err.code !== 'rate_limit_exceeded') throw err;
+    }
+    await sleep(backoff(attempt), signal);
   }
 }
 
@@ -495,4 +541,153 @@ export class TokensApi {
   async revoke(id: string): Promise<void> {
     await this.c.json({ method: 'DELETE', path: `/tokens/${enc(id)}` });
   }
+}
+
+/** The /events routes: the organization's durable event log. */
+export class EventsApi {
+  constructor(private readonly c: NeuaisClient) {}
+
+  /** A page of events, newest first (sort: "id:asc" for oldest first). Errors: invalid_request (type, limit, offset, sort). */
+  list(opts: ListEventsOptions = {}): Promise<m.EventList> {
+    return this.c.json({ method: 'GET', path: '/events', query: { ...listQuery(opts), type: opts.type, agent_id: opts.agentId } });
+  }
+
+  /** Every event that matches opts, over all pages. */
+  all(opts: ListEventsOptions = {}): AsyncGenerator<Event> {
+    return pages(opts, async (o) => { const p = await this.list({ ...opts, ...o }); return { items: p.events ?? [], has_more: Boolean(p.has_more) }; });
+  }
+
+  /**
+   * Follows the log over Server-Sent Events: the events written from now
+   * on, or after opts.after. Reconnects as followLogs does, with
+   * Last-Event-ID, so no event is lost or seen twice, also across a
+   * restart of the server.
+   */
+  async *follow(opts: FollowEventsOptions = {}): AsyncGenerator<Event> {
+    const query = (): Query => ({ type: opts.type, agent_id: opts.agentId });
+    for await (const [, data] of follow(this.c, '/events', query, opts.after, opts.signal)) yield JSON.parse(data) as Event;
+  }
+}
+
+/** The /webhooks routes. */
+export class WebhooksApi {
+  constructor(private readonly c: NeuaisClient) {}
+
+  /**
+   * Creates a webhook, which receives the events written from then on; its
+   * secret (generated as whsec_… unless given) is in this answer only.
+   * Without idempotencyKey one is made for the call. Errors: forbidden,
+   * invalid_request (url, events, secret), conflict.
+   */
+  create(req: CreateWebhookRequest): Promise<m.NewWebhook> {
+    const { idempotencyKey, ...body } = req;
+    return this.c.json({ method: 'POST', path: '/webhooks', body, headers: { 'Idempotency-Key': idempotencyKey ?? newKey() } });
+  }
+
+  /** A page of the organization's webhooks, oldest first (sort: created_at, updated_at or url). */
+  list(opts: ListOptions = {}): Promise<m.WebhookList> {
+    return this.c.json({ method: 'GET', path: '/webhooks', query: listQuery(opts) });
+  }
+
+  /** Every webhook, over all pages. */
+  all(opts: ListOptions = {}): AsyncGenerator<m.WebhookList['webhooks'][number]> {
+    return pages(opts, async (o) => { const p = await this.list(o); return { items: p.webhooks, has_more: p.has_more }; });
+  }
+
+  /** One webhook. Errors: not_found. */
+  get(id: string): Promise<m.Webhook> { return this.c.json({ method: 'GET', path: `/webhooks/${enc(id)}` }); }
+
+  /** Changes url, events or active (true also enables a disabled webhook again). Errors: forbidden, not_found, invalid_request. */
+  update(id: string, req: m.UpdateWebhookRequest): Promise<m.Webhook> {
+    return this.c.json({ method: 'PUT', path: `/webhooks/${enc(id)}`, body: req });
+  }
+
+  /** Deletes a webhook and its deliveries. Errors: forbidden, not_found. */
+  async delete(id: string): Promise<void> {
+    await this.c.json({ method: 'DELETE', path: `/webhooks/${enc(id)}` });
+  }
+
+  /** A new whsec_ secret, in this answer only; the old one signs beside it for 24 hours. */
+  rotateSecret(id: string): Promise<m.NewWebhook> {
+    return this.c.json({ method: 'POST', path: `/webhooks/${enc(id)}/rotate-secret` });
+  }
+
+  /** Sends a signed webhook.test message now (one attempt); its delivery, pending. */
+  test(id: string): Promise<WebhookDelivery> {
+    return this.c.json({ method: 'POST', path: `/webhooks/${enc(id)}/test` });
+  }
+
+  /** A page of a webhook's deliveries, newest first, each with its attempts. Errors: not_found, invalid_request (status). */
+  deliveries(id: string, opts: ListDeliveriesOptions = {}): Promise<m.WebhookDeliveryList> {
+    return this.c.json({ method: 'GET', path: `/webhooks/${enc(id)}/deliveries`, query: { ...listQuery(opts), status: opts.status } });
+  }
+
+  /** Every delivery of a webhook that matches opts, over all pages. */
+  allDeliveries(id: string, opts: ListDeliveriesOptions = {}): AsyncGenerator<WebhookDelivery> {
+    return pages(opts, async (o) => { const p = await this.deliveries(id, { ...opts, ...o }); return { items: p.deliveries, has_more: p.has_more }; });
+  }
+
+  /** Attempts a delivery once more, now. Errors: forbidden, not_found, conflict (the webhook is not active). */
+  retryDelivery(id: string, deliveryId: string): Promise<WebhookDelivery> {
+    return this.c.json({ method: 'POST', path: `/webhooks/${enc(id)}/deliveries/${enc(deliveryId)}/retry` });
+  }
+}
+
+/** Why verifyWebhook refused a delivery. */
+export class WebhookVerificationError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WebhookVerificationError';
+  }
+}
+
+/** How far a delivery's webhook-timestamp may be from now, either way, in seconds. */
+export const WEBHOOK_TOLERANCE = 5 * 60;
+
+/** Node's IncomingHttpHeaders, a fetch Headers or a plain object. */
+export type WebhookHeaders = Headers | Record<string, string | string[] | undefined>;
+
+function header(h: WebhookHeaders, name: string): string {
+  if (h instanceof Headers) return h.get(name) ?? '';
+  const v = h[name] ?? Object.entries(h).find(([k]) => k.toLowerCase() === name)?.[1];
+  return [v ?? ''].flat().join(' ');
+}
+
+const fromBase64 = (s: string) => Uint8Array.from(atob(s), (ch) => ch.charCodeAt(0));
+
+/**
+ * Checks a delivery per Standard Webhooks (WebCrypto only: Node 20 and
+ * browsers): one of the space-separated v1 signatures of webhook-signature
+ * (two during a rotation) is the HMAC-SHA256 of "id.timestamp.body", keyed
+ * by secret (whsec_ and base64 of the key, or a secret chosen without the
+ * prefix: its UTF-8 bytes), and webhook-timestamp is within 5 minutes.
+ * body is the request's body as received, not re-encoded JSON. Throws a
+ * WebhookVerificationError.
+ */
+export async function verifyWebhook(secret: string, headers: WebhookHeaders, body: string | Uint8Array): Promise<void> {
+  let keyBytes: Uint8Array;
+  try {
+    keyBytes = secret.startsWith('whsec_') ? fromBase64(secret.slice(6)) : new TextEncoder().encode(secret);
+  } catch {
+    throw new WebhookVerificationError('webhook secret: whsec_ is not followed by base64');
+  }
+  const id = header(headers, 'webhook-id');
+  const ts = header(headers, 'webhook-timestamp');
+  if (!/^\d+$/.test(ts) || Math.abs(Date.now() / 1000 - Number(ts)) > WEBHOOK_TOLERANCE) {
+    throw new WebhookVerificationError('webhook-timestamp missing or not within 5 minutes');
+  }
+  const key = await globalThis.crypto.subtle.importKey('raw', keyBytes as BufferSource, { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
+  const prefix = new TextEncoder().encode(`${id}.${ts}.`);
+  const payload = typeof body === 'string' ? new TextEncoder().encode(body) : body;
+  const signed = new Uint8Array(prefix.length + payload.length);
+  signed.set(prefix);
+  signed.set(payload, prefix.length);
+  for (const sig of header(headers, 'webhook-signature').split(' ')) {
+    if (!sig.startsWith('v1,')) continue;
+    let mac: Uint8Array;
+    try { mac = fromBase64(sig.slice(3)); } catch { continue; }
+    // subtle.verify compares in constant time.
+    if (await globalThis.crypto.subtle.verify('HMAC', key, mac as BufferSource, signed)) return;
+  }
+  throw new WebhookVerificationError('no webhook-signature matches');
 }

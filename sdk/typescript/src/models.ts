@@ -144,8 +144,6 @@ export interface ServiceList {
   limit: number;
   offset: number;
   services: Array<{
-    /** What is wrong, or the component's figures (webhooks: queue depth, oldest pending delivery, disabled endpoints); may be empty when healthy. */
-    detail?: string;
     name?: string;
     status?: "healthy" | "degraded" | "unhealthy";
     /** Time since the component started, written like 5d 12h 30m. */
@@ -291,6 +289,174 @@ export interface CreateApiTokenRequest {
   name: string;
   /** At most the caller's own role. */
   role: "admin" | "developer" | "viewer";
+}
+
+/** GET /events 200. */
+export interface EventList {
+  events?: Array<{
+    data: {
+      agent_id: string;
+      /** For agent.updated, the fields that changed (names only). */
+      changed: Array<string> | null;
+      name: string;
+      reason: string | null;
+      /** The agent's status after the event. */
+      status: string | null;
+    };
+    /** agent.created, agent.updated, agent.deleted, agent.started, agent.stopped or agent.error. */
+    event: string;
+    /** Its id in the event log, which only grows: the webhook-id of its deliveries and the event id of follow streams. */
+    id: string;
+    timestamp: string;
+  }>;
+  has_more?: boolean;
+  limit?: number;
+  offset?: number;
+  total?: number;
+}
+
+/** GET /webhooks 200. */
+export interface WebhookList {
+  has_more: boolean;
+  limit: number;
+  offset: number;
+  total: number;
+  webhooks: Array<{
+    /** Whether it receives events; false when a user paused it or the platform disabled it. */
+    active?: boolean;
+    created_at?: string;
+    /** Why the platform disabled it (410 Gone, failing too long); null otherwise. */
+    disabled_reason?: string | null;
+    /** Event types it receives: of agent.created, agent.updated, agent.deleted, agent.started, agent.stopped, agent.error; or "*" for all. */
+    events?: Array<string>;
+    /** Since when its deliveries have been failing; null while they succeed. */
+    failing_since?: string | null;
+    id?: string;
+    /** Until when the secret rotated out still signs beside the current one. */
+    previous_secret_expires_at?: string | null;
+    /** active; inactive (paused by a user); disabled (by the platform: disabledReason). */
+    status?: string;
+    updated_at?: string;
+    url?: string;
+  }>;
+}
+
+/** GET /webhooks/{id} 200. */
+export interface Webhook {
+  /** Whether it receives events; false when a user paused it or the platform disabled it. */
+  active: boolean;
+  created_at: string;
+  /** Why the platform disabled it (410 Gone, failing too long); null otherwise. */
+  disabled_reason: string | null;
+  /** Event types it receives: of agent.created, agent.updated, agent.deleted, agent.started, agent.stopped, agent.error; or "*" for all. */
+  events: Array<string>;
+  /** Since when its deliveries have been failing; null while they succeed. */
+  failing_since: string | null;
+  id: string;
+  /** Until when the secret rotated out still signs beside the current one. */
+  previous_secret_expires_at: string | null;
+  /** active; inactive (paused by a user); disabled (by the platform: disabledReason). */
+  status: string;
+  updated_at: string;
+  url: string;
+}
+
+/** POST /webhooks 201. */
+export interface NewWebhook {
+  active: boolean;
+  created_at: string;
+  events: Array<string>;
+  id: string;
+  previous_secret_expires_at: string | null;
+  /** whsec_ and the base64 of the signing key, or the secret given at creation. */
+  secret: string;
+  status: string;
+  updated_at: string;
+  url: string;
+}
+
+/** POST /webhooks body. */
+export interface CreateWebhookRequest {
+  /** At least one event type, or "*". */
+  events: Array<string>;
+  /** The signing secret: whsec_ and base64 of 24 to 64 bytes, or 8 to 256 characters signing as they are; generated when left out. */
+  secret?: string | null;
+  /** An http or https URL. */
+  url: string;
+}
+
+/** PUT /webhooks/{id} body. */
+export interface UpdateWebhookRequest {
+  /** true also enables again an endpoint the platform disabled. */
+  active?: boolean | null;
+  events?: Array<string> | null;
+  url?: string | null;
+}
+
+/** POST /webhooks/{id}/test 202. */
+export interface WebhookDelivery {
+  attempt_count: number;
+  /** The attempts so far, oldest first. */
+  attempts: Array<{
+    attempted_at: string;
+    duration_ms: number;
+    /** Why it failed; null when it succeeded. */
+    error: string | null;
+    /** When the next attempt is due; null when none is. */
+    next_retry_at: string | null;
+    /** The start of the answer's body (at most 1 KiB). */
+    response: string;
+    /** The answer's status code; null when there was none (timeout, connection error). */
+    status_code: number | null;
+  }>;
+  created_at: string;
+  /** The event type, or webhook.test. */
+  event: string;
+  id: string;
+  /** The event id (webhook-id header), the same on every attempt. */
+  message_id: string;
+  /** When the next attempt is due; null when none is. */
+  next_attempt_at: string | null;
+  /** pending, succeeded or failed. */
+  status: string;
+  updated_at: string;
+  webhook_id: string;
+}
+
+/** GET /webhooks/{id}/deliveries 200. */
+export interface WebhookDeliveryList {
+  deliveries: Array<{
+    attempt_count: number;
+    /** The attempts so far, oldest first. */
+    attempts: Array<{
+      attempted_at: string;
+      duration_ms: number;
+      /** Why it failed; null when it succeeded. */
+      error: string | null;
+      /** When the next attempt is due; null when none is. */
+      next_retry_at: string | null;
+      /** The start of the answer's body (at most 1 KiB). */
+      response: string;
+      /** The answer's status code; null when there was none (timeout, connection error). */
+      status_code: number | null;
+    }>;
+    created_at: string;
+    /** The event type, or webhook.test. */
+    event: string;
+    id: string;
+    /** The event id (webhook-id header), the same on every attempt. */
+    message_id: string;
+    /** When the next attempt is due; null when none is. */
+    next_attempt_at: string | null;
+    /** pending, succeeded or failed. */
+    status: string;
+    updated_at: string;
+    webhook_id: string;
+  }>;
+  has_more: boolean;
+  limit: number;
+  offset: number;
+  total: number;
 }
 
 /** Every error answer. */

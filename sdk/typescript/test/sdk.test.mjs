@@ -6,7 +6,10 @@ import assert from 'node:assert/strict';
 import { mkdtemp, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NeuaisClient, NeuaisError } from '@neuais/sdk';
+import { createServer } from 'node:http';
+import { createHmac } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { NeuaisClient, NeuaisError, verifyWebhook, WebhookVerificationError } from '@neuais/sdk';
 
 const token = process.env.NEUAIS_TOKEN;
 const agentUrl = process.env.NEUAIS_TEST_AGENT_URL;
@@ -275,4 +278,155 @@ test('following logs across a server restart loses and repeats nothing', async (
     if (stored.length === ids.length) break;
   }
   assert.deepEqual(ids, stored);
+});
+
+// A webhook receiver on 127.0.0.1 answering 200; next(path, event) takes
+// the first delivery to path of that event type, received or to come.
+async function receiver() {
+  const seen = [];
+  let wake = () => {};
+  const server = createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      seen.push({ path: req.url, headers: req.headers, body: Buffer.concat(chunks).toString() });
+      res.end();
+      wake();
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    async next(path, event) {
+      for (;;) {
+        const i = seen.findIndex((d) => d.path === path && JSON.parse(d.body).event === event);
+        if (i >= 0) return seen.splice(i, 1)[0];
+        await new Promise((resolve) => { wake = resolve; });
+      }
+    },
+    close: () => { server.closeAllConnections(); server.close(); },
+  };
+}
+
+const rejectsUnverified = (p) => assert.rejects(p, (e) => e instanceof WebhookVerificationError);
+
+test('webhooks: every method, deliveries of the real server verified', { timeout: 120000 }, async () => {
+  const client = new NeuaisClient(token);
+  const recv = await receiver();
+  try {
+    const req = { url: recv.url + '/raw', events: ['agent.created'], secret: 'your-webhook-secret', idempotencyKey: 'ts-hook-1' };
+    const raw = await client.webhooks.create(req);
+    assert.equal(raw.secret, 'your-webhook-secret');
+    assert.equal(raw.status, 'active');
+    assert.equal((await client.webhooks.create(req)).id, raw.id, 'a retried key replays');
+    const gen = await client.webhooks.create({ url: recv.url + '/gen', events: ['*'] });
+    assert.match(gen.secret, /^whsec_/);
+    await assert.rejects(client.webhooks.create({ url: 'ftp://example.com', events: ['*'] }), (e) => e.code === 'invalid_request' && e.details.field === 'url');
+
+    const agent = await client.agents.create({ name: 'ts-hooked', runtime: 'go', binary_url: 'https://example.com/a' });
+    for (const [path, secret] of [['/raw', raw.secret], ['/gen', gen.secret]]) {
+      const d = await recv.next(path, 'agent.created');
+      await verifyWebhook(secret, d.headers, d.body);
+      await verifyWebhook(secret, new Headers(d.headers), new TextEncoder().encode(d.body));
+      assert.equal(JSON.parse(d.body).data.agent_id, agent.id);
+      await rejectsUnverified(verifyWebhook('another-secret', d.headers, d.body));
+      await rejectsUnverified(verifyWebhook(secret, d.headers, d.body.replace(agent.id, 'agt_other')));
+    }
+    const signed = (ts) => ({
+      'webhook-id': '1', 'webhook-timestamp': String(ts),
+      'webhook-signature': 'v1,' + createHmac('sha256', raw.secret).update(`1.${ts}.{}`).digest('base64'),
+    });
+    const now = Math.floor(Date.now() / 1000);
+    await verifyWebhook(raw.secret, signed(now), '{}');
+    await rejectsUnverified(verifyWebhook(raw.secret, signed(now - 360), '{}'));
+
+    const test = await client.webhooks.test(raw.id);
+    assert.equal(test.event, 'webhook.test');
+    const d = await recv.next('/raw', 'webhook.test');
+    assert.equal(d.headers['webhook-id'], test.message_id);
+    await verifyWebhook(raw.secret, d.headers, d.body);
+    for (let list; !(list?.total === 2 && list.deliveries[0].attempts[0]?.status_code === 200);) {
+      list = await client.webhooks.deliveries(raw.id, { status: 'succeeded' });
+      await sleep(20);
+    }
+    const events = [];
+    for await (const x of client.webhooks.allDeliveries(raw.id, { limit: 1 })) events.push(x.event);
+    assert.deepEqual(events, ['webhook.test', 'agent.created']);
+    await assert.rejects(client.webhooks.deliveries(raw.id, { status: 'lost' }), (e) => e.code === 'invalid_request');
+    const again = await client.webhooks.retryDelivery(raw.id, test.id);
+    assert.equal(again.id, test.id);
+    assert.equal(again.status, 'pending');
+    assert.equal((await recv.next('/raw', 'webhook.test')).headers['webhook-id'], test.message_id);
+    await assert.rejects(client.webhooks.retryDelivery(raw.id, 'dlv_missing'), (e) => e.status === 404);
+
+    const rotated = await client.webhooks.rotateSecret(gen.id);
+    assert.match(rotated.secret, /^whsec_/);
+    assert.notEqual(rotated.secret, gen.secret);
+    assert.ok(rotated.previous_secret_expires_at);
+    await client.webhooks.test(gen.id);
+    const both = await recv.next('/gen', 'webhook.test');
+    assert.equal(both.headers['webhook-signature'].split(' ').length, 2);
+    for (const secret of [gen.secret, rotated.secret]) await verifyWebhook(secret, both.headers, both.body);
+
+    const paused = await client.webhooks.update(raw.id, { active: false, url: recv.url + '/moved' });
+    assert.equal(paused.status, 'inactive');
+    assert.equal(paused.url, recv.url + '/moved');
+    await assert.rejects(client.webhooks.retryDelivery(raw.id, test.id), (e) => e.status === 409 && e.code === 'conflict');
+    assert.equal((await client.webhooks.get(raw.id)).status, 'inactive');
+    const page = await client.webhooks.list({ limit: 1, sort: 'created_at' });
+    assert.equal(page.total, 2);
+    assert.equal(page.webhooks[0].id, raw.id);
+    const ids = [];
+    for await (const w of client.webhooks.all({ limit: 1, sort: 'created_at' })) ids.push(w.id);
+    assert.deepEqual(ids, [raw.id, gen.id]);
+    for (const w of [raw, gen]) await client.webhooks.delete(w.id);
+    await assert.rejects(client.webhooks.get(raw.id), (e) => e.code === 'not_found');
+  } finally {
+    recv.close();
+  }
+});
+
+test('events: list, all, follow across a server restart, resume after an id', { timeout: 120000 }, async () => {
+  const client = new NeuaisClient(token);
+  const signal = AbortSignal.timeout(110000);
+  const followed = client.events.follow({ type: 'agent.created', signal });
+  // The follow starts with the events written after it connected: create
+  // agents until one arrives.
+  let pending = followed.next();
+  let first;
+  for (let n = 0; !first; n++) {
+    await client.agents.create({ name: `ts-ev-${n}`, runtime: 'go', binary_url: 'https://example.com/a' });
+    first = (await Promise.race([pending, sleep(100)]))?.value;
+  }
+  const nextNamed = async (name) => {
+    for (;;) {
+      const { value } = await followed.next();
+      if (value.data.name === name) return value;
+    }
+  };
+  const last = await client.agents.create({ name: 'ts-ev-last', runtime: 'go', binary_url: 'https://example.com/a' });
+  assert.equal((await nextNamed('ts-ev-last')).data.agent_id, last.id);
+  assert.equal((await fetch(process.env.NEUAIS_TEST_CONTROL + '/restart', { method: 'POST' })).status, 204);
+  await client.agents.create({ name: 'ts-ev-restarted', runtime: 'go', binary_url: 'https://example.com/a' });
+  assert.equal((await nextNamed('ts-ev-restarted')).event, 'agent.created');
+  await followed.return();
+
+  await client.agents.update(last.id, { environment: { MODE: 'fast' } });
+  // The runtime adds the agent's agent.error (its binary cannot be fetched).
+  const mine = await client.events.list({ agentId: last.id, type: 'agent.updated' });
+  assert.equal(mine.total, 1);
+  assert.deepEqual(mine.events[0].data.changed, ['environment']);
+  const created = await client.events.list({ type: 'agent.created' });
+  const ids = [];
+  for await (const e of client.events.all({ type: 'agent.created', limit: 2 })) ids.push(e.id);
+  assert.equal(ids.length, created.total);
+  assert.equal(ids[0], created.events[0].id);
+  await assert.rejects(client.events.list({ type: 'agent.exploded' }), (e) => e instanceof NeuaisError && e.code === 'invalid_request');
+
+  const resumed = [];
+  for await (const e of client.events.follow({ agentId: last.id, after: first.id, signal })) {
+    resumed.push(e.event);
+    if (e.event === 'agent.updated') break;
+  }
+  assert.equal(resumed[0], 'agent.created');
 });
