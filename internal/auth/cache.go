@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"sync"
 	"time"
@@ -28,7 +29,10 @@ func DBChangeCounter(db *bun.DB) ChangeCounter {
 }
 
 type sharedRead struct {
-	db      *bun.DB
+	db *bun.DB
+	// stmt, prepared by the first read, spares the parse per read; only
+	// run uses it, one at a time.
+	stmt    *sql.Stmt
 	mu      sync.Mutex
 	running bool
 	next    *counterRead // starts when the running read ends
@@ -68,17 +72,27 @@ func (c *sharedRead) read(ctx context.Context) (int64, error) {
 func (c *sharedRead) run(r *counterRead) {
 	for r != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), counterTimeout)
-		err := c.db.QueryRowContext(ctx, "SELECT n FROM identity_changes WHERE id = 1").Scan(&r.n)
-		cancel()
-		if err != nil {
+		if err := c.readInto(ctx, r); err != nil {
 			r.err = fmt.Errorf("auth: read identity changes: %w", err)
 		}
+		cancel()
 		close(r.done)
 		c.mu.Lock()
 		r, c.next = c.next, nil
 		c.running = r != nil
 		c.mu.Unlock()
 	}
+}
+
+func (c *sharedRead) readInto(ctx context.Context, r *counterRead) error {
+	if c.stmt == nil {
+		stmt, err := c.db.DB.PrepareContext(ctx, "SELECT n FROM identity_changes WHERE id = 1")
+		if err != nil {
+			return err
+		}
+		c.stmt = stmt
+	}
+	return c.stmt.QueryRowContext(ctx).Scan(&r.n)
 }
 
 // Cache remembers the identities another Authenticator returns, for up to
