@@ -17,8 +17,12 @@ func (r *agentResolver) Environment(ctx context.Context, obj *models.Agent) (map
 	if !agents.CanReadEnvironment(ctx) {
 		return nil, nil
 	}
-	env := make(map[string]any, len(obj.Environment))
-	for k, v := range obj.Environment {
+	opened, err := r.Agents.Environment(obj)
+	if err != nil {
+		return nil, err
+	}
+	env := make(map[string]any, len(opened))
+	for k, v := range opened {
 		env[k] = v
 	}
 	return env, nil

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/executor"
@@ -40,9 +41,12 @@ type API struct {
 	// schema once, at start.
 	vars       map[*Route]map[string]*ast.VariableDefinition
 	streamVars map[*Route]map[string]*ast.VariableDefinition
-	openapi    []byte
-	logger     *slog.Logger
-	uploads    gqlserver.UploadLimits
+	// docs holds each fields= route's documents by fields= value, built
+	// at the first request that asks for it.
+	docs    map[*Route]*documents
+	openapi []byte
+	logger  *slog.Logger
+	uploads gqlserver.UploadLimits
 }
 
 // New returns the REST API over exec and its schema; uploads bound how
@@ -50,7 +54,7 @@ type API struct {
 // document does not validate against the schema. Mount its Handler under /v1.
 func New(exec *executor.Executor, schema *ast.Schema, routes []Route, uploads gqlserver.UploadLimits, logger *slog.Logger) (*API, error) {
 	a := &API{exec: exec, schema: schema, routes: routes, vars: map[*Route]map[string]*ast.VariableDefinition{},
-		streamVars: map[*Route]map[string]*ast.VariableDefinition{}, logger: logger, uploads: uploads}
+		streamVars: map[*Route]map[string]*ast.VariableDefinition{}, docs: map[*Route]*documents{}, logger: logger, uploads: uploads}
 	for i := range a.routes {
 		route := &a.routes[i]
 		doc, err := gqlparser.LoadQueryWithRules(schema, defaultDocument(*route), nil)
@@ -61,6 +65,9 @@ func New(exec *executor.Executor, schema *ast.Schema, routes []Route, uploads gq
 			return nil, fmt.Errorf("rest: %s %s: document must hold one operation", route.Method, route.Path)
 		}
 		a.vars[route] = variables(doc)
+		if len(route.Fields) > 0 {
+			a.docs[route] = &documents{byFields: map[string]string{"": defaultDocument(*route)}}
+		}
 		if route.Stream != "" {
 			stream, err := gqlparser.LoadQueryWithRules(schema, route.Stream, nil)
 			if err != nil {
@@ -273,11 +280,10 @@ func (a *API) translate(route *Route, defs map[string]*ast.VariableDefinition, r
 	vars := map[string]any{}
 	doc := route.Doc
 	if len(route.Fields) > 0 {
-		sel, err := selection(route.Fields, r.URL.Query().Get("fields"))
-		if err != nil {
+		var err *models.Error
+		if doc, err = a.docs[route].get(route, r.URL.Query().Get("fields")); err != nil {
 			return "", nil, err
 		}
-		doc = strings.Replace(doc, "{fields}", sel, 1)
 	}
 	params := route.allParams()
 	var body map[string]any
@@ -344,6 +350,35 @@ func (a *API) translate(route *Route, defs map[string]*ast.VariableDefinition, r
 		}
 	}
 	return doc, vars, nil
+}
+
+// documents caches a route's documents by fields= value, up to
+// maxDocuments; further combinations are built per request.
+type documents struct {
+	mu       sync.RWMutex
+	byFields map[string]string
+}
+
+const maxDocuments = 256
+
+func (d *documents) get(route *Route, fields string) (string, *models.Error) {
+	d.mu.RLock()
+	doc, ok := d.byFields[fields]
+	d.mu.RUnlock()
+	if ok {
+		return doc, nil
+	}
+	sel, err := selection(route.Fields, fields)
+	if err != nil {
+		return "", err
+	}
+	doc = strings.Replace(route.Doc, "{fields}", sel, 1)
+	d.mu.Lock()
+	if len(d.byFields) < maxDocuments {
+		d.byFields[fields] = doc
+	}
+	d.mu.Unlock()
+	return doc, nil
 }
 
 // required reports whether a variable must be given: non-null without a

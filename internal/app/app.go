@@ -92,7 +92,8 @@ type App struct {
 	Health *health.Registry
 	Auth   *auth.Service
 	// Identity is the one identity check of HTTP requests, WebSocket
-	// operations and live streams (Auth itself; a cache can go in front).
+	// operations and live streams: Auth and Tokens behind a cache that the
+	// database's change counter keeps current.
 	Identity auth.Authenticator
 	Orgs     *orgs.Service
 	Agents   *agents.Service
@@ -121,6 +122,14 @@ type App struct {
 	samplerDone <-chan struct{}
 	handler     http.Handler
 }
+
+// The identity cache saves the users⋈organizations query per request.
+// The TTL also bounds how late an API token's last use is recorded (a
+// reload records it, to the minute).
+const (
+	identityTTL       = 30 * time.Second
+	identityCacheSize = 10_000
+)
 
 // New opens the database, applies migrations, bootstraps an empty database
 // (printing generated credentials once to out) and builds the handler.
@@ -157,7 +166,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Wri
 		Window: cfg.LoginFailureWindow, MaxDelay: cfg.LoginMaxDelay,
 	}, nil))
 	a.Tokens = tokens.New(a.DB, a.Secrets, nil)
-	a.Identity = auth.ByPrefix(a.Auth, models.PrefixAPITokenSecret, a.Tokens)
+	a.Identity = auth.NewCache(auth.ByPrefix(a.Auth, models.PrefixAPITokenSecret, a.Tokens),
+		auth.DBChangeCounter(a.DB), identityTTL, identityCacheSize, nil)
 	if a.Binaries, err = binaries.New(a.DB, cfg.DataDir, int64(cfg.MaxBinaryBytes)); err != nil {
 		a.DB.Close()
 		return nil, err
