@@ -17,7 +17,7 @@ func (r *queryResolver) Events(ctx context.Context, typeArg *string, agentID *st
 	if err != nil {
 		return nil, err
 	}
-	f := events.Filter{OrgID: who.OrgID, Type: deref(typeArg), AgentID: deref(agentID)}
+	f := events.Filter{OrgID: who.OrgID, Type: deref(typeArg), AgentID: deref(agentID), Admin: who.Role == models.RoleAdmin}
 	if f.Type != "" && !events.ValidType(f.Type) {
 		return nil, errEventType
 	}

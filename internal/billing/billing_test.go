@@ -11,9 +11,11 @@ import (
 	"github.com/neuais/neuais/internal/apitest"
 	"github.com/neuais/neuais/internal/auth"
 	"github.com/neuais/neuais/internal/billing"
+	"github.com/neuais/neuais/internal/events"
 	"github.com/neuais/neuais/internal/orgs"
 	"github.com/neuais/neuais/internal/runtime"
 	"github.com/neuais/neuais/models"
+	"github.com/uptrace/bun"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -99,6 +101,7 @@ func TestParsePeriod(t *testing.T) {
 }
 
 type harness struct {
+	db    *bun.DB
 	ctx   context.Context
 	clock *clock
 	src   *source
@@ -114,7 +117,11 @@ func newHarness(t *testing.T, databaseURL string) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{ctx: context.Background(), clock: &clock{now: time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)},
+	// The organization exists from the test clock's first month on.
+	if _, err := db.NewUpdate().Table("organizations").Set("created_at = ?", time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)).Where("id = ?", org.ID).Exec(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{db: db, ctx: context.Background(), clock: &clock{now: time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)},
 		src: &source{up: map[string][]string{}, bytes: map[string]int64{}, org: org.ID}, org: org.ID}
 	h.svc = billing.NewService(db, billing.DefaultPrices, h.clock)
 	h.admin = models.WithIdentity(h.ctx, &models.Identity{UserID: admin.ID, OrgID: org.ID, Role: models.RoleAdmin})
@@ -236,6 +243,102 @@ func TestNetworkAndRoles(t *testing.T) {
 		other := models.WithIdentity(h.ctx, &models.Identity{UserID: "usr_y", OrgID: "org_other", Role: models.RoleAdmin})
 		if u, err := h.svc.Usage(other, ""); err != nil || u.Usage.NetworkGB != 0 || len(u.Agents) != 0 {
 			t.Fatalf("other org sees %+v %v", u, err)
+		}
+	})
+}
+
+func (h *harness) invoices(t *testing.T) []*models.Invoice {
+	t.Helper()
+	page, err := h.svc.Invoices(h.admin, models.ListParams{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return page.Items
+}
+
+func TestMonthClose(t *testing.T) {
+	apitest.EachDB(t, func(t *testing.T, databaseURL string) {
+		h := newHarness(t, databaseURL)
+		r := h.open()
+		h.src.set("agt_1", "1/100", "2/101", "3/102")
+		sync1(t, r)
+		h.clock.advance(90 * time.Minute)
+		h.src.set("agt_1")
+		sync1(t, r)
+		if n, err := h.svc.CloseMonths(h.ctx); err != nil || n != 0 {
+			t.Fatalf("close within the month: %d %v", n, err)
+		}
+		h.clock.now = time.Date(2026, 4, 1, 0, 5, 0, 0, time.UTC)
+		if n, err := h.svc.CloseMonths(h.ctx); err != nil || n != 1 {
+			t.Fatalf("close: %d %v", n, err)
+		}
+		if n, err := h.svc.CloseMonths(h.ctx); err != nil || n != 0 {
+			t.Fatalf("close again: %d %v", n, err)
+		}
+		invs := h.invoices(t)
+		if len(invs) != 1 {
+			t.Fatalf("invoices %+v", invs)
+		}
+		inv := invs[0]
+		if inv.Period != "2026-03" || inv.Amount.String() != "0.23" || inv.DueDate != "2026-04-01" || inv.Status != models.InvoiceOpen || inv.ComputeMicro.String() != "4.5" {
+			t.Fatalf("invoice %+v", inv)
+		}
+		if got, err := h.svc.Invoice(h.admin, inv.ID); err != nil || got.ID != inv.ID {
+			t.Fatalf("get: %v", err)
+		}
+		other := models.WithIdentity(h.ctx, &models.Identity{UserID: "usr_y", OrgID: "org_other", Role: models.RoleAdmin})
+		var e *models.Error
+		if _, err := h.svc.Invoice(other, inv.ID); !errors.As(err, &e) || e.Code != models.CodeNotFound {
+			t.Fatalf("other org: %v", err)
+		}
+
+		// Two instances close April at once: one invoice.
+		h.clock.now = time.Date(2026, 5, 1, 0, 5, 0, 0, time.UTC)
+		second := billing.NewService(h.db, billing.DefaultPrices, h.clock)
+		var wg sync.WaitGroup
+		counts := make([]int, 2)
+		for i, svc := range []*billing.Service{h.svc, second} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				n, err := svc.CloseMonths(h.ctx)
+				if err != nil {
+					t.Error(err)
+				}
+				counts[i] = n
+			}()
+		}
+		wg.Wait()
+		if counts[0]+counts[1] != 1 || len(h.invoices(t)) != 2 {
+			t.Fatalf("concurrent close created %v", counts)
+		}
+
+		// Down from May to mid-August: May, June and July are caught up.
+		h.clock.now = time.Date(2026, 8, 15, 0, 0, 0, 0, time.UTC)
+		if n, err := billing.NewService(h.db, billing.DefaultPrices, h.clock).CloseMonths(h.ctx); err != nil || n != 3 {
+			t.Fatalf("catch up: %d %v", n, err)
+		}
+		invs = h.invoices(t)
+		if len(invs) != 5 || invs[0].Period != "2026-07" || invs[4].Period != "2026-03" {
+			t.Fatalf("periods %v", invs)
+		}
+
+		log := events.NewLog(h.db, events.NewInProcess(events.DefaultBuffer), nil)
+		all, err := log.List(h.ctx, events.Filter{OrgID: h.org, Admin: true}, models.ListParams{Limit: 100})
+		if err != nil || all.Total != 5 || all.Items[0].Event != events.InvoiceCreated || all.Items[0].Data.InvoiceID != invs[0].ID {
+			t.Fatalf("admin events %+v %v", all, err)
+		}
+		agentOnly, err := log.List(h.ctx, events.Filter{OrgID: h.org}, models.ListParams{Limit: 100})
+		if err != nil || agentOnly.Total != 0 {
+			t.Fatalf("non-admin events %+v %v", agentOnly, err)
+		}
+
+		paid, err := h.svc.SetStatus(h.ctx, inv.ID, models.InvoicePaid)
+		if err != nil || paid.Status != models.InvoicePaid {
+			t.Fatalf("mark paid: %+v %v", paid, err)
+		}
+		if _, err := h.svc.SetStatus(h.ctx, inv.ID, models.InvoiceVoid); !errors.As(err, &e) || e.Code != models.CodeConflict {
+			t.Fatalf("void a paid invoice: %v", err)
 		}
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"math/big"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -20,6 +21,8 @@ type Service struct {
 	db     *bun.DB
 	prices Prices
 	clock  Clock
+
+	lastClose atomic.Int64 // unix nanoseconds on the clock of the last month close
 }
 
 // NewService returns a service pricing by prices on clock's time.
