@@ -292,8 +292,10 @@ func typeSchema(schema *ast.Schema, typ *ast.Type, def *ast.Definition) object {
 		switch typ.NamedType {
 		case "Int":
 			s = object{"type": "integer"}
-		case "Float":
+		case "Float", "Quantity":
 			s = object{"type": "number"}
+		case "Money":
+			s = object{"type": "number", "multipleOf": 0.01}
 		case "Boolean":
 			s = object{"type": "boolean"}
 		case "Time":

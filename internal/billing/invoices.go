@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -179,4 +180,30 @@ func (s *Service) SetStatus(ctx context.Context, id string, status models.Invoic
 		return nil, models.Errorf(models.CodeConflict, "Invoice %s is %s, not open", id, inv.Status)
 	}
 	return inv, nil
+}
+
+// LastClose is the clock time of the last finished month close, zero before one.
+func (s *Service) LastClose() time.Time {
+	if n := s.lastClose.Load(); n != 0 {
+		return time.Unix(0, n).UTC()
+	}
+	return time.Time{}
+}
+
+// RunMonthClose closes ended months now and then every interval until ctx ends.
+func (s *Service) RunMonthClose(ctx context.Context, every time.Duration, logger *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if n, err := s.CloseMonths(ctx); err != nil && ctx.Err() == nil {
+			logger.Warn("billing: month close", "err", err)
+		} else if n > 0 {
+			logger.Info("billing: month close", "invoices", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

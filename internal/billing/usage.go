@@ -74,7 +74,7 @@ func (s *Service) OrgUsage(ctx context.Context, orgID string, start time.Time) (
 	if err != nil {
 		return nil, fmt.Errorf("billing: usage: %w", err)
 	}
-	u := &models.Usage{Period: start.Format("2006-01"), Usage: m.Figures(), Cost: s.prices.Cost(m)}
+	u := &models.Usage{Period: start.Format("2006-01"), Usage: m.Figures(), Cost: s.prices.Cost(m), Agents: []models.AgentUsage{}}
 	for _, id := range slices.Sorted(maps.Keys(agents)) {
 		am := agents[id]
 		f, c := am.Figures(), s.prices.Cost(am)
