@@ -70,6 +70,18 @@ func TestAPIAccess(t *testing.T) {
 			t.Errorf("bootstrap org sees: %s", res.Body)
 		}
 
+		// invoice.created is in the event log for admins only.
+		if res := s.Do(http.MethodGet, "/v1/events?type=invoice.created", other.Token, nil); res.Status != http.StatusOK || res.JSON(t)["total"] != float64(len(invs)) {
+			t.Errorf("admin's invoice events: %d %s", res.Status, res.Body)
+		}
+		otherDev := s.CreateUser(other.Token, "otherdev@example.com", models.RoleDeveloper)
+		if res := s.Do(http.MethodGet, "/v1/events", otherDev.Token, nil); res.Status != http.StatusOK || res.JSON(t)["total"] != float64(0) {
+			t.Errorf("developer's events: %d %s", res.Status, res.Body)
+		}
+		if res := s.Do(http.MethodGet, "/v1/events?type=invoice.created", otherDev.Token, nil); res.Status != http.StatusBadRequest || res.ErrorField() != "type" {
+			t.Errorf("developer's invoice events: %d %s", res.Status, res.Body)
+		}
+
 		res = s.Do(http.MethodGet, "/v1/billing/usage", admin.Token, nil)
 		body := res.JSON(t)
 		if res.Status != http.StatusOK || body["period"] != time.Now().UTC().Format("2006-01") || len(body) != 3 {
