@@ -52,4 +52,9 @@ func TestNetworkBilled(t *testing.T) {
 		usage = s.Do(http.MethodGet, "/v1/billing/usage", s.AdminToken, nil).JSON(t)
 		return usage["usage"].(map[string]any)["network_gb"] == 0.00002
 	}, func() string { return fmt.Sprint(usage) })
+	byAgent := s.Do(http.MethodGet, "/v1/billing/usage?breakdown=agent", s.AdminToken, nil).JSON(t)
+	agents, _ := byAgent["agents"].([]any)
+	if len(agents) != 1 || agents[0].(map[string]any)["agent_id"] != agent.ID || agents[0].(map[string]any)["network_gb"] != 0.00002 {
+		t.Fatalf("breakdown %v", byAgent)
+	}
 }

@@ -9,9 +9,10 @@ const (
 
 // billingRoutes serve usage and invoices to admins.
 var billingRoutes = []Route{
-	{Method: http.MethodGet, Path: "/billing/usage", Summary: "The organization's usage and its cost in a UTC month: period current (default), last_month or YYYY-MM (admins)",
-		Doc:    `query($period: String) { r: usage(period: $period) { ` + usageSelection + ` } }`,
-		Params: []Param{{Var: "period", From: FromQuery, Key: "period"}}},
+	{Method: http.MethodGet, Path: "/billing/usage", Summary: "The organization's usage and its cost in a UTC month: period current (default), last_month or YYYY-MM; breakdown=agent adds each agent's share (admins)",
+		Doc: `query($period: String, $byAgent: Boolean = false) { r: usage(period: $period) { ` + usageSelection +
+			` agents @include(if: $byAgent) { agent_id: agentId compute_hours: computeHours network_gb: networkGb compute_cost: compute network_cost: network } } }`,
+		Params: []Param{{Var: "period", From: FromQuery, Key: "period"}, {Var: "byAgent", From: FromQuery, Key: "breakdown", Kind: ByAgent}}},
 	{Method: http.MethodGet, Path: "/billing/invoices", Summary: "The organization's invoices, newest period first (admins)", List: true,
 		Doc: `query($limit: Int, $offset: Int, $sort: String) { r: invoices(limit: $limit, offset: $offset, sort: $sort) { invoices: items { ` + invoiceSelection + ` } total limit offset has_more: hasMore } }`},
 	{Method: http.MethodGet, Path: "/billing/invoices/{id}", Summary: "An invoice with its lines (admins)",

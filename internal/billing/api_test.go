@@ -87,6 +87,12 @@ func TestAPIAccess(t *testing.T) {
 		if res.Status != http.StatusOK || body["period"] != time.Now().UTC().Format("2006-01") || len(body) != 3 {
 			t.Errorf("usage: %d %s", res.Status, res.Body)
 		}
+		if res := s.Do(http.MethodGet, "/v1/billing/usage?breakdown=agent", admin.Token, nil); res.Status != http.StatusOK || res.JSON(t)["agents"] == nil {
+			t.Errorf("usage by agent: %d %s", res.Status, res.Body)
+		}
+		if res := s.Do(http.MethodGet, "/v1/billing/usage?breakdown=region", admin.Token, nil); res.Status != http.StatusBadRequest || res.ErrorField() != "breakdown" {
+			t.Errorf("breakdown=region: %d %s", res.Status, res.Body)
+		}
 		for _, bad := range []string{"2024-13", "yesterday", "2024-1", "3000-01", "last-month"} {
 			if res := s.Do(http.MethodGet, "/v1/billing/usage?period="+bad, admin.Token, nil); res.Status != http.StatusBadRequest || res.ErrorField() != "period" {
 				t.Errorf("period %s: %d %s", bad, res.Status, res.Body)
