@@ -92,6 +92,14 @@ type ComplexityRoot struct {
 		Total   func(childComplexity int) int
 	}
 
+	AgentUsage struct {
+		AgentID      func(childComplexity int) int
+		Compute      func(childComplexity int) int
+		ComputeHours func(childComplexity int) int
+		Network      func(childComplexity int) int
+		NetworkGB    func(childComplexity int) int
+	}
+
 	ApiToken struct {
 		CreatedAt  func(childComplexity int) int
 		ExpiresAt  func(childComplexity int) int
@@ -119,6 +127,31 @@ type ComplexityRoot struct {
 	}
 
 	BinaryPage struct {
+		HasMore func(childComplexity int) int
+		Items   func(childComplexity int) int
+		Limit   func(childComplexity int) int
+		Offset  func(childComplexity int) int
+		Total   func(childComplexity int) int
+	}
+
+	Invoice struct {
+		Amount    func(childComplexity int) int
+		CreatedAt func(childComplexity int) int
+		DueDate   func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Lines     func(childComplexity int) int
+		Period    func(childComplexity int) int
+		Status    func(childComplexity int) int
+	}
+
+	InvoiceLine struct {
+		Amount   func(childComplexity int) int
+		Item     func(childComplexity int) int
+		Quantity func(childComplexity int) int
+		Unit     func(childComplexity int) int
+	}
+
+	InvoicePage struct {
 		HasMore func(childComplexity int) int
 		Items   func(childComplexity int) int
 		Limit   func(childComplexity int) int
@@ -213,9 +246,12 @@ type ComplexityRoot struct {
 		Binaries          func(childComplexity int, limit *int, offset *int, sort *string) int
 		Binary            func(childComplexity int, id string) int
 		Events            func(childComplexity int, typeArg *string, agentID *string, limit *int, offset *int, sort *string) int
+		Invoice           func(childComplexity int, id string) int
+		Invoices          func(childComplexity int, limit *int, offset *int, sort *string) int
 		Me                func(childComplexity int) int
 		Service           func(childComplexity int, name string) int
 		Services          func(childComplexity int, limit *int, offset *int, sort *string) int
+		Usage             func(childComplexity int, period *string) int
 		User              func(childComplexity int, id string) int
 		Users             func(childComplexity int, limit *int, offset *int, sort *string) int
 		Version           func(childComplexity int) int
@@ -253,6 +289,26 @@ type ComplexityRoot struct {
 		AccessToken func(childComplexity int) int
 		ExpiresIn   func(childComplexity int) int
 		TokenType   func(childComplexity int) int
+	}
+
+	Usage struct {
+		Agents func(childComplexity int) int
+		Cost   func(childComplexity int) int
+		Period func(childComplexity int) int
+		Usage  func(childComplexity int) int
+	}
+
+	UsageCost struct {
+		Compute func(childComplexity int) int
+		Network func(childComplexity int) int
+		Storage func(childComplexity int) int
+		Total   func(childComplexity int) int
+	}
+
+	UsageFigures struct {
+		ComputeHours func(childComplexity int) int
+		NetworkGB    func(childComplexity int) int
+		StorageGB    func(childComplexity int) int
 	}
 
 	User struct {
@@ -560,6 +616,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AgentPage.Total(childComplexity), true
 
+	case "AgentUsage.agentId":
+		if e.ComplexityRoot.AgentUsage.AgentID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentUsage.AgentID(childComplexity), true
+	case "AgentUsage.compute":
+		if e.ComplexityRoot.AgentUsage.Compute == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentUsage.Compute(childComplexity), true
+	case "AgentUsage.computeHours":
+		if e.ComplexityRoot.AgentUsage.ComputeHours == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentUsage.ComputeHours(childComplexity), true
+	case "AgentUsage.network":
+		if e.ComplexityRoot.AgentUsage.Network == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentUsage.Network(childComplexity), true
+	case "AgentUsage.networkGb":
+		if e.ComplexityRoot.AgentUsage.NetworkGB == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentUsage.NetworkGB(childComplexity), true
+
 	case "ApiToken.createdAt":
 		if e.ComplexityRoot.ApiToken.CreatedAt == nil {
 			break
@@ -695,6 +782,105 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.BinaryPage.Total(childComplexity), true
+
+	case "Invoice.amount":
+		if e.ComplexityRoot.Invoice.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Invoice.Amount(childComplexity), true
+	case "Invoice.createdAt":
+		if e.ComplexityRoot.Invoice.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Invoice.CreatedAt(childComplexity), true
+	case "Invoice.dueDate":
+		if e.ComplexityRoot.Invoice.DueDate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Invoice.DueDate(childComplexity), true
+	case "Invoice.id":
+		if e.ComplexityRoot.Invoice.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Invoice.ID(childComplexity), true
+	case "Invoice.lines":
+		if e.ComplexityRoot.Invoice.Lines == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Invoice.Lines(childComplexity), true
+	case "Invoice.period":
+		if e.ComplexityRoot.Invoice.Period == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Invoice.Period(childComplexity), true
+	case "Invoice.status":
+		if e.ComplexityRoot.Invoice.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Invoice.Status(childComplexity), true
+
+	case "InvoiceLine.amount":
+		if e.ComplexityRoot.InvoiceLine.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InvoiceLine.Amount(childComplexity), true
+	case "InvoiceLine.item":
+		if e.ComplexityRoot.InvoiceLine.Item == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InvoiceLine.Item(childComplexity), true
+	case "InvoiceLine.quantity":
+		if e.ComplexityRoot.InvoiceLine.Quantity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InvoiceLine.Quantity(childComplexity), true
+	case "InvoiceLine.unit":
+		if e.ComplexityRoot.InvoiceLine.Unit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InvoiceLine.Unit(childComplexity), true
+
+	case "InvoicePage.hasMore":
+		if e.ComplexityRoot.InvoicePage.HasMore == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InvoicePage.HasMore(childComplexity), true
+	case "InvoicePage.items":
+		if e.ComplexityRoot.InvoicePage.Items == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InvoicePage.Items(childComplexity), true
+	case "InvoicePage.limit":
+		if e.ComplexityRoot.InvoicePage.Limit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InvoicePage.Limit(childComplexity), true
+	case "InvoicePage.offset":
+		if e.ComplexityRoot.InvoicePage.Offset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InvoicePage.Offset(childComplexity), true
+	case "InvoicePage.total":
+		if e.ComplexityRoot.InvoicePage.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InvoicePage.Total(childComplexity), true
 
 	case "LogLine.agentId":
 		if e.ComplexityRoot.LogLine.AgentID == nil {
@@ -1222,6 +1408,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Events(childComplexity, args["type"].(*string), args["agentId"].(*string), args["limit"].(*int), args["offset"].(*int), args["sort"].(*string)), true
 
+	case "Query.invoice":
+		if e.ComplexityRoot.Query.Invoice == nil {
+			break
+		}
+
+		args, err := ec.field_Query_invoice_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Invoice(childComplexity, args["id"].(string)), true
+	case "Query.invoices":
+		if e.ComplexityRoot.Query.Invoices == nil {
+			break
+		}
+
+		args, err := ec.field_Query_invoices_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Invoices(childComplexity, args["limit"].(*int), args["offset"].(*int), args["sort"].(*string)), true
 	case "Query.me":
 		if e.ComplexityRoot.Query.Me == nil {
 			break
@@ -1250,6 +1458,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Services(childComplexity, args["limit"].(*int), args["offset"].(*int), args["sort"].(*string)), true
+	case "Query.usage":
+		if e.ComplexityRoot.Query.Usage == nil {
+			break
+		}
+
+		args, err := ec.field_Query_usage_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Usage(childComplexity, args["period"].(*string)), true
 	case "Query.user":
 		if e.ComplexityRoot.Query.User == nil {
 			break
@@ -1449,6 +1668,75 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Token.TokenType(childComplexity), true
+
+	case "Usage.agents":
+		if e.ComplexityRoot.Usage.Agents == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Usage.Agents(childComplexity), true
+	case "Usage.cost":
+		if e.ComplexityRoot.Usage.Cost == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Usage.Cost(childComplexity), true
+	case "Usage.period":
+		if e.ComplexityRoot.Usage.Period == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Usage.Period(childComplexity), true
+	case "Usage.usage":
+		if e.ComplexityRoot.Usage.Usage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Usage.Usage(childComplexity), true
+
+	case "UsageCost.compute":
+		if e.ComplexityRoot.UsageCost.Compute == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UsageCost.Compute(childComplexity), true
+	case "UsageCost.network":
+		if e.ComplexityRoot.UsageCost.Network == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UsageCost.Network(childComplexity), true
+	case "UsageCost.storage":
+		if e.ComplexityRoot.UsageCost.Storage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UsageCost.Storage(childComplexity), true
+	case "UsageCost.total":
+		if e.ComplexityRoot.UsageCost.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UsageCost.Total(childComplexity), true
+
+	case "UsageFigures.computeHours":
+		if e.ComplexityRoot.UsageFigures.ComputeHours == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UsageFigures.ComputeHours(childComplexity), true
+	case "UsageFigures.networkGb":
+		if e.ComplexityRoot.UsageFigures.NetworkGB == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UsageFigures.NetworkGB(childComplexity), true
+	case "UsageFigures.storageGb":
+		if e.ComplexityRoot.UsageFigures.StorageGB == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UsageFigures.StorageGB(childComplexity), true
 
 	case "User.createdAt":
 		if e.ComplexityRoot.User.CreatedAt == nil {
@@ -1848,7 +2136,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema/agents.graphqls" "schema/base.graphqls" "schema/binaries.graphqls" "schema/console.graphqls" "schema/events.graphqls" "schema/live.graphqls" "schema/services.graphqls" "schema/tokens.graphqls" "schema/users.graphqls" "schema/webhooks.graphqls"
+//go:embed "schema/agents.graphqls" "schema/base.graphqls" "schema/billing.graphqls" "schema/binaries.graphqls" "schema/console.graphqls" "schema/events.graphqls" "schema/live.graphqls" "schema/services.graphqls" "schema/tokens.graphqls" "schema/users.graphqls" "schema/webhooks.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -1862,6 +2150,7 @@ func sourceData(filename string) string {
 var sources = []*ast.Source{
 	{Name: "schema/agents.graphqls", Input: sourceData("schema/agents.graphqls"), BuiltIn: false},
 	{Name: "schema/base.graphqls", Input: sourceData("schema/base.graphqls"), BuiltIn: false},
+	{Name: "schema/billing.graphqls", Input: sourceData("schema/billing.graphqls"), BuiltIn: false},
 	{Name: "schema/binaries.graphqls", Input: sourceData("schema/binaries.graphqls"), BuiltIn: false},
 	{Name: "schema/console.graphqls", Input: sourceData("schema/console.graphqls"), BuiltIn: false},
 	{Name: "schema/events.graphqls", Input: sourceData("schema/events.graphqls"), BuiltIn: false},
@@ -1985,6 +2274,22 @@ func (ec *executionContext) childFields_AgentPage(ctx context.Context, field gra
 	return nil, fmt.Errorf("no field named %q was found under type AgentPage", field.Name)
 }
 
+func (ec *executionContext) childFields_AgentUsage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "agentId":
+		return ec.fieldContext_AgentUsage_agentId(ctx, field)
+	case "computeHours":
+		return ec.fieldContext_AgentUsage_computeHours(ctx, field)
+	case "networkGb":
+		return ec.fieldContext_AgentUsage_networkGb(ctx, field)
+	case "compute":
+		return ec.fieldContext_AgentUsage_compute(ctx, field)
+	case "network":
+		return ec.fieldContext_AgentUsage_network(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AgentUsage", field.Name)
+}
+
 func (ec *executionContext) childFields_ApiToken(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -2051,6 +2356,56 @@ func (ec *executionContext) childFields_BinaryPage(ctx context.Context, field gr
 		return ec.fieldContext_BinaryPage_hasMore(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type BinaryPage", field.Name)
+}
+
+func (ec *executionContext) childFields_Invoice(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Invoice_id(ctx, field)
+	case "period":
+		return ec.fieldContext_Invoice_period(ctx, field)
+	case "amount":
+		return ec.fieldContext_Invoice_amount(ctx, field)
+	case "status":
+		return ec.fieldContext_Invoice_status(ctx, field)
+	case "dueDate":
+		return ec.fieldContext_Invoice_dueDate(ctx, field)
+	case "lines":
+		return ec.fieldContext_Invoice_lines(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Invoice_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Invoice", field.Name)
+}
+
+func (ec *executionContext) childFields_InvoiceLine(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "item":
+		return ec.fieldContext_InvoiceLine_item(ctx, field)
+	case "quantity":
+		return ec.fieldContext_InvoiceLine_quantity(ctx, field)
+	case "unit":
+		return ec.fieldContext_InvoiceLine_unit(ctx, field)
+	case "amount":
+		return ec.fieldContext_InvoiceLine_amount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type InvoiceLine", field.Name)
+}
+
+func (ec *executionContext) childFields_InvoicePage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "items":
+		return ec.fieldContext_InvoicePage_items(ctx, field)
+	case "total":
+		return ec.fieldContext_InvoicePage_total(ctx, field)
+	case "limit":
+		return ec.fieldContext_InvoicePage_limit(ctx, field)
+	case "offset":
+		return ec.fieldContext_InvoicePage_offset(ctx, field)
+	case "hasMore":
+		return ec.fieldContext_InvoicePage_hasMore(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type InvoicePage", field.Name)
 }
 
 func (ec *executionContext) childFields_LogLine(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2205,6 +2560,46 @@ func (ec *executionContext) childFields_Token(ctx context.Context, field graphql
 		return ec.fieldContext_Token_expiresIn(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Token", field.Name)
+}
+
+func (ec *executionContext) childFields_Usage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "period":
+		return ec.fieldContext_Usage_period(ctx, field)
+	case "usage":
+		return ec.fieldContext_Usage_usage(ctx, field)
+	case "cost":
+		return ec.fieldContext_Usage_cost(ctx, field)
+	case "agents":
+		return ec.fieldContext_Usage_agents(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Usage", field.Name)
+}
+
+func (ec *executionContext) childFields_UsageCost(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "compute":
+		return ec.fieldContext_UsageCost_compute(ctx, field)
+	case "storage":
+		return ec.fieldContext_UsageCost_storage(ctx, field)
+	case "network":
+		return ec.fieldContext_UsageCost_network(ctx, field)
+	case "total":
+		return ec.fieldContext_UsageCost_total(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UsageCost", field.Name)
+}
+
+func (ec *executionContext) childFields_UsageFigures(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "computeHours":
+		return ec.fieldContext_UsageFigures_computeHours(ctx, field)
+	case "storageGb":
+		return ec.fieldContext_UsageFigures_storageGb(ctx, field)
+	case "networkGb":
+		return ec.fieldContext_UsageFigures_networkGb(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UsageFigures", field.Name)
 }
 
 func (ec *executionContext) childFields_User(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -59,7 +59,7 @@ func (r *subscriptionResolver) AgentEvents(ctx context.Context, agentID *string,
 			return nil, err
 		}
 	}
-	f := events.Filter{OrgID: who.OrgID, AgentID: deref(agentID), Type: deref(typeArg)}
+	f := events.Filter{OrgID: who.OrgID, AgentID: deref(agentID), Type: deref(typeArg), Admin: who.Role == models.RoleAdmin}
 	if f.Type != "" && !events.ValidType(f.Type) {
 		return nil, errEventType
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/neuais/neuais/internal/agents"
 	"github.com/neuais/neuais/internal/auth"
+	"github.com/neuais/neuais/internal/billing"
 	"github.com/neuais/neuais/internal/binaries"
 	"github.com/neuais/neuais/internal/events"
 	"github.com/neuais/neuais/internal/health"
@@ -37,6 +38,7 @@ type Resolver struct {
 	// EventLog is the durable event log (events, agentEvents).
 	EventLog *events.Log
 	Webhooks *webhooks.Service
+	Billing  *billing.Service
 	// Stopping ends when the server begins to shut down; live streams end then.
 	Stopping context.Context
 	// UserCheckInterval is how often a live stream checks that its token

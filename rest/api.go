@@ -498,6 +498,11 @@ func convert(raw string, kind Kind) (any, error) {
 			return nil, errors.New("must be true or false")
 		}
 		return b, nil
+	case ByAgent:
+		if raw != "agent" {
+			return nil, errors.New("must be agent")
+		}
+		return true, nil
 	case EntityTag:
 		tag := strings.TrimPrefix(strings.TrimSpace(raw), "W/")
 		if tag == "*" {

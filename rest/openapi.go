@@ -124,6 +124,8 @@ func operation(schema *ast.Schema, route Route) (object, error) {
 			s = object{"type": "integer"}
 		} else if p.Kind == Bool {
 			s = object{"type": "boolean"}
+		} else if p.Kind == ByAgent {
+			s = object{"type": "string", "enum": []string{"agent"}}
 		}
 		param["schema"] = s
 		if required || p.From == FromPath {
@@ -234,7 +236,10 @@ func outputSchema(schema *ast.Schema, typ *ast.Type, selections ast.SelectionSet
 			s["description"] = f.Definition.Description
 		}
 		props[f.Alias] = s
-		required = append(required, f.Alias)
+		// A field under @include or @skip is there only when asked for.
+		if f.Directives.ForName("include") == nil && f.Directives.ForName("skip") == nil {
+			required = append(required, f.Alias)
+		}
 	}
 	out := object{"type": "object", "properties": props, "additionalProperties": false}
 	if !optional && required != nil {
@@ -292,8 +297,10 @@ func typeSchema(schema *ast.Schema, typ *ast.Type, def *ast.Definition) object {
 		switch typ.NamedType {
 		case "Int":
 			s = object{"type": "integer"}
-		case "Float":
+		case "Float", "Quantity":
 			s = object{"type": "number"}
+		case "Money":
+			s = object{"type": "number", "multipleOf": 0.01}
 		case "Boolean":
 			s = object{"type": "boolean"}
 		case "Time":

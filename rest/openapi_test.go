@@ -159,6 +159,11 @@ func TestOpenAPI(t *testing.T) {
 	check("webhook deliveries", http.MethodGet, wid+"/deliveries?status=pending&limit=5", tok, "", 200)
 	check("retry delivery", http.MethodPost, wid+"/deliveries/"+d.ID+"/retry", tok, "", 202)
 	check("events", http.MethodGet, "/v1/events?type=agent.created&limit=5", tok, "", 200)
+	check("usage", http.MethodGet, "/v1/billing/usage?period=current", tok, "", 200)
+	check("usage by agent", http.MethodGet, "/v1/billing/usage?period=last_month&breakdown=agent", tok, "", 200)
+	check("usage invalid", http.MethodGet, "/v1/billing/usage?period=2024-1", tok, "", 400)
+	check("invoices", http.MethodGet, "/v1/billing/invoices?limit=5", tok, "", 200)
+	check("invoice missing", http.MethodGet, "/v1/billing/invoices/inv_0000000000000000", tok, "", 404)
 	check("delete webhook", http.MethodDelete, wid, tok, "", 200)
 	if len(covered) < len(rest.Routes()) {
 		t.Errorf("checked %d exchanges for %d routes", len(covered), len(rest.Routes()))

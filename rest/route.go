@@ -28,6 +28,9 @@ const (
 	String Kind = iota
 	Int
 	Bool
+	// ByAgent is a breakdown=agent value: the document gets true, for an
+	// @include of its per-agent part; any other value is invalid.
+	ByAgent
 	// EntityTag is an If-Match value: its quotes and weak prefix are
 	// dropped ("*" stays), leaving the etag the schema hands out.
 	EntityTag

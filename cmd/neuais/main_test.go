@@ -170,6 +170,53 @@ func TestBinary(t *testing.T) {
 				t.Fatalf("%v\n%s", err, got)
 			}
 		})
+		t.Run("OrgsSetTierWhileServing", func(t *testing.T) {
+			body, _ := json.Marshal(map[string]string{"email": "boss@acme.example", "password": "acme-password-1"})
+			res, err := http.Post(base+"/v1/auth/token", "application/json", bytes.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var tok struct {
+				AccessToken string `json:"access_token"`
+			}
+			json.NewDecoder(res.Body).Decode(&tok) //nolint:errcheck // checked through the next request
+			res.Body.Close()
+			limit := func() string {
+				req, _ := http.NewRequest(http.MethodGet, base+"/v1/agents", nil)
+				req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				res.Body.Close()
+				return res.Header.Get("X-RateLimit-Limit")
+			}
+			if got := limit(); got != "1000" {
+				t.Fatalf("pro limit %s", got)
+			}
+			got, err := runCLI(t, getenv, "orgs", "set-tier", "acme", "--tier", "enterprise", "--rate-limit", "20000")
+			if err != nil || !strings.Contains(got, "tier enterprise, 20000 requests/minute") {
+				t.Fatalf("%v\n%s", err, got)
+			}
+			if got := limit(); got != "20000" {
+				t.Fatalf("after set-tier the limit is %s", got)
+			}
+			for _, args := range [][]string{{"orgs", "set-tier", "acme", "--tier", "gold"}, {"orgs", "set-tier", "nobody", "--tier", "pro"}, {"orgs", "set-tier", "acme"}} {
+				if got, err := runCLI(t, getenv, args...); err == nil {
+					t.Errorf("%v succeeded:\n%s", args, got)
+				}
+			}
+		})
+		t.Run("Invoices", func(t *testing.T) {
+			if got, err := runCLI(t, getenv, "invoices", "list"); err != nil || !strings.Contains(got, "PERIOD") {
+				t.Fatalf("%v\n%s", err, got)
+			}
+			for _, args := range [][]string{{"invoices", "mark-paid", "inv_0000000000000000"}, {"invoices", "void"}, {"invoices"}} {
+				if got, err := runCLI(t, getenv, args...); err == nil {
+					t.Errorf("%v succeeded:\n%s", args, got)
+				}
+			}
+		})
 		t.Run("MigrateWhileServing", func(t *testing.T) {
 			got, err := runCLI(t, getenv, "migrate", "status")
 			if err != nil || !strings.Contains(got, "foundation") || strings.Contains(got, "pending") {

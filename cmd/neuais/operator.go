@@ -14,6 +14,7 @@ import (
 
 	"github.com/neuais/neuais/internal/app"
 	"github.com/neuais/neuais/internal/auth"
+	"github.com/neuais/neuais/internal/billing"
 	"github.com/neuais/neuais/internal/config"
 	"github.com/neuais/neuais/internal/db"
 	"github.com/neuais/neuais/internal/orgs"
@@ -96,9 +97,15 @@ func operatorCommands(getenv func(string) string, stdout, stderr io.Writer) []*c
 		},
 		{
 			Name:     "orgs",
-			Usage:    "create and list organizations (applies pending migrations first, as serve does)",
+			Usage:    "create and list organizations and set their tiers (applies pending migrations first, as serve does)",
 			Action:   noSubcommand,
-			Commands: []*cli.Command{orgsCreate(getenv, stdout), orgsList(getenv, stdout)},
+			Commands: []*cli.Command{orgsCreate(getenv, stdout), orgsList(getenv, stdout), orgsSetTier(getenv, stdout)},
+		},
+		{
+			Name:     "invoices",
+			Usage:    "list invoices and record their payment (applies pending migrations first, as serve does)",
+			Action:   noSubcommand,
+			Commands: []*cli.Command{invoicesList(getenv, stdout), invoicesStatus(getenv, stdout, "mark-paid", models.InvoicePaid), invoicesStatus(getenv, stdout, "void", models.InvoiceVoid)},
 		},
 		{
 			Name:  "version",
@@ -190,6 +197,96 @@ func orgsCreate(getenv func(string) string, stdout io.Writer) *cli.Command {
 			if generated {
 				fmt.Fprintf(stdout, "Generated password (shown once): %s\n", password)
 			}
+			return nil
+		}}
+}
+
+func orgsSetTier(getenv func(string) string, stdout io.Writer) *cli.Command {
+	b := config.Bind(getenv)
+	flags := append([]cli.Flag{
+		&cli.StringFlag{Name: "tier", Usage: "free, pro or enterprise", Required: true},
+		&cli.IntFlag{Name: "rate-limit", Usage: "requests per minute; the tier's default (100, 1000, 10000) when 0"},
+	}, configFlags(b)...)
+	return &cli.Command{Name: "set-tier", Usage: "set an organization's tier and rate limit; its tokens get it on their next request", ArgsUsage: "ORG (id, slug or name)", Flags: flags,
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if cmd.Args().Len() != 1 {
+				return usagef("orgs set-tier takes one ORG")
+			}
+			svc, d, err := orgsService(ctx, b)
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			org, err := svc.SetTier(ctx, cmd.Args().First(), models.Tier(cmd.String("tier")), int(cmd.Int("rate-limit")))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "Organization %q (%s) is on tier %s, %d requests/minute\n", org.Name, org.ID, org.Tier, org.RateLimit)
+			return nil
+		}}
+}
+
+// billingService opens the database, applies pending migrations and
+// returns the billing service; close the database when done.
+func billingService(ctx context.Context, b *config.Binding) (*billing.Service, *bun.DB, error) {
+	cfg, err := b.Finish()
+	if err != nil {
+		return nil, nil, err
+	}
+	d, err := openDB(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := migrations.Up(ctx, d); err != nil {
+		d.Close()
+		return nil, nil, err
+	}
+	return billing.NewService(d, billing.DefaultPrices, billing.SystemClock{}), d, nil
+}
+
+func invoicesList(getenv func(string) string, stdout io.Writer) *cli.Command {
+	b := config.Bind(getenv)
+	flags := append([]cli.Flag{&cli.StringFlag{Name: "org", Usage: "only this organization's (its id)"}}, configFlags(b)...)
+	return &cli.Command{Name: "list", Usage: "list invoices, newest period first", Flags: flags,
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if cmd.Args().Present() {
+				return usagef("invoices list takes no arguments")
+			}
+			svc, d, err := billingService(ctx, b)
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			list, err := svc.AllInvoices(ctx, cmd.String("org"))
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tORGANIZATION\tPERIOD\tAMOUNT\tSTATUS\tDUE DATE")
+			for _, inv := range list {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", inv.ID, inv.OrgID, inv.Period, inv.Amount, inv.Status, inv.DueDate)
+			}
+			return tw.Flush()
+		}}
+}
+
+func invoicesStatus(getenv func(string) string, stdout io.Writer, name string, status models.InvoiceStatus) *cli.Command {
+	b := config.Bind(getenv)
+	return &cli.Command{Name: name, Usage: "record an open invoice as " + string(status), ArgsUsage: "INVOICE_ID", Flags: configFlags(b),
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if cmd.Args().Len() != 1 {
+				return usagef("invoices %s takes one INVOICE_ID", name)
+			}
+			svc, d, err := billingService(ctx, b)
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			inv, err := svc.SetStatus(ctx, cmd.Args().First(), status)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "Invoice %s (%s, %s) is %s\n", inv.ID, inv.Period, inv.Amount, inv.Status)
 			return nil
 		}}
 }

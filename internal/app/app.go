@@ -20,6 +20,7 @@ import (
 	"github.com/neuais/neuais/graph"
 	"github.com/neuais/neuais/internal/agents"
 	"github.com/neuais/neuais/internal/auth"
+	"github.com/neuais/neuais/internal/billing"
 	"github.com/neuais/neuais/internal/binaries"
 	"github.com/neuais/neuais/internal/config"
 	"github.com/neuais/neuais/internal/db"
@@ -106,12 +107,14 @@ type App struct {
 	Dispatcher *webhooks.Dispatcher
 	Limiter    ratelimit.Limiter
 	// Secrets encrypts what is stored for users (NEUAIS_SECRET_KEY).
-	Secrets *secrets.Keyring
-	Logs    *logs.Store
-	Metrics *metrics.Store
-	Runtime *runtime.Manager
-	REST    *rest.API
-	Started time.Time
+	Secrets  *secrets.Keyring
+	Logs     *logs.Store
+	Metrics  *metrics.Store
+	Runtime  *runtime.Manager
+	Billing  *billing.Service
+	Recorder *billing.Recorder
+	REST     *rest.API
+	Started  time.Time
 	// Stopping ends when the server begins to shut down, so that
 	// long-lived streams can end cleanly instead of holding shutdown up.
 	Stopping context.Context
@@ -196,8 +199,12 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Wri
 	a.background.Add(1)
 	go a.sweepIdempotencyKeys()
 	a.startWebhooks()
+	if err := a.startBilling(); err != nil {
+		a.Close()
+		return nil, err
+	}
 
-	created, generated, err := a.Orgs.Bootstrap(ctx, cfg.AdminEmail, cfg.AdminPassword)
+	created, generated, err := a.Orgs.Bootstrap(ctx, cfg.AdminEmail, cfg.AdminPassword, cfg.BootstrapRateLimit)
 	if err != nil {
 		a.Close()
 		return nil, err
@@ -229,6 +236,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Wri
 		Bus:      a.Bus,
 		EventLog: a.Events,
 		Webhooks: a.Webhooks,
+		Billing:  a.Billing,
 		Stopping: a.Stopping,
 
 		UserCheckInterval: cfg.StreamUserCheck,

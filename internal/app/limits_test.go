@@ -167,7 +167,8 @@ func exhaust(t *testing.T, limit int, send func() *apitest.Response) *apitest.Re
 func TestRateLimits(t *testing.T) {
 	apitest.EachDB(t, func(t *testing.T, url string) {
 		t.Run("PerOrganizationTier", func(t *testing.T) {
-			s := apitest.Start(t, url, func(c *config.Config) { c.RateLimitMin = 0; c.AnonymousRateLimit = 1000 })
+			// The bootstrap organization is enterprise, here at 100 a minute.
+			s := apitest.Start(t, url, func(c *config.Config) { c.RateLimitMin = 0; c.AnonymousRateLimit = 1000; c.BootstrapRateLimit = 100 })
 			pro := s.CreateOrg("pro", "pro-admin@example.com", models.TierPro)
 			var res, gql *apitest.Response
 			for try := 0; ; try++ {

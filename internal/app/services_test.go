@@ -32,7 +32,7 @@ func TestServices(t *testing.T) {
 					t.Errorf("%v", svc)
 				}
 			}
-			if len(names) < 3 || names[0] != "api" || names[1] != "auth" || names[2] != "database" {
+			if len(names) < 4 || names[0] != "api" || names[1] != "auth" || names[2] != "billing" || names[3] != "database" {
 				t.Fatalf("names %v", names)
 			}
 		})

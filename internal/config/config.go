@@ -121,10 +121,18 @@ type Config struct {
 	// stream checks that its token still holds (a deleted user's streams,
 	// and those of a token revoked by a password change, end).
 	MetricsInterval time.Duration
-	LogMaxLines     int
-	LogMaxAge       time.Duration
-	AllowedOrigins  []string
-	StreamUserCheck time.Duration
+	// BillingHeartbeat is how often replica intervals, endpoint bytes and
+	// stored bytes are recorded (a crashed server's open intervals end at
+	// the last one); BillingPrices overrides the price list
+	// ("compute=0.05,storage=0.02,network=0.05", or @file holding that);
+	// BootstrapRateLimit is the bootstrap organization's (enterprise) limit.
+	BillingHeartbeat   time.Duration
+	BillingPrices      string
+	BootstrapRateLimit int
+	LogMaxLines        int
+	LogMaxAge          time.Duration
+	AllowedOrigins     []string
+	StreamUserCheck    time.Duration
 
 	// Log flood limits: each agent's replica output per second in lines
 	// and bytes, the seconds' worth a quiet agent may write at once, the
@@ -183,7 +191,9 @@ func Default() Config {
 		MaxReplicas:  20,
 		MaxAgentWait: 5 * time.Minute,
 
-		MetricsInterval: 10 * time.Second,
+		MetricsInterval:    10 * time.Second,
+		BillingHeartbeat:   5 * time.Second,
+		BootstrapRateLimit: 10_000,
 
 		StopGrace:          10 * time.Second,
 		FetchTimeout:       5 * time.Minute,
@@ -374,6 +384,9 @@ func Bind(getenv func(string) string, skip ...string) *Binding {
 	num(&c.MaxReplicas, "max-replicas", "most replicas one agent may have")
 	duration(&c.MaxAgentWait, "max-agent-wait", "longest timeout of a wait for an agent's status")
 	duration(&c.MetricsInterval, "metrics-interval", "how often running agents are sampled for metrics")
+	duration(&c.BillingHeartbeat, "billing-heartbeat", "how often billing records replica intervals, endpoint bytes and stored bytes")
+	str(&c.BillingPrices, "billing-prices", "price list overrides: compute=0.05,storage=0.02,network=0.05 (per hour, GB-month, GB), or @file with that text")
+	num(&c.BootstrapRateLimit, "bootstrap-rate-limit", "requests per minute of the organization created on first start (enterprise tier)")
 	str(&c.RuntimeIsolation, "runtime-isolation", "on: every replica sandboxed (runc, pasta, tini and nft needed; without them no agent starts); off: plain processes with the server's user, files and network, for one trusted tenant only")
 	str(&c.SandboxDir, "sandbox-dir", "folder of the sandboxes' bundles, traversable by their users; empty for one under /run")
 	num(&c.ReplicaMaxProcesses, "replica-max-processes", "processes and threads one replica may have at once")
@@ -427,6 +440,12 @@ func (bd *Binding) Finish() (Config, error) {
 	}
 	if c.RuntimeDriver != RuntimeLocal && c.RuntimeDriver != RuntimeNone {
 		errs = append(errs, errors.New("NEUAIS_RUNTIME_DRIVER: must be local or none"))
+	}
+	if c.BillingHeartbeat < time.Second {
+		errs = append(errs, errors.New("NEUAIS_BILLING_HEARTBEAT: must be at least 1s"))
+	}
+	if c.BootstrapRateLimit < 1 {
+		errs = append(errs, errors.New("NEUAIS_BOOTSTRAP_RATE_LIMIT: must be positive"))
 	}
 	if c.MetricsInterval < time.Second {
 		errs = append(errs, errors.New("NEUAIS_METRICS_INTERVAL: must be at least 1s"))

@@ -56,6 +56,10 @@ const (
 	AgentError   = "agent.error"
 )
 
+// InvoiceCreated records a month close's invoice. It is not an agent event:
+// only admins' event queries show it and no webhook receives it.
+const InvoiceCreated = "invoice.created"
+
 // AgentEventTypes are the six event types, in the contract's order.
 var AgentEventTypes = []string{AgentCreated, AgentUpdated, AgentDeleted, AgentStarted, AgentStopped, AgentError}
 
@@ -84,6 +88,9 @@ type AgentEventData struct {
 	Status  string   `json:"status,omitempty"`
 	Reason  string   `json:"reason,omitempty"`
 	Changed []string `json:"changed,omitempty"`
+	// InvoiceID and Period are set on invoice.created only.
+	InvoiceID string `json:"invoice_id,omitempty"`
+	Period    string `json:"period,omitempty"`
 }
 
 // SubscribeOption tunes one subscription.

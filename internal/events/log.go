@@ -131,6 +131,9 @@ type Filter struct {
 	AgentID string
 	// AfterID keeps events with a greater id.
 	AfterID int64
+	// Admin also selects the events only admins see (invoice.created);
+	// otherwise only the six agent events are selected.
+	Admin bool
 }
 
 // ValidType reports whether t is one of the six event types.
@@ -197,6 +200,9 @@ func (l *Log) query(rows *[]models.Event, f Filter) *bun.SelectQuery {
 	}
 	if f.AfterID > 0 {
 		q = q.Where("id > ?", f.AfterID)
+	}
+	if !f.Admin {
+		q = q.Where("type IN (?)", bun.In(AgentEventTypes))
 	}
 	return q
 }

@@ -36,9 +36,11 @@ func NewService(db *bun.DB, hasher *auth.Hasher) *Service {
 // CreateParams describe a new organization and its first admin. Slug,
 // when empty, is derived from Name and made unique.
 type CreateParams struct {
-	Name          string
-	Slug          string
-	Tier          models.Tier
+	Name string
+	Slug string
+	Tier models.Tier
+	// RateLimit, requests per minute, is the tier's default when 0.
+	RateLimit     int
 	AdminEmail    string
 	AdminPassword string
 }
@@ -63,6 +65,8 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (*models.Organizat
 		return nil, nil, models.Invalid("name", "must be 1 to 100 characters")
 	case !p.Tier.Valid():
 		return nil, nil, models.Invalid("tier", "must be one of free, pro, enterprise")
+	case p.RateLimit < 0:
+		return nil, nil, models.Invalid("rate_limit", "must be positive")
 	case !validSlug(p.Slug):
 		return nil, nil, models.Invalid("slug", fmt.Sprintf("must be a DNS label of 1 to %d lowercase letters, digits and hyphens, starting and ending with a letter or digit", maxSlug))
 	}
@@ -74,7 +78,10 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (*models.Organizat
 		return nil, nil, err
 	}
 	now := models.Now()
-	org := &models.Organization{ID: models.NewID(models.PrefixOrganization), Name: p.Name, Slug: p.Slug, Tier: p.Tier, RateLimit: p.Tier.DefaultRateLimit(), CreatedAt: now}
+	if p.RateLimit == 0 {
+		p.RateLimit = p.Tier.DefaultRateLimit()
+	}
+	org := &models.Organization{ID: models.NewID(models.PrefixOrganization), Name: p.Name, Slug: p.Slug, Tier: p.Tier, RateLimit: p.RateLimit, CreatedAt: now}
 	user := &models.User{ID: models.NewID(models.PrefixUser), OrgID: org.ID, Email: email, PasswordHash: hash, Role: models.RoleAdmin, CreatedAt: now, UpdatedAt: now}
 	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if n, err := tx.NewSelect().Model((*models.Organization)(nil)).Where("name = ?", org.Name).Count(ctx); err != nil {
@@ -124,8 +131,9 @@ func (s *Service) Get(ctx context.Context, id string) (*models.Organization, err
 
 // Bootstrap creates the default organization and its admin when the
 // database has no organization. With an empty password it generates one and
-// returns it (generated is then true) so the caller can print it once.
-func (s *Service) Bootstrap(ctx context.Context, email, password string) (created bool, generated string, err error) {
+// returns it (generated is then true) so the caller can print it once. It
+// is the self-hosted operator's own: enterprise, with rateLimit per minute.
+func (s *Service) Bootstrap(ctx context.Context, email, password string, rateLimit int) (created bool, generated string, err error) {
 	n, err := s.db.NewSelect().Model((*models.Organization)(nil)).Count(ctx)
 	if err != nil {
 		return false, "", fmt.Errorf("orgs: bootstrap: %w", err)
@@ -144,7 +152,7 @@ func (s *Service) Bootstrap(ctx context.Context, email, password string) (create
 		password = base64.RawURLEncoding.EncodeToString(b[:])
 		generated = password
 	}
-	if _, _, err := s.Create(ctx, CreateParams{Name: DefaultName, Tier: models.TierFree, AdminEmail: email, AdminPassword: password}); err != nil {
+	if _, _, err := s.Create(ctx, CreateParams{Name: DefaultName, Tier: models.TierEnterprise, RateLimit: rateLimit, AdminEmail: email, AdminPassword: password}); err != nil {
 		return false, "", fmt.Errorf("orgs: bootstrap: %w", err)
 	}
 	return true, generated, nil
@@ -230,4 +238,33 @@ func CheckPassword(password string) error {
 		return models.Invalid("password", fmt.Sprintf("must be at most %d bytes", auth.MaxPasswordLength))
 	}
 	return nil
+}
+
+// SetTier changes an organization's tier (named by id, slug or name) and
+// its rate limit: rateLimit per minute, or the tier's default when 0. It is
+// an operator's action, never an API one; tokens already issued get the new
+// limit on their next request, which reads it from the organization.
+// Errors: not_found, invalid_request on tier or rate_limit.
+func (s *Service) SetTier(ctx context.Context, ref string, tier models.Tier, rateLimit int) (*models.Organization, error) {
+	switch {
+	case !tier.Valid():
+		return nil, models.Invalid("tier", "must be one of free, pro, enterprise")
+	case rateLimit < 0:
+		return nil, models.Invalid("rate_limit", "must be positive")
+	case rateLimit == 0:
+		rateLimit = tier.DefaultRateLimit()
+	}
+	var ids []string
+	if err := s.db.NewSelect().Model((*models.Organization)(nil)).Column("id").
+		Where("id = ? OR slug = ? OR name = ?", ref, ref, ref).OrderExpr("id = ? DESC, slug = ? DESC", ref, ref).Limit(1).Scan(ctx, &ids); err != nil {
+		return nil, fmt.Errorf("orgs: set tier: %w", err)
+	}
+	if len(ids) == 0 {
+		return nil, models.NotFound("organization")
+	}
+	if _, err := s.db.NewUpdate().Model((*models.Organization)(nil)).Set("tier = ?", tier).Set("rate_limit = ?", rateLimit).
+		Where("id = ?", ids[0]).Exec(ctx); err != nil {
+		return nil, fmt.Errorf("orgs: set tier: %w", err)
+	}
+	return s.Get(ctx, ids[0])
 }

@@ -84,6 +84,7 @@ type agentRecord struct {
 	// restarting agent is running again once every replica is that new.
 	freshGen int64
 	network  atomic.Int64 // bytes through the endpoint proxy, in and out
+	metered  atomic.Int64 // the same bytes not yet taken by TakeMetering
 	next     atomic.Uint64
 }
 
@@ -171,6 +172,48 @@ func (m *Manager) Usage(agentID string) (cpuPercent float64, memoryMiB float64, 
 		networkBytes = rec.network.Load()
 	}
 	return u.CPUPercent, u.MemoryMiB, networkBytes
+}
+
+// Metered is one agent's share of a TakeMetering: the instances of its
+// replicas up now and the endpoint bytes since the previous take.
+type Metered struct {
+	AgentID, OrgID string
+	// Instances name each replica process up ("2/4711": index and pid), so
+	// that a restarted replica is a new instance and an adopted one the same.
+	Instances    []string
+	NetworkBytes int64
+}
+
+// TakeMetering reports every known agent's replicas up and takes its
+// endpoint byte count since the last call; a caller that fails to store
+// the counts gives them back with ReturnMetering.
+func (m *Manager) TakeMetering() []Metered {
+	m.mu.Lock()
+	recs := slices.Collect(maps.Values(m.records))
+	m.mu.Unlock()
+	out := make([]Metered, 0, len(recs))
+	for _, rec := range recs {
+		mt := Metered{AgentID: rec.id, OrgID: rec.orgID, NetworkBytes: rec.metered.Swap(0)}
+		for _, rep := range m.driver.Replicas(rec.id) {
+			if rep.Up && rep.PID != 0 {
+				mt.Instances = append(mt.Instances, fmt.Sprintf("%d/%d", rep.Index, rep.PID))
+			}
+		}
+		if len(mt.Instances) > 0 || mt.NetworkBytes > 0 {
+			out = append(out, mt)
+		}
+	}
+	return out
+}
+
+// ReturnMetering gives back byte counts TakeMetering took but the caller
+// could not store, so that the next take includes them.
+func (m *Manager) ReturnMetering(taken []Metered) {
+	for _, mt := range taken {
+		if rec := m.record(mt.AgentID); rec != nil {
+			rec.metered.Add(mt.NetworkBytes)
+		}
+	}
 }
 
 // Replicas lists the agent's replicas with their pids and ports.

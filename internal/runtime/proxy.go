@@ -91,11 +91,12 @@ func (m *Manager) Proxy(endpoints models.EndpointTemplate, next http.Handler) ht
 			rep := up[(first+k)%len(up)]
 			at.targets = append(at.targets, &url.URL{Scheme: "http", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(rep.Port))})
 		}
+		count := func(n int64) int64 { rec.metered.Add(n); return rec.network.Add(n) }
 		if r.Body != nil && r.Body != http.NoBody {
-			r.Body = &countingBody{ReadCloser: r.Body, count: rec.network.Add}
+			r.Body = &countingBody{ReadCloser: r.Body, count: count}
 		}
 		at.in = r.WithContext(context.WithValue(r.Context(), attemptKey{}, at))
-		rp.ServeHTTP(&countingWriter{ResponseWriter: w, count: rec.network.Add}, at.in)
+		rp.ServeHTTP(&countingWriter{ResponseWriter: w, count: count}, at.in)
 	})
 }
 

@@ -144,7 +144,8 @@ func validateSecret(secret string) error {
 }
 
 func subscribes(w *models.Webhook, event string) bool {
-	return slices.Contains(w.Events, AllEvents) || slices.Contains(w.Events, event)
+	// Only the contract's agent events are delivered, never invoice.created.
+	return events.ValidType(event) && (slices.Contains(w.Events, AllEvents) || slices.Contains(w.Events, event))
 }
 
 func (s *Service) loaded(w *models.Webhook) error {
