@@ -104,6 +104,7 @@ func TestTypeScriptSDK(t *testing.T) {
 		"NEUAIS_TEST_LIMITED_TOKEN="+limited.Token,
 		"NEUAIS_TEST_AGENT_URL=file://"+agent,
 		"NEUAIS_TEST_CONTROL=http://"+ln.Addr().String(),
+		"NEUAIS_TEST_UNAVAILABLE_URL="+apitest.Unavailable(t, s.URL),
 	)
 	out, err := cmd.CombinedOutput()
 	t.Logf("node --test:\n%s", out)

@@ -237,6 +237,22 @@ test('429 is retried after Retry-After', async () => {
   assert.fail('no call met a 429');
 });
 
+test('503 is retried after Retry-After', async () => {
+  // The proxy answers each method and URL's first request 503 with
+  // Retry-After: 1, and a retry sooner than that 400 retried_early.
+  const base = process.env.NEUAIS_TEST_UNAVAILABLE_URL;
+  const once = new NeuaisClient(token, { baseUrl: base, maxRetries: 0 });
+  await assert.rejects(once.services.status('api'),
+    (e) => e instanceof NeuaisError && e.status === 503 && e.code === 'service_unavailable' && e.retryAfter === 1000);
+  const client = new NeuaisClient(token, { baseUrl: base });
+  assert.equal((await client.services.status('database')).name, 'database');
+  // An upload from bytes is sent again whole.
+  const data = new TextEncoder().encode(`#!/bin/sh\necho retried ${Date.now()}\n`);
+  const b = await client.binaries.upload(data);
+  assert.equal(b.size, data.length);
+  assert.deepEqual(await new NeuaisClient(token).binaries.content(b.id), data);
+});
+
 test('a create whose answer is lost is retried with its key and creates once', async () => {
   const seen = new Set();
   const lossy = async (url, init) => {
