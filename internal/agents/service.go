@@ -289,7 +289,7 @@ func (s *Service) List(ctx context.Context, f Filter, p models.ListParams) (*Pag
 		// case-sensitive comparison on SQLite and PostgreSQL.
 		q = q.Where("substr(name, 1, ?) = ?", len(f.NamePrefix), f.NamePrefix)
 	}
-	n, err := q.OrderExpr(order.OrderExpr()).Limit(int64(p.Limit)).Offset(int64(p.Offset)).ScanAndCount(ctx)
+	n, err := db.ScanAndCount(ctx, s.db, q.OrderExpr(order.OrderExpr()).Limit(int64(p.Limit)).Offset(int64(p.Offset)))
 	if err != nil {
 		return nil, fmt.Errorf("agents: list: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/neuais/neuais/internal/db"
 	"github.com/neuais/neuais/internal/events"
 	"github.com/neuais/neuais/models"
 )
@@ -113,8 +114,8 @@ func (s *Service) Invoices(ctx context.Context, p models.ListParams) (*models.In
 		return nil, err
 	}
 	items := []*models.Invoice{}
-	n, err := s.db.NewSelect().Model(&items).Where("org_id = ?", who.OrgID).OrderExpr(order.OrderExpr()).
-		Limit(int64(p.Limit)).Offset(int64(p.Offset)).ScanAndCount(ctx)
+	n, err := db.ScanAndCount(ctx, s.db, s.db.NewSelect().Model(&items).Where("org_id = ?", who.OrgID).OrderExpr(order.OrderExpr()).
+		Limit(int64(p.Limit)).Offset(int64(p.Offset)))
 	if err != nil {
 		return nil, fmt.Errorf("billing: invoices: %w", err)
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/neuais/neuais/internal/db"
 	"github.com/neuais/neuais/internal/idempotency"
 	"github.com/neuais/neuais/models"
 )
@@ -193,8 +194,8 @@ func (s *Service) List(ctx context.Context, p models.ListParams) (*models.Binary
 		return nil, err
 	}
 	items := []*models.Binary{}
-	total, err := s.db.NewSelect().Model(&items).Where("org_id = ?", who.OrgID).
-		OrderExpr(order.OrderExpr()).Limit(int64(p.Limit)).Offset(int64(p.Offset)).ScanAndCount(ctx)
+	total, err := db.ScanAndCount(ctx, s.db, s.db.NewSelect().Model(&items).Where("org_id = ?", who.OrgID).
+		OrderExpr(order.OrderExpr()).Limit(int64(p.Limit)).Offset(int64(p.Offset)))
 	if err != nil {
 		return nil, fmt.Errorf("binaries: list: %w", err)
 	}

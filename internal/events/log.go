@@ -13,6 +13,7 @@ import (
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
 
+	"github.com/neuais/neuais/internal/db"
 	"github.com/neuais/neuais/models"
 )
 
@@ -158,7 +159,7 @@ func (l *Log) List(ctx context.Context, f Filter, p models.ListParams) (*Page, e
 		return nil, err
 	}
 	var rows []models.Event
-	n, err := l.query(&rows, f).OrderExpr(order.OrderExpr()).Limit(int64(p.Limit)).Offset(int64(p.Offset)).ScanAndCount(ctx)
+	n, err := db.ScanAndCount(ctx, l.db, l.query(&rows, f).OrderExpr(order.OrderExpr()).Limit(int64(p.Limit)).Offset(int64(p.Offset)))
 	if err != nil {
 		return nil, fmt.Errorf("events: list: %w", err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/neuais/neuais/internal/auth"
+	"github.com/neuais/neuais/internal/db"
 	"github.com/neuais/neuais/internal/idempotency"
 	"github.com/neuais/neuais/models"
 )
@@ -158,7 +159,7 @@ func (s *Service) List(ctx context.Context, p models.ListParams) (*models.APITok
 	if who.Role != models.RoleAdmin {
 		q = q.Where("user_id = ?", who.UserID)
 	}
-	total, err := q.OrderExpr(order.OrderExpr()).Limit(int64(p.Limit)).Offset(int64(p.Offset)).ScanAndCount(ctx)
+	total, err := db.ScanAndCount(ctx, s.db, q.OrderExpr(order.OrderExpr()).Limit(int64(p.Limit)).Offset(int64(p.Offset)))
 	if err != nil {
 		return nil, fmt.Errorf("tokens: list: %w", err)
 	}

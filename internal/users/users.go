@@ -51,11 +51,10 @@ func (s *Service) List(ctx context.Context, p models.ListParams) (*models.UserPa
 		return nil, err
 	}
 	items := []*models.User{}
-	total, err := s.db.NewSelect().Model(&items).
+	total, err := db.ScanAndCount(ctx, s.db, s.db.NewSelect().Model(&items).
 		Where("org_id = ?", caller.OrgID).
 		OrderExpr(order.OrderExpr()).
-		Limit(int64(p.Limit)).Offset(int64(p.Offset)).
-		ScanAndCount(ctx)
+		Limit(int64(p.Limit)).Offset(int64(p.Offset)))
 	if err != nil {
 		return nil, fmt.Errorf("users: list: %w", err)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/neuais/neuais/internal/db"
 	"github.com/neuais/neuais/internal/events"
 	"github.com/neuais/neuais/internal/idempotency"
 	"github.com/neuais/neuais/internal/netguard"
@@ -245,8 +246,8 @@ func (s *Service) List(ctx context.Context, p models.ListParams) (*models.Webhoo
 		return nil, err
 	}
 	items := []*models.Webhook{}
-	total, err := s.db.NewSelect().Model(&items).Where("org_id = ?", who.OrgID).OrderExpr(order.OrderExpr() + ", id").
-		Limit(int64(p.Limit)).Offset(int64(p.Offset)).ScanAndCount(ctx)
+	total, err := db.ScanAndCount(ctx, s.db, s.db.NewSelect().Model(&items).Where("org_id = ?", who.OrgID).OrderExpr(order.OrderExpr()+", id").
+		Limit(int64(p.Limit)).Offset(int64(p.Offset)))
 	if err != nil {
 		return nil, fmt.Errorf("webhooks: list: %w", err)
 	}
@@ -418,7 +419,7 @@ func (s *Service) Deliveries(ctx context.Context, id string, f DeliveryFilter, p
 	if f.Status != "" {
 		q = q.Where("status = ?", f.Status)
 	}
-	total, err := q.OrderExpr(order.OrderExpr() + ", id").Limit(int64(p.Limit)).Offset(int64(p.Offset)).ScanAndCount(ctx)
+	total, err := db.ScanAndCount(ctx, s.db, q.OrderExpr(order.OrderExpr()+", id").Limit(int64(p.Limit)).Offset(int64(p.Offset)))
 	if err != nil {
 		return nil, fmt.Errorf("webhooks: deliveries: %w", err)
 	}
