@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -39,7 +38,7 @@ func run(m *testing.M) int {
 	agentSHA256 = hex.EncodeToString(sum[:])
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /agent", func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, agent) })
-	mux.HandleFunc("GET /text", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "<html>not a binary</html>") })
+	mux.HandleFunc("GET /text", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, "<html>not a binary</html>") })
 	binaries = httptest.NewServer(mux)
 	defer binaries.Close()
 	return m.Run()

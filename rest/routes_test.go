@@ -44,7 +44,7 @@ func TestRouteTable(t *testing.T) {
 				}
 				doc = strings.Replace(doc, "{fields}", strings.Join(sel, " "), 1)
 			}
-			parsed, errs := gqlparser.LoadQuery(schema, doc)
+			parsed, errs := gqlparser.LoadQueryWithRules(schema, doc, nil) // nil: the default rules
 			if errs != nil {
 				t.Fatalf("document does not validate: %v", errs)
 			}

@@ -144,7 +144,7 @@ func serveCommand(getenv func(string) string, stdout, stderr io.Writer) *cli.Com
 	}
 }
 
-func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) error {
+func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) (err error) {
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -156,7 +156,7 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 		ln.Close()
 		return err
 	}
-	defer a.Close()
+	defer func() { err = errors.Join(err, a.Close()) }()
 	logger.Info("listening", "addr", ln.Addr().String(), "version", app.Version)
 	fmt.Fprintf(stdout, "neuais %s listening on %s\n", app.Version, ln.Addr())
 	return a.Serve(ctx, ln)

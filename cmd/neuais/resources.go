@@ -548,17 +548,18 @@ func (e *environment) binariesCommand() *cli.Command {
 				return err
 			}
 			defer res.Body.Close()
-			var out io.Writer = e.stdout
-			if path := cmd.String("output-file"); path != "" {
-				f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o755)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				out = f
+			path := cmd.String("output-file")
+			if path == "" {
+				_, err = io.Copy(e.stdout, res.Body)
+				return err
 			}
-			_, err = io.Copy(out, res.Body)
-			return err
+			f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o755) //nolint:gosec // a downloaded binary is run
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(f, res.Body)
+			// A failed close can lose the last bytes written.
+			return errors.Join(err, f.Close())
 		}, &cli.StringFlag{Name: "output-file", Aliases: []string{"O"}, Usage: "file to write", TakesFile: true}),
 		byID("delete", "delete a binary (refused while an agent uses it)", func(ctx context.Context, _ *cli.Command, c *client, id string) error {
 			if _, err := c.call(ctx, http.MethodDelete, "/binaries/"+url.PathEscape(id), nil); err != nil {

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 )
 
 func main() {
@@ -31,7 +32,7 @@ func main() {
 		os.Exit(1)
 	}
 
-	srv := &http.Server{Addr: ":" + port, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := &http.Server{Addr: ":" + port, ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		log.Info("request", "method", r.Method, "path", r.URL.Path)
 		fmt.Fprintf(w, "hello from %s, replica %s %s\n", name, replica, os.Getenv("GREETING"))
 	})}
@@ -40,7 +41,9 @@ func main() {
 	go func() {
 		<-ctx.Done()
 		log.Info("stopping")
-		srv.Shutdown(context.Background())
+		if err := srv.Shutdown(context.Background()); err != nil {
+			log.Error("stopping", "err", err)
+		}
 	}()
 	if err := srv.ListenAndServe(); err != http.ErrServerClosed {
 		log.Error("serve", "err", err)

@@ -88,7 +88,9 @@ func StartConfig(t testing.TB, cfg config.Config) *Server {
 	s := &Server{Server: srv, App: a, t: t}
 	t.Cleanup(func() {
 		s.Server.Close()
-		a.Close()
+		if err := a.Close(); err != nil {
+			t.Errorf("close the server: %v", err)
+		}
 	})
 	s.AdminToken = s.Login(AdminEmail, AdminPassword)
 	return s

@@ -1,6 +1,7 @@
 package apitest
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -34,15 +35,18 @@ func Unavailable(t testing.TB, target string) string {
 		mu.Unlock()
 		switch {
 		case !seen:
-			io.Copy(io.Discard, r.Body)
+			if _, err := io.Copy(io.Discard, r.Body); err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
 			w.Header().Set("Content-Type", "application/json")
 			w.Header().Set("Retry-After", "1")
 			w.WriteHeader(http.StatusServiceUnavailable)
-			io.WriteString(w, `{"error":{"code":"service_unavailable","message":"unavailable once, by the test proxy","details":{}}}`)
+			fmt.Fprint(w, `{"error":{"code":"service_unavailable","message":"unavailable once, by the test proxy","details":{}}}`)
 		case time.Now().Before(at):
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusBadRequest)
-			io.WriteString(w, `{"error":{"code":"retried_early","message":"retried before Retry-After had passed","details":{}}}`)
+			fmt.Fprint(w, `{"error":{"code":"retried_early","message":"retried before Retry-After had passed","details":{}}}`)
 		default:
 			proxy.ServeHTTP(w, r)
 		}

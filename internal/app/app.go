@@ -180,8 +180,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Wri
 	a.Limiter = ratelimit.NewMemory(cfg.RateLimitWindow, nil)
 	a.registerComponents()
 	if err := a.startLive(ctx); err != nil {
-		a.Close()
-		return nil, err
+		return nil, errors.Join(err, a.Close())
 	}
 	var reconciler agents.Reconciler // a nil *runtime.Manager must stay a nil interface
 	if a.Runtime != nil {
@@ -200,14 +199,12 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Wri
 	go a.sweepIdempotencyKeys()
 	a.startWebhooks()
 	if err := a.startBilling(); err != nil {
-		a.Close()
-		return nil, err
+		return nil, errors.Join(err, a.Close())
 	}
 
 	created, generated, err := a.Orgs.Bootstrap(ctx, cfg.AdminEmail, cfg.AdminPassword, cfg.BootstrapRateLimit)
 	if err != nil {
-		a.Close()
-		return nil, err
+		return nil, errors.Join(err, a.Close())
 	}
 	if created {
 		email := cfg.AdminEmail
@@ -243,8 +240,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Wri
 	}, Complexity: resolvers.Complexity()})
 	opts := gqlserver.Options{ComplexityLimit: cfg.ComplexityLimit, DepthLimit: cfg.DepthLimit, Introspection: cfg.Introspection, Logger: logger}
 	if a.REST, err = rest.New(gqlserver.NewExecutor(es, opts), es.Schema(), rest.Routes(), a.uploadLimits(), logger); err != nil {
-		a.Close()
-		return nil, err
+		return nil, errors.Join(err, a.Close())
 	}
 	a.handler = a.routes(a.newGraphQLHandler(es, opts))
 	if a.Runtime != nil {

@@ -57,7 +57,7 @@ func (c *sharedRead) read(ctx context.Context) (int64, error) {
 			c.next = r
 		} else {
 			c.running = true
-			go c.run(r)
+			go c.run(r) //nolint:gosec // one read for every waiter: no caller's context may end it
 		}
 	}
 	c.mu.Unlock()

@@ -68,9 +68,13 @@ func uploadRaw(t *testing.T, s *apitest.Server, token string, data []byte) *apit
 func restMultipart(t *testing.T, s *apitest.Server, token string, data []byte) *apitest.Response {
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
-	mw.WriteField("note", "skipped")
+	if err := mw.WriteField("note", "skipped"); err != nil {
+		t.Fatal(err)
+	}
 	fw, _ := mw.CreateFormFile("file", "agent")
-	fw.Write(data)
+	if _, err := fw.Write(data); err != nil {
+		t.Fatal(err)
+	}
 	mw.Close()
 	return post(t, s, "/v1/binaries", token, mw.FormDataContentType(), &buf)
 }
@@ -80,10 +84,16 @@ func restMultipart(t *testing.T, s *apitest.Server, token string, data []byte) *
 func graphqlMultipart(t *testing.T, s *apitest.Server, token string, data []byte) *apitest.GraphQLResponse {
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
-	mw.WriteField("operations", `{"query":"mutation ($file: Upload!) { uploadBinary(file: $file) { id sha256 size url createdAt } }","variables":{"file":null}}`)
-	mw.WriteField("map", `{"0":["variables.file"]}`)
+	if err := mw.WriteField("operations", `{"query":"mutation ($file: Upload!) { uploadBinary(file: $file) { id sha256 size url createdAt } }","variables":{"file":null}}`); err != nil {
+		t.Fatal(err)
+	}
+	if err := mw.WriteField("map", `{"0":["variables.file"]}`); err != nil {
+		t.Fatal(err)
+	}
 	fw, _ := mw.CreateFormFile("0", "agent")
-	fw.Write(data)
+	if _, err := fw.Write(data); err != nil {
+		t.Fatal(err)
+	}
 	mw.Close()
 	res := post(t, s, "/graphql", token, mw.FormDataContentType(), &buf)
 	var out apitest.GraphQLResponse
@@ -351,8 +361,10 @@ func TestUploadTooSlow(t *testing.T) {
 	}
 	defer conn.Close()
 	start := time.Now()
-	io.WriteString(conn, "POST /v1/binaries HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "+s.AdminToken+
-		"\r\nContent-Type: application/octet-stream\r\nContent-Length: 100000\r\n\r\n#!/bin/sh\n")
+	if _, err := io.WriteString(conn, "POST /v1/binaries HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "+s.AdminToken+
+		"\r\nContent-Type: application/octet-stream\r\nContent-Length: 100000\r\n\r\n#!/bin/sh\n"); err != nil {
+		t.Fatal(err)
+	}
 	conn.SetReadDeadline(time.Now().Add(15 * time.Second))
 	reply, _ := io.ReadAll(conn)
 	if took := time.Since(start); took > 10*time.Second {
@@ -455,7 +467,9 @@ func rss() uint64 {
 	for _, line := range strings.Split(string(data), "\n") {
 		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
 			var kb uint64
-			fmt.Sscanf(strings.TrimSpace(v), "%d", &kb)
+			if _, err := fmt.Sscanf(strings.TrimSpace(v), "%d", &kb); err != nil {
+				return 0
+			}
 			return kb << 10
 		}
 	}

@@ -254,7 +254,9 @@ func TestInProcess_WithBuffer(t *testing.T) {
 	ctx := context.Background()
 	small, _ := bus.Subscribe(ctx, "t", events.WithBuffer(2))
 	for i := range 3 {
-		bus.Publish(ctx, events.Message{Topic: "t", Payload: i})
+		if err := bus.Publish(ctx, events.Message{Topic: "t", Payload: i}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if n := drainUntilClosed(t, small); n != 2 || !errors.Is(small.Err(), events.ErrSlowSubscriber) {
 		t.Fatalf("buffer 2: got %d messages, Err %v; want 2 and ErrSlowSubscriber", n, small.Err())

@@ -203,7 +203,7 @@ func (l *Log) query(rows *[]models.Event, f Filter) *bun.SelectQuery {
 		q = q.Where("id > ?", f.AfterID)
 	}
 	if !f.Admin {
-		q = q.Where("type IN (?)", bun.In(AgentEventTypes))
+		q = q.Where("type IN (?)", bun.List(AgentEventTypes))
 	}
 	return q
 }

@@ -66,7 +66,9 @@ func TestNATS_AcrossInstances(t *testing.T) {
 		}
 	}
 	ev := events.AgentEvent{Event: events.AgentDeleted, Timestamp: models.Now(), ID: 7, Data: events.AgentEventData{AgentID: agentID, OrgID: "org_x", Name: "a", Changed: []string{"status"}}}
-	pub.Publish(ctx, events.Message{Topic: events.AgentEventsTopic("org_x" + agentID), Type: events.AgentDeleted, Payload: ev})
+	if err := pub.Publish(ctx, events.Message{Topic: events.AgentEventsTopic("org_x" + agentID), Type: events.AgentDeleted, Payload: ev}); err != nil {
+		t.Fatal(err)
+	}
 	for i := range 50 {
 		m, ok := recv(t, logs)
 		line, isLine := m.Payload.(*models.LogLine)

@@ -92,7 +92,9 @@ func TestDo(t *testing.T) {
 			}
 		}
 		t.Run("ExpiredKeyIsNew", func(t *testing.T) {
-			run("k2", "a")
+			if _, _, err := run("k2", "a"); err != nil {
+				t.Fatal(err)
+			}
 			expire("k2")
 			before := calls
 			if _, replayed, err := run("k2", "other"); err != nil || replayed || calls != before+1 {
@@ -100,7 +102,9 @@ func TestDo(t *testing.T) {
 			}
 		})
 		t.Run("Sweep", func(t *testing.T) {
-			run("k3", "a")
+			if _, _, err := run("k3", "a"); err != nil {
+				t.Fatal(err)
+			}
 			expire("k3")
 			n, err := idempotency.Sweep(ctx, d)
 			if err != nil || n != 1 || records("k3") != 0 || records("k1") != 1 {

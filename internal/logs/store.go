@@ -175,8 +175,8 @@ func Open(ctx context.Context, db *bun.DB, bus events.Bus, cfg Config, log *slog
 		retention: make(chan struct{}),
 	}
 	s.lastTick.Store(time.Now().UnixNano())
-	go s.flushLoop()
-	go s.retentionLoop()
+	go s.flushLoop()     //nolint:gosec // runs until Close, not for the caller
+	go s.retentionLoop() //nolint:gosec // runs until Close, not for the caller
 	return s, nil
 }
 
@@ -451,7 +451,7 @@ func (s *Store) Query(ctx context.Context, agentID string, f Filter) ([]models.L
 		q = q.Where("id > ?", f.AfterID)
 	}
 	if f.Level != "" {
-		q = q.Where("level IN (?)", bun.In(levelsFrom(f.Level)))
+		q = q.Where("level IN (?)", bun.List(levelsFrom(f.Level)))
 	}
 	if !f.Since.IsZero() {
 		q = q.Where("timestamp >= ?", f.Since.UTC())

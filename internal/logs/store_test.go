@@ -385,13 +385,17 @@ func TestStore_FollowEndsOnAgentDeletedEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := events.AgentEvent{Event: events.AgentDeleted, Data: events.AgentEventData{AgentID: "agt_b", OrgID: "org_1"}}
-	bus.Publish(ctx, events.Message{Topic: events.AgentEventsTopic("org_1"), Type: events.AgentDeleted, Payload: other})
+	if err := bus.Publish(ctx, events.Message{Topic: events.AgentEventsTopic("org_1"), Type: events.AgentDeleted, Payload: other}); err != nil {
+		t.Fatal(err)
+	}
 	s.Append(line("agt_a", models.LevelInfo, "still here"))
 	if l := <-st.C; l.Message != "still here" {
 		t.Fatalf("got %q", l.Message)
 	}
 	mine := events.AgentEvent{Event: events.AgentDeleted, Data: events.AgentEventData{AgentID: "agt_a", OrgID: "org_1"}}
-	bus.Publish(ctx, events.Message{Topic: events.AgentEventsTopic("org_1"), Type: events.AgentDeleted, Payload: mine})
+	if err := bus.Publish(ctx, events.Message{Topic: events.AgentEventsTopic("org_1"), Type: events.AgentDeleted, Payload: mine}); err != nil {
+		t.Fatal(err)
+	}
 	for range st.C {
 	}
 	if !errors.Is(st.Err(), events.ErrAgentDeleted) {

@@ -15,3 +15,18 @@ var ParseQuantity = parseQuantity
 
 // TunUsable exposes the tap device check to the tests.
 var TunUsable = tunUsable
+
+// UIDRanges is a sandbox's uid range bookkeeping, for the tests.
+type UIDRanges struct{ sb *sandbox }
+
+// NewUIDRanges returns the bookkeeping of a new sandbox.
+func NewUIDRanges() UIDRanges { return UIDRanges{&sandbox{uids: map[string]*uidRange{}}} }
+
+// Acquire takes a replica's hold on agentID's range.
+func (u UIDRanges) Acquire(agentID string) (int, error) { return u.sb.acquireUIDs(agentID) }
+
+// Release gives one back.
+func (u UIDRanges) Release(agentID string) { u.sb.releaseUIDs(agentID) }
+
+// SandboxUIDRanges is how many ranges there are.
+const SandboxUIDRanges = sandboxUIDRanges

@@ -51,7 +51,7 @@ func run(m *testing.M) int {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /agent", func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, agent) })
-	mux.HandleFunc("GET /text", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "<html>not a binary</html>") })
+	mux.HandleFunc("GET /text", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "<html>not a binary</html>") })
 	binaries = httptest.NewServer(mux)
 	defer binaries.Close()
 	return m.Run()

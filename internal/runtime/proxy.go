@@ -86,7 +86,7 @@ func (m *Manager) Proxy(endpoints models.EndpointTemplate, next http.Handler) ht
 			return
 		}
 		at := &proxyAttempt{}
-		first := int(rec.next.Add(1) % uint64(len(up)))
+		first := int(rec.next.Add(1) % uint64(len(up))) //nolint:gosec // below len(up)
 		for k := range up {
 			rep := up[(first+k)%len(up)]
 			at.targets = append(at.targets, &url.URL{Scheme: "http", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(rep.Port))})

@@ -62,8 +62,9 @@ type sandbox struct {
 	limits                   SandboxLimits
 	log                      *slog.Logger
 
-	mu   sync.Mutex
-	uids map[string]int // agent → index of its uid range
+	mu       sync.Mutex
+	uids     map[string]*uidRange
+	uidsUsed [sandboxUIDRanges]bool
 }
 
 // detectSandbox checks that this host can sandbox replicas and installs
@@ -72,7 +73,7 @@ func detectSandbox(dataDir, dir string, limits SandboxLimits, logger *slog.Logge
 	if os.Geteuid() != 0 {
 		return nil, errors.New("the server does not run as root, which runc needs to map each agent to users of its own")
 	}
-	sb := &sandbox{root: filepath.Join(dataDir, "runtime", "runc"), limits: limits, log: logger, uids: map[string]int{}}
+	sb := &sandbox{root: filepath.Join(dataDir, "runtime", "runc"), limits: limits, log: logger, uids: map[string]*uidRange{}}
 	for _, tool := range []struct {
 		path *string
 		name string
@@ -225,30 +226,43 @@ func (sb *sandbox) recover() (int, error) {
 	return n, nil
 }
 
-// uidBase returns the first host uid of agentID's range, the same for
-// all its replicas while any runs.
-func (sb *sandbox) uidBase(agentID string) int {
+// uidRange is an agent's range of host uids and how many of its replicas
+// hold it.
+type uidRange struct{ index, runs int }
+
+// acquireUIDs returns the first host uid of agentID's range, the same for
+// all its replicas while any runs. A range is another agent's again only
+// once none of them runs; none is ever shared.
+func (sb *sandbox) acquireUIDs(agentID string) (int, error) {
 	sb.mu.Lock()
 	defer sb.mu.Unlock()
-	i, ok := sb.uids[agentID]
-	if !ok {
-		taken := make(map[int]bool, len(sb.uids))
-		for _, j := range sb.uids {
-			taken[j] = true
-		}
-		for taken[i] {
+	u := sb.uids[agentID]
+	if u == nil {
+		i := 0
+		for i < sandboxUIDRanges && sb.uidsUsed[i] {
 			i++
 		}
-		sb.uids[agentID] = i % sandboxUIDRanges
+		if i == sandboxUIDRanges {
+			return 0, fmt.Errorf("all %d host uid ranges are in use: a new agent starts once another stops", sandboxUIDRanges)
+		}
+		u = &uidRange{index: i}
+		sb.uids[agentID] = u
+		sb.uidsUsed[i] = true
 	}
-	return sandboxUIDBase + sb.uids[agentID]*65536
+	u.runs++
+	return sandboxUIDBase + u.index*65536, nil
 }
 
-// forget releases agentID's uid range once none of its replicas runs.
-func (sb *sandbox) forget(agentID string) {
+// releaseUIDs gives back one replica's hold on agentID's range.
+func (sb *sandbox) releaseUIDs(agentID string) {
 	sb.mu.Lock()
 	defer sb.mu.Unlock()
-	delete(sb.uids, agentID)
+	if u := sb.uids[agentID]; u != nil {
+		if u.runs--; u.runs == 0 {
+			delete(sb.uids, agentID)
+			sb.uidsUsed[u.index] = false
+		}
+	}
 }
 
 // sandboxRun is one replica run in a container.
@@ -263,6 +277,9 @@ type sandboxRun struct {
 	events   *exec.Cmd
 	oom      atomic.Bool
 	groups   *groupFile
+	// uidsOf is the agent whose uid range this run holds, until released.
+	uidsOf      string
+	releaseUIDs sync.Once
 }
 
 // start starts replica index of spec in a new container, its output on
@@ -277,7 +294,11 @@ func (sb *sandbox) start(spec Spec, index, port int, dir string, stdout, stderr 
 		r.release()
 		return nil, nil, err
 	}
-	base := sb.uidBase(spec.AgentID)
+	base, err := sb.acquireUIDs(spec.AgentID)
+	if err != nil {
+		return fail(err)
+	}
+	r.uidsOf = spec.AgentID
 	if err := chownTree(dir, base+sandboxAgentUID); err != nil {
 		return fail(fmt.Errorf("working directory: %w", err))
 	}
@@ -654,6 +675,11 @@ func (r *sandboxRun) release() {
 		r.pastaCmd.Wait() //nolint:errcheck // killed above
 	}
 	os.RemoveAll(r.bundle)
+	r.releaseUIDs.Do(func() {
+		if r.uidsOf != "" {
+			r.sb.releaseUIDs(r.uidsOf)
+		}
+	})
 }
 
 // chownTree gives dir and everything in it to uid, unless dir is its
@@ -666,11 +692,18 @@ func chownTree(dir string, uid int) error {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) == uid {
 		return nil
 	}
-	return filepath.WalkDir(dir, func(path string, _ fs.DirEntry, err error) error {
+	// Within an os.Root, so that a symlink planted in the tree by the agent's
+	// previous owner cannot lead the walk outside it.
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	return fs.WalkDir(root.FS(), ".", func(path string, _ fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		return os.Lchown(path, uid, uid)
+		return root.Lchown(path, uid, uid)
 	})
 }
 

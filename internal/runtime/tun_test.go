@@ -41,7 +41,9 @@ func TestTunUsable(t *testing.T) {
 		t.Errorf("root-only device: %v", err)
 	}
 	plain := filepath.Join(dir, "plain")
-	os.WriteFile(plain, nil, 0o666)
+	if err := os.WriteFile(plain, nil, 0o666); err != nil {
+		t.Fatal(err)
+	}
 	if err := runtime.TunUsable(plain, uid); err == nil {
 		t.Error("a regular file passed")
 	}

@@ -217,8 +217,12 @@ func TestTokens(t *testing.T) {
 				t.Fatalf("%d %s / %d %s", first.Status, first.Body, again.Status, again.Body)
 			}
 			var a, b token
-			json.Unmarshal(first.Body, &a)
-			json.Unmarshal(again.Body, &b)
+			if err := json.Unmarshal(first.Body, &a); err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(again.Body, &b); err != nil {
+				t.Fatal(err)
+			}
 			if a.ID == "" || a.ID != b.ID || a.Token != b.Token {
 				t.Fatalf("a retry made another token: %+v %+v", a, b)
 			}
@@ -233,7 +237,9 @@ func TestTokens(t *testing.T) {
 			dev := s.CreateUser(s.AdminToken, "dev3@example.com", models.RoleDeveloper)
 			var c token
 			res := keyed(dev.Token, "tok-1", body)
-			json.Unmarshal(res.Body, &c)
+			if err := json.Unmarshal(res.Body, &c); err != nil {
+				t.Fatal(err)
+			}
 			if res.Status != 201 || c.ID == a.ID || c.Token == a.Token || c.UserID != dev.ID {
 				t.Fatalf("another user's key: %d %s", res.Status, res.Body)
 			}
@@ -242,7 +248,9 @@ func TestTokens(t *testing.T) {
 				t.Fatalf("revoke: %d", res.Status)
 			}
 			var d token
-			json.Unmarshal(keyed(s.AdminToken, "tok-1", body).Body, &d)
+			if err := json.Unmarshal(keyed(s.AdminToken, "tok-1", body).Body, &d); err != nil {
+				t.Fatal(err)
+			}
 			if d.ID == "" || d.ID == a.ID {
 				t.Fatalf("after revoke: %+v", d)
 			}

@@ -248,7 +248,7 @@ func (d *Dispatcher) fanOut(ctx context.Context, tx bun.Tx) (int, error) {
 		}
 		var hooks []*models.Webhook
 		if err := tx.NewSelect().Model(&hooks).Column("id", "org_id", "events", "after_event_id").
-			Where("active = ?", true).Where("org_id IN (?)", bun.In(orgIDs)).Scan(ctx); err != nil {
+			Where("active = ?", true).Where("org_id IN (?)", bun.List(orgIDs)).Scan(ctx); err != nil {
 			return fmt.Errorf("webhooks: %w", err)
 		}
 		byOrg := map[string][]*models.Webhook{}
@@ -338,11 +338,11 @@ func (d *Dispatcher) claim(ctx context.Context, tx bun.Tx, limit int) ([]claimed
 			hooks = append(hooks, x.WebhookID)
 		}
 	}
-	if _, err := tx.NewUpdate().Table("webhook_deliveries").Set("lease_until = ?", lease).Where("id IN (?)", bun.In(ids)).Exec(ctx); err != nil {
+	if _, err := tx.NewUpdate().Table("webhook_deliveries").Set("lease_until = ?", lease).Where("id IN (?)", bun.List(ids)).Exec(ctx); err != nil {
 		return nil, err
 	}
 	var ws []*models.Webhook
-	if err := tx.NewSelect().Model(&ws).Where("id IN (?)", bun.In(hooks)).Scan(ctx); err != nil {
+	if err := tx.NewSelect().Model(&ws).Where("id IN (?)", bun.List(hooks)).Scan(ctx); err != nil {
 		return nil, err
 	}
 	byID := map[string]*models.Webhook{}
@@ -473,7 +473,7 @@ func (d *Dispatcher) write(ctx context.Context, tx bun.Tx, batch []result) ([]*h
 			ids[i] = r.d.ID
 		}
 		var kept []string // a delivery goes with its webhook, also while being attempted
-		if err := tx.NewSelect().Table("webhook_deliveries").Column("id").Where("id IN (?)", bun.In(ids)).Scan(ctx, &kept); err != nil {
+		if err := tx.NewSelect().Table("webhook_deliveries").Column("id").Where("id IN (?)", bun.List(ids)).Scan(ctx, &kept); err != nil {
 			return err
 		}
 		exists := map[string]bool{}
@@ -539,7 +539,7 @@ func (d *Dispatcher) write(ctx context.Context, tx bun.Tx, batch []result) ([]*h
 			if _, err := tx.NewUpdate().Table("webhook_deliveries").
 				Set("status = ?", models.DeliverySucceeded).Set("attempts = attempts + 1").
 				Set("next_attempt_at = NULL").Set("lease_until = NULL").Set("updated_at = ?", d.s.now()).
-				Where("id IN (?)", bun.In(succeeded)).Exec(ctx); err != nil {
+				Where("id IN (?)", bun.List(succeeded)).Exec(ctx); err != nil {
 				return err
 			}
 		}
@@ -576,5 +576,5 @@ func jitter(d time.Duration) time.Duration {
 	if d <= 0 {
 		return 0
 	}
-	return d + rand.N(d/5+1)
+	return d + rand.N(d/5+1) //nolint:gosec // spreads retries, guards nothing
 }

@@ -179,14 +179,6 @@ func (rc *receiver) waitRequests(t *testing.T, n int) []request {
 	return rc.requests()
 }
 
-// hangUp closes the connection without an answer, as an endpoint that is down.
-func hangUp(w http.ResponseWriter) {
-	conn, _, err := http.NewResponseController(w).Hijack()
-	if err == nil {
-		conn.Close()
-	}
-}
-
 // verify checks a request's Standard Webhooks signature against key,
 // the way receivers do, and reports whether one of its signatures matches.
 func verify(r request, key []byte) bool {

@@ -81,7 +81,10 @@ func serveExamples(dir string) (stop func(), err error) {
 		srv.Close()
 		a.Close()
 	}
-	os.Setenv("NEUAIS_URL", "http://"+cfg.Addr)
+	if err := os.Setenv("NEUAIS_URL", "http://"+cfg.Addr); err != nil {
+		stop()
+		return nil, err
+	}
 	tok, err := neuais.Login(context.Background(), apitest.AdminEmail, apitest.AdminPassword)
 	if err != nil {
 		stop()

@@ -109,7 +109,9 @@ func (l *lossy) RoundTrip(req *http.Request) (*http.Response, error) {
 	defer l.mu.Unlock()
 	if err == nil && key != "" && !l.seen[key] {
 		l.seen[key] = true
-		io.Copy(io.Discard, res.Body)
+		if _, err := io.Copy(io.Discard, res.Body); err != nil {
+			return nil, err
+		}
 		res.Body.Close()
 		return nil, fmt.Errorf("connection reset (test)")
 	}

@@ -370,7 +370,7 @@ func TestFollowEventsAcrossARestart(t *testing.T) {
 	if err := s.App.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s = apitest.StartConfig(t, cfg)
+	apitest.StartConfig(t, cfg)
 	for _, name := range []string{"after-1", "after-2", "after-last"} {
 		create(name)
 	}

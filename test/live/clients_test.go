@@ -120,7 +120,9 @@ func TestRealClients(t *testing.T) {
 			v := c.next()
 			data, _ := json.Marshal(v["data"])
 			var r struct{ AgentLogs struct{ ID string } }
-			json.Unmarshal(data, &r)
+			if err := json.Unmarshal(data, &r); err != nil {
+				t.Fatal(err)
+			}
 			n, err := strconv.Atoi(r.AgentLogs.ID)
 			if err != nil || n <= last {
 				t.Fatalf("line %s after %d", data, last)

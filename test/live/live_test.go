@@ -94,11 +94,15 @@ func getLogs(t *testing.T, s *apitest.Server, id, query string) []logLine {
 	out := make([]logLine, len(body.Logs))
 	for i, raw := range body.Logs {
 		var keys map[string]any
-		json.Unmarshal(raw, &keys)
+		if err := json.Unmarshal(raw, &keys); err != nil {
+			t.Fatal(err)
+		}
 		if len(keys) != 4 {
 			t.Fatalf("log line %s: want exactly timestamp, level, message, replica", raw)
 		}
-		json.Unmarshal(raw, &out[i])
+		if err := json.Unmarshal(raw, &out[i]); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return out
 }
@@ -189,7 +193,9 @@ func TestMetricsOfABurningAgent(t *testing.T) {
 				CPU, Memory float64
 			}
 		}
-		json.Unmarshal(r.Data, &sample)
+		if err := json.Unmarshal(r.Data, &sample); err != nil {
+			t.Fatal(err)
+		}
 		if sample.AgentMetrics.AgentID != id {
 			t.Fatalf("sample %s", r.Data)
 		}

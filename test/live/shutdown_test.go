@@ -47,7 +47,9 @@ func TestFollowEndsOnShutdown(t *testing.T) {
 		}
 		defer res.Body.Close()
 		var v map[string]any
-		json.NewDecoder(res.Body).Decode(&v)
+		if err := json.NewDecoder(res.Body).Decode(&v); err != nil {
+			t.Fatal(err)
+		}
 		return v
 	}
 	token, _ := post("/v1/auth/token", "", `{"email":"`+apitest.AdminEmail+`","password":"`+apitest.AdminPassword+`"}`)["access_token"].(string)

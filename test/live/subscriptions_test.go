@@ -116,7 +116,9 @@ func (c *wsClient) nextResult(id string) (gqlResult, bool) {
 	case "error":
 		var r gqlResult
 		if err := json.Unmarshal(m.Payload, &r.Errors); err != nil {
-			json.Unmarshal(m.Payload, &r)
+			if err := json.Unmarshal(m.Payload, &r); err != nil {
+				c.t.Fatal(err)
+			}
 		}
 		return r, true
 	}
@@ -157,7 +159,9 @@ func TestAgentEventsOverWebSocket(t *testing.T) {
 						Data  struct{ AgentID string }
 					}
 				}
-				json.Unmarshal(r.Data, &ev)
+				if err := json.Unmarshal(r.Data, &ev); err != nil {
+					t.Fatal(err)
+				}
 				if ev.AgentEvents.Data.AgentID != id {
 					t.Fatalf("event of another agent: %s", r.Data)
 				}
@@ -185,7 +189,9 @@ func TestStreamsEnd(t *testing.T) {
 		}
 	}
 	res := s.GraphQL(s.AdminToken, `{ me { id organizationId role } }`, nil)
-	json.Unmarshal(res.Data, &me)
+	if err := json.Unmarshal(res.Data, &me); err != nil {
+		t.Fatal(err)
+	}
 	// A token signed with the server's secret that expires in two seconds.
 	tokens := auth.NewTokens([]byte(jwtSecret), func() time.Time { return time.Now().Add(-auth.TokenLifetime + 2*time.Second) })
 	short, _, err := tokens.Issue(&models.User{ID: me.Me.ID, OrgID: me.Me.OrganizationID, Role: me.Me.Role})

@@ -106,14 +106,18 @@ func TestAPI(t *testing.T) {
 			t.Fatalf("create: %d %s", res.Status, res.Body)
 		}
 		var w webhook
-		json.Unmarshal(res.Body, &w)
+		if err := json.Unmarshal(res.Body, &w); err != nil {
+			t.Fatal(err)
+		}
 		if !strings.HasPrefix(w.ID, "whk_") || !strings.HasPrefix(w.Secret, "whsec_") || len(w.Events) != 1 || w.Events[0] != "*" || w.Status != "active" {
 			t.Fatalf("created %s", res.Body)
 		}
 		t.Run("IdempotentCreate", func(t *testing.T) {
 			again := s.Do(http.MethodPost, "/v1/webhooks", s.AdminToken, body, "Idempotency-Key", "hook-1")
 			var w2 webhook
-			json.Unmarshal(again.Body, &w2)
+			if err := json.Unmarshal(again.Body, &w2); err != nil {
+				t.Fatal(err)
+			}
 			if again.Status != 201 || w2.ID != w.ID || w2.Secret != w.Secret {
 				t.Fatalf("replay: %d %s", again.Status, again.Body)
 			}
@@ -131,7 +135,9 @@ func TestAPI(t *testing.T) {
 				}
 				for rows.Next() {
 					var v string
-					rows.Scan(&v)
+					if err := rows.Scan(&v); err != nil {
+						t.Fatal(err)
+					}
 					if strings.Contains(v, w.Secret) || strings.Contains(v, strings.TrimPrefix(w.Secret, "whsec_")) {
 						t.Fatalf("%s holds the secret: %s", q, v)
 					}
