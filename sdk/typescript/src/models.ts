@@ -119,15 +119,15 @@ export interface MetricsAnswer {
     cpu?: Array<{
       timestamp: string;
       value: number;
-    }> | null;
+    }>;
     memory?: Array<{
       timestamp: string;
       value: number;
-    }> | null;
+    }>;
     network?: Array<{
       timestamp: string;
       value: number;
-    }> | null;
+    }>;
   };
 }
 
@@ -293,7 +293,7 @@ export interface CreateApiTokenRequest {
 
 /** GET /events 200. */
 export interface EventList {
-  events?: Array<{
+  events: Array<{
     data: {
       agent_id: string;
       /** For agent.updated, the fields that changed (names only). */
@@ -309,10 +309,10 @@ export interface EventList {
     id: string;
     timestamp: string;
   }>;
-  has_more?: boolean;
-  limit?: number;
-  offset?: number;
-  total?: number;
+  has_more: boolean;
+  limit: number;
+  offset: number;
+  total: number;
 }
 
 /** GET /webhooks 200. */
