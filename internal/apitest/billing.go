@@ -13,7 +13,8 @@ import (
 // first of the month months ago (UTC), agentID carried networkBytes
 // through its endpoint on the first of last month, and the month close
 // ran as it does when a month ends. It returns the organization's
-// invoices, newest period first.
+// invoices, newest period first. agentID need not be an agent the
+// organization still has: a deleted agent's usage is billed too.
 func CloseMonths(ctx context.Context, a *app.App, orgID, agentID string, months int, networkBytes int64) ([]*models.Invoice, error) {
 	now := time.Now().UTC()
 	last := time.Date(now.Year(), now.Month()-1, 1, 0, 0, 0, 0, time.UTC)
@@ -39,4 +40,13 @@ func CloseMonths(ctx context.Context, a *app.App, orgID, agentID string, months 
 		return nil, fmt.Errorf("apitest: %d invoices of %s, want %d", len(invs), orgID, months)
 	}
 	return invs, nil
+}
+
+// AdminOrgID is the organization of the server's bootstrap admin.
+func AdminOrgID(ctx context.Context, a *app.App) (string, error) {
+	var orgID string
+	if err := a.DB.NewSelect().Table("users").Column("org_id").Where("email = ?", AdminEmail).Scan(ctx, &orgID); err != nil {
+		return "", fmt.Errorf("apitest: the admin's organization: %w", err)
+	}
+	return orgID, nil
 }

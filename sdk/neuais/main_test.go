@@ -82,8 +82,8 @@ func serveExamples(dir string) (stop func(), err error) {
 		a.Close()
 	}
 	// ExampleBillingService's invoice: last month, closed, with network.
-	var orgID string
-	if err := a.DB.NewSelect().Table("users").Column("org_id").Where("email = ?", apitest.AdminEmail).Scan(context.Background(), &orgID); err != nil {
+	orgID, err := apitest.AdminOrgID(context.Background(), a)
+	if err != nil {
 		stop()
 		return nil, err
 	}
