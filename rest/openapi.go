@@ -180,7 +180,7 @@ func responses(schema *ast.Schema, route Route, root *ast.Field) object {
 		body = outputSchema(schema, root.Definition.Type, root.SelectionSet, route.ETag)
 	}
 	if route.DropNulls {
-		delete(body, "required") // null members are left out
+		dropNullsSchema(body)
 	}
 	if route.Wrap != "" {
 		body = object{"type": "object", "required": []string{route.Wrap}, "additionalProperties": false,
@@ -312,6 +312,44 @@ func typeSchema(schema *ast.Schema, typ *ast.Type, def *ast.Definition) object {
 		}
 	}
 	return nullable(s, typ)
+}
+
+// dropNullsSchema describes what DropNulls leaves of s: a member that may be
+// null is instead optional and never null, in s and the objects under it
+// but not in arrays, which dropNulls keeps as they are.
+func dropNullsSchema(s object) {
+	props, _ := s["properties"].(object)
+	if len(props) == 0 {
+		return
+	}
+	required, _ := s["required"].([]string)
+	var kept []string
+	for _, name := range required {
+		if p, _ := props[name].(object); !isNullable(p) {
+			kept = append(kept, name)
+		}
+	}
+	if kept == nil {
+		delete(s, "required")
+	} else {
+		s["required"] = kept
+	}
+	for _, p := range props {
+		p := p.(object)
+		if types, ok := p["type"].([]any); ok && isNullable(p) {
+			p["type"] = types[0]
+			if enum, ok := p["enum"].([]any); ok {
+				p["enum"] = enum[:len(enum)-1]
+			}
+		}
+		dropNullsSchema(p)
+	}
+}
+
+// isNullable reports whether nullable made s.
+func isNullable(s object) bool {
+	types, ok := s["type"].([]any)
+	return ok && len(types) == 2 && types[1] == "null"
 }
 
 // nullable lets s be null when typ is nullable.

@@ -3,8 +3,10 @@ package rest_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -167,5 +169,43 @@ func TestOpenAPI(t *testing.T) {
 	check("delete webhook", http.MethodDelete, wid, tok, "", 200)
 	if len(covered) < len(rest.Routes()) {
 		t.Errorf("checked %d exchanges for %d routes", len(covered), len(rest.Routes()))
+	}
+}
+
+// TestOpenAPIDropNulls: on a DropNulls route a member that may be null is
+// optional and never null, in the objects dropNulls walks; array items,
+// which it keeps as they are, keep their nulls.
+func TestOpenAPIDropNulls(t *testing.T) {
+	s := apitest.Start(t, "")
+	type schema struct {
+		Type       any                `json:"type"`
+		Required   []string           `json:"required"`
+		Properties map[string]*schema `json:"properties"`
+		Items      *schema            `json:"items"`
+	}
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Responses map[string]struct {
+				Content map[string]struct{ Schema *schema }
+			}
+		}
+	}
+	if err := json.Unmarshal(s.Do(http.MethodGet, "/v1/openapi.json", "", nil).Body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	body := func(path string) *schema {
+		return doc.Paths[path]["get"].Responses["200"].Content["application/json"].Schema
+	}
+	events := body("/events")
+	if got := strings.Join(events.Required, " "); got != "events total limit offset has_more" {
+		t.Errorf("events list required %q", got)
+	}
+	data := events.Properties["events"].Items.Properties["data"]
+	if !slices.Contains(data.Required, "changed") || fmt.Sprint(data.Properties["changed"].Type) != "[array null]" {
+		t.Errorf("listed event data: required %v, changed %v", data.Required, data.Properties["changed"].Type)
+	}
+	metrics := body("/agents/{id}/metrics").Properties["metrics"]
+	if cpu := metrics.Properties["cpu"]; slices.Contains(metrics.Required, "cpu") || cpu.Type != "array" {
+		t.Errorf("metrics: required %v, cpu %v", metrics.Required, cpu.Type)
 	}
 }

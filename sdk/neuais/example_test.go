@@ -277,3 +277,31 @@ func ExampleWebhooksService() {
 	// webhook.test <nil>
 	// inactive
 }
+
+func ExampleBillingService() {
+	client := neuais.NewClient(token)
+	usage, err := client.Billing().Usage(&neuais.UsageOptions{Period: "last_month", ByAgent: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(usage.Usage.NetworkGB, usage.Cost.Network, usage.Cost.Total, len(usage.Agents))
+	for inv, err := range client.Billing().AllInvoices() {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(inv.Period == usage.Period, inv.Amount, inv.Status)
+		detail, err := client.Billing().Invoice(inv.ID)
+		if err != nil {
+			log.Fatal(err)
+		}
+		for _, line := range detail.Lines {
+			fmt.Println(line.Item, line.Quantity, line.Unit, line.Amount)
+		}
+	}
+	// Output:
+	// 123.4 6.17 6.17 1
+	// true 6.17 open
+	// compute 0 hour 0.00
+	// storage 0 GB 0.00
+	// network 123.4 GB 6.17
+}

@@ -59,8 +59,8 @@ func live(c *config.Config) {
 	c.MetricsInterval = time.Second
 }
 
-// serveExamples starts the examples' server (SQLite in dir, real agents),
-// sets NEUAIS_URL to it and logs the admin in.
+// serveExamples starts the examples' server (SQLite in dir, real agents,
+// an invoiced month), sets NEUAIS_URL to it and logs the admin in.
 func serveExamples(dir string) (stop func(), err error) {
 	cfg := apitest.Config("sqlite:"+filepath.Join(dir, "test.db"), dir)
 	live(&cfg)
@@ -80,6 +80,16 @@ func serveExamples(dir string) (stop func(), err error) {
 	stop = func() {
 		srv.Close()
 		a.Close()
+	}
+	// ExampleBillingService's invoice: last month, closed, with network.
+	orgID, err := apitest.AdminOrgID(context.Background(), a)
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	if _, err := apitest.CloseMonths(context.Background(), a, orgID, "agt_example_billed", 1, billedBytes); err != nil {
+		stop()
+		return nil, err
 	}
 	if err := os.Setenv("NEUAIS_URL", "http://"+cfg.Addr); err != nil {
 		stop()

@@ -75,6 +75,9 @@ func TestModelsMatchOpenAPI(t *testing.T) {
 		{neuais.WebhookDelivery{}, "post", "/webhooks/{id}/test", "202", false},
 		{neuais.WebhookDeliveryList{}, "get", "/webhooks/{id}/deliveries", "200", false},
 		{neuais.WebhookDelivery{}, "post", "/webhooks/{id}/deliveries/{delivery_id}/retry", "202", false},
+		{neuais.Usage{}, "get", "/billing/usage", "200", false},
+		{neuais.InvoiceList{}, "get", "/billing/invoices", "200", false},
+		{neuais.InvoiceDetail{}, "get", "/billing/invoices/{id}", "200", false},
 		{struct {
 			Error neuais.Error `json:"error"`
 		}{}, "", "", "error", false},

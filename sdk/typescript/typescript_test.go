@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -35,6 +36,10 @@ func tool(t *testing.T) string {
 	}
 	return path
 }
+
+// billedBytes is the network of the admin's invoiced month: 123.4 GB, whose
+// price (6.17) no binary float holds exactly.
+const billedBytes = 123_400_000_000
 
 func TestTypeScriptSDK(t *testing.T) {
 	node := tool(t)
@@ -60,6 +65,17 @@ func TestTypeScriptSDK(t *testing.T) {
 		if _, err := s.App.DB.NewUpdate().Table("organizations").Set("rate_limit = ?", limit).Where("id = ?", org).Exec(ctx); err != nil {
 			t.Fatal(err)
 		}
+	}
+
+	// Two invoiced months of the admin's organization, one of another's.
+	invs, err := apitest.CloseMonths(ctx, s.App, s.Admin().OrgID, "agt_ts_billed", 2, billedBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := s.CreateOrg("other", "other@example.com", models.TierFree)
+	theirs, err := apitest.CloseMonths(ctx, s.App, other.OrgID, "agt_ts_other", 1, 1)
+	if err != nil {
+		t.Fatal(err)
 	}
 
 	t.Run("ModelsMatchOpenAPI", func(t *testing.T) {
@@ -105,6 +121,9 @@ func TestTypeScriptSDK(t *testing.T) {
 		"NEUAIS_TEST_AGENT_URL=file://"+agent,
 		"NEUAIS_TEST_CONTROL=http://"+ln.Addr().String(),
 		"NEUAIS_TEST_UNAVAILABLE_URL="+apitest.Unavailable(t, s.URL),
+		"NEUAIS_TEST_INVOICES="+strconv.Itoa(len(invs)),
+		"NEUAIS_TEST_BILLED_BYTES="+strconv.Itoa(billedBytes),
+		"NEUAIS_TEST_OTHER_INVOICE="+theirs[0].ID,
 	)
 	out, err := cmd.CombinedOutput()
 	t.Logf("node --test:\n%s", out)

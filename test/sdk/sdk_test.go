@@ -17,6 +17,10 @@
 //	NEUAIS_TEST_UNAVAILABLE_URL       a proxy of the first server that answers the
 //	                                  first request of each method and URL with 503
 //	                                  and Retry-After: 1 (apitest.Unavailable)
+//	NEUAIS_TEST_INVOICES              how many months of the admin's organization the
+//	                                  month close invoiced (apitest.CloseMonths)
+//	NEUAIS_TEST_BILLED_BYTES          the network of the last of them
+//	NEUAIS_TEST_OTHER_INVOICE         an invoice of another organization
 package sdk_test
 
 import (
@@ -41,6 +45,7 @@ import (
 	"github.com/neuais/neuais/internal/apitest"
 	"github.com/neuais/neuais/internal/app"
 	"github.com/neuais/neuais/internal/config"
+	"github.com/neuais/neuais/internal/orgs"
 	"github.com/neuais/neuais/models"
 )
 
@@ -211,10 +216,38 @@ func limitedToken(t testing.TB, s *apitest.Server, name string) string {
 	return u.Token
 }
 
+// billedBytes is the network of the admin's last invoiced month: 123.4 GB,
+// whose price (6.17) no binary float holds exactly.
+const billedBytes = 123_400_000_000
+
+// invoices has the month close invoice two months of the admin's
+// organization and one of another's, whose id it returns.
+func (s *server) invoices(t testing.TB) (count int, other string) {
+	ctx := context.Background()
+	orgID, err := apitest.AdminOrgID(ctx, s.app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	invs, err := apitest.CloseMonths(ctx, s.app, orgID, "agt_sdk_billed", 2, billedBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	org, _, err := s.app.Orgs.Create(ctx, orgs.CreateParams{Name: "other", AdminEmail: "other@example.com", AdminPassword: apitest.UserPassword})
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs, err := apitest.CloseMonths(ctx, s.app, org.ID, "agt_sdk_other", 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(invs), theirs[0].ID
+}
+
 // childEnv is the environment of an SDK's test run against fresh servers.
 func childEnv(t *testing.T, name string) []string {
 	s := startServer(t)
 	limited := limitedServer(t)
+	count, otherInvoice := s.invoices(t)
 	return append(os.Environ(),
 		"NEUAIS_URL="+s.url(),
 		"NEUAIS_TOKEN="+login(t, s.url()),
@@ -226,6 +259,9 @@ func childEnv(t *testing.T, name string) []string {
 		"NEUAIS_TEST_LIMITED_TOKEN="+limitedToken(t, limited, name),
 		"NEUAIS_TEST_LIMITED_BUDGET="+strconv.Itoa(limitedBudget),
 		"NEUAIS_TEST_UNAVAILABLE_URL="+apitest.Unavailable(t, s.url()),
+		"NEUAIS_TEST_INVOICES="+strconv.Itoa(count),
+		"NEUAIS_TEST_BILLED_BYTES="+strconv.Itoa(billedBytes),
+		"NEUAIS_TEST_OTHER_INVOICE="+otherInvoice,
 	)
 }
 

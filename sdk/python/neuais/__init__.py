@@ -5,7 +5,7 @@
     agents = client.agents.list()
 """
 
-from .client import DEFAULT_URL, Agents, Binaries, Client, Events, Services, Tokens, Users, Webhooks, login
+from .client import DEFAULT_URL, Agents, Billing, Binaries, Client, Events, Services, Tokens, Users, Webhooks, login
 from .errors import (
     ConflictError,
     ConnectionError,
@@ -25,13 +25,19 @@ from .models import (
     AgentConfig,
     AgentStatus,
     AgentSummary,
+    AgentUsage,
     ApiToken,
     Binary,
     CreatedAgent,
     Event,
     EventData,
+    Invoice,
+    InvoiceDetail,
+    InvoiceLine,
+    InvoiceStatus,
     LogLine,
     Metrics,
+    Money,
     NewApiToken,
     NewWebhook,
     Page,
@@ -41,6 +47,9 @@ from .models import (
     Service,
     ServiceStatus,
     Token,
+    Usage,
+    UsageCost,
+    UsageFigures,
     User,
     Webhook,
     WebhookAttempt,
@@ -49,11 +58,12 @@ from .models import (
 from .signature import WebhookVerificationError, verify_webhook
 
 __all__ = [
-    "DEFAULT_URL", "Agents", "Binaries", "Client", "Events", "Services", "Tokens", "Users", "Webhooks", "login",
+    "DEFAULT_URL", "Agents", "Billing", "Binaries", "Client", "Events", "Services", "Tokens", "Users", "Webhooks", "login",
     "ConflictError", "ConnectionError", "ForbiddenError", "InternalError", "InvalidRequestError", "NeuaisError",
     "NotFoundError", "PreconditionFailedError", "RateLimitError", "ServiceUnavailableError", "UnauthorizedError",
     "WaitTimeoutError", "WebhookVerificationError", "verify_webhook",
     "Agent", "AgentConfig", "AgentStatus", "AgentSummary", "ApiToken", "Binary", "CreatedAgent", "Event", "EventData",
     "LogLine", "Metrics", "NewApiToken", "NewWebhook", "Page", "Point", "RateLimit", "Role", "Service", "ServiceStatus",
     "Token", "User", "Webhook", "WebhookAttempt", "WebhookDelivery",
+    "AgentUsage", "Invoice", "InvoiceDetail", "InvoiceLine", "InvoiceStatus", "Money", "Usage", "UsageCost", "UsageFigures",
 ]

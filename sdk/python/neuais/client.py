@@ -12,7 +12,8 @@ import urllib.parse
 import urllib.request
 import uuid
 from datetime import datetime, timezone
-from typing import IO, Any, Callable, Iterator, Mapping, TypeVar
+from decimal import Decimal
+from typing import IO, Any, Callable, Iterator, Literal, Mapping, TypeVar
 
 from . import errors
 from .models import (
@@ -23,6 +24,8 @@ from .models import (
     Binary,
     CreatedAgent,
     Event,
+    Invoice,
+    InvoiceDetail,
     LogLine,
     Metrics,
     NewApiToken,
@@ -32,6 +35,7 @@ from .models import (
     Role,
     Service,
     Token,
+    Usage,
     User,
     Webhook,
     WebhookDelivery,
@@ -176,10 +180,12 @@ class _Transport:
             pass
 
     def call(self, method: str, path: str, body: Any = None, headers: Mapping[str, str] | None = None,
-             raw: Content | None = None) -> tuple[Any, http.client.HTTPResponse]:
+             raw: Content | None = None, exact: bool = False) -> tuple[Any, http.client.HTTPResponse]:
+        """The JSON answer and the response; exact parses the answer's
+        decimal numbers as Decimal (money), not float."""
         with self.open(method, path, body, headers, raw=raw) as res:
             answer = res.read()
-        return (json.loads(answer) if answer else None), res
+        return (json.loads(answer, parse_float=Decimal if exact else float) if answer else None), res
 
 
 def _page(tp: type[T], key: str, body: Any) -> Page[T]:
@@ -611,6 +617,40 @@ class Webhooks:
         return d
 
 
+class Billing:
+    """The /billing routes, the admins' alone (ForbiddenError for developers
+    and viewers). Money is Decimal, exactly the answer's figures."""
+
+    def __init__(self, t: _Transport) -> None:
+        self._t = t
+
+    def usage(self, *, period: str | None = None, breakdown: Literal["agent"] | None = None) -> Usage:
+        """The organization's usage and cost in a UTC month: period current
+        (the default), last_month or YYYY-MM; breakdown="agent" adds each
+        agent's share. InvalidRequestError (field period) for another period
+        or a month still to come."""
+        body, _ = self._t.call("GET", "/billing/usage" + _query({"period": period, "breakdown": breakdown}), exact=True)
+        u: Usage = decode(Usage, body)
+        return u
+
+    def invoices(self, *, limit: int | None = None, offset: int | None = None,
+                 sort: str | None = None) -> Page[Invoice]:
+        """One page of the organization's invoices, newest period first (sort: period, created_at or amount)."""
+        body, _ = self._t.call("GET", "/billing/invoices" + _query({"limit": limit, "offset": offset, "sort": sort}),
+                               exact=True)
+        return _page(Invoice, "invoices", body)
+
+    def all_invoices(self, *, limit: int | None = None, sort: str | None = None) -> Iterator[Invoice]:
+        """Every invoice, page after page."""
+        return _all(lambda off: self.invoices(limit=limit, offset=off, sort=sort))
+
+    def invoice(self, id: str) -> InvoiceDetail:
+        """One invoice with its lines; NotFoundError also for another organization's."""
+        body, _ = self._t.call("GET", _path("billing", "invoices", id), exact=True)
+        inv: InvoiceDetail = decode(InvoiceDetail, body)
+        return inv
+
+
 class Client:
     """A client of the API with one bearer token.
 
@@ -632,6 +672,7 @@ class Client:
         self.tokens = Tokens(self._t)
         self.events = Events(self._t)
         self.webhooks = Webhooks(self._t)
+        self.billing = Billing(self._t)
 
     @property
     def base_url(self) -> str:

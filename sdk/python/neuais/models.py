@@ -11,11 +11,16 @@ import types
 import typing
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Generic, Iterator, Literal, TypeVar, Union
 
 AgentStatus = Literal["deploying", "running", "stopped", "error", "stopping", "starting", "restarting"]
 Role = Literal["admin", "developer", "viewer"]
 ServiceStatus = Literal["healthy", "degraded", "unhealthy"]
+InvoiceStatus = Literal["open", "paid", "void"]
+# Money is exact: the answer's two-decimal figures are parsed as Decimal
+# ("65.00"), never as float; quantities (hours, GB) are floats.
+Money = Decimal
 
 
 @dataclass
@@ -263,6 +268,81 @@ T = TypeVar("T")
 
 
 @dataclass
+class UsageFigures:
+    """A month's measured quantities, to six decimals."""
+
+    compute_hours: float
+    storage_gb: float
+    network_gb: float
+
+
+@dataclass
+class UsageCost:
+    """UsageFigures priced: each line rounded to cents, total their sum."""
+
+    compute: Money
+    storage: Money
+    network: Money
+    total: Money
+
+
+@dataclass
+class AgentUsage:
+    """One agent's share of a month's compute and network."""
+
+    agent_id: str
+    compute_hours: float
+    network_gb: float
+    compute_cost: Money
+    network_cost: Money
+
+
+@dataclass
+class Usage:
+    """The organization's usage in a UTC month (period, YYYY-MM) and its
+    cost; agents only with breakdown="agent"."""
+
+    period: str
+    usage: UsageFigures
+    cost: UsageCost
+    agents: list[AgentUsage] | None = None
+
+
+@dataclass
+class Invoice:
+    """A closed month's bill; due_date (YYYY-MM-DD) is the first of the next month."""
+
+    id: str
+    period: str
+    amount: Money
+    status: InvoiceStatus
+    due_date: str
+
+
+@dataclass
+class InvoiceLine:
+    """One priced line: item compute, storage or network; unit hour or GB."""
+
+    item: str
+    quantity: float
+    unit: str
+    amount: Money
+
+
+@dataclass
+class InvoiceDetail:
+    """An invoice with its lines."""
+
+    id: str
+    period: str
+    amount: Money
+    status: InvoiceStatus
+    due_date: str
+    lines: list[InvoiceLine]
+    created_at: datetime
+
+
+@dataclass
 class Page(Generic[T]):
     """One page of a list; iterating it iterates its items."""
 
@@ -304,6 +384,8 @@ def decode(tp: Any, value: Any) -> Any:
         return datetime.fromisoformat(value)
     if tp is float:
         return float(value)
+    if tp is Decimal:
+        return Decimal(value)
     if dataclasses.is_dataclass(tp):
         hints = typing.get_type_hints(tp, vars(sys.modules[__name__]))
         kwargs = {}

@@ -14,7 +14,7 @@ import urllib.request
 from typing import Any, Callable, Literal, Union
 
 from neuais import models
-from neuais.client import Agents, Binaries, Events, Services, Tokens, Users, Webhooks
+from neuais.client import Agents, Billing, Binaries, Events, Services, Tokens, Users, Webhooks
 
 from .support import env
 
@@ -56,6 +56,13 @@ RESPONSES: list[tuple[type, str, str, list[str]]] = [
     (models.WebhookDelivery, "post", "/webhooks/{id}/deliveries/{delivery_id}/retry", []),
     (models.WebhookDelivery, "get", "/webhooks/{id}/deliveries", ["deliveries", "[]"]),
     (models.WebhookAttempt, "get", "/webhooks/{id}/deliveries", ["deliveries", "[]", "attempts", "[]"]),
+    (models.Usage, "get", "/billing/usage", []),
+    (models.UsageFigures, "get", "/billing/usage", ["usage"]),
+    (models.UsageCost, "get", "/billing/usage", ["cost"]),
+    (models.AgentUsage, "get", "/billing/usage", ["agents", "[]"]),
+    (models.Invoice, "get", "/billing/invoices", ["invoices", "[]"]),
+    (models.InvoiceDetail, "get", "/billing/invoices/{id}", []),
+    (models.InvoiceLine, "get", "/billing/invoices/{id}", ["lines", "[]"]),
 ]
 
 # Fields of a model that one route's answer leaves out (so Optional).
@@ -66,7 +73,7 @@ LEFT_OUT: dict[tuple[type, str, str], set[str]] = {
 # Paged lists: (path, the items' key)
 LISTS = [("/agents", "agents"), ("/services", "services"), ("/users", "users"), ("/binaries", "binaries"),
          ("/tokens", "tokens"), ("/events", "events"), ("/webhooks", "webhooks"),
-         ("/webhooks/{id}/deliveries", "deliveries")]
+         ("/webhooks/{id}/deliveries", "deliveries"), ("/billing/invoices", "invoices")]
 
 # (method, path, SDK method, what it sends that the route does not name)
 QUERIES: list[tuple[str, str, Callable[..., Any], set[str]]] = [
@@ -82,6 +89,8 @@ QUERIES: list[tuple[str, str, Callable[..., Any], set[str]]] = [
     ("get", "/events", Events.list, set()),
     ("get", "/webhooks", Webhooks.list, set()),
     ("get", "/webhooks/{id}/deliveries", Webhooks.deliveries, set()),
+    ("get", "/billing/usage", Billing.usage, set()),
+    ("get", "/billing/invoices", Billing.invoices, set()),
 ]
 
 BODIES: list[tuple[str, str, Callable[..., Any] | None, set[str]]] = [
@@ -151,6 +160,10 @@ class TestDrift(unittest.TestCase):
                         self.assertEqual(set(_literal(hints[f.name]) or ()), set(prop["enum"]) - {None}, f.name)
                     if "date-time" == prop.get("format"):
                         self.assertIn("datetime", str(hints[f.name]), f.name)
+                    if prop.get("multipleOf") == 0.01:  # money: exact
+                        self.assertIn("Decimal", str(hints[f.name]), f.name)
+                    elif "number" in _types(prop):
+                        self.assertIn("float", str(hints[f.name]), f.name)
                     always = f.name in s.get("required", []) and "null" not in _types(prop)
                     req[f.name] = req.get(f.name, True) and always
         for model, req in required.items():

@@ -15,6 +15,7 @@
 //! connection errors too.
 
 mod agents;
+mod billing;
 mod binaries;
 mod error;
 pub mod models;
@@ -32,6 +33,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 pub use agents::{Agents, LogStream};
+pub use billing::Billing;
 pub use binaries::{Binaries, Tokens};
 pub use error::{ApiError, Error, ErrorCode};
 pub use models::*;
@@ -191,6 +193,10 @@ impl Client {
 
     pub fn webhooks(&self) -> Webhooks {
         Webhooks::new(self.clone())
+    }
+
+    pub fn billing(&self) -> Billing {
+        Billing::new(self.clone())
     }
 
     /// Sends a request, retrying 429 and 503 after Retry-After and, for

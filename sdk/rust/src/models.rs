@@ -429,3 +429,124 @@ pub struct WebhookAttempt {
     pub response: String,
     pub next_retry_at: Option<String>,
 }
+
+/// Money in whole cents. The API writes it as a number with two decimals,
+/// read here as the nearest double and rounded to the cent once, which
+/// gives its exact figure back (doubles tell cents apart far beyond any
+/// bill); Display prints it as the API does ("65.00").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Money(pub i64);
+
+impl Money {
+    pub fn cents(self) -> i64 {
+        self.0
+    }
+}
+
+impl std::fmt::Display for Money {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let c = self.0.unsigned_abs();
+        write!(f, "{sign}{}.{:02}", c / 100, c % 100)
+    }
+}
+
+impl Serialize for Money {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(self.0 as f64 / 100.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Money {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Money, D::Error> {
+        let v = f64::deserialize(d)?;
+        let cents = (v * 100.0).round();
+        // A thousandth of a cent is far above a double's error in any bill.
+        if !cents.is_finite() || (v * 100.0 - cents).abs() > 1e-3 {
+            return Err(serde::de::Error::custom(format!("money {v}: not a whole number of cents")));
+        }
+        Ok(Money(cents as i64))
+    }
+}
+
+string_enum!(
+    InvoiceStatus { Open = "open", Paid = "paid", Void = "void" }
+);
+
+/// A month's measured quantities, to six decimals.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UsageFigures {
+    pub compute_hours: f64,
+    pub storage_gb: f64,
+    pub network_gb: f64,
+}
+
+/// UsageFigures priced: each line rounded to cents, total their sum.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UsageCost {
+    pub compute: Money,
+    pub storage: Money,
+    pub network: Money,
+    pub total: Money,
+}
+
+/// One agent's share of a month's compute and network.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentUsage {
+    pub agent_id: String,
+    pub compute_hours: f64,
+    pub network_gb: f64,
+    pub compute_cost: Money,
+    pub network_cost: Money,
+}
+
+/// The organization's usage in a UTC month (period, YYYY-MM) and its cost;
+/// agents only with UsageOptions::by_agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Usage {
+    pub period: String,
+    pub usage: UsageFigures,
+    pub cost: UsageCost,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agents: Option<Vec<AgentUsage>>,
+}
+
+/// Which month Billing::usage measures, and whether per agent.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UsageOptions {
+    /// current (None), last_month or YYYY-MM.
+    pub period: Option<String>,
+    /// Adds Usage::agents (breakdown=agent).
+    pub by_agent: bool,
+}
+
+/// A closed month's bill; due_date (YYYY-MM-DD) is the first of the next month.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Invoice {
+    pub id: String,
+    pub period: String,
+    pub amount: Money,
+    pub status: InvoiceStatus,
+    pub due_date: String,
+}
+
+/// One priced line: item compute, storage or network; unit hour or GB.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InvoiceLine {
+    pub item: String,
+    pub quantity: f64,
+    pub unit: String,
+    pub amount: Money,
+}
+
+/// An invoice with its lines.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InvoiceDetail {
+    pub id: String,
+    pub period: String,
+    pub amount: Money,
+    pub status: InvoiceStatus,
+    pub due_date: String,
+    pub lines: Vec<InvoiceLine>,
+    pub created_at: String,
+}

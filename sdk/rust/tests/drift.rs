@@ -138,6 +138,9 @@ async fn models_match_openapi() {
     check::<WebhookDelivery>(&doc, "WebhookDelivery", "post", "/webhooks/{id}/test", "");
     check::<WebhookDelivery>(&doc, "WebhookDelivery", "post", "/webhooks/{id}/deliveries/{delivery_id}/retry", "");
     check::<WebhookDelivery>(&doc, "WebhookDelivery", "get", "/webhooks/{id}/deliveries", "/properties/deliveries/items");
+    check::<Usage>(&doc, "Usage", "get", "/billing/usage", "");
+    check::<Invoice>(&doc, "Invoice", "get", "/billing/invoices", "/properties/invoices/items");
+    check::<InvoiceDetail>(&doc, "InvoiceDetail", "get", "/billing/invoices/{id}", "");
 
     let body = |m: &str, p: &str| doc["paths"][p][m]["requestBody"]["content"]["application/json"]["schema"].clone();
     roundtrip::<CreateAgent>(&body("post", "/agents"), "CreateAgent");
@@ -156,6 +159,8 @@ async fn models_match_openapi() {
     enum_values(&body("post", "/tokens")["properties"]["role"], Role::ALL, "Role (tokens)");
     let service = &doc["paths"]["/services/{name}/status"]["get"]["responses"]["200"]["content"]["application/json"]["schema"];
     enum_values(&service["properties"]["status"], ServiceStatus::ALL, "ServiceStatus");
+    let invoice = &doc["paths"]["/billing/invoices/{id}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"];
+    enum_values(&invoice["properties"]["status"], InvoiceStatus::ALL, "InvoiceStatus");
 }
 
 #[tokio::test]
@@ -170,6 +175,7 @@ async fn pages_and_parameters_match_openapi() {
         ("/events", "events"),
         ("/webhooks", "webhooks"),
         ("/webhooks/{id}/deliveries", "deliveries"),
+        ("/billing/invoices", "invoices"),
     ] {
         let op = &doc["paths"][path]["get"];
         let s = &op["responses"]["200"]["content"]["application/json"]["schema"];
@@ -182,6 +188,7 @@ async fn pages_and_parameters_match_openapi() {
             "/agents" => sent.extend(["fields", "status", "region", "name_prefix"]),
             "/events" => sent.extend(["type", "agent_id", "follow"]), // EventFilter, and follow for Events::follow
             "/webhooks/{id}/deliveries" => sent.extend(["status"]),
+            "/billing/invoices" => {} // no fields
             _ => sent.extend(["fields"]),
         }
         assert_eq!(params, sent, "{path}");

@@ -82,11 +82,19 @@ export type CreateAgentRequest = m.CreateAgentRequest & { idempotencyKey?: strin
 export type CreateUserRequest = m.CreateUserRequest & { idempotencyKey?: string };
 export type CreateApiTokenRequest = m.CreateApiTokenRequest & { idempotencyKey?: string };
 export type ApiToken = m.ApiTokenList['tokens'][number];
-type EventItem = NonNullable<m.EventList['events']>[number];
-/** An event of the log; its data's null fields are left out. */
+type EventItem = m.EventList['events'][number];
+/** An event of the log: a listed one's data has its null fields, a followed one's leaves them out. */
 export type Event = Omit<EventItem, 'data'> & { data: Partial<EventItem['data']> & Pick<EventItem['data'], 'agent_id' | 'name'> };
 export type CreateWebhookRequest = m.CreateWebhookRequest & { idempotencyKey?: string };
 export type WebhookDelivery = m.WebhookDelivery;
+export type InvoiceSummary = m.InvoiceList['invoices'][number];
+
+export interface UsageOptions {
+  /** current (default), last_month or YYYY-MM. */
+  period?: string;
+  /** Adds each agent's share (agents). */
+  byAgent?: boolean;
+}
 
 /** The route takes no fields. */
 export interface ListEventsOptions extends Omit<ListOptions, 'fields'> {
@@ -177,6 +185,7 @@ export class NeuaisClient {
   readonly tokens: TokensApi;
   readonly events: EventsApi;
   readonly webhooks: WebhooksApi;
+  readonly billing: BillingApi;
   /** The rate-limit figures of the last answer. */
   rateLimit?: RateLimit;
 
@@ -197,6 +206,7 @@ export class NeuaisClient {
     this.tokens = new TokensApi(this);
     this.events = new EventsApi(this);
     this.webhooks = new WebhooksApi(this);
+    this.billing = new BillingApi(this);
   }
 
   /** Exchanges an e-mail and password for a token. Errors: unauthorized, rate_limit_exceeded. */
@@ -554,7 +564,7 @@ export class EventsApi {
 
   /** Every event that matches opts, over all pages. */
   all(opts: ListEventsOptions = {}): AsyncGenerator<Event> {
-    return pages(opts, async (o) => { const p = await this.list({ ...opts, ...o }); return { items: p.events ?? [], has_more: Boolean(p.has_more) }; });
+    return pages(opts, async (o) => { const p = await this.list({ ...opts, ...o }); return { items: p.events, has_more: p.has_more }; });
   }
 
   /**
@@ -630,6 +640,57 @@ export class WebhooksApi {
   /** Attempts a delivery once more, now. Errors: forbidden, not_found, conflict (the webhook is not active). */
   retryDelivery(id: string, deliveryId: string): Promise<WebhookDelivery> {
     return this.c.json({ method: 'POST', path: `/webhooks/${enc(id)}/deliveries/${enc(deliveryId)}/retry` });
+  }
+}
+
+/**
+ * The API's money, a number with two decimals, as an exact string: the
+ * number is the double nearest that figure, so rounding its hundredfold
+ * gives the cents back.
+ */
+function money(n: number): m.Money {
+  const cents = Math.round(n * 100);
+  const abs = Math.abs(cents);
+  return `${cents < 0 ? '-' : ''}${Math.floor(abs / 100)}.${String(abs % 100).padStart(2, '0')}`;
+}
+
+/** A billing answer as sent: its money members are numbers. */
+type Wire = Record<string, any>;
+
+function moneyOf(o: Wire, ...keys: string[]): void {
+  for (const k of keys) o[k] = money(o[k]);
+}
+
+/** The /billing routes, the admins' alone (forbidden for developers and viewers). Money is a Money string. */
+export class BillingApi {
+  constructor(private readonly c: NeuaisClient) {}
+
+  /** The organization's usage and cost in a UTC month. Errors: forbidden, invalid_request (period, also a month still to come). */
+  async usage(opts: UsageOptions = {}): Promise<m.Usage> {
+    const u = await this.c.json<Wire>({ method: 'GET', path: '/billing/usage', query: { period: opts.period, breakdown: opts.byAgent ? 'agent' : undefined } });
+    moneyOf(u.cost, 'compute', 'storage', 'network', 'total');
+    for (const a of u.agents ?? []) moneyOf(a, 'compute_cost', 'network_cost');
+    return u as m.Usage;
+  }
+
+  /** A page of invoices, newest period first (sort: period, created_at or amount; no fields). Errors: forbidden, invalid_request. */
+  async invoices(opts: Omit<ListOptions, 'fields'> = {}): Promise<m.InvoiceList> {
+    const p = await this.c.json<Wire>({ method: 'GET', path: '/billing/invoices', query: listQuery(opts) });
+    for (const inv of p.invoices) moneyOf(inv, 'amount');
+    return p as m.InvoiceList;
+  }
+
+  /** Every invoice, over all pages. */
+  allInvoices(opts: Omit<ListOptions, 'fields'> = {}): AsyncGenerator<InvoiceSummary> {
+    return pages(opts, async (o) => { const p = await this.invoices(o); return { items: p.invoices, has_more: p.has_more }; });
+  }
+
+  /** One invoice with its lines. Errors: forbidden, not_found (also another organization's). */
+  async invoice(id: string): Promise<m.Invoice> {
+    const inv = await this.c.json<Wire>({ method: 'GET', path: `/billing/invoices/${enc(id)}` });
+    moneyOf(inv, 'amount');
+    for (const line of inv.lines) moneyOf(line, 'amount');
+    return inv as m.Invoice;
   }
 }
 

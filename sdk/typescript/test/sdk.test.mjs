@@ -446,3 +446,75 @@ test('events: list, all, follow across a server restart, resume after an id', { 
   }
   assert.equal(resumed[0], 'agent.created');
 });
+
+test('billing: usage with the per-agent breakdown, invoices, an invoice with its lines; money exact', async () => {
+  const client = new NeuaisClient(token);
+  const billedGB = Number(process.env.NEUAIS_TEST_BILLED_BYTES) / 1e9;
+  const count = Number(process.env.NEUAIS_TEST_INVOICES);
+  const cents = (money) => { assert.match(money, /^\d+\.\d\d$/); return Number(money.replace('.', '')); };
+
+  const current = await client.billing.usage();
+  assert.equal(current.period, new Date().toISOString().slice(0, 7));
+  assert.equal(current.agents, undefined);
+  assert.equal(cents(current.cost.total), cents(current.cost.compute) + cents(current.cost.storage) + cents(current.cost.network));
+  assert.ok(Array.isArray((await client.billing.usage({ byAgent: true })).agents));
+
+  const list = await client.billing.invoices({ limit: 1 });
+  assert.equal(list.total, count);
+  assert.equal(list.has_more, count > 1);
+  const [last] = list.invoices;
+  const month = await client.billing.usage({ period: last.period, byAgent: true });
+  assert.equal(month.period, last.period);
+  assert.equal(month.usage.network_gb, billedGB);
+  assert.ok(cents(month.cost.network) > 0);
+  assert.equal(month.cost.total, last.amount);
+  assert.equal(month.agents.length, 1);
+  assert.equal(month.agents[0].network_gb, billedGB);
+  assert.equal(month.agents[0].network_cost, month.cost.network);
+  assert.deepEqual((await client.billing.usage({ period: 'last_month' })).cost, month.cost);
+
+  const periods = [];
+  for await (const inv of client.billing.allInvoices({ limit: 1 })) periods.push(inv.period);
+  assert.equal(periods.length, count);
+  assert.deepEqual(periods, [...periods].sort().reverse());
+
+  const inv = await client.billing.invoice(last.id);
+  assert.equal(inv.id, last.id);
+  assert.equal(inv.due_date, last.due_date);
+  assert.deepEqual(inv.lines.map((l) => l.item), ['compute', 'storage', 'network']);
+  assert.equal(inv.lines.reduce((sum, l) => sum + cents(l.amount), 0), cents(inv.amount));
+  assert.equal(inv.lines[2].quantity, billedGB);
+  // The strings are the answer's own figures.
+  const raw = await (await fetch(`${process.env.NEUAIS_URL}/v1/billing/invoices/${last.id}`, { headers: { Authorization: `Bearer ${token}` } })).text();
+  assert.ok(raw.includes(`"amount":${inv.amount}`), raw);
+  assert.ok(raw.includes(`"amount":${inv.lines[2].amount},`), raw);
+
+  // Every money member of the schema is a Money string, every other number a number.
+  const doc = await (await fetch(`${process.env.NEUAIS_URL}/v1/openapi.json`)).json();
+  const check = (s, v, at) => {
+    if (s.multipleOf === 0.01) return assert.match(v, /^\d+\.\d\d$/, at);
+    if (s.type === 'number') return assert.equal(typeof v, 'number', at);
+    if (s.items) return v.forEach((x, i) => check(s.items, x, `${at}[${i}]`));
+    for (const [k, p] of Object.entries(s.properties ?? {})) if (v[k] !== undefined) check(p, v[k], `${at}.${k}`);
+  };
+  const schema = (path) => doc.paths[path].get.responses['200'].content['application/json'].schema;
+  check(schema('/billing/usage'), month, 'usage');
+  check(schema('/billing/invoices'), list, 'invoices');
+  check(schema('/billing/invoices/{id}'), inv, 'invoice');
+
+  await assert.rejects(client.billing.usage({ period: '2024-13' }),
+    (e) => e instanceof NeuaisError && e.status === 400 && e.code === 'invalid_request' && e.details.field === 'period');
+  await assert.rejects(client.billing.invoice(process.env.NEUAIS_TEST_OTHER_INVOICE),
+    (e) => e instanceof NeuaisError && e.status === 404 && e.code === 'not_found');
+
+  const dev = await client.users.create({ email: 'ts-billing-dev@example.com', password: 'dev-password-1', role: 'developer' });
+  try {
+    const devClient = new NeuaisClient((await NeuaisClient.login(dev.email, 'dev-password-1')).access_token);
+    const forbidden = (e) => e instanceof NeuaisError && e.status === 403 && e.code === 'forbidden';
+    await assert.rejects(devClient.billing.usage(), forbidden);
+    await assert.rejects(devClient.billing.invoices(), forbidden);
+    await assert.rejects(devClient.billing.invoice(last.id), forbidden);
+  } finally {
+    await client.users.delete(dev.id);
+  }
+});
