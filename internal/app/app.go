@@ -179,6 +179,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Wri
 	a.Users = users.NewService(a.DB, hasher)
 	a.Limiter = ratelimit.NewMemory(cfg.RateLimitWindow, nil)
 	a.registerComponents()
+	// Before the runtime, which reports its replicas' transitions to it.
+	a.Recorder = billing.NewRecorder(a.DB, runtimeSource{a}, billing.StoredIn(a.DB, a.Binaries.StoredBytes), billing.SystemClock{}, logger)
 	if err := a.startLive(ctx); err != nil {
 		return nil, errors.Join(err, a.Close())
 	}
@@ -260,8 +262,9 @@ func (a *App) uploadLimits() gqlserver.UploadLimits {
 // Handler returns the root HTTP handler.
 func (a *App) Handler() http.Handler { return a.handler }
 
-// Close stops the agents' replicas and the sampler, writes the queued log
-// lines, and releases the bus and the database.
+// Close stops the agents' replicas (billing records their ends) and the
+// sampler, writes the queued log lines, and releases the bus and the
+// database.
 func (a *App) Close() error {
 	a.stop()
 	a.background.Wait()
@@ -269,6 +272,10 @@ func (a *App) Close() error {
 	if a.Runtime != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownGrace)
 		errs = append(errs, a.Runtime.Shutdown(ctx))
+		cancel()
+		// The replicas' ends come after the recorder's loop has stopped.
+		ctx, cancel = context.WithTimeout(context.Background(), a.Config.ShutdownGrace)
+		errs = append(errs, a.Recorder.Flush(ctx))
 		cancel()
 	}
 	if a.stopSampler != nil {

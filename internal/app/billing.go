@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"os"
 	"strings"
@@ -17,11 +16,22 @@ import (
 // it also runs once on start, catching up months missed while down.
 const monthCloseInterval = 10 * time.Minute
 
-// noReplicas is the metering source of a server without a runtime.
-type noReplicas struct{}
+// runtimeSource meters the app's runtime once it exists: the recorder is
+// made first, to be the runtime's meter.
+type runtimeSource struct{ a *App }
 
-func (noReplicas) TakeMetering() []runtime.Metered  { return nil }
-func (noReplicas) ReturnMetering([]runtime.Metered) {}
+func (s runtimeSource) TakeMetering() []runtime.Metered {
+	if s.a.Runtime == nil {
+		return nil
+	}
+	return s.a.Runtime.TakeMetering()
+}
+
+func (s runtimeSource) ReturnMetering(taken []runtime.Metered) {
+	if s.a.Runtime != nil {
+		s.a.Runtime.ReturnMetering(taken)
+	}
+}
 
 // prices reads NEUAIS_BILLING_PRICES, or the file it names after @.
 func prices(spec string) (billing.Prices, error) {
@@ -39,19 +49,6 @@ func prices(spec string) (billing.Prices, error) {
 	return p, nil
 }
 
-// storedBytes is an organization's binaries and log messages in bytes.
-func (a *App) storedBytes(ctx context.Context, orgID string) (int64, error) {
-	bins, err := a.Binaries.StoredBytes(ctx, orgID)
-	if err != nil {
-		return 0, err
-	}
-	var logs sql.NullInt64
-	if err := a.DB.NewSelect().Table("agent_logs").ColumnExpr("SUM(bytes)").Where("org_id = ?", orgID).Scan(ctx, &logs); err != nil {
-		return 0, fmt.Errorf("app: stored log bytes: %w", err)
-	}
-	return bins + logs.Int64, nil
-}
-
 // startBilling starts the metering heartbeat and the month close (both end
 // with Stopping) and registers billing's health.
 func (a *App) startBilling() error {
@@ -59,14 +56,10 @@ func (a *App) startBilling() error {
 	if err != nil {
 		return err
 	}
-	clock := billing.SystemClock{}
-	a.Billing = billing.NewService(a.DB, p, clock)
-	var src billing.Source = noReplicas{}
-	if a.Runtime != nil {
-		src = a.Runtime
-	}
-	a.Recorder = billing.NewRecorder(a.DB, src, a.storedBytes, clock, a.Logger)
-	// Months missed while the server was down are invoiced before it serves.
+	a.Billing = billing.NewService(a.DB, p, billing.SystemClock{})
+	// The first heartbeat closes what a previous server left open, then
+	// writes the transitions queued since the runtime started. Months
+	// missed while the server was down are invoiced before it serves.
 	if err := a.Recorder.Sync(a.Stopping); err != nil {
 		a.Logger.Warn("billing: heartbeat", "err", err)
 	}

@@ -65,6 +65,7 @@ func (a *App) startLive(ctx context.Context) error {
 	rc.CrashLoopWindow = cfg.CrashLoopWindow
 	rc.Isolation = cfg.RuntimeIsolation
 	rc.Secrets = a.Secrets
+	rc.Meter = a.Recorder.Transition
 	rc.SandboxDir = cfg.SandboxDir
 	rc.SandboxLimits = runtime.SandboxLimits{Processes: cfg.ReplicaMaxProcesses, OpenFiles: uint64(cfg.ReplicaMaxOpenFiles), FileBytes: uint64(cfg.ReplicaMaxFileBytes)} //nolint:gosec // config.Validate refuses values below 1
 	if a.Runtime, err = runtime.New(a.DB, a.Bus, a.Logs, rc, a.Logger); err != nil {

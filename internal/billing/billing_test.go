@@ -3,7 +3,10 @@ package billing_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"math/big"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -11,7 +14,9 @@ import (
 	"github.com/neuais/neuais/internal/apitest"
 	"github.com/neuais/neuais/internal/auth"
 	"github.com/neuais/neuais/internal/billing"
+	"github.com/neuais/neuais/internal/binaries"
 	"github.com/neuais/neuais/internal/events"
+	"github.com/neuais/neuais/internal/logs"
 	"github.com/neuais/neuais/internal/orgs"
 	"github.com/neuais/neuais/internal/runtime"
 	"github.com/neuais/neuais/models"
@@ -31,7 +36,8 @@ func (c *clock) advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// source stands for the runtime: the replicas it reports up and bytes.
+// source stands for the runtime's snapshot: the replica processes running
+// (what a new recorder adopts) and endpoint bytes.
 type source struct {
 	mu    sync.Mutex
 	up    map[string][]string
@@ -106,6 +112,7 @@ type harness struct {
 	clock *clock
 	src   *source
 	svc   *billing.Service
+	bins  *binaries.Service
 	org   string
 	admin context.Context
 	open  func() *billing.Recorder
@@ -125,9 +132,46 @@ func newHarness(t *testing.T, databaseURL string) *harness {
 		src: &source{up: map[string][]string{}, bytes: map[string]int64{}, org: org.ID}, org: org.ID}
 	h.svc = billing.NewService(db, billing.DefaultPrices, h.clock)
 	h.admin = models.WithIdentity(h.ctx, &models.Identity{UserID: admin.ID, OrgID: org.ID, Role: models.RoleAdmin})
-	stored := func(context.Context, string) (int64, error) { return 0, nil }
+	if h.bins, err = binaries.New(db, t.TempDir(), 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	stored := billing.StoredIn(db, h.bins.StoredBytes)
 	h.open = func() *billing.Recorder { return billing.NewRecorder(db, h.src, stored, h.clock, nil) }
 	return h
+}
+
+// report queues a replica process's start or end at the clock's time, as
+// the runtime's meter does.
+func (h *harness) report(r *billing.Recorder, up bool, agent string, instances ...string) {
+	for _, in := range instances {
+		r.Transition(runtime.Transition{AgentID: agent, OrgID: h.org, Instance: in, Up: up, At: h.clock.Now()})
+	}
+}
+
+type intervalRow struct {
+	Instance  string     `bun:"instance"`
+	StartedAt time.Time  `bun:"started_at"`
+	EndedAt   *time.Time `bun:"ended_at"`
+}
+
+// intervals returns agent's recorded intervals, oldest first.
+func (h *harness) intervals(t *testing.T, agent string) []intervalRow {
+	t.Helper()
+	var rows []intervalRow
+	if err := h.db.NewSelect().Table("replica_intervals").Column("instance", "started_at", "ended_at").
+		Where("agent_id = ?", agent).Order("id").Scan(h.ctx, &rows); err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+func (h *harness) hours(t *testing.T) map[string]string {
+	t.Helper()
+	got := map[string]string{}
+	for _, a := range h.usage(t).Agents {
+		got[a.AgentID] = a.ComputeHours.String()
+	}
+	return got
 }
 
 func (h *harness) usage(t *testing.T) *models.Usage {
@@ -146,19 +190,29 @@ func sync1(t *testing.T, r *billing.Recorder) {
 	}
 }
 
-// TestThreeReplicas90Minutes: 3 replicas for 90 minutes bill 4.5 hours, 0.23.
+func flush(t *testing.T, r *billing.Recorder) {
+	t.Helper()
+	if err := r.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestThreeReplicas90Minutes: 3 replicas for 90 minutes bill 4.5 hours,
+// 0.23, though they start and stop between heartbeats.
 func TestThreeReplicas90Minutes(t *testing.T) {
 	apitest.EachDB(t, func(t *testing.T, databaseURL string) {
 		h := newHarness(t, databaseURL)
 		r := h.open()
 		sync1(t, r)
-		h.src.set("agt_1", "1/100", "2/101", "3/102")
-		sync1(t, r)
+		h.clock.advance(3 * time.Second)
+		h.report(r, true, "agt_1", "1/100/1", "2/101/1", "3/102/1")
+		flush(t, r)
 		for range 9 {
 			h.clock.advance(10 * time.Minute)
 			sync1(t, r)
 		}
-		h.src.set("agt_1")
+		h.report(r, false, "agt_1", "1/100/1", "2/101/1", "3/102/1")
+		h.clock.advance(4 * time.Second)
 		sync1(t, r)
 		h.clock.advance(time.Hour)
 		sync1(t, r)
@@ -172,52 +226,179 @@ func TestThreeReplicas90Minutes(t *testing.T) {
 	})
 }
 
-// TestCrashRestart: a replica replaced by a new process at the same
-// heartbeat leaves neither gap nor overlap.
+// TestShortReplica: a replica up for less than a heartbeat is billed its
+// seconds, from its start to its end.
+func TestShortReplica(t *testing.T) {
+	apitest.EachDB(t, func(t *testing.T, databaseURL string) {
+		h := newHarness(t, databaseURL)
+		r := h.open()
+		sync1(t, r)
+		h.clock.advance(time.Second)
+		start := h.clock.Now()
+		h.report(r, true, "agt_1", "1/100/1")
+		h.clock.advance(3 * time.Second)
+		end := h.clock.Now()
+		h.report(r, false, "agt_1", "1/100/1")
+		h.clock.advance(time.Second)
+		sync1(t, r) // the next heartbeat
+		ivs := h.intervals(t, "agt_1")
+		if len(ivs) != 1 || !ivs[0].StartedAt.Equal(start) || ivs[0].EndedAt == nil || !ivs[0].EndedAt.Equal(end) {
+			t.Fatalf("intervals %+v, want %s to %s", ivs, start, end)
+		}
+		if got := h.usage(t).Usage.ComputeHours.String(); got != "0.000833" { // 3 s
+			t.Fatalf("compute hours %s", got)
+		}
+	})
+}
+
+// TestTransitionRetried: a transition whose write failed stays queued and
+// is written by the next attempt, with its own time.
+func TestTransitionRetried(t *testing.T) {
+	apitest.EachDB(t, func(t *testing.T, databaseURL string) {
+		h := newHarness(t, databaseURL)
+		r := h.open()
+		sync1(t, r)
+		start := h.clock.Now()
+		h.report(r, true, "agt_1", "1/100/1")
+		failed, cancel := context.WithCancel(h.ctx)
+		cancel()
+		if err := r.Flush(failed); err == nil {
+			t.Fatal("flush with a cancelled context succeeded")
+		}
+		if ivs := h.intervals(t, "agt_1"); len(ivs) != 0 {
+			t.Fatalf("intervals %+v after a failed write", ivs)
+		}
+		h.clock.advance(time.Minute)
+		sync1(t, r)
+		if ivs := h.intervals(t, "agt_1"); len(ivs) != 1 || !ivs[0].StartedAt.Equal(start) || ivs[0].EndedAt != nil {
+			t.Fatalf("intervals %+v, want one open from %s", ivs, start)
+		}
+	})
+}
+
+// TestCrashRestart: a replica's process crashing and its restart close
+// one interval and open another at the real times, with no gap beyond the
+// real downtime and no overlap; the sum is exact below the second.
 func TestCrashRestart(t *testing.T) {
 	apitest.EachDB(t, func(t *testing.T, databaseURL string) {
 		h := newHarness(t, databaseURL)
 		r := h.open()
-		h.src.set("agt_1", "1/100")
 		sync1(t, r)
-		h.clock.advance(30 * time.Minute)
-		h.src.set("agt_1", "1/200") // pid 100 crashed, 200 took its place
+		h.clock.advance(250 * time.Millisecond)
+		upA := h.clock.Now()
+		h.report(r, true, "agt_1", "1/100/1")
+		flush(t, r)
+		h.clock.advance(10 * time.Minute)
 		sync1(t, r)
-		h.clock.advance(30 * time.Minute)
+		h.clock.advance(20*time.Minute + 500*time.Millisecond)
+		crash := h.clock.Now() // 30 min 0.5 s up
+		h.report(r, false, "agt_1", "1/100/1")
+		h.clock.advance(250 * time.Millisecond) // the restart's backoff
+		upB := h.clock.Now()
+		h.report(r, true, "agt_1", "1/200/2")
+		h.clock.advance(4 * time.Second)
 		sync1(t, r)
+		h.clock.advance(29*time.Minute + 55*time.Second + 500*time.Millisecond)
+		downB := h.clock.Now() // 29 min 59.5 s up
+		h.report(r, false, "agt_1", "1/200/2")
+		flush(t, r)
+		h.clock.advance(time.Minute)
+		sync1(t, r)
+		ivs := h.intervals(t, "agt_1")
+		if len(ivs) != 2 || ivs[0].Instance != "1/100/1" || !ivs[0].StartedAt.Equal(upA) || ivs[0].EndedAt == nil || !ivs[0].EndedAt.Equal(crash) ||
+			ivs[1].Instance != "1/200/2" || !ivs[1].StartedAt.Equal(upB) || ivs[1].EndedAt == nil || !ivs[1].EndedAt.Equal(downB) {
+			t.Fatalf("intervals %+v", ivs)
+		}
 		if got := h.usage(t).Usage.ComputeHours.String(); got != "1" {
 			t.Fatalf("compute hours %s, want 1", got)
 		}
 	})
 }
 
-// TestServerCrash: a new recorder (the next server) closes what the old
-// left open at its last heartbeat, and an adopted replica continues.
+// TestServerCrash: a server killed mid-interval leaves it open; the next
+// server's recorder closes it at the last heartbeat before any of its own
+// transitions is written, an adopted replica continues, and a further
+// restart counts nothing twice.
 func TestServerCrash(t *testing.T) {
 	apitest.EachDB(t, func(t *testing.T, databaseURL string) {
 		h := newHarness(t, databaseURL)
 		r := h.open()
-		h.src.set("agt_1", "1/100")
-		h.src.set("agt_2", "1/300")
 		sync1(t, r)
+		h.report(r, true, "agt_1", "1/100/1")
+		h.report(r, true, "agt_2", "1/300/1")
+		h.src.set("agt_2", "1/300/1")
+		flush(t, r)
 		h.clock.advance(20 * time.Minute)
-		sync1(t, r) // the last heartbeat before the crash
-		h.clock.advance(40 * time.Minute)
-		h.src.set("agt_1", "1/400") // restarted by the next server
+		sync1(t, r) // the last heartbeat before the SIGKILL
+		h.clock.advance(17 * time.Minute)
+		h.report(r, false, "agt_1", "1/100/1") // queued, never written: the server dies
+		h.clock.advance(23 * time.Minute)
+
 		next := h.open()
+		h.report(next, true, "agt_1", "1/400/2") // restarted by the next server
+		flush(t, next)                           // waits for the first heartbeat
+		if ivs := h.intervals(t, "agt_1"); len(ivs) != 1 || ivs[0].EndedAt != nil {
+			t.Fatalf("intervals before the first heartbeat %+v", ivs)
+		}
 		sync1(t, next)
 		h.clock.advance(60 * time.Minute)
-		h.src.set("agt_1")
+		h.report(next, false, "agt_1", "1/400/2")
+		h.report(next, false, "agt_2", "1/300/1")
 		h.src.set("agt_2")
 		sync1(t, next)
-		u := h.usage(t)
-		got := map[string]string{}
-		for _, a := range u.Agents {
-			got[a.AgentID] = a.ComputeHours.String()
+		// agt_1: 20 min to the last heartbeat, then 60 min of the new
+		// process; agt_2 adopted: 120 min.
+		want := map[string]string{"agt_1": "1.333333", "agt_2": "2"}
+		if got := h.hours(t); !maps.Equal(got, want) {
+			t.Fatalf("hours %v, want %v", got, want)
 		}
-		// agt_1: 20 min, then 60 min of the new process; agt_2 adopted: 120 min.
-		if got["agt_1"] != "1.333333" || got["agt_2"] != "2" {
-			t.Fatalf("hours %v", got)
+		h.clock.advance(time.Hour)
+		sync1(t, h.open())
+		if got := h.hours(t); !maps.Equal(got, want) {
+			t.Fatalf("hours after another restart %v, want %v", got, want)
+		}
+	})
+}
+
+// TestStorageAccrues: uploaded binaries and written log messages accrue
+// byte-seconds for the time they are stored, by the clock.
+func TestStorageAccrues(t *testing.T) {
+	apitest.EachDB(t, func(t *testing.T, databaseURL string) {
+		h := newHarness(t, databaseURL)
+		r := h.open()
+		sync1(t, r)
+		script := "#!/bin/sh\n" + strings.Repeat("#", 989) + "\n" // 1000 bytes
+		bin, err := h.bins.Upload(h.admin, strings.NewReader(script), int64(len(script)), "")
+		if err != nil || bin.Size != 1000 {
+			t.Fatalf("upload: %+v %v", bin, err)
+		}
+		h.clock.advance(time.Hour)
+		sync1(t, r) // stored nothing in the hour before: 0
+		store, err := logs.Open(h.ctx, h.db, events.NewInProcess(0), logs.Config{}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			store.Append(models.LogLine{AgentID: "agt_1", OrgID: h.org, Message: strings.Repeat("y", 250)})
+		}
+		if err := store.Close(); err != nil {
+			t.Fatal(err)
+		}
+		h.clock.advance(2 * time.Hour)
+		sync1(t, r) // 1000 bytes for 2 h
+		h.clock.advance(30 * time.Minute)
+		if _, err := h.bins.Delete(h.admin, bin.ID); err != nil {
+			t.Fatal(err)
+		}
+		sync1(t, r) // 1500 bytes for 30 min
+		h.clock.advance(time.Hour)
+		sync1(t, r) // 500 bytes of logs for 1 h
+		var got string
+		if err := h.db.NewSelect().Table("storage_usage").Column("byte_seconds").Where("org_id = ?", h.org).Where("period = ?", "2026-03").Scan(h.ctx, &got); err != nil {
+			t.Fatal(err)
+		}
+		if want := strconv.Itoa(1000*7200 + 1500*1800 + 500*3600); got != want {
+			t.Fatalf("byte_seconds %s, want %s", got, want)
 		}
 	})
 }
@@ -260,10 +441,10 @@ func TestMonthClose(t *testing.T) {
 	apitest.EachDB(t, func(t *testing.T, databaseURL string) {
 		h := newHarness(t, databaseURL)
 		r := h.open()
-		h.src.set("agt_1", "1/100", "2/101", "3/102")
 		sync1(t, r)
+		h.report(r, true, "agt_1", "1/100/1", "2/101/1", "3/102/1")
 		h.clock.advance(90 * time.Minute)
-		h.src.set("agt_1")
+		h.report(r, false, "agt_1", "1/100/1", "2/101/1", "3/102/1")
 		sync1(t, r)
 		if n, err := h.svc.CloseMonths(h.ctx); err != nil || n != 0 {
 			t.Fatalf("close within the month: %d %v", n, err)

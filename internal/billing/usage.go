@@ -93,6 +93,10 @@ func (s *Service) measure(ctx context.Context, orgID string, start time.Time) (M
 		Where("started_at < ?", end).Where("COALESCE(ended_at, last_seen_at) > ?", start).Scan(ctx); err != nil {
 		return total, nil, err
 	}
+	// Intervals add up exactly (to the microsecond kept) and each sum is cut
+	// to whole seconds once, so that a restart's two intervals lose nothing.
+	var totalUp time.Duration
+	agentUp := map[string]time.Duration{}
 	for _, iv := range ivs {
 		// An open interval counts to its last heartbeat: what is known to have run.
 		to := iv.LastSeenAt
@@ -104,12 +108,12 @@ func (s *Service) measure(ctx context.Context, orgID string, start time.Time) (M
 		if !to.After(from) {
 			continue
 		}
-		secs := int64(to.Sub(from) / time.Second)
-		total.ReplicaSeconds += secs
-		a := agents[iv.AgentID]
-		a.ReplicaSeconds += secs
-		a.MonthSeconds = total.MonthSeconds
-		agents[iv.AgentID] = a
+		totalUp += to.Sub(from)
+		agentUp[iv.AgentID] += to.Sub(from)
+	}
+	total.ReplicaSeconds = int64(totalUp / time.Second)
+	for id, up := range agentUp {
+		agents[id] = Measure{ReplicaSeconds: int64(up / time.Second), MonthSeconds: total.MonthSeconds}
 	}
 	var net []struct {
 		AgentID string `bun:"agent_id"`

@@ -121,9 +121,10 @@ type Config struct {
 	// stream checks that its token still holds (a deleted user's streams,
 	// and those of a token revoked by a password change, end).
 	MetricsInterval time.Duration
-	// BillingHeartbeat is how often replica intervals, endpoint bytes and
-	// stored bytes are recorded (a crashed server's open intervals end at
-	// the last one); BillingPrices overrides the price list
+	// BillingHeartbeat is how often open replica intervals' last-seen time
+	// moves (a crashed server's open intervals end at the last one) and
+	// endpoint bytes and stored bytes are recorded; BillingPrices overrides
+	// the price list
 	// ("compute=0.05,storage=0.02,network=0.05", or @file holding that);
 	// BootstrapRateLimit is the bootstrap organization's (enterprise) limit.
 	BillingHeartbeat   time.Duration
@@ -384,7 +385,7 @@ func Bind(getenv func(string) string, skip ...string) *Binding {
 	num(&c.MaxReplicas, "max-replicas", "most replicas one agent may have")
 	duration(&c.MaxAgentWait, "max-agent-wait", "longest timeout of a wait for an agent's status")
 	duration(&c.MetricsInterval, "metrics-interval", "how often running agents are sampled for metrics")
-	duration(&c.BillingHeartbeat, "billing-heartbeat", "how often billing records replica intervals, endpoint bytes and stored bytes")
+	duration(&c.BillingHeartbeat, "billing-heartbeat", "how often billing moves open replica intervals' last-seen time and records endpoint bytes and stored bytes")
 	str(&c.BillingPrices, "billing-prices", "price list overrides: compute=0.05,storage=0.02,network=0.05 (per hour, GB-month, GB), or @file with that text")
 	num(&c.BootstrapRateLimit, "bootstrap-rate-limit", "requests per minute of the organization created on first start (enterprise tier)")
 	str(&c.RuntimeIsolation, "runtime-isolation", "on: every replica sandboxed (runc, pasta, tini and nft needed; without them no agent starts); off: plain processes with the server's user, files and network, for one trusted tenant only")

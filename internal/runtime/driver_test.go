@@ -7,8 +7,10 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -179,4 +181,86 @@ func rssMiB(t *testing.T, pid int) float64 {
 		t.Fatal(err)
 	}
 	return float64(pages*os.Getpagesize()) / (1 << 20)
+}
+
+// TestLocalDriverTransitions: every replica process's start and end reach
+// the meter in order, stamped by the injected clock, a crash ends one
+// instance before the restart's begins, and the platform lines carry the
+// same times.
+func TestLocalDriverTransitions(t *testing.T) {
+	t.Parallel()
+	var (
+		mu   sync.Mutex
+		seen []runtime.Transition
+		tick int
+	)
+	base := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	cfg := runtime.DefaultConfig(t.TempDir())
+	cfg.ReadyAfter = time.Second
+	cfg.BackoffBase = 50 * time.Millisecond
+	// Each reading is one second after the previous: a time seen in a
+	// transition can only have come from this clock.
+	cfg.Clock = func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		tick++
+		return base.Add(time.Duration(tick) * time.Second)
+	}
+	cfg.Meter = func(tr runtime.Transition) {
+		mu.Lock()
+		seen = append(seen, tr)
+		mu.Unlock()
+	}
+	transitions := func() []runtime.Transition {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(seen)
+	}
+	sink := &memSink{}
+	d, err := runtime.NewLocalDriver(cfg, sink, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Shutdown(context.Background()) }) //nolint:errcheck
+	spec := runtime.Spec{
+		AgentID: "agt_meter", OrgID: "org_meter", Name: "meter", Generation: 1, BinaryPath: agentPath, Replicas: 1,
+		Environment: map[string]string{"CRASH_AFTER_MS": "300", "CRASH_TIMES": "1"},
+	}
+	if err := d.Apply(spec); err != nil {
+		t.Fatal(err)
+	}
+	apitest.Eventually(t, 20*time.Second, "the runtime", func() bool { return len(transitions()) >= 3 },
+		func() string {
+			return fmt.Sprintf("transitions %+v, want the crashed run's and its restart's", transitions())
+		})
+	running := waitDriverUp(t, d, spec.AgentID, 1)[0]
+	if err := d.Stop(context.Background(), spec.AgentID); err != nil {
+		t.Fatal(err)
+	}
+
+	got := transitions()
+	if len(got) != 4 {
+		t.Fatalf("transitions %+v, want up, down, up, down", got)
+	}
+	for i, tr := range got {
+		if tr.Up != (i%2 == 0) || tr.AgentID != spec.AgentID || tr.OrgID != spec.OrgID || tr.Instance != got[i-i%2].Instance {
+			t.Errorf("transition %d: %+v", i, tr)
+		}
+		if i > 0 && !tr.At.After(got[i-1].At) {
+			t.Errorf("transition %d at %s, not after %s", i, tr.At, got[i-1].At)
+		}
+		if tr.At.Sub(base)%time.Second != 0 || tr.At.Before(base) {
+			t.Errorf("transition %d at %s: not the injected clock's", i, tr.At)
+		}
+	}
+	if got[0].Instance == got[2].Instance || !strings.HasPrefix(got[0].Instance, "1/") || got[2].Instance != running.Instance {
+		t.Errorf("instances %q, %q; running %q", got[0].Instance, got[2].Instance, running.Instance)
+	}
+	started := sink.matching(spec.AgentID, "Replica 1 started")
+	exited, _ := sink.find(spec.AgentID, "Replica 1 exited with status 1")
+	stopped, _ := sink.find(spec.AgentID, "Replica 1 stopped")
+	if len(started) != 2 || !started[0].Timestamp.Equal(got[0].At) || !exited.Timestamp.Equal(got[1].At) ||
+		!started[1].Timestamp.Equal(got[2].At) || !stopped.Timestamp.Equal(got[3].At) {
+		t.Errorf("platform lines started %+v exited %+v stopped %+v; transitions %+v", started, exited, stopped, got)
+	}
 }

@@ -475,11 +475,12 @@ func (a *localAgent) recordCrash(reason string) {
 	a.changed()
 }
 
-// platform writes a line about the agent to its log as replica 0.
-func (a *localAgent) platform(spec Spec, level, message string) {
+// platform writes a line about the agent to its log as replica 0, at
+// the time of what it reports.
+func (a *localAgent) platform(spec Spec, at time.Time, level, message string) {
 	a.d.sink.Append(models.LogLine{
 		AgentID: spec.AgentID, OrgID: spec.OrgID, Replica: 0,
-		Timestamp: models.Now(), Level: level, Message: message,
+		Timestamp: at, Level: level, Message: message,
 	})
 }
 
@@ -494,7 +495,7 @@ func (a *localAgent) supervise(s *slot) {
 		p, err := a.start(s)
 		if err != nil {
 			reason := fmt.Sprintf("Replica %d failed to start: %v", s.index, err)
-			a.platform(s.spec, models.LevelError, reason)
+			a.platform(s.spec, a.d.cfg.Clock(), models.LevelError, reason)
 			s.markCrashed()
 			a.recordCrash(reason)
 		} else if a.watch(s, p) {
@@ -669,18 +670,18 @@ func (r *plainRun) release() {
 // watch runs until process p ends: true when it was asked to stop (or the
 // driver abandoned it), false when it ended on its own.
 func (a *localAgent) watch(s *slot, p *process) bool {
-	s.setRunning(p)
-	a.platform(s.spec, models.LevelInfo, fmt.Sprintf("Replica %d started (pid %d, port %d)", s.index, p.pid, p.port))
+	started := s.setRunning(p, a.d.cfg)
+	a.platform(s.spec, started, models.LevelInfo, fmt.Sprintf("Replica %d started (pid %d, port %d)", s.index, p.pid, p.port))
 	go a.probe(s, p)
 	select {
 	case <-p.waited:
-		a.reap(s, p)
+		ended := a.reap(s, p)
 		level := models.LevelError
 		if p.cmd.ProcessState.ExitCode() == 0 {
 			level = models.LevelWarn
 		}
 		reason := fmt.Sprintf("Replica %d %s", s.index, p.run.exitReason(p.cmd.ProcessState))
-		a.platform(s.spec, level, reason)
+		a.platform(s.spec, ended, level, reason)
 		s.markCrashed()
 		a.recordCrash(reason)
 		return false
@@ -691,8 +692,8 @@ func (a *localAgent) watch(s *slot, p *process) bool {
 		case <-s.rush:
 		case <-time.After(a.d.cfg.StopGrace):
 		}
-		a.reap(s, p)
-		a.platform(s.spec, models.LevelInfo, fmt.Sprintf("Replica %d stopped", s.index))
+		ended := a.reap(s, p)
+		a.platform(s.spec, ended, models.LevelInfo, fmt.Sprintf("Replica %d stopped", s.index))
 		return true
 	case <-a.d.abandoned:
 		return true
@@ -700,11 +701,11 @@ func (a *localAgent) watch(s *slot, p *process) bool {
 }
 
 // reap kills what is left of p, waits for the process and its output,
-// and releases what the run held.
-func (a *localAgent) reap(s *slot, p *process) {
+// and releases what the run held. It returns when the process ended.
+func (a *localAgent) reap(s *slot, p *process) time.Time {
 	p.run.signal(syscall.SIGKILL)
 	<-p.waited
-	s.setDown()
+	ended := s.setDown(a.d.cfg)
 	outputDone := make(chan struct{})
 	go func() {
 		p.output.Wait()
@@ -716,6 +717,7 @@ func (a *localAgent) reap(s *slot, p *process) {
 	}
 	p.run.release()
 	a.changed()
+	return ended
 }
 
 // probe marks s up once it accepts connections on its port, or once it
@@ -837,11 +839,12 @@ type slot struct {
 
 	stopOnce, rushOnce, readyOnce, crashOnce sync.Once
 
-	mu   sync.Mutex
-	pid  int
-	port int
-	up   bool
-	proc *process // the current run, nil between runs
+	mu       sync.Mutex
+	pid      int
+	port     int
+	up       bool
+	proc     *process // the current run, nil between runs
+	instance string   // the current run's name in its transitions
 }
 
 // runs reports whether s runs spec's processes in epoch.
@@ -859,10 +862,16 @@ func (s *slot) requestStop() {
 func (s *slot) hurry()       { s.rushOnce.Do(func() { close(s.rush) }) }
 func (s *slot) markCrashed() { s.crashOnce.Do(func() { close(s.crashed) }) }
 
-func (s *slot) setRunning(p *process) {
+// setRunning makes p the current run and reports its start, under the
+// lock so that its end cannot be reported first; it returns the start.
+func (s *slot) setRunning(p *process, cfg Config) time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	at := cfg.Clock()
 	s.pid, s.port, s.up, s.proc = p.pid, p.port, false, p
+	s.instance = fmt.Sprintf("%d/%d/%d", s.index, p.pid, at.UnixMicro())
+	s.report(cfg, true, at)
+	return at
 }
 
 // setUp marks the run of pid up; false when that run is over or stopping.
@@ -883,10 +892,21 @@ func (s *slot) setUp(pid int) bool {
 	return true
 }
 
-func (s *slot) setDown() {
+// setDown ends the current run and reports its end; it returns the end.
+func (s *slot) setDown(cfg Config) time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.pid, s.up, s.proc = 0, false, nil
+	at := cfg.Clock()
+	s.report(cfg, false, at)
+	s.pid, s.up, s.proc, s.instance = 0, false, nil, ""
+	return at
+}
+
+// report tells cfg.Meter of the current run's start or end; callers hold s.mu.
+func (s *slot) report(cfg Config, up bool, at time.Time) {
+	if cfg.Meter != nil {
+		cfg.Meter(Transition{AgentID: s.spec.AgentID, OrgID: s.spec.OrgID, Instance: s.instance, Up: up, At: at})
+	}
 }
 
 // members returns the pids of the current run's processes.
@@ -909,5 +929,5 @@ func (s *slot) isUp() bool {
 func (s *slot) describe() Replica {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return Replica{Index: s.index, PID: s.pid, Port: s.port, Up: s.up, Generation: s.spec.Generation}
+	return Replica{Index: s.index, PID: s.pid, Port: s.port, Up: s.up, Generation: s.spec.Generation, Instance: s.instance}
 }

@@ -175,18 +175,19 @@ func (m *Manager) Usage(agentID string) (cpuPercent float64, memoryMiB float64, 
 }
 
 // Metered is one agent's share of a TakeMetering: the instances of its
-// replicas up now and the endpoint bytes since the previous take.
+// replica processes running now and the endpoint bytes since the previous
+// take.
 type Metered struct {
 	AgentID, OrgID string
-	// Instances name each replica process up ("2/4711": index and pid), so
-	// that a restarted replica is a new instance and an adopted one the same.
+	// Instances name each replica process running as its transitions do
+	// (see Transition), so that an adopted one is known as the same.
 	Instances    []string
 	NetworkBytes int64
 }
 
-// TakeMetering reports every known agent's replicas up and takes its
-// endpoint byte count since the last call; a caller that fails to store
-// the counts gives them back with ReturnMetering.
+// TakeMetering reports every known agent's replica processes running and
+// takes its endpoint byte count since the last call; a caller that fails
+// to store the counts gives them back with ReturnMetering.
 func (m *Manager) TakeMetering() []Metered {
 	m.mu.Lock()
 	recs := slices.Collect(maps.Values(m.records))
@@ -195,8 +196,8 @@ func (m *Manager) TakeMetering() []Metered {
 	for _, rec := range recs {
 		mt := Metered{AgentID: rec.id, OrgID: rec.orgID, NetworkBytes: rec.metered.Swap(0)}
 		for _, rep := range m.driver.Replicas(rec.id) {
-			if rep.Up && rep.PID != 0 {
-				mt.Instances = append(mt.Instances, fmt.Sprintf("%d/%d", rep.Index, rep.PID))
+			if rep.Instance != "" {
+				mt.Instances = append(mt.Instances, rep.Instance)
 			}
 		}
 		if len(mt.Instances) > 0 || mt.NetworkBytes > 0 {

@@ -8,6 +8,7 @@
 //
 // Wiring, in short:
 //
+//	cfg.Meter = recorder.Transition                       // billing's replica intervals
 //	m, err := runtime.New(db, bus, logStore, cfg, logger) // logStore is a LogSink
 //	err = m.Start(ctx)                                    // also brings agents back
 //	agentsService := agents.NewService(db, bus, agentsCfg, m, logger)
@@ -76,6 +77,24 @@ type Config struct {
 	SandboxLimits SandboxLimits
 	// Secrets decrypts agents' environments as the runtime reads them.
 	Secrets models.Sealer
+	// Meter, when set, is told when each replica process starts and ends
+	// (billing's intervals). It is called in order for each replica with
+	// the replica's lock held, so it must only queue.
+	Meter func(Transition)
+	// Clock stamps transitions and the platform lines that report them;
+	// nil is the system clock.
+	Clock func() time.Time
+}
+
+// Transition is a replica process starting (Up) or ending, at the time
+// the runtime saw it happen.
+type Transition struct {
+	AgentID, OrgID string
+	// Instance names the process ("2/4711/1764700000123456": index, pid,
+	// start in Unix microseconds), so that a restart is a new instance.
+	Instance string
+	Up       bool
+	At       time.Time
 }
 
 // DefaultConfig returns the defaults for a server whose data lives in dataDir.
@@ -153,6 +172,9 @@ func (c Config) withDefaults() Config {
 	if c.SandboxLimits.FileBytes == 0 {
 		c.SandboxLimits.FileBytes = d.SandboxLimits.FileBytes
 	}
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
 	return c
 }
 
@@ -199,6 +221,9 @@ type Replica struct {
 	Port       int
 	Up         bool
 	Generation int64
+	// Instance names the running process as its transitions do; empty
+	// between runs.
+	Instance string
 }
 
 // Usage is the resource use of an agent's replicas right now.
@@ -210,8 +235,9 @@ type Usage struct {
 // Driver runs agents' replicas. The local driver runs processes; a cluster
 // engine can implement the same contract. A driver writes replica output and
 // replica platform lines ("Replica 2 exited with status 1") to the LogSink it
-// was built with, and calls its change callback whenever an agent's State
-// may have changed.
+// was built with, calls its change callback whenever an agent's State may
+// have changed, and reports every replica process's start and end to
+// Config.Meter.
 type Driver interface {
 	// Recover cleans up what a previous server left behind before anything
 	// is applied (the local driver kills stale process groups).
