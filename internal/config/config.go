@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -301,6 +302,7 @@ type Setting struct {
 		flag.Value
 		flag.Getter
 	}
+	rules []rule
 }
 
 // IsBool reports whether the setting's flag may stand alone (--introspection).
@@ -327,100 +329,74 @@ func Bind(getenv func(string) string, skip ...string) *Binding {
 	for _, name := range skip {
 		b.own[name] = true
 	}
-	str := func(p *string, name, usage string) {
-		bind(b, p, name, usage, "text", func(v string) (string, error) { return v, nil }, func(v string) string { return v })
-	}
-	num := func(p *int, name, usage string) {
-		bind(b, p, name, usage, "an integer", strconv.Atoi, strconv.Itoa)
-	}
-	boolean := func(p *bool, name, usage string) {
-		bind(b, p, name, usage, "true or false", strconv.ParseBool, strconv.FormatBool)
-	}
-	duration := func(p *time.Duration, name, usage string) {
-		bind(b, p, name, usage, "a duration such as 10s", time.ParseDuration, time.Duration.String)
-	}
-	level := func(p *slog.Level, name, usage string) {
-		bind(b, p, name, usage, "debug, info, warn or error", func(v string) (slog.Level, error) {
-			var l slog.Level
-			return l, l.UnmarshalText([]byte(v))
-		}, func(l slog.Level) string { return strings.ToLower(l.String()) })
-	}
-	durations := func(p *[]time.Duration, name, usage string) {
-		bind(b, p, name, usage+" (comma-separated)", "a comma-separated list of durations such as 0s,5s,5m", parseDurations, formatDurations)
-	}
-	list := func(p *[]string, name, usage string) {
-		bind(b, p, name, usage+" (comma-separated)", "a comma-separated list", func(v string) ([]string, error) { return splitList(v), nil },
-			func(l []string) string { return strings.Join(l, ",") })
-	}
-
-	str(&c.Addr, "addr", "listen address")
-	str(&c.DataDir, "data-dir", "data directory (SQLite file, JWT secret, binaries)")
-	str(&c.DatabaseURL, "database-url", "postgres:// URL; empty for SQLite in the data directory")
-	str(&c.SQLiteSynchronous, "sqlite-synchronous", "SQLite's synchronous setting: full (every acknowledged write survives power loss), normal (faster; may lose the last writes on power loss), extra or off")
-	str(&c.SecretKey, "secret-key", "base64 keys of 32 bytes, comma-separated, the first encrypting, the others only decrypting (rotation) agents' environments at rest; generated and kept in the data directory when empty")
-	str(&c.JWTSecret, "jwt-secret", "HS256 secret of at least 32 characters; generated and kept in the data directory when empty")
-	str(&c.AdminEmail, "admin-email", "e-mail of the first admin, created on an empty database")
-	str(&c.AdminPassword, "admin-password", "password of the first admin; generated and printed once when empty")
-	level(&c.LogLevel, "log-level", "debug, info, warn or error")
-	str(&c.BusURL, "bus-url", "shared event bus URL; empty for the in-process bus")
-	str(&c.RuntimeDriver, "runtime-driver", "agent runtime driver: local, or none to run no agents")
-	num(&c.BcryptCost, "bcrypt-cost", "bcrypt cost of password hashes")
-	num(&c.ComplexityLimit, "complexity-limit", "GraphQL query complexity limit")
-	num(&c.DepthLimit, "depth-limit", "GraphQL query depth limit")
-	boolean(&c.Introspection, "introspection", "allow GraphQL introspection")
-	duration(&c.ShutdownGrace, "shutdown-grace", "how long graceful shutdown may take")
-	duration(&c.BodyReadTimeout, "body-read-timeout", "how long a client may take to send a request body")
-	num(&c.AnonymousRateLimit, "anonymous-rate-limit", "requests per minute of one client address without a token")
-	num(&c.RateLimitMin, "rate-limit-min", "lowest requests-per-minute limit of any caller; raise it for tests or trusted installations")
-	duration(&c.RateLimitWindow, "rate-limit-window", "window the rate limits count in, whole seconds (the contract's minute; tests shorten it)")
-	num(&c.LoginMaxFailures, "login-max-failures", "failed logins of one e-mail from one address before that pair is refused for the window; 0 disables")
-	num(&c.LoginAddrMaxFailures, "login-addr-max-failures", "failed logins from one address, any e-mails, before the address is refused for the window; 0 disables")
-	num(&c.LoginEmailSlowAfter, "login-email-slow-after", "failed logins of one e-mail from any addresses after which attempts from addresses it never logged in from wait doubling delays; 0 disables")
-	duration(&c.LoginMaxDelay, "login-max-delay", "longest of those delays")
-	duration(&c.LoginFailureWindow, "login-failure-window", "window in which failed logins count")
-	list(&c.Regions, "regions", "regions agents may run in, the first being the default")
-	str(&c.EndpointTemplate, "endpoint-template", "URL of an agent's endpoint with {name} (the agent's name) and {org} (its organization's slug) as labels of the host; default http://{name}.{org}.localhost:PORT, PORT being the listen address's")
-	boolean(&c.AllowFileURLs, "allow-file-urls", "accept file:// binary URLs (local use only)")
-	boolean(&c.AllowPrivateBinaryURLs, "allow-private-binary-urls", "let binary downloads reach loopback and private addresses (local use only)")
-	num(&c.MaxReplicas, "max-replicas", "most replicas one agent may have")
-	duration(&c.MaxAgentWait, "max-agent-wait", "longest timeout of a wait for an agent's status")
-	duration(&c.MetricsInterval, "metrics-interval", "how often running agents are sampled for metrics")
-	duration(&c.BillingHeartbeat, "billing-heartbeat", "how often billing moves open replica intervals' last-seen time and records endpoint bytes and stored bytes")
-	str(&c.BillingPrices, "billing-prices", "price list overrides: compute=0.05,storage=0.02,network=0.05 (per hour, GB-month, GB), or @file with that text")
-	num(&c.BootstrapRateLimit, "bootstrap-rate-limit", "requests per minute of the organization created on first start (enterprise tier)")
-	str(&c.RuntimeIsolation, "runtime-isolation", "on: every replica sandboxed (runc, pasta, tini and nft needed; without them no agent starts); off: plain processes with the server's user, files and network, for one trusted tenant only")
-	str(&c.SandboxDir, "sandbox-dir", "folder of the sandboxes' bundles, traversable by their users; empty for one under /run")
-	num(&c.ReplicaMaxProcesses, "replica-max-processes", "processes and threads one replica may have at once")
-	num(&c.ReplicaMaxOpenFiles, "replica-max-open-files", "files one replica process may hold open")
-	num(&c.ReplicaMaxFileBytes, "replica-max-file-bytes", "largest file a replica may write, in bytes")
-	duration(&c.StopGrace, "stop-grace", "time a replica gets between SIGTERM and SIGKILL")
-	duration(&c.FetchTimeout, "fetch-timeout", "timeout of an agent binary's download")
-	num(&c.MaxBinaryBytes, "max-binary-bytes", "largest agent binary accepted, in bytes")
-	num(&c.FetchMinRate, "fetch-min-rate", "bytes per second a binary download must bring, averaged over the fetch rate window, or it is aborted")
-	duration(&c.FetchRateWindow, "fetch-rate-window", "window over which a binary download's rate is averaged")
-	num(&c.MaxDownloads, "max-downloads", "binary downloads running at once")
-	num(&c.MaxDownloadsPerOrg, "max-downloads-per-org", "binary downloads of one organization running at once")
-	duration(&c.RestartBackoffMax, "restart-backoff-max", "longest wait before a crashed replica restarts")
-	num(&c.CrashLoopThreshold, "crash-loop-threshold", "crashes within the crash-loop window that put an agent in error")
-	duration(&c.CrashLoopWindow, "crash-loop-window", "window in which crashes count towards a crash loop")
-	num(&c.LogMaxLines, "log-max-lines", "log lines kept per agent")
-	duration(&c.LogMaxAge, "log-max-age", "how long log lines are kept")
-	num(&c.LogRateLines, "log-rate-lines", "log lines per second one agent's replicas may write; more are dropped and counted")
-	num(&c.LogRateBytes, "log-rate-bytes", "log bytes per second one agent's replicas may write; more are dropped and counted")
-	duration(&c.LogRateBurst, "log-rate-burst", "how many seconds' worth of the log rate a quiet agent may write at once")
-	num(&c.LogMaxLineBytes, "log-max-line-bytes", "longest log line in bytes; longer ones are cut and marked")
-	num(&c.LogQueueBytes, "log-queue-bytes", "bytes of log lines waiting to be written; more are dropped")
-	num(&c.LogMaxBytesPerOrg, "log-max-bytes-per-org", "log message bytes kept per organization; retention drops its oldest lines past it")
-	list(&c.AllowedOrigins, "allowed-origins", "browser origins allowed to open GraphQL WebSockets")
-	duration(&c.StreamUserCheck, "stream-user-check", "how often a live stream checks that its token still holds (user exists, password unchanged)")
-	duration(&c.EventRetention, "event-retention", "how long events are kept in the event log")
-	boolean(&c.AllowPrivateWebhookURLs, "allow-private-webhook-urls", "let webhook deliveries reach loopback and private addresses (local use only)")
-	duration(&c.WebhookTimeout, "webhook-timeout", "timeout of one webhook delivery attempt")
-	durations(&c.WebhookRetrySchedule, "webhook-retry-schedule", "wait before each attempt of a webhook delivery, the first usually 0s; jittered by up to a fifth")
-	num(&c.WebhookWorkers, "webhook-workers", "webhook delivery attempts sent at once")
-	duration(&c.WebhookDisableAfter, "webhook-disable-after", "how long an endpoint may keep failing before it is disabled")
-	num(&c.MaxSubscriptionsPerConnection, "max-subscriptions-per-connection", "subscriptions one WebSocket connection may hold open")
-	num(&c.MaxSubscriptionsPerUser, "max-subscriptions-per-user", "subscriptions one user may hold open over all its WebSocket connections")
+	b.add(&c.Addr, "addr", "listen address")
+	b.add(&c.DataDir, "data-dir", "data directory (SQLite file, JWT secret, binaries)")
+	b.add(&c.DatabaseURL, "database-url", "postgres:// URL; empty for SQLite in the data directory")
+	b.add(&c.SQLiteSynchronous, "sqlite-synchronous", "SQLite's synchronous setting: full (every acknowledged write survives power loss), normal (faster; may lose the last writes on power loss), extra or off")
+	b.add(&c.SecretKey, "secret-key", "base64 keys of 32 bytes, comma-separated, the first encrypting, the others only decrypting (rotation) agents' environments at rest; generated and kept in the data directory when empty")
+	b.add(&c.JWTSecret, "jwt-secret", "HS256 secret of at least 32 characters; generated and kept in the data directory when empty")
+	b.add(&c.AdminEmail, "admin-email", "e-mail of the first admin, created on an empty database")
+	b.add(&c.AdminPassword, "admin-password", "password of the first admin; generated and printed once when empty")
+	b.add(&c.LogLevel, "log-level", "debug, info, warn or error")
+	b.add(&c.BusURL, "bus-url", "shared event bus URL; empty for the in-process bus")
+	b.add(&c.RuntimeDriver, "runtime-driver", "agent runtime driver: local, or none to run no agents", oneOf(RuntimeLocal, RuntimeNone))
+	b.add(&c.BcryptCost, "bcrypt-cost", "bcrypt cost of password hashes")
+	b.add(&c.ComplexityLimit, "complexity-limit", "GraphQL query complexity limit")
+	b.add(&c.DepthLimit, "depth-limit", "GraphQL query depth limit")
+	b.add(&c.Introspection, "introspection", "allow GraphQL introspection")
+	b.add(&c.ShutdownGrace, "shutdown-grace", "how long graceful shutdown may take")
+	b.add(&c.BodyReadTimeout, "body-read-timeout", "how long a client may take to send a request body", positive[time.Duration]())
+	b.add(&c.AnonymousRateLimit, "anonymous-rate-limit", "requests per minute of one client address without a token")
+	b.add(&c.RateLimitMin, "rate-limit-min", "lowest requests-per-minute limit of any caller; raise it for tests or trusted installations")
+	b.add(&c.RateLimitWindow, "rate-limit-window", "window the rate limits count in, whole seconds (the contract's minute; tests shorten it)", atLeast(time.Second), wholeSeconds)
+	b.add(&c.LoginMaxFailures, "login-max-failures", "failed logins of one e-mail from one address before that pair is refused for the window; 0 disables", atLeast(0))
+	b.add(&c.LoginAddrMaxFailures, "login-addr-max-failures", "failed logins from one address, any e-mails, before the address is refused for the window; 0 disables", atLeast(0))
+	b.add(&c.LoginEmailSlowAfter, "login-email-slow-after", "failed logins of one e-mail from any addresses after which attempts from addresses it never logged in from wait doubling delays; 0 disables", atLeast(0))
+	b.add(&c.LoginMaxDelay, "login-max-delay", "longest of those delays", atLeast(time.Second))
+	b.add(&c.LoginFailureWindow, "login-failure-window", "window in which failed logins count", positive[time.Duration]())
+	b.add(&c.Regions, "regions", "regions agents may run in, the first being the default", notEmpty[string]())
+	b.add(&c.EndpointTemplate, "endpoint-template", "URL of an agent's endpoint with {name} (the agent's name) and {org} (its organization's slug) as labels of the host; default http://{name}.{org}.localhost:PORT, PORT being the listen address's")
+	b.add(&c.AllowFileURLs, "allow-file-urls", "accept file:// binary URLs (local use only)")
+	b.add(&c.AllowPrivateBinaryURLs, "allow-private-binary-urls", "let binary downloads reach loopback and private addresses (local use only)")
+	b.add(&c.MaxReplicas, "max-replicas", "most replicas one agent may have", atLeast(1))
+	b.add(&c.MaxAgentWait, "max-agent-wait", "longest timeout of a wait for an agent's status")
+	b.add(&c.MetricsInterval, "metrics-interval", "how often running agents are sampled for metrics", atLeast(time.Second))
+	b.add(&c.BillingHeartbeat, "billing-heartbeat", "how often billing moves open replica intervals' last-seen time and records endpoint bytes and stored bytes", atLeast(time.Second))
+	b.add(&c.BillingPrices, "billing-prices", "price list overrides: compute=0.05,storage=0.02,network=0.05 (per hour, GB-month, GB), or @file with that text")
+	b.add(&c.BootstrapRateLimit, "bootstrap-rate-limit", "requests per minute of the organization created on first start (enterprise tier)", atLeast(1))
+	b.add(&c.RuntimeIsolation, "runtime-isolation", "on: every replica sandboxed (runc, pasta, tini and nft needed; without them no agent starts); off: plain processes with the server's user, files and network, for one trusted tenant only", oneOf("on", "off"))
+	b.add(&c.SandboxDir, "sandbox-dir", "folder of the sandboxes' bundles, traversable by their users; empty for one under /run")
+	b.add(&c.ReplicaMaxProcesses, "replica-max-processes", "processes and threads one replica may have at once", atLeast(1))
+	b.add(&c.ReplicaMaxOpenFiles, "replica-max-open-files", "files one replica process may hold open", atLeast(16))
+	b.add(&c.ReplicaMaxFileBytes, "replica-max-file-bytes", "largest file a replica may write, in bytes", atLeast(1))
+	b.add(&c.StopGrace, "stop-grace", "time a replica gets between SIGTERM and SIGKILL", positive[time.Duration]())
+	b.add(&c.FetchTimeout, "fetch-timeout", "timeout of an agent binary's download", positive[time.Duration]())
+	b.add(&c.MaxBinaryBytes, "max-binary-bytes", "largest agent binary accepted, in bytes", atLeast(1))
+	b.add(&c.FetchMinRate, "fetch-min-rate", "bytes per second a binary download must bring, averaged over the fetch rate window, or it is aborted", atLeast(1))
+	b.add(&c.FetchRateWindow, "fetch-rate-window", "window over which a binary download's rate is averaged", positive[time.Duration]())
+	b.add(&c.MaxDownloads, "max-downloads", "binary downloads running at once", atLeast(1))
+	b.add(&c.MaxDownloadsPerOrg, "max-downloads-per-org", "binary downloads of one organization running at once", atLeast(1))
+	b.add(&c.RestartBackoffMax, "restart-backoff-max", "longest wait before a crashed replica restarts", positive[time.Duration]())
+	b.add(&c.CrashLoopThreshold, "crash-loop-threshold", "crashes within the crash-loop window that put an agent in error", atLeast(1))
+	b.add(&c.CrashLoopWindow, "crash-loop-window", "window in which crashes count towards a crash loop", positive[time.Duration]())
+	b.add(&c.LogMaxLines, "log-max-lines", "log lines kept per agent", atLeast(1))
+	b.add(&c.LogMaxAge, "log-max-age", "how long log lines are kept", positive[time.Duration]())
+	b.add(&c.LogRateLines, "log-rate-lines", "log lines per second one agent's replicas may write; more are dropped and counted", atLeast(1))
+	b.add(&c.LogRateBytes, "log-rate-bytes", "log bytes per second one agent's replicas may write; more are dropped and counted", atLeast(1))
+	b.add(&c.LogRateBurst, "log-rate-burst", "how many seconds' worth of the log rate a quiet agent may write at once", positive[time.Duration]())
+	b.add(&c.LogMaxLineBytes, "log-max-line-bytes", "longest log line in bytes; longer ones are cut and marked", between(256, MaxLogLineBytes))
+	b.add(&c.LogQueueBytes, "log-queue-bytes", "bytes of log lines waiting to be written; more are dropped", atLeast(1))
+	b.add(&c.LogMaxBytesPerOrg, "log-max-bytes-per-org", "log message bytes kept per organization; retention drops its oldest lines past it", atLeast(1))
+	b.add(&c.AllowedOrigins, "allowed-origins", "browser origins allowed to open GraphQL WebSockets")
+	b.add(&c.StreamUserCheck, "stream-user-check", "how often a live stream checks that its token still holds (user exists, password unchanged)")
+	b.add(&c.EventRetention, "event-retention", "how long events are kept in the event log", positive[time.Duration]())
+	b.add(&c.AllowPrivateWebhookURLs, "allow-private-webhook-urls", "let webhook deliveries reach loopback and private addresses (local use only)")
+	b.add(&c.WebhookTimeout, "webhook-timeout", "timeout of one webhook delivery attempt", positive[time.Duration]())
+	b.add(&c.WebhookRetrySchedule, "webhook-retry-schedule", "wait before each attempt of a webhook delivery, the first usually 0s; jittered by up to a fifth", notEmpty[time.Duration]())
+	b.add(&c.WebhookWorkers, "webhook-workers", "webhook delivery attempts sent at once", atLeast(1))
+	b.add(&c.WebhookDisableAfter, "webhook-disable-after", "how long an endpoint may keep failing before it is disabled", positive[time.Duration]())
+	b.add(&c.MaxSubscriptionsPerConnection, "max-subscriptions-per-connection", "subscriptions one WebSocket connection may hold open", atLeast(1))
+	b.add(&c.MaxSubscriptionsPerUser, "max-subscriptions-per-user", "subscriptions one user may hold open over all its WebSocket connections", atLeast(1))
 
 	return &Binding{Config: &c, Settings: b.settings, errs: b.errs}
 }
@@ -428,64 +404,15 @@ func Bind(getenv func(string) string, skip ...string) *Binding {
 // Finish returns the configuration once flags are parsed, or every error
 // of the environment's values and of the checks across settings.
 func (bd *Binding) Finish() (Config, error) {
-	c := *bd.Config
 	errs := bd.errs
-	if len(c.Regions) == 0 {
-		errs = append(errs, errors.New("NEUAIS_REGIONS: must name at least one region"))
+	for _, st := range bd.Settings {
+		for _, r := range st.rules {
+			if must := r(st.Value.Get()); must != "" {
+				errs = append(errs, fmt.Errorf("%s: must be %s", st.Env, must))
+			}
+		}
 	}
-	if c.RuntimeIsolation != "on" && c.RuntimeIsolation != "off" {
-		errs = append(errs, errors.New("NEUAIS_RUNTIME_ISOLATION: must be on or off"))
-	}
-	if c.ReplicaMaxProcesses < 1 || c.ReplicaMaxOpenFiles < 16 || c.ReplicaMaxFileBytes < 1 {
-		errs = append(errs, errors.New("NEUAIS_REPLICA_MAX_PROCESSES, NEUAIS_REPLICA_MAX_OPEN_FILES (at least 16) and NEUAIS_REPLICA_MAX_FILE_BYTES: must be positive"))
-	}
-	if c.RuntimeDriver != RuntimeLocal && c.RuntimeDriver != RuntimeNone {
-		errs = append(errs, errors.New("NEUAIS_RUNTIME_DRIVER: must be local or none"))
-	}
-	if c.BillingHeartbeat < time.Second {
-		errs = append(errs, errors.New("NEUAIS_BILLING_HEARTBEAT: must be at least 1s"))
-	}
-	if c.BootstrapRateLimit < 1 {
-		errs = append(errs, errors.New("NEUAIS_BOOTSTRAP_RATE_LIMIT: must be positive"))
-	}
-	if c.MetricsInterval < time.Second {
-		errs = append(errs, errors.New("NEUAIS_METRICS_INTERVAL: must be at least 1s"))
-	}
-	if c.BodyReadTimeout <= 0 {
-		errs = append(errs, errors.New("NEUAIS_BODY_READ_TIMEOUT: must be positive"))
-	}
-	if c.StopGrace <= 0 || c.FetchTimeout <= 0 || c.MaxBinaryBytes <= 0 || c.RestartBackoffMax <= 0 || c.CrashLoopThreshold < 1 || c.CrashLoopWindow <= 0 {
-		errs = append(errs, errors.New("runtime settings (stop grace, fetch timeout, max binary bytes, restart backoff, crash loop): must be positive"))
-	}
-	if c.FetchMinRate < 1 || c.FetchRateWindow <= 0 || c.MaxDownloads < 1 || c.MaxDownloadsPerOrg < 1 {
-		errs = append(errs, errors.New("NEUAIS_FETCH_MIN_RATE, NEUAIS_FETCH_RATE_WINDOW, NEUAIS_MAX_DOWNLOADS and NEUAIS_MAX_DOWNLOADS_PER_ORG: must be positive"))
-	}
-	if c.LogMaxLines < 1 || c.LogMaxAge <= 0 {
-		errs = append(errs, errors.New("NEUAIS_LOG_MAX_LINES and NEUAIS_LOG_MAX_AGE: must be positive"))
-	}
-	if c.LoginMaxFailures < 0 || c.LoginAddrMaxFailures < 0 || c.LoginEmailSlowAfter < 0 || c.LoginFailureWindow <= 0 || c.LoginMaxDelay < time.Second {
-		errs = append(errs, errors.New("login throttle settings: counts must be 0 (off) or more, the window positive and NEUAIS_LOGIN_MAX_DELAY at least 1s"))
-	}
-	if c.LogRateLines < 1 || c.LogRateBytes < 1 || c.LogRateBurst <= 0 || c.LogQueueBytes < 1 || c.LogMaxBytesPerOrg < 1 {
-		errs = append(errs, errors.New("NEUAIS_LOG_RATE_LINES, NEUAIS_LOG_RATE_BYTES, NEUAIS_LOG_RATE_BURST, NEUAIS_LOG_QUEUE_BYTES and NEUAIS_LOG_MAX_BYTES_PER_ORG: must be positive"))
-	}
-	if c.LogMaxLineBytes < 256 || c.LogMaxLineBytes > MaxLogLineBytes {
-		errs = append(errs, fmt.Errorf("NEUAIS_LOG_MAX_LINE_BYTES: must be between 256 and %d", MaxLogLineBytes))
-	}
-	if c.MaxSubscriptionsPerConnection < 1 || c.MaxSubscriptionsPerUser < 1 {
-		errs = append(errs, errors.New("NEUAIS_MAX_SUBSCRIPTIONS_PER_CONNECTION and NEUAIS_MAX_SUBSCRIPTIONS_PER_USER: must be at least 1"))
-	}
-	// Whole seconds, as X-RateLimit-Reset and Retry-After are.
-	if c.RateLimitWindow < time.Second || c.RateLimitWindow%time.Second != 0 {
-		errs = append(errs, errors.New("NEUAIS_RATE_LIMIT_WINDOW: must be whole seconds, at least 1s"))
-	}
-	if c.EventRetention <= 0 || c.WebhookTimeout <= 0 || c.WebhookWorkers < 1 || c.WebhookDisableAfter <= 0 || len(c.WebhookRetrySchedule) == 0 {
-		errs = append(errs, errors.New("NEUAIS_EVENT_RETENTION, NEUAIS_WEBHOOK_TIMEOUT, NEUAIS_WEBHOOK_WORKERS, NEUAIS_WEBHOOK_DISABLE_AFTER and NEUAIS_WEBHOOK_RETRY_SCHEDULE: must be positive (the schedule not empty)"))
-	}
-	if c.MaxReplicas < 1 {
-		errs = append(errs, errors.New("NEUAIS_MAX_REPLICAS: must be at least 1"))
-	}
-	return c, errors.Join(errs...)
+	return *bd.Config, errors.Join(errs...)
 }
 
 // binder defines the configuration's flags on a flag set, each read first
@@ -497,10 +424,35 @@ type binder struct {
 	settings []Setting
 }
 
-// bind defines the flag name over p: its environment variable, when set,
-// replaces the default, and the flag replaces both. want describes a
-// valid value in errors.
-func bind[T any](b *binder, p *T, name, usage, want string, parse func(string) (T, error), format func(T) string) {
+// add binds the flag name over p, a pointer to a configuration field: its
+// environment variable, when set, replaces the default, and the flag
+// replaces both; Finish checks the result against rules.
+func (b *binder) add(p any, name, usage string, rules ...rule) {
+	switch p := p.(type) {
+	case *string:
+		bind(b, p, name, usage, "text", func(v string) (string, error) { return v, nil }, func(v string) string { return v }, rules)
+	case *int:
+		bind(b, p, name, usage, "an integer", strconv.Atoi, strconv.Itoa, rules)
+	case *bool:
+		bind(b, p, name, usage, "true or false", strconv.ParseBool, strconv.FormatBool, rules)
+	case *time.Duration:
+		bind(b, p, name, usage, "a duration such as 10s", time.ParseDuration, time.Duration.String, rules)
+	case *slog.Level:
+		bind(b, p, name, usage, "debug, info, warn or error", func(v string) (slog.Level, error) {
+			var l slog.Level
+			return l, l.UnmarshalText([]byte(v))
+		}, func(l slog.Level) string { return strings.ToLower(l.String()) }, rules)
+	case *[]time.Duration:
+		bind(b, p, name, usage+" (comma-separated)", "a comma-separated list of durations such as 0s,5s,5m", parseDurations, formatDurations, rules)
+	case *[]string:
+		bind(b, p, name, usage+" (comma-separated)", "a comma-separated list", func(v string) ([]string, error) { return splitList(v), nil },
+			func(l []string) string { return strings.Join(l, ",") }, rules)
+	default:
+		panic(fmt.Sprintf("config: no flag type for %T (%s)", p, name))
+	}
+}
+
+func bind[T any](b *binder, p *T, name, usage, want string, parse func(string) (T, error), format func(T) string, rules []rule) {
 	if b.own[name] {
 		return
 	}
@@ -511,7 +463,63 @@ func bind[T any](b *binder, p *T, name, usage, want string, parse func(string) (
 			b.errs = append(b.errs, fmt.Errorf("%s: must be %s", envName(name), want))
 		}
 	}
-	b.settings = append(b.settings, Setting{Name: name, Env: envName(name), Usage: usage, Default: def, Value: v})
+	b.settings = append(b.settings, Setting{Name: name, Env: envName(name), Usage: usage, Default: def, Value: v, rules: rules})
+}
+
+// rule checks a setting's final value: what it must be, or "" when it is.
+type rule func(v any) string
+
+func atLeast[T int | time.Duration](low T) rule {
+	return func(v any) string {
+		if v.(T) < low {
+			return fmt.Sprint("at least ", low)
+		}
+		return ""
+	}
+}
+
+func positive[T int | time.Duration]() rule {
+	return func(v any) string {
+		if v.(T) <= 0 {
+			return "positive"
+		}
+		return ""
+	}
+}
+
+func between(low, high int) rule {
+	return func(v any) string {
+		if n := v.(int); n < low || n > high {
+			return fmt.Sprintf("between %d and %d", low, high)
+		}
+		return ""
+	}
+}
+
+func oneOf(choices ...string) rule {
+	return func(v any) string {
+		if !slices.Contains(choices, v.(string)) {
+			return "one of " + strings.Join(choices, ", ")
+		}
+		return ""
+	}
+}
+
+func notEmpty[T any]() rule {
+	return func(v any) string {
+		if len(v.([]T)) == 0 {
+			return "a list of at least one"
+		}
+		return ""
+	}
+}
+
+// wholeSeconds: X-RateLimit-Reset and Retry-After count in seconds.
+func wholeSeconds(v any) string {
+	if v.(time.Duration)%time.Second != 0 {
+		return "whole seconds"
+	}
+	return ""
 }
 
 // usage prints fs's flags with their variables and built-in defaults

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"io"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,6 +93,28 @@ func TestLoad(t *testing.T) {
 		}
 		if _, err := config.Load([]string{"extra"}, env(nil), io.Discard); err == nil {
 			t.Fatal("accepted an argument")
+		}
+	})
+	// Each error names the one variable at fault and what it must be.
+	t.Run("ErrNamesTheVariable", func(t *testing.T) {
+		for variable, bad := range map[string]string{
+			"NEUAIS_STOP_GRACE":             "0s",
+			"NEUAIS_FETCH_MIN_RATE":         "0",
+			"NEUAIS_MAX_DOWNLOADS_PER_ORG":  "0",
+			"NEUAIS_LOGIN_MAX_DELAY":        "10ms",
+			"NEUAIS_LOGIN_MAX_FAILURES":     "-1",
+			"NEUAIS_WEBHOOK_WORKERS":        "0",
+			"NEUAIS_WEBHOOK_RETRY_SCHEDULE": ",",
+			"NEUAIS_RATE_LIMIT_WINDOW":      "1500ms",
+			"NEUAIS_RUNTIME_DRIVER":         "docker",
+			"NEUAIS_REGIONS":                ",",
+			"NEUAIS_LOG_MAX_LINE_BYTES":     "100",
+			"NEUAIS_REPLICA_MAX_OPEN_FILES": "8",
+		} {
+			_, err := config.Load(nil, env(map[string]string{variable: bad}), io.Discard)
+			if err == nil || !strings.HasPrefix(err.Error(), variable+": must be ") || strings.Contains(err.Error(), "\n") {
+				t.Errorf("%s=%s: %v", variable, bad, err)
+			}
 		}
 	})
 }
