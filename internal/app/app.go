@@ -241,6 +241,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Wri
 		UserCheckInterval: cfg.StreamUserCheck,
 	}, Complexity: resolvers.Complexity()})
 	opts := gqlserver.Options{ComplexityLimit: cfg.ComplexityLimit, DepthLimit: cfg.DepthLimit, Introspection: cfg.Introspection, Logger: logger}
+	if err := opts.Validate(); err != nil {
+		return nil, errors.Join(err, a.Close())
+	}
 	if a.REST, err = rest.New(gqlserver.NewExecutor(es, opts), es.Schema(), rest.Routes(), a.uploadLimits(), logger); err != nil {
 		return nil, errors.Join(err, a.Close())
 	}

@@ -35,12 +35,9 @@ func (a *App) startLive(ctx context.Context) error {
 		return fmt.Errorf("app: NEUAIS_BUS_URL: want nats://host:port, tls://host:port or empty, got %s", events.RedactURL(cfg.BusURL))
 	}
 	var err error
-	a.Logs, err = logs.Open(ctx, a.DB, a.Bus, logs.Config{
-		MaxQueueBytes: int64(cfg.LogQueueBytes), MaxLineBytes: cfg.LogMaxLineBytes,
-		RateLines: float64(cfg.LogRateLines), RateBytes: float64(cfg.LogRateBytes), RateBurst: cfg.LogRateBurst,
-		MaxLinesPerAgent: cfg.LogMaxLines, MaxAge: cfg.LogMaxAge, MaxBytesPerOrg: int64(cfg.LogMaxBytesPerOrg),
-		PurgeDeleted: true,
-	}, a.Logger)
+	lc := cfg.Logs()
+	lc.PurgeDeleted = true
+	a.Logs, err = logs.Open(ctx, a.DB, a.Bus, lc, a.Logger)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/neuais/neuais/internal/auth"
 	"github.com/neuais/neuais/internal/billing"
 	"github.com/neuais/neuais/internal/binaries"
+	"github.com/neuais/neuais/internal/config"
 	"github.com/neuais/neuais/internal/events"
 	"github.com/neuais/neuais/internal/logs"
 	"github.com/neuais/neuais/internal/orgs"
@@ -374,7 +375,7 @@ func TestStorageAccrues(t *testing.T) {
 		}
 		h.clock.advance(time.Hour)
 		sync1(t, r) // stored nothing in the hour before: 0
-		store, err := logs.Open(h.ctx, h.db, events.NewInProcess(0), logs.Config{}, nil)
+		store, err := logs.Open(h.ctx, h.db, events.NewInProcess(0), config.Default().Logs(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}

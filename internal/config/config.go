@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/neuais/neuais/internal/logs"
 )
 
 // Runtime drivers: local runs agents as processes on this machine; none
@@ -146,6 +148,12 @@ type Config struct {
 	LogMaxLineBytes   int
 	LogQueueBytes     int
 	LogMaxBytesPerOrg int
+	// LogFlushLines, LogFlushInterval, LogDropReportInterval and
+	// LogRetentionInterval pace the log store's writes and reports.
+	LogFlushLines         int
+	LogFlushInterval      time.Duration
+	LogDropReportInterval time.Duration
+	LogRetentionInterval  time.Duration
 
 	// Event log and webhooks: how long events are kept, whether
 	// deliveries may reach loopback and private addresses (local use
@@ -222,6 +230,11 @@ func Default() Config {
 		LogQueueBytes:     64 << 20,
 		LogMaxBytesPerOrg: 1 << 30,
 
+		LogFlushLines:         1000,
+		LogFlushInterval:      100 * time.Millisecond,
+		LogDropReportInterval: time.Second,
+		LogRetentionInterval:  time.Minute,
+
 		EventRetention:       30 * 24 * time.Hour,
 		WebhookTimeout:       15 * time.Second,
 		WebhookRetrySchedule: []time.Duration{0, 5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour},
@@ -230,6 +243,19 @@ func Default() Config {
 
 		MaxSubscriptionsPerConnection: 100,
 		MaxSubscriptionsPerUser:       500,
+	}
+}
+
+// Logs is the log store's configuration. PurgeDeleted is the caller's:
+// only a server whose agents table is the truth may purge by it.
+func (c Config) Logs() logs.Config {
+	return logs.Config{
+		FlushLines: c.LogFlushLines, FlushInterval: c.LogFlushInterval,
+		MaxQueueBytes: int64(c.LogQueueBytes), MaxLineBytes: c.LogMaxLineBytes,
+		RateLines: float64(c.LogRateLines), RateBytes: float64(c.LogRateBytes), RateBurst: c.LogRateBurst,
+		DropReportInterval: c.LogDropReportInterval,
+		MaxLinesPerAgent:   c.LogMaxLines, MaxAge: c.LogMaxAge, MaxBytesPerOrg: int64(c.LogMaxBytesPerOrg),
+		RetentionInterval: c.LogRetentionInterval,
 	}
 }
 
@@ -341,8 +367,8 @@ func Bind(getenv func(string) string, skip ...string) *Binding {
 	b.add(&c.BusURL, "bus-url", "shared event bus URL; empty for the in-process bus")
 	b.add(&c.RuntimeDriver, "runtime-driver", "agent runtime driver: local, or none to run no agents", oneOf(RuntimeLocal, RuntimeNone))
 	b.add(&c.BcryptCost, "bcrypt-cost", "bcrypt cost of password hashes")
-	b.add(&c.ComplexityLimit, "complexity-limit", "GraphQL query complexity limit")
-	b.add(&c.DepthLimit, "depth-limit", "GraphQL query depth limit")
+	b.add(&c.ComplexityLimit, "complexity-limit", "GraphQL query complexity limit", atLeast(1))
+	b.add(&c.DepthLimit, "depth-limit", "GraphQL query depth limit", atLeast(1))
 	b.add(&c.Introspection, "introspection", "allow GraphQL introspection")
 	b.add(&c.ShutdownGrace, "shutdown-grace", "how long graceful shutdown may take")
 	b.add(&c.BodyReadTimeout, "body-read-timeout", "how long a client may take to send a request body", positive[time.Duration]())
@@ -387,6 +413,10 @@ func Bind(getenv func(string) string, skip ...string) *Binding {
 	b.add(&c.LogMaxLineBytes, "log-max-line-bytes", "longest log line in bytes; longer ones are cut and marked", between(256, MaxLogLineBytes))
 	b.add(&c.LogQueueBytes, "log-queue-bytes", "bytes of log lines waiting to be written; more are dropped", atLeast(1))
 	b.add(&c.LogMaxBytesPerOrg, "log-max-bytes-per-org", "log message bytes kept per organization; retention drops its oldest lines past it", atLeast(1))
+	b.add(&c.LogFlushLines, "log-flush-lines", "log lines that start a write, and the rows of one INSERT", atLeast(1))
+	b.add(&c.LogFlushInterval, "log-flush-interval", "longest a log line waits to be written", positive[time.Duration]())
+	b.add(&c.LogDropReportInterval, "log-drop-report-interval", "how often an agent over its log rate gets one line counting what was dropped", positive[time.Duration]())
+	b.add(&c.LogRetentionInterval, "log-retention-interval", "how often log retention runs", positive[time.Duration]())
 	b.add(&c.AllowedOrigins, "allowed-origins", "browser origins allowed to open GraphQL WebSockets")
 	b.add(&c.StreamUserCheck, "stream-user-check", "how often a live stream checks that its token still holds (user exists, password unchanged)")
 	b.add(&c.EventRetention, "event-retention", "how long events are kept in the event log", positive[time.Duration]())

@@ -25,17 +25,29 @@ import (
 
 // Options configure both the HTTP handler and the executor.
 type Options struct {
-	ComplexityLimit int // 0: DefaultComplexityLimit
-	DepthLimit      int // 0: DefaultDepthLimit
+	ComplexityLimit int
+	DepthLimit      int
 	Introspection   bool
 	Logger          *slog.Logger
 }
 
-// Defaults for the limits.
+// Validate reports what is missing or out of range.
+func (o Options) Validate() error {
+	var errs []error
+	if o.ComplexityLimit < 1 {
+		errs = append(errs, errors.New("gqlserver: ComplexityLimit must be at least 1"))
+	}
+	if o.DepthLimit < 1 {
+		errs = append(errs, errors.New("gqlserver: DepthLimit must be at least 1"))
+	}
+	if o.Logger == nil {
+		errs = append(errs, errors.New("gqlserver: Logger is required"))
+	}
+	return errors.Join(errs...)
+}
+
 const (
-	DefaultComplexityLimit = 1000
-	DefaultDepthLimit      = 12
-	queryCacheSize         = 1000
+	queryCacheSize = 1000
 	// parserTokenLimit bounds a /graphql document before validation, whose
 	// check of same-named fields is quadratic (10000 "id"s: seconds of
 	// CPU, from an anonymous request); GraphiQL's introspection query is
@@ -49,19 +61,6 @@ type configurable interface {
 	SetErrorPresenter(graphql.ErrorPresenterFunc)
 	SetRecoverFunc(graphql.RecoverFunc)
 	SetQueryCache(graphql.Cache[*ast.QueryDocument])
-}
-
-func (o Options) withDefaults() Options {
-	if o.ComplexityLimit == 0 {
-		o.ComplexityLimit = DefaultComplexityLimit
-	}
-	if o.DepthLimit == 0 {
-		o.DepthLimit = DefaultDepthLimit
-	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
-	}
-	return o
 }
 
 func configure(c configurable, schema *ast.Schema, o Options) {
@@ -78,9 +77,8 @@ func configure(c configurable, schema *ast.Schema, o Options) {
 }
 
 // NewHandler returns the GraphQL HTTP server without transports; the
-// caller adds exactly the transports it serves.
+// caller adds exactly the transports it serves. o must be valid.
 func NewHandler(es graphql.ExecutableSchema, o Options) *handler.Server {
-	o = o.withDefaults()
 	srv := handler.New(es)
 	configure(srv, es.Schema(), o)
 	// Only here: REST runs the route table's own documents, whose lists
@@ -91,9 +89,9 @@ func NewHandler(es graphql.ExecutableSchema, o Options) *handler.Server {
 	return srv
 }
 
-// NewExecutor returns an executor for in-process operations (REST).
+// NewExecutor returns an executor for in-process operations (REST). o
+// must be valid.
 func NewExecutor(es graphql.ExecutableSchema, o Options) *executor.Executor {
-	o = o.withDefaults()
 	exec := executor.New(es)
 	configure(exec, es.Schema(), o)
 	return exec

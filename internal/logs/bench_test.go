@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/neuais/neuais/internal/apitest"
+	"github.com/neuais/neuais/internal/config"
 	"github.com/neuais/neuais/internal/events"
 	"github.com/neuais/neuais/internal/logs"
 	"github.com/neuais/neuais/models"
@@ -22,7 +23,7 @@ import (
 //	go test ./internal/logs -run '^$' -bench IngestSQLite -benchtime 200000x
 func BenchmarkIngestSQLite(b *testing.B) {
 	db := apitest.MustOpenDB(b, "sqlite:"+filepath.Join(b.TempDir(), "test.db"))
-	s, err := logs.Open(context.Background(), db, events.NewInProcess(0), logs.Config{MaxQueueBytes: int64(b.N+1) * 1024, RateLines: 1e12, RateBytes: 1e15}, nil)
+	s, err := logs.Open(context.Background(), db, events.NewInProcess(0), testLogsConfig(func(c *logs.Config) { c.MaxQueueBytes = int64(b.N+1) * 1024; c.RateLines = 1e12; c.RateBytes = 1e15 }), nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -55,7 +56,7 @@ func BenchmarkFollowers(b *testing.B) {
 	const followers = 200
 	const rate = time.Millisecond // one line per millisecond
 	db := apitest.MustOpenDB(b, "sqlite:"+filepath.Join(b.TempDir(), "test.db"))
-	s, err := logs.Open(context.Background(), db, events.NewInProcess(0), logs.Config{}, nil)
+	s, err := logs.Open(context.Background(), db, events.NewInProcess(0), config.Default().Logs(), nil)
 	if err != nil {
 		b.Fatal(err)
 	}

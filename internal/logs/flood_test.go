@@ -20,8 +20,12 @@ func TestStore_FloodStaysWithinTheQueueBound(t *testing.T) {
 	ctx := context.Background()
 	const bound = 1 << 20
 	// No write while the flood lasts: the queue alone must hold the line.
-	s := mustOpen(t, db, events.NewInProcess(0), logs.Config{FlushInterval: time.Hour, FlushLines: 1 << 20,
-		MaxQueueBytes: bound, MaxLineBytes: 64 << 10})
+	s := mustOpen(t, db, events.NewInProcess(0), func(c *logs.Config) {
+		c.FlushInterval = time.Hour
+		c.FlushLines = 1 << 20
+		c.MaxQueueBytes = bound
+		c.MaxLineBytes = 64 << 10
+	})
 	big := strings.Repeat("x", 64<<10)
 	const flood = 1000 // 64 MiB
 	for range flood {
@@ -54,7 +58,7 @@ func TestStore_FloodStaysWithinTheQueueBound(t *testing.T) {
 func TestStore_LongLinesAreTruncated(t *testing.T) {
 	db := apitest.MustOpenDB(t, "sqlite:"+t.TempDir()+"/test.db")
 	ctx := context.Background()
-	s := mustOpen(t, db, events.NewInProcess(0), logs.Config{MaxLineBytes: 10})
+	s := mustOpen(t, db, events.NewInProcess(0), func(c *logs.Config) { c.MaxLineBytes = 10 })
 	s.Append(line("agt_a", models.LevelInfo, "0123456789"))
 	s.Append(line("agt_a", models.LevelInfo, "0123456789abcdef"))
 	s.Append(line("agt_a", models.LevelInfo, "012345678é")) // é would straddle the cut
@@ -77,8 +81,13 @@ func TestStore_RateLimitDropsAndReportsOnce(t *testing.T) {
 	apitest.EachDB(t, func(t *testing.T, url string) {
 		db := apitest.MustOpenDB(t, url)
 		ctx := context.Background()
-		s := mustOpen(t, db, events.NewInProcess(0), logs.Config{FlushInterval: 10 * time.Millisecond,
-			RateLines: 10, RateBytes: 1 << 20, RateBurst: time.Second, DropReportInterval: time.Second})
+		s := mustOpen(t, db, events.NewInProcess(0), func(c *logs.Config) {
+			c.FlushInterval = 10 * time.Millisecond
+			c.RateLines = 10
+			c.RateBytes = 1 << 20
+			c.RateBurst = time.Second
+			c.DropReportInterval = time.Second
+		})
 		const total = 1500
 		for i := range total {
 			s.Append(line("agt_a", models.LevelInfo, fmt.Sprint(i)))
@@ -140,7 +149,7 @@ func TestStore_RetentionCapsEachOrganizationsBytes(t *testing.T) {
 	apitest.EachDB(t, func(t *testing.T, url string) {
 		db := apitest.MustOpenDB(t, url)
 		ctx := context.Background()
-		s := mustOpen(t, db, events.NewInProcess(0), logs.Config{MaxBytesPerOrg: 1000, RetentionInterval: time.Hour})
+		s := mustOpen(t, db, events.NewInProcess(0), func(c *logs.Config) { c.MaxBytesPerOrg = 1000; c.RetentionInterval = time.Hour })
 		msg := func(i int) string { return fmt.Sprintf("%-100d", i) } // 100 bytes
 		for i := range 10 {
 			s.Append(line("agt_a", models.LevelInfo, msg(2*i)))

@@ -34,7 +34,7 @@ func TestStore_IDsSurviveACrash(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		bus := events.NewInProcess(0)
-		s1, err := logs.Open(ctx, db, bus, logs.Config{FlushInterval: time.Hour, RateLines: 1e9, RateBytes: 1e12}, nil)
+		s1, err := logs.Open(ctx, db, bus, testLogsConfig(func(c *logs.Config) { c.FlushInterval = time.Hour; c.RateLines = 1e9; c.RateBytes = 1e12 }), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -73,7 +73,7 @@ func TestStore_IDsSurviveACrash(t *testing.T) {
 		}
 		s1.Crash()
 
-		s2 := mustOpen(t, db, bus, logs.Config{FlushInterval: time.Hour})
+		s2 := mustOpen(t, db, bus, func(c *logs.Config) { c.FlushInterval = time.Hour })
 		for i := range 5 {
 			s2.Append(line("agt_a", models.LevelInfo, fmt.Sprintf("after%d", i)))
 		}
@@ -116,7 +116,7 @@ func TestStore_FollowersSeeOnlyCommittedLines(t *testing.T) {
 		db := apitest.MustOpenDB(t, url)
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		s := mustOpen(t, db, events.NewInProcess(0), logs.Config{FlushInterval: 20 * time.Millisecond, FlushLines: 50})
+		s := mustOpen(t, db, events.NewInProcess(0), func(c *logs.Config) { c.FlushInterval = 20 * time.Millisecond; c.FlushLines = 50 })
 		st, err := s.Follow(ctx, "org_1", "agt_a", logs.Filter{})
 		if err != nil {
 			t.Fatal(err)

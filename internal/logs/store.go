@@ -29,81 +29,62 @@ import (
 // *models.LogLine that subscribers must not modify.
 const MessageType = events.TypeLogLine
 
-// Config tunes a Store; zero fields take the defaults.
+// Config tunes a Store (config.Default holds the server's values).
 type Config struct {
-	// FlushLines starts a write once this many lines wait (default 1000);
+	// FlushLines starts a write once this many lines wait;
 	// it is also the row count of one INSERT.
 	FlushLines int
-	// FlushInterval bounds how long a line waits to be written (default 100ms).
+	// FlushInterval bounds how long a line waits to be written.
 	FlushInterval time.Duration
 	// MaxQueueBytes bounds the lines waiting to be written, in bytes of
-	// message plus LineOverhead each (default 64 MiB); lines beyond it, while
+	// message plus LineOverhead each; lines beyond it, while
 	// the database is slow or unreachable, are dropped.
 	MaxQueueBytes int64
 	// MaxLineBytes cuts longer messages, at a character boundary, and
-	// marks them with TruncatedMarker (default 16 KiB).
+	// marks them with TruncatedMarker.
 	MaxLineBytes int
-	// RateLines and RateBytes bound each agent's replica output per second
-	// (defaults 1000 lines and 1 MiB); RateBurst is how many seconds' worth
-	// an agent that was quiet may write at once (default 2s). Lines over
-	// the rate are dropped and counted in one platform line per
-	// DropReportInterval (default 1s). Platform lines are never limited.
+	// RateLines and RateBytes bound each agent's replica output per second;
+	// RateBurst is how many seconds' worth an agent that was quiet may
+	// write at once. Lines over the rate are dropped and counted in one
+	// platform line per DropReportInterval. Platform lines are never limited.
 	RateLines          float64
 	RateBytes          float64
 	RateBurst          time.Duration
 	DropReportInterval time.Duration
-	// MaxLinesPerAgent and MaxAge bound what is kept of each agent's log
-	// (defaults 10,000 lines and 7 days), MaxBytesPerOrg the message bytes
-	// kept of all of an organization's agents (default 1 GiB): retention
-	// deletes its oldest lines past it.
+	// MaxLinesPerAgent and MaxAge bound what is kept of each agent's log,
+	// MaxBytesPerOrg the message bytes kept of all of an organization's
+	// agents: retention deletes its oldest lines past it.
 	MaxLinesPerAgent int
 	MaxAge           time.Duration
 	MaxBytesPerOrg   int64
-	// RetentionInterval is how often retention runs (default 1 minute).
+	// RetentionInterval is how often retention runs.
 	RetentionInterval time.Duration
 	// PurgeDeleted makes retention also delete the lines of agents no longer
 	// in the agents table (deleted, possibly while the server was down).
 	PurgeDeleted bool
 }
 
-func (c Config) withDefaults() Config {
-	if c.FlushLines <= 0 {
-		c.FlushLines = 1000
+// Validate reports every field out of range.
+func (c Config) Validate() error {
+	var errs []error
+	positive := func(ok bool, field string) {
+		if !ok {
+			errs = append(errs, fmt.Errorf("logs: config: %s must be positive", field))
+		}
 	}
-	if c.FlushInterval <= 0 {
-		c.FlushInterval = 100 * time.Millisecond
-	}
-	if c.MaxQueueBytes <= 0 {
-		c.MaxQueueBytes = 64 << 20
-	}
-	if c.MaxLineBytes <= 0 {
-		c.MaxLineBytes = 16 << 10
-	}
-	if c.RateLines <= 0 {
-		c.RateLines = 1000
-	}
-	if c.RateBytes <= 0 {
-		c.RateBytes = 1 << 20
-	}
-	if c.RateBurst <= 0 {
-		c.RateBurst = 2 * time.Second
-	}
-	if c.DropReportInterval <= 0 {
-		c.DropReportInterval = time.Second
-	}
-	if c.MaxBytesPerOrg <= 0 {
-		c.MaxBytesPerOrg = 1 << 30
-	}
-	if c.MaxLinesPerAgent <= 0 {
-		c.MaxLinesPerAgent = 10_000
-	}
-	if c.MaxAge <= 0 {
-		c.MaxAge = 7 * 24 * time.Hour
-	}
-	if c.RetentionInterval <= 0 {
-		c.RetentionInterval = time.Minute
-	}
-	return c
+	positive(c.FlushLines > 0, "FlushLines")
+	positive(c.FlushInterval > 0, "FlushInterval")
+	positive(c.MaxQueueBytes > 0, "MaxQueueBytes")
+	positive(c.MaxLineBytes > 0, "MaxLineBytes")
+	positive(c.RateLines > 0, "RateLines")
+	positive(c.RateBytes > 0, "RateBytes")
+	positive(c.RateBurst > 0, "RateBurst")
+	positive(c.DropReportInterval > 0, "DropReportInterval")
+	positive(c.MaxLinesPerAgent > 0, "MaxLinesPerAgent")
+	positive(c.MaxAge > 0, "MaxAge")
+	positive(c.MaxBytesPerOrg > 0, "MaxBytesPerOrg")
+	positive(c.RetentionInterval > 0, "RetentionInterval")
+	return errors.Join(errs...)
 }
 
 // tombstoneTTL is how long lines of a deleted agent are still refused: the
@@ -164,11 +145,14 @@ type agentRate struct {
 // Open returns a running Store over a migrated database and starts the
 // flusher and the retention loop. Close stops them.
 func Open(ctx context.Context, db *bun.DB, bus events.Bus, cfg Config, log *slog.Logger) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	if log == nil {
 		log = slog.Default()
 	}
 	s := &Store{
-		db: db, bus: bus, cfg: cfg.withDefaults(), log: log.With("component", "logs"),
+		db: db, bus: bus, cfg: cfg, log: log.With("component", "logs"),
 		agents: map[string]*agentRate{}, dropping: map[string]*agentRate{},
 		touched: map[string]struct{}{}, orgs: map[string]struct{}{}, deleted: map[string]time.Time{},
 		kick: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{}),

@@ -12,6 +12,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/neuais/neuais/internal/apitest"
+	"github.com/neuais/neuais/internal/config"
 	"github.com/neuais/neuais/internal/events"
 	"github.com/neuais/neuais/internal/health"
 	"github.com/neuais/neuais/internal/logs"
@@ -22,10 +23,21 @@ const waitFor = 10 * time.Second
 
 // mustOpen opens a store; unless cfg sets a rate, one far above what the
 // tests append, since they write faster than any agent may.
-func mustOpen(t *testing.T, db *bun.DB, bus events.Bus, cfg logs.Config) *logs.Store {
+// testLogsConfig is the server's default log configuration, changed by edit.
+func testLogsConfig(edit func(*logs.Config)) logs.Config {
+	c := config.Default().Logs()
+	edit(&c)
+	return c
+}
+
+// mustOpen opens a store of the server's default configuration without
+// rate limits (the tests of those set their own), changed by edit.
+func mustOpen(t *testing.T, db *bun.DB, bus events.Bus, edit func(*logs.Config)) *logs.Store {
 	t.Helper()
-	if cfg.RateLines == 0 {
-		cfg.RateLines, cfg.RateBytes = 1e9, 1e12
+	cfg := config.Default().Logs()
+	cfg.RateLines, cfg.RateBytes = 1e9, 1e12
+	if edit != nil {
+		edit(&cfg)
 	}
 	s, err := logs.Open(context.Background(), db, bus, cfg, nil)
 	if err != nil {
@@ -54,7 +66,7 @@ func TestStore_AppendQuery(t *testing.T) {
 		db := apitest.MustOpenDB(t, url)
 		ctx := context.Background()
 		// A long interval: lines stay queued until Flush.
-		s := mustOpen(t, db, events.NewInProcess(0), logs.Config{FlushInterval: time.Hour})
+		s := mustOpen(t, db, events.NewInProcess(0), func(c *logs.Config) { c.FlushInterval = time.Hour })
 		levels := []string{models.LevelDebug, models.LevelInfo, models.LevelWarn, models.LevelError}
 		for i := range 8 {
 			s.Append(line("agt_a", levels[i%4], fmt.Sprintf("a%d", i)))
@@ -114,7 +126,7 @@ func TestStore_CloseWritesEverythingAndIDsContinue(t *testing.T) {
 		db := apitest.MustOpenDB(t, url)
 		ctx := context.Background()
 		bus := events.NewInProcess(0)
-		s, err := logs.Open(ctx, db, bus, logs.Config{FlushInterval: time.Hour, FlushLines: 7}, nil)
+		s, err := logs.Open(ctx, db, bus, testLogsConfig(func(c *logs.Config) { c.FlushInterval = time.Hour; c.FlushLines = 7 }), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -130,7 +142,7 @@ func TestStore_CloseWritesEverythingAndIDsContinue(t *testing.T) {
 			t.Fatalf("stored %d lines (err %v), want 100", n, err)
 		}
 
-		s2 := mustOpen(t, db, bus, logs.Config{})
+		s2 := mustOpen(t, db, bus, nil)
 		s2.Append(line("agt_a", models.LevelInfo, "after restart"))
 		if err := s2.Flush(ctx); err != nil {
 			t.Fatal(err)
@@ -150,7 +162,7 @@ func TestStore_FollowBacklogThenLiveWithoutGaps(t *testing.T) {
 		db := apitest.MustOpenDB(t, url)
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		s := mustOpen(t, db, events.NewInProcess(0), logs.Config{FlushInterval: 5 * time.Millisecond, FlushLines: 10})
+		s := mustOpen(t, db, events.NewInProcess(0), func(c *logs.Config) { c.FlushInterval = 5 * time.Millisecond; c.FlushLines = 10 })
 		const total = 2000
 		for i := range 500 {
 			s.Append(line("agt_a", models.LevelInfo, fmt.Sprint(i)))
@@ -213,7 +225,7 @@ func TestStore_FollowLevelAndEnd(t *testing.T) {
 	apitest.EachDB(t, func(t *testing.T, url string) {
 		db := apitest.MustOpenDB(t, url)
 		ctx := context.Background()
-		s := mustOpen(t, db, events.NewInProcess(0), logs.Config{})
+		s := mustOpen(t, db, events.NewInProcess(0), nil)
 		s.Append(line("agt_a", models.LevelError, "old error"))
 		s.Append(line("agt_a", models.LevelInfo, "old info"))
 		st, err := s.Follow(ctx, "org_1", "agt_a", logs.Filter{Tail: 10, Level: models.LevelWarn})
@@ -256,7 +268,7 @@ func TestStore_FollowLevelAndEnd(t *testing.T) {
 func TestStore_FollowEndsWithContextAndBus(t *testing.T) {
 	db := apitest.MustOpenDB(t, "sqlite:"+filepath.Join(t.TempDir(), "test.db"))
 	bus := events.NewInProcess(0)
-	s := mustOpen(t, db, bus, logs.Config{})
+	s := mustOpen(t, db, bus, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	byCtx, _ := s.Follow(ctx, "org_1", "agt_a", logs.Filter{})
 	byBus, _ := s.Follow(context.Background(), "org_1", "agt_a", logs.Filter{})
@@ -278,7 +290,7 @@ func TestStore_Retention(t *testing.T) {
 	apitest.EachDB(t, func(t *testing.T, url string) {
 		db := apitest.MustOpenDB(t, url)
 		ctx := context.Background()
-		s := mustOpen(t, db, events.NewInProcess(0), logs.Config{MaxLinesPerAgent: 5, MaxAge: time.Hour, RetentionInterval: time.Hour})
+		s := mustOpen(t, db, events.NewInProcess(0), func(c *logs.Config) { c.MaxLinesPerAgent = 5; c.MaxAge = time.Hour; c.RetentionInterval = time.Hour })
 		old := line("agt_b", models.LevelInfo, "old")
 		old.Timestamp = time.Now().Add(-2 * time.Hour)
 		s.Append(old)
@@ -306,7 +318,7 @@ func TestStore_Retention(t *testing.T) {
 func TestStore_HealthAndWriteFailure(t *testing.T) {
 	db := apitest.MustOpenDB(t, "sqlite:"+filepath.Join(t.TempDir(), "test.db"))
 	ctx := context.Background()
-	s := mustOpen(t, db, events.NewInProcess(0), logs.Config{FlushInterval: time.Hour})
+	s := mustOpen(t, db, events.NewInProcess(0), func(c *logs.Config) { c.FlushInterval = time.Hour })
 	if status, detail := s.Health(ctx); status != health.Healthy {
 		t.Fatalf("health = %s %s", status, detail)
 	}
@@ -378,7 +390,7 @@ func TestParse(t *testing.T) {
 func TestStore_FollowEndsOnAgentDeletedEvent(t *testing.T) {
 	db := apitest.MustOpenDB(t, "sqlite:"+filepath.Join(t.TempDir(), "test.db"))
 	bus := events.NewInProcess(0)
-	s := mustOpen(t, db, bus, logs.Config{})
+	s := mustOpen(t, db, bus, nil)
 	ctx := context.Background()
 	st, err := s.Follow(ctx, "org_1", "agt_a", logs.Filter{})
 	if err != nil {
@@ -407,7 +419,7 @@ func TestStore_PurgeDeleted(t *testing.T) {
 	apitest.EachDB(t, func(t *testing.T, url string) {
 		db := apitest.MustOpenDB(t, url)
 		ctx := context.Background()
-		s := mustOpen(t, db, events.NewInProcess(0), logs.Config{PurgeDeleted: true, RetentionInterval: time.Hour})
+		s := mustOpen(t, db, events.NewInProcess(0), func(c *logs.Config) { c.PurgeDeleted = true; c.RetentionInterval = time.Hour })
 		s.Append(line("agt_gone", models.LevelInfo, "of an agent not in the agents table"))
 		if err := s.Flush(ctx); err != nil {
 			t.Fatal(err)
