@@ -47,24 +47,9 @@ func (a *App) startLive(ctx context.Context) error {
 	if cfg.RuntimeDriver == config.RuntimeNone {
 		return nil
 	}
-	rc := runtime.DefaultConfig(cfg.DataDir)
-	rc.AllowFileURLs = cfg.AllowFileURLs
-	rc.AllowPrivateURLs = cfg.AllowPrivateBinaryURLs
-	rc.StopGrace = cfg.StopGrace
-	rc.FetchTimeout = cfg.FetchTimeout
-	rc.MaxBinaryBytes = int64(cfg.MaxBinaryBytes)
-	rc.FetchMinRate = int64(cfg.FetchMinRate)
-	rc.FetchRateWindow = cfg.FetchRateWindow
-	rc.MaxDownloads = cfg.MaxDownloads
-	rc.MaxDownloadsPerOrg = cfg.MaxDownloadsPerOrg
-	rc.BackoffMax = cfg.RestartBackoffMax
-	rc.CrashLoopThreshold = cfg.CrashLoopThreshold
-	rc.CrashLoopWindow = cfg.CrashLoopWindow
-	rc.Isolation = cfg.RuntimeIsolation
+	rc := cfg.Runtime()
 	rc.Secrets = a.Secrets
 	rc.Meter = a.Recorder.Transition
-	rc.SandboxDir = cfg.SandboxDir
-	rc.SandboxLimits = runtime.SandboxLimits{Processes: cfg.ReplicaMaxProcesses, OpenFiles: uint64(cfg.ReplicaMaxOpenFiles), FileBytes: uint64(cfg.ReplicaMaxFileBytes)} //nolint:gosec // config.Validate refuses values below 1
 	if a.Runtime, err = runtime.New(a.DB, a.Bus, a.Logs, rc, a.Logger); err != nil {
 		return err
 	}

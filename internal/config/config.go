@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/neuais/neuais/internal/logs"
+	"github.com/neuais/neuais/internal/runtime"
 )
 
 // Runtime drivers: local runs agents as processes on this machine; none
@@ -107,6 +108,12 @@ type Config struct {
 	RestartBackoffMax  time.Duration
 	CrashLoopThreshold int
 	CrashLoopWindow    time.Duration
+	// The first restart backoff, the period of the runtime's full
+	// reconcile, and when a replica that does not listen on its PORT
+	// counts as up.
+	RestartBackoffBase time.Duration
+	ReconcileInterval  time.Duration
+	ReplicaReadyAfter  time.Duration
 	// Isolation of replicas: "on" (sandboxed; none starts where the host
 	// cannot) or "off" (plain processes, one trusted tenant only); the
 	// folder of the sandboxes' bundles (empty: under /run) and each
@@ -215,6 +222,9 @@ func Default() Config {
 		RestartBackoffMax:  30 * time.Second,
 		CrashLoopThreshold: 5,
 		CrashLoopWindow:    2 * time.Minute,
+		RestartBackoffBase: 500 * time.Millisecond,
+		ReconcileInterval:  30 * time.Second,
+		ReplicaReadyAfter:  2 * time.Second,
 
 		RuntimeIsolation:    "on",
 		ReplicaMaxProcesses: 512,
@@ -243,6 +253,34 @@ func Default() Config {
 
 		MaxSubscriptionsPerConnection: 100,
 		MaxSubscriptionsPerUser:       500,
+	}
+}
+
+// Runtime is the runtime's configuration; its collaborators (Secrets,
+// Meter) are the caller's.
+func (c Config) Runtime() runtime.Config {
+	return runtime.Config{
+		DataDir:            c.DataDir,
+		AllowFileURLs:      c.AllowFileURLs,
+		AllowPrivateURLs:   c.AllowPrivateBinaryURLs,
+		FetchTimeout:       c.FetchTimeout,
+		FetchMinRate:       int64(c.FetchMinRate),
+		FetchRateWindow:    c.FetchRateWindow,
+		MaxDownloads:       c.MaxDownloads,
+		MaxDownloadsPerOrg: c.MaxDownloadsPerOrg,
+		MaxBinaryBytes:     int64(c.MaxBinaryBytes),
+		StopGrace:          c.StopGrace,
+		BackoffBase:        c.RestartBackoffBase,
+		BackoffMax:         c.RestartBackoffMax,
+		CrashLoopThreshold: c.CrashLoopThreshold,
+		CrashLoopWindow:    c.CrashLoopWindow,
+		ReconcileInterval:  c.ReconcileInterval,
+		ReadyAfter:         c.ReplicaReadyAfter,
+		Isolation:          c.RuntimeIsolation,
+		SandboxDir:         c.SandboxDir,
+		//nolint:gosec // the binding's rules refuse values below 1
+		SandboxLimits: runtime.SandboxLimits{Processes: c.ReplicaMaxProcesses, OpenFiles: uint64(c.ReplicaMaxOpenFiles), FileBytes: uint64(c.ReplicaMaxFileBytes)},
+		Clock:         time.Now,
 	}
 }
 
@@ -403,6 +441,9 @@ func Bind(getenv func(string) string, skip ...string) *Binding {
 	b.add(&c.MaxDownloads, "max-downloads", "binary downloads running at once", atLeast(1))
 	b.add(&c.MaxDownloadsPerOrg, "max-downloads-per-org", "binary downloads of one organization running at once", atLeast(1))
 	b.add(&c.RestartBackoffMax, "restart-backoff-max", "longest wait before a crashed replica restarts", positive[time.Duration]())
+	b.add(&c.RestartBackoffBase, "restart-backoff-base", "wait before a crashed replica's first restart, doubling up to the longest", positive[time.Duration]())
+	b.add(&c.ReconcileInterval, "reconcile-interval", "period of the runtime's full reconcile, which catches missed changes", positive[time.Duration]())
+	b.add(&c.ReplicaReadyAfter, "replica-ready-after", "when a replica that does not listen on its PORT counts as up", positive[time.Duration]())
 	b.add(&c.CrashLoopThreshold, "crash-loop-threshold", "crashes within the crash-loop window that put an agent in error", atLeast(1))
 	b.add(&c.CrashLoopWindow, "crash-loop-window", "window in which crashes count towards a crash loop", positive[time.Duration]())
 	b.add(&c.LogMaxLines, "log-max-lines", "log lines kept per agent", atLeast(1))

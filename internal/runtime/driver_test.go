@@ -21,7 +21,7 @@ import (
 
 func TestLocalDriverScaleAndRestart(t *testing.T) {
 	t.Parallel()
-	cfg := runtime.DefaultConfig(t.TempDir())
+	cfg := defaultConfig(t)
 	cfg.ReadyAfter = time.Second
 	d, err := runtime.NewLocalDriver(cfg, &memSink{}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	if err != nil {
@@ -91,7 +91,7 @@ func waitDriverUp(t *testing.T, d *runtime.LocalDriver, agentID string, n int) [
 // replicas' pids are the host's; TestHostileAgent checks the sandbox.
 func TestLocalDriverKillsProcessGroup(t *testing.T) {
 	t.Parallel()
-	cfg := runtime.DefaultConfig(t.TempDir())
+	cfg := defaultConfig(t)
 	cfg.Isolation = runtime.IsolationOff
 	cfg.ReadyAfter = time.Second
 	cfg.StopGrace = 300 * time.Millisecond
@@ -195,7 +195,7 @@ func TestLocalDriverTransitions(t *testing.T) {
 		tick int
 	)
 	base := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
-	cfg := runtime.DefaultConfig(t.TempDir())
+	cfg := defaultConfig(t)
 	cfg.ReadyAfter = time.Second
 	cfg.BackoffBase = 50 * time.Millisecond
 	// Each reading is one second after the previous: a time seen in a

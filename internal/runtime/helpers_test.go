@@ -19,6 +19,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/neuais/neuais/internal/apitest"
+	"github.com/neuais/neuais/internal/config"
 	"github.com/neuais/neuais/internal/events"
 	"github.com/neuais/neuais/internal/runtime"
 	"github.com/neuais/neuais/internal/secrets"
@@ -147,22 +148,26 @@ func newTestEnv(t *testing.T, d *bun.DB) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testEnv{
-		t: t, db: d, bus: bus, sink: &memSink{}, orgID: org.ID, orgSlug: slug, agentEv: sub,
-		cfg: runtime.Config{
-			DataDir:            t.TempDir(),
-			AllowPrivateURLs:   true, // the test binaries are served on 127.0.0.1
-			FetchTimeout:       10 * time.Second,
-			StopGrace:          3 * time.Second,
-			BackoffBase:        50 * time.Millisecond,
-			BackoffMax:         400 * time.Millisecond,
-			CrashLoopThreshold: 3,
-			CrashLoopWindow:    10 * time.Second,
-			ReconcileInterval:  300 * time.Millisecond,
-			ReadyAfter:         time.Second,
-			Secrets:            testKeyring,
-		},
-	}
+	cfg := defaultConfig(t)
+	cfg.AllowPrivateURLs = true // the test binaries are served on 127.0.0.1
+	cfg.FetchTimeout = 10 * time.Second
+	cfg.StopGrace = 3 * time.Second
+	cfg.BackoffBase = 50 * time.Millisecond
+	cfg.BackoffMax = 400 * time.Millisecond
+	cfg.CrashLoopThreshold = 3
+	cfg.CrashLoopWindow = 10 * time.Second
+	cfg.ReconcileInterval = 300 * time.Millisecond
+	cfg.ReadyAfter = time.Second
+	cfg.Secrets = testKeyring
+	return &testEnv{t: t, db: d, bus: bus, sink: &memSink{}, orgID: org.ID, orgSlug: slug, agentEv: sub, cfg: cfg}
+}
+
+// defaultConfig is the server's default runtime configuration over a
+// fresh data directory.
+func defaultConfig(t *testing.T) runtime.Config {
+	c := config.Default().Runtime()
+	c.DataDir = t.TempDir()
+	return c
 }
 
 // testKeyring seals environments as the agents API does.

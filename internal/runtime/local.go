@@ -48,9 +48,8 @@ type LocalDriver struct {
 // platform lines go to sink; onChange is called, without blocking, whenever
 // an agent's State may have changed.
 func NewLocalDriver(cfg Config, sink LogSink, logger *slog.Logger, onChange func(agentID string)) (*LocalDriver, error) {
-	cfg = cfg.withDefaults()
-	if cfg.DataDir == "" {
-		return nil, errors.New("runtime: config: DataDir is required")
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	groups, err := newGroupFile(cfg.DataDir)
 	if err != nil {

@@ -91,7 +91,9 @@ type agentRecord struct {
 // New returns a Manager that runs agents with the local driver. Call Start
 // to begin reconciling and Shutdown to stop every replica.
 func New(db *bun.DB, bus events.Bus, sink LogSink, cfg Config, logger *slog.Logger) (*Manager, error) {
-	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	m := &Manager{
 		db: db, events: events.NewLog(db, bus, logger), sink: sink, cfg: cfg, log: logger,
 		wake:    make(chan struct{}, 1),

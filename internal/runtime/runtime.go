@@ -20,12 +20,14 @@ package runtime
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/neuais/neuais/models"
 )
 
-// Config tunes the runtime. Zero fields take the values of DefaultConfig.
+// Config tunes the runtime (config.Default holds the server's values).
 type Config struct {
 	// DataDir holds the binary cache, the replicas' working directories
 	// and the file of process groups that survives a server crash.
@@ -81,8 +83,7 @@ type Config struct {
 	// (billing's intervals). It is called in order for each replica with
 	// the replica's lock held, so it must only queue.
 	Meter func(Transition)
-	// Clock stamps transitions and the platform lines that report them;
-	// nil is the system clock.
+	// Clock stamps transitions and the platform lines that report them.
 	Clock func() time.Time
 }
 
@@ -97,85 +98,32 @@ type Transition struct {
 	At       time.Time
 }
 
-// DefaultConfig returns the defaults for a server whose data lives in dataDir.
-func DefaultConfig(dataDir string) Config {
-	return Config{
-		DataDir:            dataDir,
-		FetchTimeout:       5 * time.Minute,
-		FetchMinRate:       10 << 10,
-		FetchRateWindow:    30 * time.Second,
-		MaxDownloads:       8,
-		MaxDownloadsPerOrg: 2,
-		MaxBinaryBytes:     512 << 20,
-		StopGrace:          10 * time.Second,
-		BackoffBase:        500 * time.Millisecond,
-		BackoffMax:         30 * time.Second,
-		CrashLoopThreshold: 5,
-		CrashLoopWindow:    2 * time.Minute,
-		ReconcileInterval:  30 * time.Second,
-		ReadyAfter:         2 * time.Second,
-		Isolation:          IsolationOn,
-		SandboxLimits:      SandboxLimits{Processes: 512, OpenFiles: 4096, FileBytes: 16 << 30},
+// Validate reports every field missing or out of range.
+func (c Config) Validate() error {
+	var errs []error
+	check := func(ok bool, field, must string) {
+		if !ok {
+			errs = append(errs, fmt.Errorf("runtime: config: %s must be %s", field, must))
+		}
 	}
-}
-
-func (c Config) withDefaults() Config {
-	d := DefaultConfig(c.DataDir)
-	if c.FetchTimeout <= 0 {
-		c.FetchTimeout = d.FetchTimeout
-	}
-	if c.FetchMinRate <= 0 {
-		c.FetchMinRate = d.FetchMinRate
-	}
-	if c.FetchRateWindow <= 0 {
-		c.FetchRateWindow = d.FetchRateWindow
-	}
-	if c.MaxDownloads <= 0 {
-		c.MaxDownloads = d.MaxDownloads
-	}
-	if c.MaxDownloadsPerOrg <= 0 {
-		c.MaxDownloadsPerOrg = d.MaxDownloadsPerOrg
-	}
-	if c.MaxBinaryBytes <= 0 {
-		c.MaxBinaryBytes = d.MaxBinaryBytes
-	}
-	if c.StopGrace <= 0 {
-		c.StopGrace = d.StopGrace
-	}
-	if c.BackoffBase <= 0 {
-		c.BackoffBase = d.BackoffBase
-	}
-	if c.BackoffMax < c.BackoffBase {
-		c.BackoffMax = max(d.BackoffMax, c.BackoffBase)
-	}
-	if c.CrashLoopThreshold <= 0 {
-		c.CrashLoopThreshold = d.CrashLoopThreshold
-	}
-	if c.CrashLoopWindow <= 0 {
-		c.CrashLoopWindow = d.CrashLoopWindow
-	}
-	if c.ReconcileInterval <= 0 {
-		c.ReconcileInterval = d.ReconcileInterval
-	}
-	if c.ReadyAfter <= 0 {
-		c.ReadyAfter = d.ReadyAfter
-	}
-	if c.Isolation == "" {
-		c.Isolation = d.Isolation
-	}
-	if c.SandboxLimits.Processes <= 0 {
-		c.SandboxLimits.Processes = d.SandboxLimits.Processes
-	}
-	if c.SandboxLimits.OpenFiles == 0 {
-		c.SandboxLimits.OpenFiles = d.SandboxLimits.OpenFiles
-	}
-	if c.SandboxLimits.FileBytes == 0 {
-		c.SandboxLimits.FileBytes = d.SandboxLimits.FileBytes
-	}
-	if c.Clock == nil {
-		c.Clock = time.Now
-	}
-	return c
+	check(c.DataDir != "", "DataDir", "set")
+	check(c.FetchTimeout > 0, "FetchTimeout", "positive")
+	check(c.FetchMinRate > 0, "FetchMinRate", "positive")
+	check(c.FetchRateWindow > 0, "FetchRateWindow", "positive")
+	check(c.MaxDownloads > 0, "MaxDownloads", "positive")
+	check(c.MaxDownloadsPerOrg > 0, "MaxDownloadsPerOrg", "positive")
+	check(c.MaxBinaryBytes > 0, "MaxBinaryBytes", "positive")
+	check(c.StopGrace > 0, "StopGrace", "positive")
+	check(c.BackoffBase > 0, "BackoffBase", "positive")
+	check(c.BackoffMax >= c.BackoffBase, "BackoffMax", "at least BackoffBase")
+	check(c.CrashLoopThreshold > 0, "CrashLoopThreshold", "positive")
+	check(c.CrashLoopWindow > 0, "CrashLoopWindow", "positive")
+	check(c.ReconcileInterval > 0, "ReconcileInterval", "positive")
+	check(c.ReadyAfter > 0, "ReadyAfter", "positive")
+	check(c.Isolation == IsolationOn || c.Isolation == IsolationOff, "Isolation", IsolationOn+" or "+IsolationOff)
+	check(c.SandboxLimits.Processes > 0 && c.SandboxLimits.OpenFiles > 0 && c.SandboxLimits.FileBytes > 0, "SandboxLimits", "positive")
+	check(c.Clock != nil, "Clock", "set")
+	return errors.Join(errs...)
 }
 
 // LogSink receives every log line of every agent: replica output
