@@ -50,7 +50,11 @@ func (a *App) startLive(ctx context.Context) error {
 	rc := cfg.Runtime()
 	rc.Secrets = a.Secrets
 	rc.Meter = a.Recorder.Transition
-	if a.Runtime, err = runtime.New(a.DB, a.Bus, a.Logs, rc, a.Logger); err != nil {
+	driver, err := runtime.NewLocalDriver(rc, a.Logs, a.Logger)
+	if err != nil {
+		return err
+	}
+	if a.Runtime, err = runtime.New(a.DB, a.Bus, a.Logs, driver, rc, a.Logger); err != nil {
 		return err
 	}
 	// The runtime outlives the request that built the app: Close stops it.

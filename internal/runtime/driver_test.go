@@ -23,7 +23,7 @@ func TestLocalDriverScaleAndRestart(t *testing.T) {
 	t.Parallel()
 	cfg := defaultConfig(t)
 	cfg.ReadyAfter = time.Second
-	d, err := runtime.NewLocalDriver(cfg, &memSink{}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	d, err := runtime.NewLocalDriver(cfg, &memSink{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestLocalDriverKillsProcessGroup(t *testing.T) {
 	cfg.StopGrace = 300 * time.Millisecond
 	cfg.BackoffBase = 50 * time.Millisecond
 	sink := &memSink{}
-	d, err := runtime.NewLocalDriver(cfg, sink, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	d, err := runtime.NewLocalDriver(cfg, sink, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +217,7 @@ func TestLocalDriverTransitions(t *testing.T) {
 		return slices.Clone(seen)
 	}
 	sink := &memSink{}
-	d, err := runtime.NewLocalDriver(cfg, sink, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	d, err := runtime.NewLocalDriver(cfg, sink, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -197,7 +197,11 @@ func insertOrg(t *testing.T, d *bun.DB) *models.Organization {
 func (e *testEnv) start() *runtime.Manager {
 	e.t.Helper()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	m, err := runtime.New(e.db, e.bus, e.sink, e.cfg, logger)
+	driver, err := runtime.NewLocalDriver(e.cfg, e.sink, logger)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	m, err := runtime.New(e.db, e.bus, e.sink, driver, e.cfg, logger)
 	if err != nil {
 		e.t.Fatal(err)
 	}

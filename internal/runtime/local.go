@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -29,7 +30,7 @@ type LocalDriver struct {
 	cfg      Config
 	sink     LogSink
 	log      *slog.Logger
-	onChange func(agentID string)
+	onChange atomic.Pointer[func(agentID string)]
 	groups   *groupFile
 	limits   *cgroupLimits
 	// sandbox runs replicas isolated; nil with isolation off, or when
@@ -45,9 +46,8 @@ type LocalDriver struct {
 }
 
 // NewLocalDriver returns the local driver. Replica output and replica
-// platform lines go to sink; onChange is called, without blocking, whenever
-// an agent's State may have changed.
-func NewLocalDriver(cfg Config, sink LogSink, logger *slog.Logger, onChange func(agentID string)) (*LocalDriver, error) {
+// platform lines go to sink.
+func NewLocalDriver(cfg Config, sink LogSink, logger *slog.Logger) (*LocalDriver, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -59,7 +59,6 @@ func NewLocalDriver(cfg Config, sink LogSink, logger *slog.Logger, onChange func
 		cfg:       cfg,
 		sink:      sink,
 		log:       logger,
-		onChange:  onChange,
 		groups:    groups,
 		limits:    detectCgroupLimits(),
 		abandoned: make(chan struct{}),
@@ -77,6 +76,9 @@ func NewLocalDriver(cfg Config, sink LogSink, logger *slog.Logger, onChange func
 	}
 	return d, nil
 }
+
+// OnChange implements Driver.
+func (d *LocalDriver) OnChange(f func(agentID string)) { d.onChange.Store(&f) }
 
 // Recover implements Driver: it kills the process groups and removes the
 // containers a crashed server left running.
@@ -313,8 +315,8 @@ func (a *localAgent) kickController() {
 // changed tells the controller and the driver's owner that replicas changed.
 func (a *localAgent) changed() {
 	a.kickController()
-	if a.d.onChange != nil {
-		a.d.onChange(a.id)
+	if f := a.d.onChange.Load(); f != nil {
+		(*f)(a.id)
 	}
 }
 

@@ -88,9 +88,9 @@ type agentRecord struct {
 	next     atomic.Uint64
 }
 
-// New returns a Manager that runs agents with the local driver. Call Start
-// to begin reconciling and Shutdown to stop every replica.
-func New(db *bun.DB, bus events.Bus, sink LogSink, cfg Config, logger *slog.Logger) (*Manager, error) {
+// New returns a Manager that runs agents with driver. Call Start to begin
+// reconciling and Shutdown to stop every replica.
+func New(db *bun.DB, bus events.Bus, sink LogSink, driver Driver, cfg Config, logger *slog.Logger) (*Manager, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -103,10 +103,9 @@ func New(db *bun.DB, bus events.Bus, sink LogSink, cfg Config, logger *slog.Logg
 		slots:   newDownloadSlots(cfg.MaxDownloads, cfg.MaxDownloadsPerOrg),
 	}
 	m.lastErr.Store("")
+	m.driver = driver
+	driver.OnChange(m.Reconcile)
 	var err error
-	if m.driver, err = NewLocalDriver(cfg, sink, logger, m.Reconcile); err != nil {
-		return nil, err
-	}
 	if m.cache, err = newBinaryCache(cfg, db); err != nil {
 		return nil, err
 	}

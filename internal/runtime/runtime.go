@@ -9,7 +9,8 @@
 // Wiring, in short:
 //
 //	cfg.Meter = recorder.Transition                       // billing's replica intervals
-//	m, err := runtime.New(db, bus, logStore, cfg, logger) // logStore is a LogSink
+//	driver, err := runtime.NewLocalDriver(cfg, logStore, logger) // logStore is a LogSink
+//	m, err := runtime.New(db, bus, logStore, driver, cfg, logger)
 //	err = m.Start(ctx)                                    // also brings agents back
 //	agentsService := agents.NewService(db, bus, agentsCfg, m, logger)
 //	endpoints, err := models.ParseEndpointTemplate(endpointTemplate)
@@ -187,6 +188,9 @@ type Usage struct {
 // have changed, and reports every replica process's start and end to
 // Config.Meter.
 type Driver interface {
+	// OnChange sets what is called, without blocking, whenever an agent's
+	// State may have changed (the Manager's Reconcile).
+	OnChange(f func(agentID string))
 	// Recover cleans up what a previous server left behind before anything
 	// is applied (the local driver kills stale process groups).
 	Recover(ctx context.Context) error
