@@ -27,6 +27,7 @@ func runtimeConfig(databaseURL, dataDir string) config.Config {
 	cfg.RuntimeDriver = config.RuntimeLocal
 	cfg.AllowPrivateBinaryURLs = true // the test binaries are served on 127.0.0.1
 	cfg.StopGrace = 2 * time.Second
+	cfg.RestartBackoffBase = 50 * time.Millisecond
 	cfg.RestartBackoffMax = 200 * time.Millisecond
 	cfg.CrashLoopThreshold = 3
 	cfg.CrashLoopWindow = 20 * time.Second

@@ -6,11 +6,14 @@ package apitest
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver for schema setup
 	"github.com/uptrace/bun"
 
@@ -56,10 +59,21 @@ func PostgresURL(tb testing.TB) string {
 		tb.Fatalf("create schema: %v", err)
 	}
 	tb.Cleanup(func() {
-		if _, err := admin.Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
-			tb.Errorf("drop schema: %v", err)
+		defer admin.Close()
+		// A connection the test's server has not yet given back may still
+		// lock the schema's tables in another order: the drop, chosen as the
+		// deadlock's victim, is tried again.
+		for attempt := 1; ; attempt++ {
+			_, err := admin.Exec("DROP SCHEMA " + schema + " CASCADE")
+			var pgErr *pgconn.PgError
+			if err == nil || attempt == 5 || !errors.As(err, &pgErr) || pgErr.Code != "40P01" {
+				if err != nil {
+					tb.Errorf("drop schema: %v", err)
+				}
+				return
+			}
+			time.Sleep(time.Duration(attempt) * 100 * time.Millisecond)
 		}
-		admin.Close()
 	})
 	u, err := url.Parse(base)
 	if err != nil {

@@ -483,6 +483,9 @@ func (bd *Binding) Finish() (Config, error) {
 			}
 		}
 	}
+	if c := bd.Config; c.RestartBackoffMax < c.RestartBackoffBase {
+		errs = append(errs, fmt.Errorf("NEUAIS_RESTART_BACKOFF_MAX: must be at least NEUAIS_RESTART_BACKOFF_BASE (%s)", c.RestartBackoffBase))
+	}
 	return *bd.Config, errors.Join(errs...)
 }
 

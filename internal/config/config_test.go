@@ -110,6 +110,7 @@ func TestLoad(t *testing.T) {
 			"NEUAIS_REGIONS":                ",",
 			"NEUAIS_LOG_MAX_LINE_BYTES":     "100",
 			"NEUAIS_REPLICA_MAX_OPEN_FILES": "8",
+			"NEUAIS_RESTART_BACKOFF_MAX":    "100ms",
 		} {
 			_, err := config.Load(nil, env(map[string]string{variable: bad}), io.Discard)
 			if err == nil || !strings.HasPrefix(err.Error(), variable+": must be ") || strings.Contains(err.Error(), "\n") {
