@@ -16,17 +16,19 @@ import (
 
 // TestAgentSpecAgrees checks that the agent spec's columns are columns of
 // the agents table as the migrations leave it, that the table's columns
-// are models.Agent's, and that the spec's inputs are the schema's.
+// are models.Agent's, and that the spec's inputs are the schema's, each
+// one read back in its Agent type.
 func TestAgentSpecAgrees(t *testing.T) {
 	schema := graph.NewExecutableSchema(graph.Config{}).Schema()
-	create, update := inputPaths(schema, "CreateAgentInput", ""), inputPaths(schema, "UpdateAgentInput", "")
+	create, update := fieldPaths(schema, "CreateAgentInput", ""), fieldPaths(schema, "UpdateAgentInput", "")
+	output := fieldPaths(schema, "Agent", "")
 	apitest.EachDB(t, func(t *testing.T, databaseURL string) {
 		d := apitest.MustOpenDB(t, databaseURL)
 		table := tableColumns(t, d, "agents")
 		model := modelColumns(d, reflect.TypeFor[models.Agent]())
 
 		t.Run("OK", func(t *testing.T) {
-			for _, p := range specDisagreements(models.AgentSpec(), model, table, create, update) {
+			for _, p := range specDisagreements(models.AgentSpec(), model, table, create, update, output) {
 				t.Error(p)
 			}
 		})
@@ -40,27 +42,29 @@ func TestAgentSpecAgrees(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			wantProblems(t, specDisagreements(spec, model, table, create, update),
+			wantProblems(t, specDisagreements(spec, model, table, create, update, output),
 				`spec column "colour" is not a column of the table`,
 				`spec input "colour" is not a field of the create input`,
-				`spec input "colour" is not a field of the update input`)
+				`spec input "colour" is not a field of the update input`,
+				`spec input "colour" is not a field of the output type`)
 		})
 
 		t.Run("ErrColumnNotInModel", func(t *testing.T) {
-			wantProblems(t, specDisagreements(models.AgentSpec(), model, append(table, "colour"), create, update),
+			wantProblems(t, specDisagreements(models.AgentSpec(), model, append(table, "colour"), create, update, output),
 				`column "colour" of the table is not in the model`)
 		})
 
 		t.Run("ErrInputNotInSpec", func(t *testing.T) {
-			wantProblems(t, specDisagreements(models.AgentSpec(), model, table, create, append(update, "region")),
+			wantProblems(t, specDisagreements(models.AgentSpec(), model, table, create, append(update, "region"), output),
 				`update input "region" has no spec field that is not create-only`)
 		})
 	})
 }
 
 // specDisagreements lists what is wrong between a spec, its model's
-// columns, its table's columns and the paths of its create and update inputs.
-func specDisagreements(spec []models.SpecField, model, table, create, update []string) []string {
+// columns, its table's columns and the field paths of its create and
+// update inputs and of its output type.
+func specDisagreements(spec []models.SpecField, model, table, create, update, output []string) []string {
 	var out []string
 	var wantCreate, wantUpdate []string
 	for _, f := range spec {
@@ -100,6 +104,11 @@ func specDisagreements(spec []models.SpecField, model, table, create, update []s
 			}
 		}
 	}
+	for _, f := range spec {
+		if f.Input != "" && !slices.Contains(output, f.Input) {
+			out = append(out, fmt.Sprintf("spec input %q is not a field of the output type", f.Input))
+		}
+	}
 	return out
 }
 
@@ -110,13 +119,13 @@ func wantProblems(t *testing.T, got []string, want ...string) {
 	}
 }
 
-// inputPaths lists an input type's fields, those of nested input types as
-// parent.child.
-func inputPaths(schema *ast.Schema, typeName, prefix string) []string {
+// fieldPaths lists a type's fields, those of nested object or input types
+// as parent.child.
+func fieldPaths(schema *ast.Schema, typeName, prefix string) []string {
 	var out []string
 	for _, f := range schema.Types[typeName].Fields {
-		if nested := schema.Types[f.Type.Name()]; nested.Kind == ast.InputObject {
-			out = append(out, inputPaths(schema, nested.Name, prefix+f.Name+".")...)
+		if nested := schema.Types[f.Type.Name()]; nested.Kind == ast.InputObject || nested.Kind == ast.Object {
+			out = append(out, fieldPaths(schema, nested.Name, prefix+f.Name+".")...)
 			continue
 		}
 		out = append(out, prefix+f.Name)
