@@ -26,10 +26,10 @@ import (
 //
 // A field with a spec tag is part of the spec. The tag names its input
 // field as the schema spells it ("config.cpu" inside AgentConfigInput),
-// and its options: fixed (given at creation, never changed: in both
-// inputs, the update's only to be checked), create (in the create input
-// only), derived (computed from other fields: no input, never compared),
-// sealed (stored encrypted in the column of its Sealed… twin).
+// then its options: fixed (set at creation and never changed; in both
+// inputs, the update's must match), create (in the create input only),
+// derived (computed from other fields: no input, never compared), sealed
+// (stored encrypted in the column of its Sealed… twin).
 type Agent struct {
 	bun.BaseModel `bun:"table:agents"`
 

@@ -1,5 +1,6 @@
 // Package agents owns the agent resource: its specification and desired
-// state in the agents table, validation, idempotent creation, optimistic
+// state in the agents table (the spec itself, with its validation, is
+// declared in models/agentspec.go), idempotent creation, optimistic
 // concurrency, events and waits. The runtime writes the actual state
 // (status, status_reason); this package writes it only to start a
 // transition (stopping, starting, restarting), which the runtime ends.
