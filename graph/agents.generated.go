@@ -558,8 +558,8 @@ func (ec *executionContext) fieldContext_AgentPage_hasMore(_ context.Context, fi
 
 // region    **************************** input.gotpl *****************************
 
-func (ec *executionContext) unmarshalInputAgentConfigInput(ctx context.Context, obj any) (agents.ConfigInput, error) {
-	var it agents.ConfigInput
+func (ec *executionContext) unmarshalInputAgentConfigInput(ctx context.Context, obj any) (models.AgentConfigInput, error) {
+	var it models.AgentConfigInput
 	if obj == nil {
 		return it, nil
 	}
@@ -608,14 +608,14 @@ func (ec *executionContext) unmarshalInputAgentConfigInput(ctx context.Context, 
 //
 // ctx must come from a gqlgen request; outside one there is no unmarshaler to use
 // and the returned error says so.
-func UnmarshalAgentConfigInput(ctx context.Context, raw any) (agents.ConfigInput, error) {
-	var out agents.ConfigInput
+func UnmarshalAgentConfigInput(ctx context.Context, raw any) (models.AgentConfigInput, error) {
+	var out models.AgentConfigInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "AgentConfigInput", raw, &out)
 	return out, err
 }
 
-func (ec *executionContext) unmarshalInputCreateAgentInput(ctx context.Context, obj any) (agents.CreateInput, error) {
-	var it agents.CreateInput
+func (ec *executionContext) unmarshalInputCreateAgentInput(ctx context.Context, obj any) (models.CreateAgentInput, error) {
+	var it models.CreateAgentInput
 	if obj == nil {
 		return it, nil
 	}
@@ -669,7 +669,7 @@ func (ec *executionContext) unmarshalInputCreateAgentInput(ctx context.Context, 
 			it.BinarySHA256 = data
 		case "config":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("config"))
-			data, err := ec.unmarshalOAgentConfigInput2ᚖgithubᚗcomᚋneuaisᚋneuaisᚋinternalᚋagentsᚐConfigInput(ctx, v)
+			data, err := ec.unmarshalOAgentConfigInput2ᚖgithubᚗcomᚋneuaisᚋneuaisᚋmodelsᚐAgentConfigInput(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -692,14 +692,14 @@ func (ec *executionContext) unmarshalInputCreateAgentInput(ctx context.Context, 
 //
 // ctx must come from a gqlgen request; outside one there is no unmarshaler to use
 // and the returned error says so.
-func UnmarshalCreateAgentInput(ctx context.Context, raw any) (agents.CreateInput, error) {
-	var out agents.CreateInput
+func UnmarshalCreateAgentInput(ctx context.Context, raw any) (models.CreateAgentInput, error) {
+	var out models.CreateAgentInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateAgentInput", raw, &out)
 	return out, err
 }
 
-func (ec *executionContext) unmarshalInputUpdateAgentInput(ctx context.Context, obj any) (agents.UpdateInput, error) {
-	var it agents.UpdateInput
+func (ec *executionContext) unmarshalInputUpdateAgentInput(ctx context.Context, obj any) (models.UpdateAgentInput, error) {
+	var it models.UpdateAgentInput
 	if obj == nil {
 		return it, nil
 	}
@@ -746,7 +746,7 @@ func (ec *executionContext) unmarshalInputUpdateAgentInput(ctx context.Context, 
 			it.BinarySHA256 = data
 		case "config":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("config"))
-			data, err := ec.unmarshalOAgentConfigInput2ᚖgithubᚗcomᚋneuaisᚋneuaisᚋinternalᚋagentsᚐConfigInput(ctx, v)
+			data, err := ec.unmarshalOAgentConfigInput2ᚖgithubᚗcomᚋneuaisᚋneuaisᚋmodelsᚐAgentConfigInput(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -769,8 +769,8 @@ func (ec *executionContext) unmarshalInputUpdateAgentInput(ctx context.Context, 
 //
 // ctx must come from a gqlgen request; outside one there is no unmarshaler to use
 // and the returned error says so.
-func UnmarshalUpdateAgentInput(ctx context.Context, raw any) (agents.UpdateInput, error) {
-	var out agents.UpdateInput
+func UnmarshalUpdateAgentInput(ctx context.Context, raw any) (models.UpdateAgentInput, error) {
+	var out models.UpdateAgentInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateAgentInput", raw, &out)
 	return out, err
 }
@@ -1034,17 +1034,17 @@ func (ec *executionContext) marshalNAgentStatus2githubᚗcomᚋneuaisᚋneuais�
 	return res
 }
 
-func (ec *executionContext) unmarshalNCreateAgentInput2githubᚗcomᚋneuaisᚋneuaisᚋinternalᚋagentsᚐCreateInput(ctx context.Context, v any) (agents.CreateInput, error) {
+func (ec *executionContext) unmarshalNCreateAgentInput2githubᚗcomᚋneuaisᚋneuaisᚋmodelsᚐCreateAgentInput(ctx context.Context, v any) (models.CreateAgentInput, error) {
 	res, err := ec.unmarshalInputCreateAgentInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalNUpdateAgentInput2githubᚗcomᚋneuaisᚋneuaisᚋinternalᚋagentsᚐUpdateInput(ctx context.Context, v any) (agents.UpdateInput, error) {
+func (ec *executionContext) unmarshalNUpdateAgentInput2githubᚗcomᚋneuaisᚋneuaisᚋmodelsᚐUpdateAgentInput(ctx context.Context, v any) (models.UpdateAgentInput, error) {
 	res, err := ec.unmarshalInputUpdateAgentInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalOAgentConfigInput2ᚖgithubᚗcomᚋneuaisᚋneuaisᚋinternalᚋagentsᚐConfigInput(ctx context.Context, v any) (*agents.ConfigInput, error) {
+func (ec *executionContext) unmarshalOAgentConfigInput2ᚖgithubᚗcomᚋneuaisᚋneuaisᚋmodelsᚐAgentConfigInput(ctx context.Context, v any) (*models.AgentConfigInput, error) {
 	if v == nil {
 		return nil, nil
 	}

@@ -26,8 +26,8 @@ import (
 
 type MutationResolver interface {
 	CreateToken(ctx context.Context, email string, password string) (*auth.Token, error)
-	CreateAgent(ctx context.Context, input agents.CreateInput, idempotencyKey *string) (*models.Agent, error)
-	UpdateAgent(ctx context.Context, id string, input agents.UpdateInput, ifMatch *string) (*models.Agent, error)
+	CreateAgent(ctx context.Context, input models.CreateAgentInput, idempotencyKey *string) (*models.Agent, error)
+	UpdateAgent(ctx context.Context, id string, input models.UpdateAgentInput, ifMatch *string) (*models.Agent, error)
 	DeleteAgent(ctx context.Context, id string, ifMatch *string) (*models.Agent, error)
 	StartAgent(ctx context.Context, id string) (*models.Agent, error)
 	StopAgent(ctx context.Context, id string) (*models.Agent, error)
@@ -79,8 +79,8 @@ func (ec *executionContext) field_Mutation_createAgent_args(ctx context.Context,
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
-		func(ctx context.Context, v any) (agents.CreateInput, error) {
-			return ec.unmarshalNCreateAgentInput2githubᚗcomᚋneuaisᚋneuaisᚋinternalᚋagentsᚐCreateInput(ctx, v)
+		func(ctx context.Context, v any) (models.CreateAgentInput, error) {
+			return ec.unmarshalNCreateAgentInput2githubᚗcomᚋneuaisᚋneuaisᚋmodelsᚐCreateAgentInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -389,8 +389,8 @@ func (ec *executionContext) field_Mutation_updateAgent_args(ctx context.Context,
 	}
 	args["id"] = arg0
 	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
-		func(ctx context.Context, v any) (agents.UpdateInput, error) {
-			return ec.unmarshalNUpdateAgentInput2githubᚗcomᚋneuaisᚋneuaisᚋinternalᚋagentsᚐUpdateInput(ctx, v)
+		func(ctx context.Context, v any) (models.UpdateAgentInput, error) {
+			return ec.unmarshalNUpdateAgentInput2githubᚗcomᚋneuaisᚋneuaisᚋmodelsᚐUpdateAgentInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -1067,7 +1067,7 @@ func (ec *executionContext) _Mutation_createAgent(ctx context.Context, field gra
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().CreateAgent(ctx, fc.Args["input"].(agents.CreateInput), fc.Args["idempotencyKey"].(*string))
+			return ec.Resolvers.Mutation().CreateAgent(ctx, fc.Args["input"].(models.CreateAgentInput), fc.Args["idempotencyKey"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *models.Agent) graphql.Marshaler {
@@ -1111,7 +1111,7 @@ func (ec *executionContext) _Mutation_updateAgent(ctx context.Context, field gra
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().UpdateAgent(ctx, fc.Args["id"].(string), fc.Args["input"].(agents.UpdateInput), fc.Args["ifMatch"].(*string))
+			return ec.Resolvers.Mutation().UpdateAgent(ctx, fc.Args["id"].(string), fc.Args["input"].(models.UpdateAgentInput), fc.Args["ifMatch"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *models.Agent) graphql.Marshaler {

@@ -2,4 +2,4 @@
 // gqlgen generates from it. Run go generate ./graph after a schema change.
 package graph
 
-//go:generate go run github.com/99designs/gqlgen generate --config ../gqlgen.yml
+//go:generate go -C .. run github.com/99designs/gqlgen generate

@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/neuais/neuais/internal/agents"
 	"github.com/neuais/neuais/internal/tokens"
 	"github.com/neuais/neuais/internal/webhooks"
 	"github.com/neuais/neuais/models"
@@ -193,7 +192,7 @@ type ComplexityRoot struct {
 
 	Mutation struct {
 		CreateAPIToken       func(childComplexity int, input tokens.CreateInput, idempotencyKey *string) int
-		CreateAgent          func(childComplexity int, input agents.CreateInput, idempotencyKey *string) int
+		CreateAgent          func(childComplexity int, input models.CreateAgentInput, idempotencyKey *string) int
 		CreateToken          func(childComplexity int, email string, password string) int
 		CreateUser           func(childComplexity int, input models.CreateUserInput, idempotencyKey *string) int
 		CreateWebhook        func(childComplexity int, input webhooks.CreateInput, idempotencyKey *string) int
@@ -209,7 +208,7 @@ type ComplexityRoot struct {
 		StartAgent           func(childComplexity int, id string) int
 		StopAgent            func(childComplexity int, id string) int
 		TestWebhook          func(childComplexity int, id string) int
-		UpdateAgent          func(childComplexity int, id string, input agents.UpdateInput, ifMatch *string) int
+		UpdateAgent          func(childComplexity int, id string, input models.UpdateAgentInput, ifMatch *string) int
 		UpdateUser           func(childComplexity int, id string, input models.UpdateUserInput) int
 		UpdateWebhook        func(childComplexity int, id string, input webhooks.UpdateInput) int
 		UploadBinary         func(childComplexity int, file graphql.Upload, idempotencyKey *string) int
@@ -1010,7 +1009,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.CreateAgent(childComplexity, args["input"].(agents.CreateInput), args["idempotencyKey"].(*string)), true
+		return e.ComplexityRoot.Mutation.CreateAgent(childComplexity, args["input"].(models.CreateAgentInput), args["idempotencyKey"].(*string)), true
 	case "Mutation.createToken":
 		if e.ComplexityRoot.Mutation.CreateToken == nil {
 			break
@@ -1186,7 +1185,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.UpdateAgent(childComplexity, args["id"].(string), args["input"].(agents.UpdateInput), args["ifMatch"].(*string)), true
+		return e.ComplexityRoot.Mutation.UpdateAgent(childComplexity, args["id"].(string), args["input"].(models.UpdateAgentInput), args["ifMatch"].(*string)), true
 	case "Mutation.updateUser":
 		if e.ComplexityRoot.Mutation.UpdateUser == nil {
 			break

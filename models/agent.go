@@ -6,9 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
-
-	"github.com/uptrace/bun"
 )
 
 // AgentStatus is the state of an agent: the runtime's actual one, or the
@@ -48,40 +45,6 @@ type AgentConfig struct {
 	CPU      string `json:"cpu"`
 	Memory   string `json:"memory"`
 	Replicas int    `json:"replicas"`
-}
-
-// Agent is a user's binary run as replicas. Desired* and the spec fields
-// are written by the API; Status and StatusReason by the runtime, and by the
-// API for the transitions (stopping, starting, restarting) it starts.
-type Agent struct {
-	bun.BaseModel `bun:"table:agents"`
-
-	ID           string `bun:"id,pk"`
-	OrgID        string `bun:"org_id,notnull"`
-	Name         string `bun:"name,notnull"`
-	Runtime      string `bun:"runtime,notnull"`
-	Region       string `bun:"region,notnull"`
-	BinaryURL    string `bun:"binary_url,notnull"`
-	BinarySHA256 string `bun:"binary_sha256,notnull"`
-	// BinaryID is the uploaded binary BinaryURL names, empty for a URL
-	// the runtime downloads.
-	BinaryID string `bun:"binary_id,nullzero"`
-	CPU      string `bun:"cpu,notnull"`
-	Memory   string `bun:"memory,notnull"`
-	Replicas int    `bun:"replicas,notnull"`
-	// Environment is the agent's variables in the clear; it is never
-	// stored as such: the environment column holds SealedEnvironment.
-	Environment       map[string]string `bun:"-"`
-	SealedEnvironment string            `bun:"environment,notnull" json:"-"`
-	Desired           DesiredState      `bun:"desired,notnull"`
-	Status            AgentStatus       `bun:"status,notnull"`
-	StatusReason      string            `bun:"status_reason,notnull"`
-	// Generation increases on every change of the spec or desired state, so
-	// the runtime can tell which replicas run an outdated spec.
-	Generation int64     `bun:"generation,notnull"`
-	Version    int64     `bun:"version,notnull"` // ETag source, bumped on every write
-	CreatedAt  time.Time `bun:"created_at,notnull"`
-	UpdatedAt  time.Time `bun:"updated_at,notnull"`
 }
 
 // Sealer encrypts what is stored for users and decrypts it

@@ -32,11 +32,11 @@ func (r *agentResolver) Endpoints(ctx context.Context, obj *models.Agent) ([]str
 	return r.Agents.Endpoints(ctx, obj)
 }
 
-func (r *mutationResolver) CreateAgent(ctx context.Context, input agents.CreateInput, idempotencyKey *string) (*models.Agent, error) {
+func (r *mutationResolver) CreateAgent(ctx context.Context, input models.CreateAgentInput, idempotencyKey *string) (*models.Agent, error) {
 	return r.Agents.Create(ctx, input, deref(idempotencyKey))
 }
 
-func (r *mutationResolver) UpdateAgent(ctx context.Context, id string, input agents.UpdateInput, ifMatch *string) (*models.Agent, error) {
+func (r *mutationResolver) UpdateAgent(ctx context.Context, id string, input models.UpdateAgentInput, ifMatch *string) (*models.Agent, error) {
 	return r.Agents.Update(ctx, id, input, deref(ifMatch))
 }
 

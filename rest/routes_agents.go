@@ -1,26 +1,58 @@
 package rest
 
-import "net/http"
+import (
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/neuais/neuais/graph"
+)
+
+// agentFields are the schema's Agent fields as REST names them, in the
+// schema's order, but the etag, which goes to the ETag header: a field
+// added to the agent's spec and schema reaches REST with no edit here.
+var agentFields = objectFields(graph.NewExecutableSchema(graph.Config{}).Schema(), "Agent", "etag")
 
 // agentListFields are the names fields= accepts on GET /agents; the list
-// never carries the environment.
-var agentListFields = []Field{
-	{Name: "id"},
-	{Name: "name"},
-	{Name: "status"},
-	{Name: "replicas"},
-	{Name: "region"},
-	{Name: "runtime"},
-	{Name: "binary_url", Selection: "binary_url: binaryUrl"},
-	{Name: "config", Selection: "config { cpu memory replicas }"},
-	{Name: "created_at", Selection: "created_at: createdAt"},
-	{Name: "updated_at", Selection: "updated_at: updatedAt"},
-}
+// never carries the environment, nor what only a single agent's read needs.
+var agentListFields = slices.DeleteFunc(slices.Clone(agentFields), func(f Field) bool {
+	return slices.Contains([]string{"binary_sha256", "environment", "endpoints"}, f.Name)
+})
 
 // agentDetail is one agent as GET /agents/{id} and the lifecycle routes
 // return it, its etag first for the ETag header.
-const agentDetail = `{ _etag: etag id name status replicas region runtime binary_url: binaryUrl binary_sha256: binarySha256
-	config { cpu memory replicas } environment endpoints created_at: createdAt updated_at: updatedAt }`
+var agentDetail = "{ _etag: etag " + selectAll(agentFields) + " }"
+
+// objectFields returns the fields of the object type typ as REST names
+// them, but those named in omit; an object field selects all its own.
+func objectFields(schema *ast.Schema, typ string, omit ...string) []Field {
+	var out []Field
+	for _, f := range schema.Types[typ].Fields {
+		if slices.Contains(omit, f.Name) {
+			continue
+		}
+		name := snake(f.Name)
+		sel := name
+		if name != f.Name {
+			sel += ": " + f.Name
+		}
+		if def := schema.Types[f.Type.Name()]; def.Kind == ast.Object {
+			sel += " { " + selectAll(objectFields(schema, def.Name)) + " }"
+		}
+		out = append(out, Field{Name: name, Selection: sel})
+	}
+	return out
+}
+
+func selectAll(fields []Field) string {
+	sels := make([]string, len(fields))
+	for i, f := range fields {
+		sels[i] = f.Selection
+	}
+	return strings.Join(sels, " ")
+}
 
 var idParam = Param{Var: "id", From: FromPath, Key: "id"}
 

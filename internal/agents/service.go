@@ -1,5 +1,6 @@
 // Package agents owns the agent resource: its specification and desired
-// state in the agents table, validation, idempotent creation, optimistic
+// state in the agents table (the spec itself, with its validation, is
+// declared in models/agentspec.go), idempotent creation, optimistic
 // concurrency, events and waits. The runtime writes the actual state
 // (status, status_reason); this package writes it only to start a
 // transition (stopping, starting, restarting), which the runtime ends.
@@ -11,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -57,6 +57,7 @@ type Service struct {
 	bus        events.Bus
 	events     *events.Log
 	cfg        Config
+	rules      models.AgentRules
 	reconciler Reconciler
 	log        *slog.Logger
 	// stopping is closed by Shutdown, ending every wait.
@@ -86,7 +87,8 @@ func NewService(db *bun.DB, bus events.Bus, cfg Config, reconciler Reconciler, l
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Service{db: db, bus: bus, events: events.NewLog(db, bus, logger), cfg: cfg, reconciler: reconciler, log: logger, stopping: make(chan struct{})}
+	rules := models.AgentRules{Regions: cfg.Regions, AllowFileURLs: cfg.AllowFileURLs, MaxReplicas: cfg.MaxReplicas}
+	return &Service{db: db, bus: bus, events: events.NewLog(db, bus, logger), cfg: cfg, rules: rules, reconciler: reconciler, log: logger, stopping: make(chan struct{})}
 }
 
 // Shutdown ends every Wait in progress with service_unavailable, so that
@@ -95,37 +97,13 @@ func (s *Service) Shutdown() {
 	s.shutdownOnce.Do(func() { close(s.stopping) })
 }
 
-// ConfigInput is a resource request; nil fields keep their value (or take
-// the default on creation).
-type ConfigInput struct {
-	CPU      *string
-	Memory   *string
-	Replicas *int
-}
-
-// CreateInput is a new agent's specification.
-type CreateInput struct {
-	Name         string
-	Runtime      string
-	Region       *string
-	BinaryURL    string
-	BinarySHA256 *string
-	Config       *ConfigInput
-	Environment  map[string]any
-}
-
-// UpdateInput is a partial change of an agent's specification: only the
-// fields given change. An Environment given replaces the whole environment.
-type UpdateInput struct {
-	// Name, given, must be the current name: names cannot change, but a
-	// client may send back the agent it read.
-	Name         *string
-	Runtime      *string
-	BinaryURL    *string
-	BinarySHA256 *string
-	Config       *ConfigInput
-	Environment  map[string]any
-}
+// ConfigInput, CreateInput and UpdateInput are the spec's inputs, which
+// models declares with the spec.
+type (
+	ConfigInput = models.AgentConfigInput
+	CreateInput = models.CreateAgentInput
+	UpdateInput = models.UpdateAgentInput
+)
 
 // Endpoints returns the URLs at which a's replicas are reachable.
 func (s *Service) Endpoints(ctx context.Context, a *models.Agent) ([]string, error) {
@@ -345,49 +323,14 @@ func (s *Service) Create(ctx context.Context, in CreateInput, idempotencyKey str
 func (s *Service) newAgent(orgID string, in CreateInput) (*models.Agent, error) {
 	now := models.Now()
 	a := &models.Agent{
-		ID: models.NewID(models.PrefixAgent), OrgID: orgID, Name: in.Name, Runtime: in.Runtime,
-		Region: s.cfg.Regions[0], BinaryURL: in.BinaryURL,
-		CPU: DefaultCPU, Memory: DefaultMemory, Replicas: DefaultReplicas,
+		ID: models.NewID(models.PrefixAgent), OrgID: orgID,
 		Desired: models.DesiredRunning, Status: models.AgentDeploying,
 		Generation: 1, Version: 1, CreatedAt: now, UpdatedAt: now,
 	}
-	if err := validateName(a.Name); err != nil {
-		return nil, err
-	}
-	if in.Region != nil {
-		if err := s.validateRegion(*in.Region); err != nil {
-			return nil, err
-		}
-		a.Region = *in.Region
-	}
-	if in.BinarySHA256 != nil {
-		a.BinarySHA256 = *in.BinarySHA256
-	}
-	applyConfig(a, in.Config)
-	env, err := environment(in.Environment)
-	if err != nil {
-		return nil, err
-	}
-	a.Environment = env
-	if err := s.validateSpec(a); err != nil {
+	if err := in.Apply(a, s.rules); err != nil {
 		return nil, err
 	}
 	return a, nil
-}
-
-func applyConfig(a *models.Agent, c *ConfigInput) {
-	if c == nil {
-		return
-	}
-	if c.CPU != nil {
-		a.CPU = *c.CPU
-	}
-	if c.Memory != nil {
-		a.Memory = *c.Memory
-	}
-	if c.Replicas != nil {
-		a.Replicas = *c.Replicas
-	}
 }
 
 // insert stores a in tx, or fails with a conflict when its name is taken.
@@ -413,7 +356,7 @@ func (s *Service) insert(ctx context.Context, tx bun.Tx, a *models.Agent) error 
 
 func nameTaken(name string) error {
 	return &models.Error{Code: models.CodeConflict, Message: fmt.Sprintf("An agent named %q already exists", name),
-		Field: fieldName, Reason: "is already taken"}
+		Field: "name", Reason: "is already taken"}
 }
 
 // Update changes the fields given. ifMatch, when set, must be the agent's
@@ -425,36 +368,13 @@ func nameTaken(name string) error {
 func (s *Service) Update(ctx context.Context, id string, in UpdateInput, ifMatch string) (*models.Agent, error) {
 	return s.modify(ctx, id, ifMatch, func(a *models.Agent) (bool, error) {
 		before := *a
-		if in.Name != nil && *in.Name != a.Name {
-			return false, models.Invalid(fieldName, "cannot be changed")
-		}
-		if in.Runtime != nil {
-			a.Runtime = *in.Runtime
-		}
-		if in.BinaryURL != nil {
-			a.BinaryURL = *in.BinaryURL
-		}
-		if in.BinarySHA256 != nil {
-			a.BinarySHA256 = *in.BinarySHA256
-		}
-		applyConfig(a, in.Config)
-		if in.Environment != nil {
-			env, err := environment(in.Environment)
-			if err != nil {
-				return false, err
-			}
-			a.Environment = env
-		}
-		if err := s.validateSpec(a); err != nil {
+		if err := in.Apply(a, s.rules); err != nil {
 			return false, err
 		}
 		if err := s.resolveBinary(ctx, a); err != nil {
 			return false, err
 		}
-		changed := a.Runtime != before.Runtime || a.BinaryURL != before.BinaryURL || a.BinarySHA256 != before.BinarySHA256 ||
-			a.CPU != before.CPU || a.Memory != before.Memory || a.Replicas != before.Replicas ||
-			!maps.Equal(a.Environment, before.Environment)
-		return changed, nil
+		return len(a.SpecChanges(&before)) > 0, nil
 	})
 }
 
@@ -464,7 +384,7 @@ func (s *Service) Scale(ctx context.Context, id string, replicas int) (*models.A
 	if _, err := models.RequireWriter(ctx); err != nil {
 		return nil, err
 	}
-	if err := s.validateReplicas("replicas", replicas); err != nil {
+	if err := s.rules.ValidateReplicas("replicas", replicas); err != nil {
 		return nil, err
 	}
 	return s.modify(ctx, id, "", func(a *models.Agent) (bool, error) {
@@ -545,7 +465,7 @@ func (s *Service) modify(ctx context.Context, id, ifMatch string, change func(*m
 		a.Generation++
 		a.Version++
 		a.UpdatedAt = models.Now()
-		columns := []string{"runtime", "binary_url", "binary_sha256", "binary_id", "cpu", "memory", "replicas", "environment", "desired", "generation", "version", "updated_at"}
+		columns := models.AgentWriteColumns()
 		if a.Status != before.Status {
 			columns = append(columns, "status", "status_reason")
 		}
@@ -644,23 +564,9 @@ func agentEvent(event string, a *models.Agent, changed []string) events.AgentEve
 // changedFields names the fields of the contract that differ between
 // before and after, as clients write them; the environment by name only.
 func changedFields(before, after *models.Agent) []string {
-	var out []string
-	for _, f := range []struct {
-		name    string
-		changed bool
-	}{
-		{"runtime", before.Runtime != after.Runtime},
-		{"binary_url", before.BinaryURL != after.BinaryURL},
-		{"binary_sha256", before.BinarySHA256 != after.BinarySHA256},
-		{"config.cpu", before.CPU != after.CPU},
-		{"config.memory", before.Memory != after.Memory},
-		{"config.replicas", before.Replicas != after.Replicas},
-		{"environment", !maps.Equal(before.Environment, after.Environment)},
-		{"status", before.Status != after.Status},
-	} {
-		if f.changed {
-			out = append(out, f.name)
-		}
+	out := after.SpecChanges(before)
+	if before.Status != after.Status {
+		out = append(out, "status")
 	}
 	return out
 }

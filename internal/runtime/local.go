@@ -128,7 +128,7 @@ func (d *LocalDriver) Apply(spec Spec) error {
 	d.mu.Unlock()
 
 	a.mu.Lock()
-	if !sameTemplate(a.spec, spec) {
+	if !a.spec.SameTemplate(spec) {
 		a.resetCrashesLocked() // a new spec deserves a fresh start
 	}
 	a.spec = spec
@@ -819,12 +819,6 @@ func exitStatus(st *os.ProcessState) string {
 	return "status " + strconv.Itoa(st.ExitCode())
 }
 
-// sameTemplate reports whether two specs start identical processes.
-func sameTemplate(x, y Spec) bool {
-	return x.BinaryPath == y.BinaryPath && x.Name == y.Name && x.CPU == y.CPU &&
-		x.Memory == y.Memory && maps.Equal(x.Environment, y.Environment)
-}
-
 // slot is one replica index of an agent and its supervisor.
 type slot struct {
 	index int
@@ -850,7 +844,7 @@ type slot struct {
 
 // runs reports whether s runs spec's processes in epoch.
 func (s *slot) runs(spec Spec, epoch int) bool {
-	return s.epoch == epoch && sameTemplate(s.spec, spec)
+	return s.epoch == epoch && s.spec.SameTemplate(spec)
 }
 
 func (s *slot) requestStop() {

@@ -447,13 +447,9 @@ func (m *Manager) run(ctx context.Context, a *models.Agent, rec *agentRecord) (m
 		path = d.path
 		rec.binaryURL, rec.binarySHA = a.BinaryURL, a.BinarySHA256
 	}
-	spec := Spec{
-		AgentID: a.ID, OrgID: a.OrgID, Name: a.Name, Generation: a.Generation,
-		BinaryPath: path, Environment: a.Environment, Replicas: a.Replicas,
-		CPU: a.CPU, Memory: a.Memory,
-	}
+	spec := a.RunSpec(path)
 	restart := rec.applied && spec.Generation != rec.spec.Generation &&
-		spec.Replicas == rec.spec.Replicas && sameTemplate(spec, rec.spec)
+		spec.Replicas == rec.spec.Replicas && spec.SameTemplate(rec.spec)
 	if restart || !rec.applied {
 		rec.freshGen = spec.Generation
 	}

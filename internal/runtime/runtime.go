@@ -135,23 +135,9 @@ type LogSink interface {
 	Append(line models.LogLine)
 }
 
-// Spec is what a driver runs for one agent.
-type Spec struct {
-	AgentID string
-	OrgID   string
-	Name    string
-	// Generation is the agents row's generation the spec was built from;
-	// replicas report the generation they were started with.
-	Generation int64
-	// BinaryPath is the fetched and verified executable.
-	BinaryPath  string
-	Environment map[string]string
-	Replicas    int
-	// CPU (cores, "0.5") and Memory ("256Mi") are the limits to apply
-	// where the host allows it.
-	CPU    string
-	Memory string
-}
+// Spec is what a driver runs for one agent; the agent's spec declares it
+// (models.Agent.RunSpec) and what in it is a rollout (SameTemplate).
+type Spec = models.RunSpec
 
 // AgentState is a driver's view of one agent's replicas.
 type AgentState struct {
