@@ -1,0 +1,450 @@
+package db
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// SQLite allows one writer at a time, and with synchronous=FULL each commit
+// waits for an fsync. Left to SQLite, writers on the pool's connections
+// poll for the lock with the busy handler's growing sleeps (up to 100 ms
+// each, in no order), and each commit pays its own fsync. So every
+// transaction that may write runs on one more connection, the writer, one
+// at a time in arrival order, each in a savepoint of a transaction shared
+// with those queued behind it: that transaction commits when nobody is
+// waiting, or the group is full or old, and every transaction of the group
+// returns from Commit only then, with its result (group commit: one fsync
+// for many commits). A transaction sees the effects of those before it in
+// its group, which commit or fail with it.
+const (
+	// maxGroup is the most transactions one commit carries.
+	maxGroup = 64
+	// maxGroupAge bounds how long the first of a group waits for the others.
+	maxGroupAge = 10 * time.Millisecond
+	// busyTimeout is how long a writer waits for its turn, as SQLite's
+	// busy_timeout bounds the wait for another process's lock.
+	busyTimeout = 10 * time.Second
+	// savepoint is the name of each transaction's savepoint.
+	savepoint = "neuais_group"
+)
+
+var errClosed = errors.New("db: the SQLite writer is closed")
+
+// errWriterBusy is a wait for the writer that ran past busyTimeout.
+var errWriterBusy = errors.New("db: waited " + busyTimeout.String() + " for the SQLite writer")
+
+// sqliteConn is what the modernc.org/sqlite driver's connections implement.
+type sqliteConn interface {
+	driver.Conn
+	driver.ConnBeginTx
+	driver.ConnPrepareContext
+	driver.ExecerContext
+	driver.QueryerContext
+	driver.Pinger
+	driver.SessionResetter
+	driver.Validator
+}
+
+// connector opens the pool's connections; their transactions, other than
+// read-only ones, run on its writer.
+type connector struct {
+	driver.Connector
+	w *writer
+}
+
+func newConnector(base driver.Connector) *connector {
+	c := &connector{Connector: base}
+	c.w = &writer{connect: c.open}
+	return c
+}
+
+func (c *connector) open(ctx context.Context) (sqliteConn, error) {
+	conn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sc, ok := conn.(sqliteConn)
+	if !ok {
+		conn.Close()
+		return nil, fmt.Errorf("db: %T lacks the interfaces of a modernc.org/sqlite connection", conn)
+	}
+	return sc, nil
+}
+
+// Connect implements driver.Connector.
+func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
+	inner, err := c.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &conn{inner: inner, w: c.w}, nil
+}
+
+// Close implements io.Closer, which sql.DB.Close calls.
+func (c *connector) Close() error { return c.w.close() }
+
+// conn is one of the pool's connections: reads run on its own SQLite
+// connection, transactions and writes outside them on the writer.
+type conn struct {
+	inner sqliteConn
+	w     *writer
+	tx    *groupTx // in progress on the writer
+}
+
+var (
+	_ driver.ConnBeginTx        = (*conn)(nil)
+	_ driver.ConnPrepareContext = (*conn)(nil)
+	_ driver.ExecerContext      = (*conn)(nil)
+	_ driver.QueryerContext     = (*conn)(nil)
+	_ driver.Pinger             = (*conn)(nil)
+	_ driver.SessionResetter    = (*conn)(nil)
+	_ driver.Validator          = (*conn)(nil)
+)
+
+// Unwrap returns the driver's connection (sqlite.Limit looks for it).
+func (c *conn) Unwrap() driver.Conn { return c.inner }
+
+func (c *conn) Prepare(query string) (driver.Stmt, error) {
+	return c.PrepareContext(context.Background(), query)
+}
+
+func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	if c.tx != nil {
+		return c.w.conn.PrepareContext(context.WithoutCancel(ctx), query)
+	}
+	return c.inner.PrepareContext(ctx, query)
+}
+
+func (c *conn) Close() error {
+	if c.tx != nil {
+		c.tx.Rollback() //nolint:errcheck // the connection goes either way
+	}
+	return c.inner.Close()
+}
+
+func (c *conn) Begin() (driver.Tx, error) { return c.BeginTx(context.Background(), driver.TxOptions{}) }
+
+// BeginTx starts a transaction on the writer; a read-only one (a snapshot)
+// on the connection's own SQLite connection.
+func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	if opts.ReadOnly {
+		return c.inner.BeginTx(ctx, opts)
+	}
+	t, err := c.w.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t.c, c.tx = c, t
+	return t, nil
+}
+
+// Statements on the writer run to their end whatever their context: an
+// interrupted write would roll back the whole group's transaction.
+// database/sql still refuses statements of a transaction whose context
+// ended, and rolls it back.
+
+func (c *conn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	if c.tx != nil {
+		return c.w.conn.ExecContext(context.WithoutCancel(ctx), query, args)
+	}
+	if !writes(query) {
+		return c.inner.ExecContext(ctx, query, args)
+	}
+	t, err := c.w.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res, err := c.w.conn.ExecContext(context.WithoutCancel(ctx), query, args)
+	if err != nil {
+		t.Rollback() //nolint:errcheck // err says what happened
+		return nil, err
+	}
+	return res, t.Commit()
+}
+
+func (c *conn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	if c.tx != nil {
+		return c.w.conn.QueryContext(context.WithoutCancel(ctx), query, args)
+	}
+	if !writes(query) {
+		return c.inner.QueryContext(ctx, query, args)
+	}
+	// A write returning rows (RETURNING): its rows are read before the
+	// commit, which must succeed before they are given out.
+	t, err := c.w.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := readAll(c.w.conn.QueryContext(context.WithoutCancel(ctx), query, args))
+	if err != nil {
+		t.Rollback() //nolint:errcheck // err says what happened
+		return nil, err
+	}
+	return rows, t.Commit()
+}
+
+func (c *conn) Ping(ctx context.Context) error         { return c.inner.Ping(ctx) }
+func (c *conn) ResetSession(ctx context.Context) error { return c.inner.ResetSession(ctx) }
+func (c *conn) IsValid() bool                          { return c.inner.IsValid() }
+
+// writes reports whether a statement outside a transaction may write, so
+// that it takes its turn on the writer rather than wait for SQLite's lock.
+func writes(query string) bool {
+	q := strings.TrimLeft(query, " \t\r\n(")
+	word, _, _ := strings.Cut(q, " ")
+	return slices.Contains([]string{"INSERT", "UPDATE", "DELETE", "REPLACE", "WITH"}, strings.ToUpper(word))
+}
+
+// rows are a result read whole.
+type rows struct {
+	columns []string
+	values  [][]driver.Value
+}
+
+func readAll(r driver.Rows, err error) (*rows, error) {
+	if err != nil {
+		return nil, err
+	}
+	out, err := readRows(r)
+	if cerr := r.Close(); err == nil && cerr != nil {
+		return nil, cerr
+	}
+	return out, err
+}
+
+func readRows(r driver.Rows) (*rows, error) {
+	out := &rows{columns: r.Columns()}
+	for {
+		row := make([]driver.Value, len(out.columns))
+		if err := r.Next(row); err == io.EOF {
+			return out, nil
+		} else if err != nil {
+			return nil, err
+		}
+		for i, v := range row {
+			if b, ok := v.([]byte); ok {
+				row[i] = slices.Clone(b) // the driver may reuse it
+			}
+		}
+		out.values = append(out.values, row)
+	}
+}
+
+func (r *rows) Columns() []string { return r.columns }
+func (r *rows) Close() error      { return nil }
+
+func (r *rows) Next(dest []driver.Value) error {
+	if len(r.values) == 0 {
+		return io.EOF
+	}
+	copy(dest, r.values[0])
+	r.values = r.values[1:]
+	return nil
+}
+
+// groupTx is one transaction: a savepoint in the writer's transaction.
+type groupTx struct {
+	w *writer
+	c *conn
+}
+
+// Commit releases the savepoint and returns once the group's transaction
+// has committed.
+func (t *groupTx) Commit() error {
+	t.detach()
+	if _, err := t.w.exec("RELEASE " + savepoint); err != nil {
+		t.w.end(nil, err)
+		return err
+	}
+	done := make(chan error, 1)
+	t.w.end(done, nil)
+	return <-done
+}
+
+// Rollback undoes the savepoint's changes; the group goes on.
+func (t *groupTx) Rollback() error {
+	t.detach()
+	_, err := t.w.exec("ROLLBACK TO " + savepoint)
+	if err == nil {
+		_, err = t.w.exec("RELEASE " + savepoint)
+	}
+	t.w.end(nil, err)
+	return err
+}
+
+func (t *groupTx) detach() {
+	if t.c != nil {
+		t.c.tx, t.c = nil, nil
+	}
+}
+
+// writer is the SQLite connection every transaction that may write runs
+// on, and its queue.
+type writer struct {
+	connect func(context.Context) (sqliteConn, error)
+
+	// Only the holder uses these.
+	conn   sqliteConn
+	tx     driver.Tx // the group's transaction, while open
+	since  time.Time // when it began
+	closed bool
+
+	mu      sync.Mutex
+	held    bool
+	queue   []*waiter
+	pending []chan error // transactions whose savepoint is released, waiting for the commit
+}
+
+type waiter struct {
+	ready   chan struct{}
+	granted bool
+}
+
+func (w *writer) exec(query string) (driver.Result, error) {
+	return w.conn.ExecContext(context.Background(), query, nil)
+}
+
+// begin waits for the writer, in arrival order, and starts a transaction:
+// a savepoint in the group's transaction, which it begins when none is open.
+func (w *writer) begin(ctx context.Context) (*groupTx, error) {
+	if err := w.acquire(ctx); err != nil {
+		return nil, err
+	}
+	if w.closed {
+		w.end(nil, nil)
+		return nil, errClosed
+	}
+	if w.conn == nil {
+		c, err := w.connect(ctx)
+		if err != nil {
+			w.end(nil, nil)
+			return nil, err
+		}
+		w.conn = c
+	}
+	if w.tx == nil {
+		tx, err := w.conn.BeginTx(context.Background(), driver.TxOptions{}) // immediate: the DSN says so
+		if err != nil {
+			w.end(nil, nil)
+			return nil, err
+		}
+		w.tx, w.since = tx, time.Now()
+	}
+	if _, err := w.exec("SAVEPOINT " + savepoint); err != nil {
+		w.end(nil, err)
+		return nil, err
+	}
+	return &groupTx{w: w}, nil
+}
+
+func (w *writer) acquire(ctx context.Context) error {
+	w.mu.Lock()
+	if !w.held {
+		w.held = true
+		w.mu.Unlock()
+		return nil
+	}
+	wt := &waiter{ready: make(chan struct{})}
+	w.queue = append(w.queue, wt)
+	w.mu.Unlock()
+	timeout := time.NewTimer(busyTimeout)
+	defer timeout.Stop()
+	var err error
+	select {
+	case <-wt.ready:
+		return nil
+	case <-ctx.Done():
+		err = ctx.Err()
+	case <-timeout.C:
+		err = errWriterBusy
+	}
+	w.mu.Lock()
+	if wt.granted { // just now: pass the turn on
+		w.mu.Unlock()
+		w.end(nil, nil)
+		return err
+	}
+	w.queue = slices.DeleteFunc(w.queue, func(x *waiter) bool { return x == wt })
+	w.mu.Unlock()
+	return err
+}
+
+// end is the holder's last step: done, when set, joins the transactions
+// waiting for the commit. The next in the queue continues the group unless
+// it is full or old, or failed (the group's transaction may be gone, so it
+// rolls back and every waiting transaction gets the error); otherwise the
+// group commits first.
+func (w *writer) end(done chan error, failed error) {
+	w.mu.Lock()
+	if done != nil {
+		w.pending = append(w.pending, done)
+	}
+	if failed == nil && w.tx != nil && len(w.queue) > 0 && len(w.pending) < maxGroup && time.Since(w.since) < maxGroupAge {
+		w.passLocked()
+		w.mu.Unlock()
+		return
+	}
+	w.mu.Unlock()
+	w.flush(failed)
+	w.mu.Lock()
+	w.passLocked()
+	w.mu.Unlock()
+}
+
+// flush ends the group's transaction, if open: it commits, or rolls back
+// when failed is set, and tells the waiting transactions.
+func (w *writer) flush(failed error) {
+	w.mu.Lock()
+	pending := w.pending
+	w.pending = nil
+	w.mu.Unlock()
+	if w.tx == nil {
+		return
+	}
+	var err error
+	if failed != nil {
+		w.tx.Rollback() //nolint:errcheck // the transaction may be gone already
+		err = fmt.Errorf("db: a transaction committed with others failed: %w", failed)
+	} else {
+		err = w.tx.Commit()
+	}
+	w.tx = nil
+	for _, p := range pending {
+		p <- err
+	}
+}
+
+// passLocked gives the writer to the first waiting, or frees it.
+func (w *writer) passLocked() {
+	if len(w.queue) == 0 {
+		w.held = false
+		return
+	}
+	next := w.queue[0]
+	w.queue = w.queue[1:]
+	next.granted = true
+	close(next.ready)
+}
+
+// close waits for its turn (sql.DB.Close does not wait for transactions in
+// progress), commits the group that was waiting and closes the writer.
+func (w *writer) close() error {
+	if err := w.acquire(context.Background()); err != nil {
+		return err
+	}
+	w.flush(nil)
+	var err error
+	if w.conn != nil {
+		err = w.conn.Close()
+	}
+	w.closed = true
+	w.end(nil, nil)
+	return err
+}
