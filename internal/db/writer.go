@@ -303,8 +303,20 @@ type writer struct {
 }
 
 type waiter struct {
-	ready   chan struct{}
-	granted bool
+	ready    chan struct{}
+	granted  bool
+	priority bool
+}
+
+type priorityKey struct{}
+
+// WithPriority returns a context whose SQLite transactions take the
+// writer's next turn, ahead of those waiting (in arrival order among
+// themselves): for a lone writer whose transactions each carry the work of
+// many others (the webhooks dispatcher), so that its wait does not grow
+// with the queue of the API's transactions. Other databases ignore it.
+func WithPriority(ctx context.Context) context.Context {
+	return context.WithValue(ctx, priorityKey{}, true)
 }
 
 func (w *writer) exec(query string) (driver.Result, error) {
@@ -351,8 +363,15 @@ func (w *writer) acquire(ctx context.Context) error {
 		w.mu.Unlock()
 		return nil
 	}
-	wt := &waiter{ready: make(chan struct{})}
-	w.queue = append(w.queue, wt)
+	wt := &waiter{ready: make(chan struct{}), priority: ctx.Value(priorityKey{}) != nil}
+	at := len(w.queue)
+	if wt.priority {
+		at = 0
+		for at < len(w.queue) && w.queue[at].priority {
+			at++
+		}
+	}
+	w.queue = slices.Insert(w.queue, at, wt)
 	w.mu.Unlock()
 	timeout := time.NewTimer(busyTimeout)
 	defer timeout.Stop()

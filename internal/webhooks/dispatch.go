@@ -17,6 +17,7 @@ import (
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
 
+	"github.com/neuais/neuais/internal/db"
 	"github.com/neuais/neuais/internal/events"
 	"github.com/neuais/neuais/internal/netguard"
 	"github.com/neuais/neuais/models"
@@ -190,7 +191,8 @@ type passResult struct {
 func (d *Dispatcher) pass(ctx context.Context, done []result, limit int) (passResult, error) {
 	var p passResult
 	var disabled []*hookState
-	err := d.s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	// One pass carries many deliveries: it goes before the API's writes.
+	err := d.s.db.RunInTx(db.WithPriority(ctx), nil, func(ctx context.Context, tx bun.Tx) error {
 		var err error
 		if disabled, err = d.write(ctx, tx, done); err != nil {
 			return fmt.Errorf("record attempts: %w", err)
