@@ -117,7 +117,7 @@ func (c *conn) Prepare(query string) (driver.Stmt, error) {
 
 func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
 	if c.tx != nil {
-		return c.w.conn.PrepareContext(context.WithoutCancel(ctx), query)
+		return c.tx.prepare(ctx, query)
 	}
 	return c.inner.PrepareContext(ctx, query)
 }
@@ -166,7 +166,10 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 		t.Rollback() //nolint:errcheck // err says what happened
 		return nil, err
 	}
-	return res, t.Commit()
+	if err := t.Commit(); err != nil {
+		return nil, err
+	}
+	return res, nil
 }
 
 func (c *conn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
@@ -187,7 +190,10 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 		t.Rollback() //nolint:errcheck // err says what happened
 		return nil, err
 	}
-	return rows, t.Commit()
+	if err := t.Commit(); err != nil {
+		return nil, err
+	}
+	return rows, nil
 }
 
 func (c *conn) Ping(ctx context.Context) error         { return c.inner.Ping(ctx) }
@@ -251,8 +257,54 @@ func (r *rows) Next(dest []driver.Value) error {
 
 // groupTx is one transaction: a savepoint in the writer's transaction.
 type groupTx struct {
-	w *writer
-	c *conn
+	w     *writer
+	c     *conn
+	stmts []*stmt
+}
+
+// stmt is a statement prepared in a transaction. database/sql closes such
+// statements after Commit or Rollback returns, when the writer may be
+// another transaction's: the transaction closes them first.
+type stmt struct {
+	driver.Stmt
+	closed bool
+}
+
+func (s *stmt) Close() error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	return s.Stmt.Close()
+}
+
+func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	return s.Stmt.(driver.StmtExecContext).ExecContext(context.WithoutCancel(ctx), args)
+}
+
+func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	return s.Stmt.(driver.StmtQueryContext).QueryContext(context.WithoutCancel(ctx), args)
+}
+
+func (t *groupTx) prepare(ctx context.Context, query string) (driver.Stmt, error) {
+	ds, err := t.w.conn.PrepareContext(context.WithoutCancel(ctx), query)
+	if err != nil {
+		return nil, err
+	}
+	s := &stmt{Stmt: ds}
+	t.stmts = append(t.stmts, s)
+	return s, nil
+}
+
+// detach ends the transaction's use of the writer's connection.
+func (t *groupTx) detach() {
+	for _, s := range t.stmts {
+		s.Close() //nolint:errcheck // closing a prepared statement only frees it
+	}
+	t.stmts = nil
+	if t.c != nil {
+		t.c.tx, t.c = nil, nil
+	}
 }
 
 // Commit releases the savepoint and returns once the group's transaction
@@ -277,12 +329,6 @@ func (t *groupTx) Rollback() error {
 	}
 	t.w.end(nil, err)
 	return err
-}
-
-func (t *groupTx) detach() {
-	if t.c != nil {
-		t.c.tx, t.c = nil, nil
-	}
 }
 
 // writer is the SQLite connection every transaction that may write runs

@@ -167,3 +167,37 @@ func TestWriterReturning(t *testing.T) {
 		t.Fatalf("rows %v", got)
 	}
 }
+
+// TestWriterPrepared: statements prepared in transactions are closed with
+// them, before the writer is another transaction's (database/sql closes
+// them again after Commit returns).
+func TestWriterPrepared(t *testing.T) {
+	d := openSQLite(t)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Go(func() {
+			tx, err := d.BeginTx(ctx, nil)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			stmt, err := tx.PrepareContext(ctx, "INSERT INTO t (name) VALUES (?)")
+			if err == nil {
+				_, err = stmt.ExecContext(ctx, fmt.Sprint("p", i))
+			}
+			if err != nil {
+				tx.Rollback() //nolint:errcheck // failing anyway
+				t.Error(err)
+				return
+			}
+			if err := tx.Commit(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if got := names(t, d); len(got) != 50 {
+		t.Fatalf("%d rows, want 50", len(got))
+	}
+}
