@@ -84,3 +84,60 @@ func TestWriterPriority(t *testing.T) {
 		t.Fatalf("order %v, want %v", order, want)
 	}
 }
+
+// TestWriterGroupFails: when a transaction ends the group's transaction
+// under the others (here a raw ROLLBACK; SQLite does the same on some
+// errors), the transactions already released in the group fail too:
+// none is told it committed while its rows are gone.
+func TestWriterGroupFails(t *testing.T) {
+	base, err := sqlite.NewConnector(SQLiteDSN(filepath.Join(t.TempDir(), "f.db"), "FULL"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newConnector(base)
+	d := sql.OpenDB(c)
+	defer d.Close()
+	ctx := context.Background()
+	if _, err := d.Exec("CREATE TABLE t (name TEXT)"); err != nil {
+		t.Fatal(err)
+	}
+	held, err := d.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := held.Exec("INSERT INTO t VALUES ('held')"); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 2)
+	go func() {
+		_, err := d.ExecContext(ctx, "INSERT INTO t VALUES ('second')")
+		errs <- err
+	}()
+	queued(t, c.w, 1)
+	go func() {
+		tx, err := d.BeginTx(ctx, nil)
+		if err == nil {
+			_, err = tx.Exec("ROLLBACK")
+		}
+		if err == nil {
+			err = tx.Commit()
+		}
+		errs <- err
+	}()
+	queued(t, c.w, 2)
+	if err := held.Commit(); err == nil {
+		t.Fatal("the first transaction committed, though the group's transaction was rolled back")
+	}
+	for range 2 {
+		if err := <-errs; err == nil {
+			t.Fatal("a transaction of the failed group committed")
+		}
+	}
+	var n int
+	if err := d.QueryRow("SELECT count(*) FROM t").Scan(&n); err != nil || n != 0 {
+		t.Fatalf("%d rows, %v", n, err)
+	}
+	if _, err := d.Exec("INSERT INTO t VALUES ('after')"); err != nil {
+		t.Fatalf("the writer after a failed group: %v", err)
+	}
+}
