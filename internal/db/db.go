@@ -75,10 +75,10 @@ func Open(ctx context.Context, o Options) (*bun.DB, error) {
 			return nil, fmt.Errorf("db: open sqlite: %w", err)
 		}
 		sqldb := sql.OpenDB(newConnector(base))
-		// Transactions wait for the writer (writer.go) holding a connection of
-		// the pool, and some read through the pool while they hold the
-		// writer: a bounded pool could be all waiting writers. WAL readers
-		// run beside the writer.
+		// The pool's connections hold no SQLite connection (conn.go): writes
+		// run on the writer, reads on a bounded set of readers beside it
+		// (WAL). Transactions wait for the writer holding one of the pool's,
+		// so the pool is not bounded: it could be all waiting transactions.
 		sqldb.SetMaxOpenConns(0)
 		sqldb.SetMaxIdleConns(64)
 		sqldb.SetConnMaxIdleTime(time.Minute)

@@ -16,7 +16,7 @@ import (
 // waits for an fsync. Left to SQLite, writers on the pool's connections
 // poll for the lock with the busy handler's growing sleeps (up to 100 ms
 // each, in no order), and each commit pays its own fsync. So every
-// transaction that may write runs on one more connection, the writer, one
+// transaction that may write runs on one connection, the writer, one
 // at a time in arrival order, each in a savepoint of a transaction shared
 // with those queued behind it: that transaction commits when nobody is
 // waiting, or the group is full or old, and every transaction of the group
@@ -52,16 +52,19 @@ type sqliteConn interface {
 	driver.Validator
 }
 
-// connector opens the pool's connections; their transactions, other than
-// read-only ones, run on its writer.
+// connector opens the pool's connections (conn.go), which run their
+// transactions, other than read-only ones, on its writer, and their reads
+// on its readers.
 type connector struct {
 	driver.Connector
 	w *writer
+	r *readers
 }
 
 func newConnector(base driver.Connector) *connector {
 	c := &connector{Connector: base}
 	c.w = &writer{connect: c.open}
+	c.r = newReaders(c.open)
 	return c
 }
 
@@ -79,89 +82,32 @@ func (c *connector) open(ctx context.Context) (sqliteConn, error) {
 }
 
 // Connect implements driver.Connector.
-func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
-	inner, err := c.open(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return &conn{inner: inner, w: c.w}, nil
+func (c *connector) Connect(context.Context) (driver.Conn, error) {
+	return &conn{w: c.w, r: c.r}, nil
 }
 
 // Close implements io.Closer, which sql.DB.Close calls.
-func (c *connector) Close() error { return c.w.close() }
-
-// conn is one of the pool's connections: reads run on its own SQLite
-// connection, transactions and writes outside them on the writer.
-type conn struct {
-	inner sqliteConn
-	w     *writer
-	tx    *groupTx // in progress on the writer
+func (c *connector) Close() error {
+	c.r.close()
+	return c.w.close()
 }
 
-var (
-	_ driver.ConnBeginTx        = (*conn)(nil)
-	_ driver.ConnPrepareContext = (*conn)(nil)
-	_ driver.ExecerContext      = (*conn)(nil)
-	_ driver.QueryerContext     = (*conn)(nil)
-	_ driver.Pinger             = (*conn)(nil)
-	_ driver.SessionResetter    = (*conn)(nil)
-	_ driver.Validator          = (*conn)(nil)
-)
-
-// Unwrap returns the driver's connection (sqlite.Limit looks for it).
-func (c *conn) Unwrap() driver.Conn { return c.inner }
-
-func (c *conn) Prepare(query string) (driver.Stmt, error) {
-	return c.PrepareContext(context.Background(), query)
+// writes reports whether a statement outside a transaction may write, so
+// that it takes its turn on the writer rather than wait for SQLite's lock.
+func writes(query string) bool {
+	q := strings.TrimLeft(query, " \t\r\n(")
+	word, _, _ := strings.Cut(q, " ")
+	return slices.Contains([]string{"INSERT", "UPDATE", "DELETE", "REPLACE", "WITH"}, strings.ToUpper(word))
 }
 
-func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
-	if c.tx != nil {
-		return c.tx.prepare(ctx, query)
-	}
-	return c.inner.PrepareContext(ctx, query)
-}
-
-func (c *conn) Close() error {
-	if c.tx != nil {
-		c.tx.Rollback() //nolint:errcheck // the connection goes either way
-	}
-	return c.inner.Close()
-}
-
-func (c *conn) Begin() (driver.Tx, error) { return c.BeginTx(context.Background(), driver.TxOptions{}) }
-
-// BeginTx starts a transaction on the writer; a read-only one (a snapshot)
-// on the connection's own SQLite connection.
-func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	if opts.ReadOnly {
-		return c.inner.BeginTx(ctx, opts)
-	}
-	t, err := c.w.begin(ctx)
+// exec1 runs a write outside a transaction on the writer, as a
+// transaction of its own.
+func (w *writer) exec1(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	t, err := w.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
-	t.c, c.tx = c, t
-	return t, nil
-}
-
-// Statements on the writer run to their end whatever their context: an
-// interrupted write would roll back the whole group's transaction.
-// database/sql still refuses statements of a transaction whose context
-// ended, and rolls it back.
-
-func (c *conn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
-	if c.tx != nil {
-		return c.w.conn.ExecContext(context.WithoutCancel(ctx), query, args)
-	}
-	if !writes(query) {
-		return c.inner.ExecContext(ctx, query, args)
-	}
-	t, err := c.w.begin(ctx)
-	if err != nil {
-		return nil, err
-	}
-	res, err := c.w.conn.ExecContext(context.WithoutCancel(ctx), query, args)
+	res, err := w.conn.ExecContext(context.WithoutCancel(ctx), query, args)
 	if err != nil {
 		t.Rollback() //nolint:errcheck // err says what happened
 		return nil, err
@@ -172,20 +118,14 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 	return res, nil
 }
 
-func (c *conn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	if c.tx != nil {
-		return c.w.conn.QueryContext(context.WithoutCancel(ctx), query, args)
-	}
-	if !writes(query) {
-		return c.inner.QueryContext(ctx, query, args)
-	}
-	// A write returning rows (RETURNING): its rows are read before the
-	// commit, which must succeed before they are given out.
-	t, err := c.w.begin(ctx)
+// query1 is exec1 for a write returning rows (RETURNING): they are read
+// before the commit, which must succeed before they are given out.
+func (w *writer) query1(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	t, err := w.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := readAll(c.w.conn.QueryContext(context.WithoutCancel(ctx), query, args))
+	rows, err := readAll(w.conn.QueryContext(context.WithoutCancel(ctx), query, args))
 	if err != nil {
 		t.Rollback() //nolint:errcheck // err says what happened
 		return nil, err
@@ -194,18 +134,6 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 		return nil, err
 	}
 	return rows, nil
-}
-
-func (c *conn) Ping(ctx context.Context) error         { return c.inner.Ping(ctx) }
-func (c *conn) ResetSession(ctx context.Context) error { return c.inner.ResetSession(ctx) }
-func (c *conn) IsValid() bool                          { return c.inner.IsValid() }
-
-// writes reports whether a statement outside a transaction may write, so
-// that it takes its turn on the writer rather than wait for SQLite's lock.
-func writes(query string) bool {
-	q := strings.TrimLeft(query, " \t\r\n(")
-	word, _, _ := strings.Cut(q, " ")
-	return slices.Contains([]string{"INSERT", "UPDATE", "DELETE", "REPLACE", "WITH"}, strings.ToUpper(word))
 }
 
 // rows are a result read whole.

@@ -201,3 +201,39 @@ func TestWriterPrepared(t *testing.T) {
 		t.Fatalf("%d rows, want 50", len(got))
 	}
 }
+
+// TestPoolPrepared: statements prepared on the pool run on whichever
+// reader each use borrows (a write on the writer), from more goroutines
+// than there are readers.
+func TestPoolPrepared(t *testing.T) {
+	d := openSQLite(t)
+	ctx := context.Background()
+	insert, err := d.PrepareContext(ctx, "INSERT INTO t (name) VALUES (?)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer insert.Close()
+	count, err := d.PrepareContext(ctx, "SELECT count(*) FROM t WHERE name LIKE ?")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer count.Close()
+	var wg sync.WaitGroup
+	for i := range 40 {
+		wg.Go(func() {
+			if _, err := insert.ExecContext(ctx, fmt.Sprint("s", i)); err != nil {
+				t.Error(err)
+				return
+			}
+			var n int
+			if err := count.QueryRowContext(ctx, "s%").Scan(&n); err != nil || n < 1 {
+				t.Errorf("count: %d %v", n, err)
+			}
+		})
+	}
+	wg.Wait()
+	var n int
+	if err := count.QueryRowContext(ctx, "s%").Scan(&n); err != nil || n != 40 {
+		t.Fatalf("count: %d %v", n, err)
+	}
+}
