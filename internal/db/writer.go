@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 )
 
 // SQLite allows one writer at a time, and with synchronous=FULL each commit
@@ -48,7 +49,6 @@ type sqliteConn interface {
 	driver.ExecerContext
 	driver.QueryerContext
 	driver.Pinger
-	driver.SessionResetter
 	driver.Validator
 }
 
@@ -96,7 +96,10 @@ func (c *connector) Close() error {
 // that it takes its turn on the writer rather than wait for SQLite's lock.
 func writes(query string) bool {
 	q := strings.TrimLeft(query, " \t\r\n(")
-	word, _, _ := strings.Cut(q, " ")
+	word := q
+	if end := strings.IndexFunc(q, func(r rune) bool { return !unicode.IsLetter(r) }); end >= 0 {
+		word = q[:end]
+	}
 	return slices.Contains([]string{"INSERT", "UPDATE", "DELETE", "REPLACE", "WITH"}, strings.ToUpper(word))
 }
 

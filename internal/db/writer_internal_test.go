@@ -141,3 +141,15 @@ func TestWriterGroupFails(t *testing.T) {
 		t.Fatalf("the writer after a failed group: %v", err)
 	}
 }
+
+func TestWrites(t *testing.T) {
+	for q, want := range map[string]bool{
+		"INSERT INTO t VALUES (1)": true, "insert\ninto t values (1)": true, " (UPDATE t SET x = 1)": true,
+		"DELETE FROM t": true, "REPLACE INTO t VALUES (1)": true, "WITH a AS (SELECT 1) DELETE FROM t": true,
+		"SELECT 1": false, "PRAGMA wal_checkpoint(TRUNCATE)": false, "CREATE TABLE t (x)": false, "INSERTED": false,
+	} {
+		if got := writes(q); got != want {
+			t.Errorf("writes(%q) = %v, want %v", q, got, want)
+		}
+	}
+}
