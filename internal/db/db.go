@@ -11,12 +11,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
 	"github.com/uptrace/bun/dialect/sqlitedialect"
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite"
 )
 
 // SQLiteFile is the database file name inside the data directory.
@@ -69,15 +70,18 @@ func Open(ctx context.Context, o Options) (*bun.DB, error) {
 			return nil, fmt.Errorf("db: create sqlite file: %w", err)
 		}
 		f.Close()
-		sqldb, err := sql.Open("sqlite", SQLiteDSN(path, sync))
+		base, err := sqlite.NewConnector(SQLiteDSN(path, sync))
 		if err != nil {
 			return nil, fmt.Errorf("db: open sqlite: %w", err)
 		}
-		// SQLite has one writer; a small pool lets WAL readers run beside it,
-		// and immediate transactions queue on the busy timeout instead of
-		// failing when a reader upgrades.
-		sqldb.SetMaxOpenConns(8)
-		sqldb.SetMaxIdleConns(8)
+		sqldb := sql.OpenDB(newConnector(base))
+		// The pool's connections hold no SQLite connection (conn.go): writes
+		// run on the writer, reads on a bounded set of readers beside it
+		// (WAL). Transactions wait for the writer holding one of the pool's,
+		// so the pool is not bounded: it could be all waiting transactions.
+		sqldb.SetMaxOpenConns(0)
+		sqldb.SetMaxIdleConns(64)
+		sqldb.SetConnMaxIdleTime(time.Minute)
 		db = bun.NewDB(sqldb, sqlitedialect.New())
 	default:
 		return nil, fmt.Errorf("db: unsupported database URL scheme in %q", redact(databaseURL))
@@ -90,11 +94,12 @@ func Open(ctx context.Context, o Options) (*bun.DB, error) {
 }
 
 // SQLiteDSN returns the modernc.org/sqlite DSN for path with foreign keys,
-// WAL, a busy timeout, immediate transactions and the synchronous setting.
+// WAL, a busy timeout (for other processes' writes), immediate transactions
+// and the synchronous setting.
 func SQLiteDSN(path, synchronous string) string {
 	q := url.Values{}
 	q.Add("_pragma", "foreign_keys(1)")
-	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous("+synchronous+")")
 	// Freed pages are zeroed: an overwritten secret leaves no copy.

@@ -17,6 +17,7 @@ import (
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
 
+	"github.com/neuais/neuais/internal/db"
 	"github.com/neuais/neuais/internal/events"
 	"github.com/neuais/neuais/internal/netguard"
 	"github.com/neuais/neuais/models"
@@ -62,6 +63,11 @@ type Dispatcher struct {
 	wake    chan struct{}
 	results chan result
 	running atomic.Bool
+
+	// conn is the connection the passes keep, so that a pass never waits
+	// among the API's requests for one of the pool's (database/sql gives
+	// a freed connection to any waiter). Only Run's goroutine uses it.
+	conn *bun.Conn
 }
 
 // NewDispatcher returns the dispatcher of s's deliveries, woken by bus
@@ -103,6 +109,7 @@ func (d *Dispatcher) Running() bool { return d.running.Load() }
 func (d *Dispatcher) Run(ctx context.Context) {
 	d.running.Store(true)
 	defer d.running.Store(false)
+	defer d.releaseConn()
 	listened := make(chan struct{})
 	go func() { defer close(listened); d.listen(ctx) }()
 	defer func() { <-listened }()
@@ -190,7 +197,15 @@ type passResult struct {
 func (d *Dispatcher) pass(ctx context.Context, done []result, limit int) (passResult, error) {
 	var p passResult
 	var disabled []*hookState
-	err := d.s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	if d.conn == nil {
+		c, err := d.s.db.Conn(ctx)
+		if err != nil {
+			return passResult{}, fmt.Errorf("webhooks: connection: %w", err)
+		}
+		d.conn = &c
+	}
+	// One pass carries many deliveries: it goes before the API's writes.
+	err := d.conn.RunInTx(db.WithPriority(ctx), nil, func(ctx context.Context, tx bun.Tx) error {
 		var err error
 		if disabled, err = d.write(ctx, tx, done); err != nil {
 			return fmt.Errorf("record attempts: %w", err)
@@ -206,12 +221,20 @@ func (d *Dispatcher) pass(ctx context.Context, done []result, limit int) (passRe
 		return nil
 	})
 	if err != nil {
+		d.releaseConn() // it may be broken: the next pass takes another
 		return passResult{}, fmt.Errorf("webhooks: %w", err)
 	}
 	for _, h := range disabled {
 		d.log.Warn("webhooks: endpoint disabled", "webhook", h.w.ID, "org", h.w.OrgID, "url", h.w.URL, "reason", h.disabledReason)
 	}
 	return p, nil
+}
+
+func (d *Dispatcher) releaseConn() {
+	if d.conn != nil {
+		d.conn.Close() //nolint:errcheck // a broken one is dropped by the pool
+		d.conn = nil
+	}
 }
 
 // fanOut reads a batch of events after the cursor and, in the same

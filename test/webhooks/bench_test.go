@@ -18,6 +18,7 @@ import (
 	"github.com/neuais/neuais/internal/apitest"
 	"github.com/neuais/neuais/internal/config"
 	"github.com/neuais/neuais/internal/events"
+	"github.com/neuais/neuais/models"
 )
 
 // benchDuration is how long BenchmarkDelivery makes changes.
@@ -162,9 +163,10 @@ func benchDelivery(b *testing.B, databaseURL string, direct bool, rate int) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	b.StopTimer()
+	fanOut, sendAt := stages(b, s)
 	mu.Lock()
 	defer mu.Unlock()
-	var lat, fromAck []time.Duration
+	var lat, fromAck, toFanOut, toSend, toReceipt []time.Duration
 	var last time.Time
 	lost := 0
 	for name, ack := range acked {
@@ -175,12 +177,18 @@ func benchDelivery(b *testing.B, databaseURL string, direct bool, rate int) {
 		}
 		lat = append(lat, at.Sub(sent[name]))
 		fromAck = append(fromAck, at.Sub(ack))
+		if f, ok := fanOut[name]; ok {
+			toFanOut = append(toFanOut, f.Sub(ack))
+			toSend = append(toSend, sendAt[name].Sub(f))
+			toReceipt = append(toReceipt, at.Sub(sendAt[name]))
+		}
 		if at.After(last) {
 			last = at
 		}
 	}
-	slices.Sort(lat)
-	slices.Sort(fromAck)
+	for _, l := range [][]time.Duration{lat, fromAck, toFanOut, toSend, toReceipt} {
+		slices.Sort(l)
+	}
 	pct := func(lat []time.Duration, p float64) float64 {
 		if len(lat) == 0 {
 			return 0
@@ -195,4 +203,44 @@ func benchDelivery(b *testing.B, databaseURL string, direct bool, rate int) {
 	b.ReportMetric(pct(fromAck, 0.50), "ack-p50-ms")
 	b.ReportMetric(pct(fromAck, 0.99), "ack-p99-ms")
 	b.ReportMetric(float64(lost), "lost")
+	// Where the time from the ack goes: to the pass that wrote the
+	// delivery, from there to the first attempt's start, from there to
+	// the receipt.
+	b.ReportMetric(pct(toFanOut, 0.99), "ack-fanout-p99-ms")
+	b.ReportMetric(pct(toSend, 0.99), "fanout-send-p99-ms")
+	b.ReportMetric(pct(toReceipt, 0.99), "send-receipt-p99-ms")
+}
+
+// stages returns, by agent name, when the delivery of its agent.created
+// was written (the fan-out) and when its first attempt started.
+func stages(b *testing.B, s *apitest.Server) (fanOut, sendAt map[string]time.Time) {
+	ctx := context.Background()
+	var ds []models.Delivery
+	if err := s.App.DB.NewSelect().Model(&ds).Column("id", "payload", "created_at").Scan(ctx); err != nil {
+		b.Fatal(err)
+	}
+	var as []models.Attempt
+	if err := s.App.DB.NewSelect().Model(&as).Column("delivery_id", "attempted_at").Order("id").Scan(ctx); err != nil {
+		b.Fatal(err)
+	}
+	first := map[string]time.Time{}
+	for _, a := range as {
+		if _, ok := first[a.DeliveryID]; !ok {
+			first[a.DeliveryID] = a.AttemptedAt
+		}
+	}
+	fanOut, sendAt = map[string]time.Time{}, map[string]time.Time{}
+	for _, d := range ds {
+		var p struct {
+			Data struct {
+				Name string `json:"name"`
+			} `json:"data"`
+		}
+		at, ok := first[d.ID]
+		if json.Unmarshal([]byte(d.Payload), &p) != nil || !ok {
+			continue
+		}
+		fanOut[p.Data.Name], sendAt[p.Data.Name] = d.CreatedAt, at
+	}
+	return fanOut, sendAt
 }
