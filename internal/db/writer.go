@@ -75,8 +75,7 @@ func (c *connector) open(ctx context.Context) (sqliteConn, error) {
 	}
 	sc, ok := conn.(sqliteConn)
 	if !ok {
-		conn.Close()
-		return nil, fmt.Errorf("db: %T lacks the interfaces of a modernc.org/sqlite connection", conn)
+		return nil, errors.Join(fmt.Errorf("db: %T lacks the interfaces of a modernc.org/sqlite connection", conn), conn.Close())
 	}
 	return sc, nil
 }
