@@ -139,7 +139,7 @@ func compileOperation(schema *ast.Schema, text string, fields []Field, params []
 	if bodyVar != "" {
 		body, err := bind(Param{Var: bodyVar, From: FromBody})
 		if err != nil {
-			return operation{}, err
+			return operation{}, fmt.Errorf("body: %w", err)
 		}
 		op.body = &body
 		op.readsBody = true
