@@ -20,6 +20,23 @@ type ListParams struct {
 	Sort string
 }
 
+// ListArgs returns the list parameters of a list field's GraphQL
+// arguments: the schema gives limit and offset their defaults, so nil only
+// comes from an explicit null, which means the default too.
+func ListArgs(limit, offset *int, sort *string) ListParams {
+	p := ListParams{Limit: DefaultPageLimit}
+	if limit != nil {
+		p.Limit = *limit
+	}
+	if offset != nil {
+		p.Offset = *offset
+	}
+	if sort != nil {
+		p.Sort = *sort
+	}
+	return p
+}
+
 // SortOrder is a validated sort: Column is the SQL column, Desc its direction.
 type SortOrder struct {
 	Column string

@@ -62,7 +62,7 @@ func (r *mutationResolver) ScaleAgent(ctx context.Context, id string, replicas i
 
 func (r *queryResolver) Agents(ctx context.Context, status *string, region *string, namePrefix *string, sort *string, limit *int, offset *int) (*agents.Page, error) {
 	filter := agents.Filter{Status: deref(status), Region: deref(region), NamePrefix: deref(namePrefix)}
-	return r.Resolver.Agents.List(ctx, filter, listParams(limit, offset, sort))
+	return r.Resolver.Agents.List(ctx, filter, models.ListArgs(limit, offset, sort))
 }
 
 func (r *queryResolver) Agent(ctx context.Context, id string) (*models.Agent, error) {

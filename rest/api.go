@@ -11,18 +11,16 @@ import (
 	"maps"
 	"mime"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/executor"
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
-	"github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
-	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/neuais/neuais/internal/gqlserver"
 	"github.com/neuais/neuais/models"
@@ -33,71 +31,35 @@ const MaxBodyBytes = 1 << 20
 
 // API serves the route table on one executor.
 type API struct {
-	exec   *executor.Executor
-	schema *ast.Schema
-	routes []Route
-	// vars and streamVars hold each route's variable definitions, from
-	// its document and its stream's, parsed and validated against the
-	// schema once, at start.
-	vars       map[*Route]map[string]*ast.VariableDefinition
-	streamVars map[*Route]map[string]*ast.VariableDefinition
-	// docs holds each fields= route's documents by fields= value, built
-	// at the first request that asks for it.
-	docs    map[*Route]*documents
-	openapi []byte
-	logger  *slog.Logger
-	uploads gqlserver.UploadLimits
+	exec      *executor.Executor
+	schema    *ast.Schema
+	routes    []Route
+	endpoints []*endpoint
+	openapi   []byte
+	logger    *slog.Logger
+	uploads   gqlserver.UploadLimits
 }
 
 // New returns the REST API over exec and its schema; uploads bound how
-// slowly an Upload route's body may arrive. It fails when a route's
-// document does not validate against the schema. Mount its Handler under /v1.
+// slowly an Upload route's body may arrive. It compiles every route once
+// and fails when a route's document does not validate against the schema.
+// exec must be REST's own: New sets its query cache. Mount its Handler
+// under /v1.
 func New(exec *executor.Executor, schema *ast.Schema, routes []Route, uploads gqlserver.UploadLimits, logger *slog.Logger) (*API, error) {
-	a := &API{exec: exec, schema: schema, routes: routes, vars: map[*Route]map[string]*ast.VariableDefinition{},
-		streamVars: map[*Route]map[string]*ast.VariableDefinition{}, docs: map[*Route]*documents{}, logger: logger, uploads: uploads}
+	a := &API{exec: exec, schema: schema, routes: routes, logger: logger, uploads: uploads}
 	for i := range a.routes {
-		route := &a.routes[i]
-		doc, err := gqlparser.LoadQueryWithRules(schema, defaultDocument(*route), nil)
+		e, err := compile(schema, &a.routes[i])
 		if err != nil {
-			return nil, fmt.Errorf("rest: %s %s: %w", route.Method, route.Path, err)
+			return nil, fmt.Errorf("rest: %s %s: %w", a.routes[i].Method, a.routes[i].Path, err)
 		}
-		if len(doc.Operations) != 1 {
-			return nil, fmt.Errorf("rest: %s %s: document must hold one operation", route.Method, route.Path)
-		}
-		a.vars[route] = variables(doc)
-		if len(route.Fields) > 0 {
-			a.docs[route] = &documents{byFields: map[string]string{"": defaultDocument(*route)}}
-		}
-		if route.Stream != "" {
-			stream, err := gqlparser.LoadQueryWithRules(schema, route.Stream, nil)
-			if err != nil {
-				return nil, fmt.Errorf("rest: %s %s stream: %w", route.Method, route.Path, err)
-			}
-			a.streamVars[route] = variables(stream)
-		}
+		a.endpoints = append(a.endpoints, e)
 	}
+	exec.SetQueryCache(compiledDocuments{})
 	var err error
 	if a.openapi, err = OpenAPI(schema, routes); err != nil {
 		return nil, err
 	}
 	return a, nil
-}
-
-func variables(doc *ast.QueryDocument) map[string]*ast.VariableDefinition {
-	defs := map[string]*ast.VariableDefinition{}
-	for _, v := range doc.Operations[0].VariableDefinitions {
-		defs[v.Variable] = v
-	}
-	return defs
-}
-
-// defaultDocument returns route's document with every field selected.
-func defaultDocument(route Route) string {
-	if len(route.Fields) == 0 {
-		return route.Doc
-	}
-	sel, _ := selection(route.Fields, "")
-	return strings.Replace(route.Doc, "{fields}", sel, 1)
 }
 
 // Routes returns the route table.
@@ -116,8 +78,8 @@ func (a *API) Handler() http.Handler {
 		w.Header().Set("Allow", strings.Join(allowed(r, req), ", "))
 		WriteError(w, models.Errorf(models.CodeMethodNotAllowed, "Method %s is not allowed on this route", req.Method))
 	})
-	for i := range a.routes {
-		r.Method(a.routes[i].Method, a.routes[i].Path, a.serve(&a.routes[i]))
+	for _, e := range a.endpoints {
+		r.Method(e.route.Method, e.route.Path, a.serve(e))
 	}
 	r.Get("/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -146,72 +108,53 @@ func allowed(router chi.Routes, req *http.Request) []string {
 	return methods
 }
 
-func (a *API) serve(route *Route) http.HandlerFunc {
+func (a *API) serve(e *endpoint) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if err := checkQuery(route, r); err != nil {
+		query := r.URL.Query()
+		if err := e.checkQuery(query); err != nil {
 			WriteError(w, err)
 			return
 		}
-		follow, err := a.follows(route, r)
+		follow, err := e.follows(query)
 		if err != nil {
 			WriteError(w, err)
 			return
 		}
-		doc, vars, err := a.Translate(route, r)
+		doc, vars, err := a.fill(&e.op, r, query)
 		if err != nil {
 			WriteError(w, err)
 			return
 		}
-		if route.Upload != "" {
-			if vars[route.Upload], err = a.uploadBody(w, r); err != nil {
+		if e.route.Upload != "" {
+			if vars[e.route.Upload], err = a.uploadBody(w, r); err != nil {
 				WriteError(w, err)
 				return
 			}
 		}
-		resp := a.Execute(r.Context(), doc, vars)
+		resp := a.execute(r.Context(), doc, vars)
 		if len(resp.Errors) > 0 {
-			WriteError(w, ErrorFromGraphQL(*route, resp.Errors[0]))
+			WriteError(w, e.op.errorOf(resp.Errors[0]))
 			return
 		}
 		if follow {
-			a.stream(route, w, r)
+			a.stream(e, w, r, query)
 			return
 		}
 		result := resultOf(resp.Data)
-		if route.DropNulls {
-			result = dropNulls(result)
+		h := w.Header()
+		for _, shape := range e.shapers {
+			result = shape(h, result)
 		}
-		if route.Wrap != "" {
-			result = wrap(route.Wrap, result)
-		}
-		if route.ETag {
-			var etag string
-			if etag, result = cutETag(result); etag != "" {
-				w.Header().Set("ETag", strconv.Quote(etag))
-			}
-		}
-		if route.Location != "" {
-			var created struct {
-				ID string `json:"id"`
-			}
-			if json.Unmarshal(result, &created) == nil && created.ID != "" {
-				w.Header().Set("Location", "/v1"+route.Location+created.ID)
-			}
-		}
-		if route.Message != "" {
-			writeJSON(w, route.successStatus(), map[string]string{"message": route.Message})
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(route.successStatus())
+		h.Set("Content-Type", "application/json")
+		w.WriteHeader(e.status)
 		_, _ = w.Write(result)
 	}
 }
 
-// Execute runs one operation in-process with ctx's identity.
-func (a *API) Execute(ctx context.Context, doc string, vars map[string]any) *graphql.Response {
-	ctx = graphql.StartOperationTrace(ctx)
-	params := &graphql.RawParams{Query: doc, Variables: vars, ReadTime: graphql.TraceTiming{Start: graphql.Now(), End: graphql.Now()}}
+// execute runs one compiled document in-process with ctx's identity.
+func (a *API) execute(ctx context.Context, doc *document, vars map[string]any) *graphql.Response {
+	ctx = graphql.StartOperationTrace(withDocument(ctx, doc))
+	params := &graphql.RawParams{Query: doc.text, Variables: vars, ReadTime: graphql.TraceTiming{Start: graphql.Now(), End: graphql.Now()}}
 	opCtx, errs := a.exec.CreateOperationContext(ctx, params)
 	if errs != nil {
 		return a.exec.DispatchError(graphql.WithOperationContext(ctx, opCtx), errs)
@@ -237,12 +180,6 @@ func resultOf(data json.RawMessage) json.RawMessage {
 	return data
 }
 
-// cutETag removes the leading {"_etag":"…", member of an object written
-// by gqlgen and returns its value.
-func cutETag(result json.RawMessage) (string, json.RawMessage) {
-	return cutLeading(result, ETagAlias)
-}
-
 // cutLeading removes the leading string member alias of an object written
 // by gqlgen and returns its value; gqlgen writes members in selection
 // order, so this costs no decoding.
@@ -266,35 +203,28 @@ func cutLeading(result json.RawMessage, alias string) (string, json.RawMessage) 
 	return etag, out
 }
 
-// Translate builds the operation document and variables of route for r.
-// Every value is checked against its variable's type first (required,
-// JSON type, enum values, unknown fields), so that errors are
-// invalid_request naming the parameter as the client wrote it, in the
-// client's terms, and gqlgen's coercion errors never reach REST.
-func (a *API) Translate(route *Route, r *http.Request) (string, map[string]any, *models.Error) {
-	return a.translate(route, a.vars[route], r)
-}
-
-// translate is Translate with the variable definitions of route's document.
-func (a *API) translate(route *Route, defs map[string]*ast.VariableDefinition, r *http.Request) (string, map[string]any, *models.Error) {
-	vars := map[string]any{}
-	doc := route.Doc
-	if len(route.Fields) > 0 {
+// fill returns op's document for r and its variables. Every value is
+// checked against its variable's type first (required, JSON type, enum
+// values, unknown fields), so that errors are invalid_request naming the
+// parameter as the client wrote it, in the client's terms, and gqlgen's
+// coercion errors never reach REST.
+func (a *API) fill(op *operation, r *http.Request, query url.Values) (*document, map[string]any, *models.Error) {
+	vars := make(map[string]any, len(op.params)+1)
+	doc := op.doc
+	if op.docs != nil {
 		var err *models.Error
-		if doc, err = a.docs[route].get(route, r.URL.Query().Get("fields")); err != nil {
-			return "", nil, err
+		if doc, err = op.docs.get(query.Get("fields")); err != nil {
+			return nil, nil, err
 		}
 	}
-	params := route.allParams()
 	var body map[string]any
-	if route.Body != "" || hasBodyParams(params) {
+	if op.readsBody {
 		var err *models.Error
 		if body, err = readBody(r); err != nil {
-			return "", nil, err
+			return nil, nil, err
 		}
 	}
-	for _, p := range params {
-		def := defs[p.Var]
+	for _, p := range op.params {
 		var raw string
 		var present bool
 		switch p.From {
@@ -302,7 +232,7 @@ func (a *API) translate(route *Route, defs map[string]*ast.VariableDefinition, r
 			raw = chi.URLParam(r, p.Key)
 			present = true
 		case FromQuery:
-			raw = r.URL.Query().Get(p.Key)
+			raw = query.Get(p.Key)
 			present = raw != ""
 		case FromHeader:
 			raw = r.Header.Get(p.Key)
@@ -310,16 +240,16 @@ func (a *API) translate(route *Route, defs map[string]*ast.VariableDefinition, r
 		case FromBody:
 			v, ok := body[p.Key]
 			if ok {
-				if err := gqlserver.CheckInput(a.schema, def.Type, v, true); err != nil {
-					return "", nil, restField(err, joinPath(p.Key, snakePath(err.Field, route.Opaque)))
+				if err := gqlserver.CheckInput(a.schema, p.typ, v, true); err != nil {
+					return nil, nil, restField(err, joinPath(p.Key, snakePath(err.Field, op.opaque)))
 				}
-				vars[p.Var] = wholeInts(a.schema, def.Type, v)
+				vars[p.Var] = wholeInts(a.schema, p.typ, v)
 			}
 			present = ok
 		}
 		if !present {
-			if required(def) {
-				return "", nil, models.Invalid(p.Key, gqlserver.ReasonRequired)
+			if p.required {
+				return nil, nil, models.Invalid(p.Key, gqlserver.ReasonRequired)
 			}
 			continue
 		}
@@ -328,97 +258,43 @@ func (a *API) translate(route *Route, defs map[string]*ast.VariableDefinition, r
 		}
 		v, err := convert(raw, p.Kind)
 		if err != nil {
-			return "", nil, models.Invalid(p.Key, err.Error())
+			return nil, nil, models.Invalid(p.Key, err.Error())
 		}
 		vars[p.Var] = v
 	}
-	if route.Body != "" {
-		input, err := camelKeys(body, route.Opaque, "")
+	switch {
+	case op.body != nil:
+		input, err := camelKeys(body, op.opaque, "")
 		if err != nil {
-			return "", nil, err
+			return nil, nil, err
 		}
-		typ := defs[route.Body].Type
-		if err := gqlserver.CheckInput(a.schema, typ, input, true); err != nil {
-			return "", nil, restField(err, snakePath(err.Field, route.Opaque))
+		if err := gqlserver.CheckInput(a.schema, op.body.typ, input, true); err != nil {
+			return nil, nil, restField(err, snakePath(err.Field, op.opaque))
 		}
-		vars[route.Body] = wholeInts(a.schema, typ, input)
-	} else if hasBodyParams(params) {
+		vars[op.body.Var] = wholeInts(a.schema, op.body.typ, input)
+	case op.readsBody:
 		for _, k := range slices.Sorted(maps.Keys(body)) {
-			if !slices.ContainsFunc(params, func(p Param) bool { return p.From == FromBody && p.Key == k }) {
-				return "", nil, models.Invalid(k, gqlserver.ReasonUnknownField)
+			if !slices.ContainsFunc(op.params, func(p param) bool { return p.From == FromBody && p.Key == k }) {
+				return nil, nil, models.Invalid(k, gqlserver.ReasonUnknownField)
 			}
 		}
 	}
 	return doc, vars, nil
 }
 
-// documents caches a route's documents by fields= value, up to
-// maxDocuments; further combinations are built per request.
-type documents struct {
-	mu       sync.RWMutex
-	byFields map[string]string
-}
-
-const maxDocuments = 256
-
-func (d *documents) get(route *Route, fields string) (string, *models.Error) {
-	d.mu.RLock()
-	doc, ok := d.byFields[fields]
-	d.mu.RUnlock()
-	if ok {
-		return doc, nil
-	}
-	sel, err := selection(route.Fields, fields)
-	if err != nil {
-		return "", err
-	}
-	doc = strings.Replace(route.Doc, "{fields}", sel, 1)
-	d.mu.Lock()
-	if len(d.byFields) < maxDocuments {
-		d.byFields[fields] = doc
-	}
-	d.mu.Unlock()
-	return doc, nil
-}
-
-// required reports whether a variable must be given: non-null without a
-// default.
-func required(def *ast.VariableDefinition) bool {
-	return def.Type.NonNull && def.DefaultValue == nil
-}
-
-// restField returns e with its field spelled field.
-func restField(e *models.Error, field string) *models.Error {
-	named := *e
-	named.Field = field
-	return &named
-}
-
-func joinPath(parent, key string) string {
-	if key == "" {
-		return parent
-	}
-	return parent + "." + key
-}
-
-// checkQuery refuses query parameters that route does not declare, as
-// unknown body fields are refused: a misspelt filter must not widen a list.
-func checkQuery(route *Route, r *http.Request) *models.Error {
-	allowed := route.QueryParams()
-	for _, k := range slices.Sorted(maps.Keys(r.URL.Query())) {
-		if slices.Contains(allowed, k) {
+// checkQuery refuses query parameters that the route does not declare,
+// as unknown body fields are refused: a misspelt filter must not widen a list.
+func (e *endpoint) checkQuery(query url.Values) *models.Error {
+	for _, k := range slices.Sorted(maps.Keys(query)) {
+		if slices.Contains(e.query, k) {
 			continue
 		}
-		if len(allowed) == 0 {
+		if len(e.query) == 0 {
 			return models.Invalid(k, "is an unknown parameter; this route takes none")
 		}
-		return models.Invalid(k, "is an unknown parameter; allowed: "+strings.Join(allowed, ", "))
+		return models.Invalid(k, "is an unknown parameter; allowed: "+strings.Join(e.query, ", "))
 	}
 	return nil
-}
-
-func hasBodyParams(params []Param) bool {
-	return slices.ContainsFunc(params, func(p Param) bool { return p.From == FromBody })
 }
 
 // uploadBody returns the body of an Upload route as a streamed Upload: a
@@ -552,50 +428,4 @@ func selection(fields []Field, requested string) (string, *models.Error) {
 		b.WriteByte(' ')
 	}
 	return b.String(), nil
-}
-
-// ErrorFromGraphQL returns the coded error a presented GraphQL error
-// shows (gqlserver's presenter wraps it), its field spelled for REST.
-func ErrorFromGraphQL(route Route, gqlErr *gqlerror.Error) *models.Error {
-	var coded *models.Error
-	if !errors.As(gqlErr, &coded) {
-		code, _ := gqlErr.Extensions["code"].(string)
-		if code == "" {
-			code = models.CodeInternal
-		}
-		return &models.Error{Code: code, Message: gqlErr.Message}
-	}
-	if coded.Field == "" {
-		return coded
-	}
-	return restField(coded, restFieldName(route, coded.Field, gqlErr.Extensions["graphql_code"] != nil))
-}
-
-// restFieldName maps a GraphQL field path to the REST client's spelling.
-// Variable paths start with the variable's name; domain paths name input
-// fields directly, or an argument that a path, query or header parameter
-// gives (idempotencyKey → Idempotency-Key).
-func restFieldName(route Route, field string, isVariable bool) string {
-	head, rest, _ := strings.Cut(field, ".")
-	if !isVariable && rest == "" {
-		for _, p := range route.Params {
-			if p.Var == head && p.From != FromBody {
-				return p.Key
-			}
-		}
-	}
-	if isVariable {
-		if head == route.Body && route.Body != "" {
-			return snakePath(rest, route.Opaque)
-		}
-		for _, p := range route.allParams() {
-			if p.Var == head {
-				if rest == "" {
-					return p.Key
-				}
-				return p.Key + "." + snakePath(rest, route.Opaque)
-			}
-		}
-	}
-	return snakePath(field, route.Opaque)
 }

@@ -2,11 +2,21 @@ package rest
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"strings"
+
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/neuais/neuais/models"
 )
+
+// The one place where REST maps errors: GraphQL errors to coded errors
+// with the field in REST's spelling, codes to HTTP statuses, coded errors
+// to the contract's envelope. A field comes from the error's field path,
+// never from its message.
 
 // statusByCode is the one code → HTTP status table.
 var statusByCode = map[string]int{
@@ -60,6 +70,61 @@ func WriteError(w http.ResponseWriter, e *models.Error) {
 		w.Header().Set("Retry-After", fmt.Sprint(retry))
 	}
 	writeJSON(w, status, envelopeOf(e))
+}
+
+// errorOf returns the coded error that a presented GraphQL error of op
+// shows (gqlserver's presenter wraps it), its field spelled for REST.
+func (op *operation) errorOf(gqlErr *gqlerror.Error) *models.Error {
+	var coded *models.Error
+	if !errors.As(gqlErr, &coded) {
+		code, _ := gqlErr.Extensions["code"].(string)
+		if code == "" {
+			code = models.CodeInternal
+		}
+		return &models.Error{Code: code, Message: gqlErr.Message}
+	}
+	if coded.Field == "" {
+		return coded
+	}
+	// A variable that failed coercion has the error path
+	// ["variable", name, …] and its field starts with the variable's name.
+	isVariable := len(gqlErr.Path) > 0 && gqlErr.Path[0] == ast.PathName("variable")
+	return restField(coded, op.restFieldName(coded.Field, isVariable))
+}
+
+// restFieldName maps a GraphQL field path to the REST client's spelling.
+// Variable paths start with the variable's name; domain paths name input
+// fields directly, or an argument that a parameter gives (idempotencyKey
+// → Idempotency-Key).
+func (op *operation) restFieldName(field string, isVariable bool) string {
+	head, rest, _ := strings.Cut(field, ".")
+	switch {
+	case isVariable && op.body != nil && head == op.body.Var:
+		return snakePath(rest, op.opaque)
+	case isVariable && rest != "":
+		if key, ok := op.names[head]; ok {
+			return key + "." + snakePath(rest, op.opaque)
+		}
+	case rest == "":
+		if key, ok := op.names[head]; ok {
+			return key
+		}
+	}
+	return snakePath(field, op.opaque)
+}
+
+// restField returns e with its field spelled field.
+func restField(e *models.Error, field string) *models.Error {
+	named := *e
+	named.Field = field
+	return &named
+}
+
+func joinPath(parent, key string) string {
+	if key == "" {
+		return parent
+	}
+	return parent + "." + key
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

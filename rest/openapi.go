@@ -24,7 +24,7 @@ type object = map[string]any
 func OpenAPI(schema *ast.Schema, routes []Route) ([]byte, error) {
 	paths := object{}
 	for _, route := range routes {
-		op, err := operation(schema, route)
+		op, err := operationObject(schema, route)
 		if err != nil {
 			return nil, fmt.Errorf("rest: openapi: %s %s: %w", route.Method, route.Path, err)
 		}
@@ -66,7 +66,7 @@ func OpenAPI(schema *ast.Schema, routes []Route) ([]byte, error) {
 	return json.Marshal(doc)
 }
 
-func operation(schema *ast.Schema, route Route) (object, error) {
+func operationObject(schema *ast.Schema, route Route) (object, error) {
 	src := route.Doc
 	if len(route.Fields) > 0 {
 		sel, _ := selection(route.Fields, "")

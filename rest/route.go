@@ -7,6 +7,7 @@ package rest
 import (
 	"net/http"
 	"slices"
+	"strings"
 )
 
 // Source is where a Param's value comes from.
@@ -69,7 +70,7 @@ type Route struct {
 	// multipart/form-data body, streamed to the resolver as it arrives.
 	Upload string
 	// List adds the generic list parameters limit, offset and sort as
-	// variables $limit, $offset and $sort.
+	// variables $limit, $offset and $sort; its Doc is a listQuery.
 	List   bool
 	Fields []Field
 	// Status is the success status; 0 means 200.
@@ -105,11 +106,36 @@ type Route struct {
 // ETagAlias is the alias of the etag a route with ETag selects first.
 const ETagAlias = "_etag"
 
-// listParams are the parameters every List route takes.
+// listParams are the parameters every List route takes, declared once:
+// listQuery writes them into the route's document, allParams maps them
+// from the query, and the domain's models.ListParams.Validate checks them.
 var listParams = []Param{
 	{Var: "limit", From: FromQuery, Key: "limit", Kind: Int},
 	{Var: "offset", From: FromQuery, Key: "offset", Kind: Int},
 	{Var: "sort", From: FromQuery, Key: "sort"},
+}
+
+// listQuery returns the document of a List route: field called with the
+// filters (variable definitions such as "$status: String", each passed to
+// the argument of its name) and listParams, answering the page with its
+// items named items, each selected as item.
+func listQuery(field, items, item string, filters ...string) string {
+	var defs, args []string
+	for _, f := range filters {
+		name, _, _ := strings.Cut(strings.TrimPrefix(f, "$"), ":")
+		defs = append(defs, f)
+		args = append(args, name+": $"+name)
+	}
+	for _, p := range listParams {
+		typ := "String"
+		if p.Kind == Int {
+			typ = "Int"
+		}
+		defs = append(defs, "$"+p.Var+": "+typ)
+		args = append(args, p.Var+": $"+p.Var)
+	}
+	return "query(" + strings.Join(defs, ", ") + ") { r: " + field + "(" + strings.Join(args, ", ") + ") { " +
+		items + ": items " + item + " total limit offset has_more: hasMore } }"
 }
 
 // allParams returns Params and, for a list, listParams.

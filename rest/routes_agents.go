@@ -58,9 +58,7 @@ var idParam = Param{Var: "id", From: FromPath, Key: "id"}
 
 var agentRoutes = []Route{
 	{Method: http.MethodGet, Path: "/agents", Summary: "List the organization's agents", List: true, Fields: agentListFields,
-		Doc: `query($status: String, $region: String, $namePrefix: String, $limit: Int, $offset: Int, $sort: String) {
-			r: agents(status: $status, region: $region, namePrefix: $namePrefix, limit: $limit, offset: $offset, sort: $sort) {
-				agents: items { {fields} } total limit offset has_more: hasMore } }`,
+		Doc:    listQuery("agents", "agents", "{ {fields} }", "$status: String", "$region: String", "$namePrefix: String"),
 		Params: []Param{{Var: "status", From: FromQuery, Key: "status"}, {Var: "region", From: FromQuery, Key: "region"}, {Var: "namePrefix", From: FromQuery, Key: "name_prefix"}}},
 	{Method: http.MethodPost, Path: "/agents", Summary: "Create an agent", Status: http.StatusCreated, Location: "/agents/",
 		Doc:    `mutation($input: CreateAgentInput!, $idempotencyKey: String) { r: createAgent(input: $input, idempotencyKey: $idempotencyKey) { id name status created_at: createdAt } }`,

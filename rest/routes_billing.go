@@ -14,7 +14,7 @@ var billingRoutes = []Route{
 			` agents @include(if: $byAgent) { agent_id: agentId compute_hours: computeHours network_gb: networkGb compute_cost: compute network_cost: network } } }`,
 		Params: []Param{{Var: "period", From: FromQuery, Key: "period"}, {Var: "byAgent", From: FromQuery, Key: "breakdown", Kind: ByAgent}}},
 	{Method: http.MethodGet, Path: "/billing/invoices", Summary: "The organization's invoices, newest period first (admins)", List: true,
-		Doc: `query($limit: Int, $offset: Int, $sort: String) { r: invoices(limit: $limit, offset: $offset, sort: $sort) { invoices: items { ` + invoiceSelection + ` } total limit offset has_more: hasMore } }`},
+		Doc: listQuery("invoices", "invoices", "{ "+invoiceSelection+" }")},
 	{Method: http.MethodGet, Path: "/billing/invoices/{id}", Summary: "An invoice with its lines (admins)",
 		Doc:    `query($id: ID!) { r: invoice(id: $id) { ` + invoiceSelection + ` lines { item quantity unit amount } created_at: createdAt } }`,
 		Params: []Param{idParam}},

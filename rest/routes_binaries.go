@@ -22,7 +22,7 @@ var binaryRoutes = []Route{
 		Upload: "file", Status: http.StatusCreated, Location: "/binaries/",
 		Params: []Param{{Var: "idempotencyKey", From: FromHeader, Key: "Idempotency-Key"}}},
 	{Method: http.MethodGet, Path: "/binaries", Summary: "List the organization's binaries", List: true, Fields: binaryFields,
-		Doc: `query($limit: Int, $offset: Int, $sort: String) { r: binaries(limit: $limit, offset: $offset, sort: $sort) { binaries: items { {fields} } total limit offset has_more: hasMore } }`},
+		Doc: listQuery("binaries", "binaries", "{ {fields} }")},
 	{Method: http.MethodGet, Path: "/binaries/{id}", Summary: "Get a binary",
 		Doc:    `query($id: ID!) { r: binary(id: $id) { ` + binarySelection + ` } }`,
 		Params: []Param{idParam}},

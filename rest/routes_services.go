@@ -8,8 +8,7 @@ var serviceFields = []Field{{Name: "name"}, {Name: "status"}, {Name: "version"},
 
 var serviceRoutes = []Route{
 	{Method: http.MethodGet, Path: "/services", Summary: "List the platform's components and their health", List: true, Fields: serviceFields,
-		Doc: `query($limit: Int, $offset: Int, $sort: String) {
-			r: services(limit: $limit, offset: $offset, sort: $sort) { services: items { {fields} } total limit offset has_more: hasMore } }`},
+		Doc: listQuery("services", "services", "{ {fields} }")},
 	{Method: http.MethodGet, Path: "/services/{name}/status", Summary: "Check one component",
 		Doc:    `query($name: String!) { r: service(name: $name) { name status detail version uptime } }`,
 		Params: []Param{{Var: "name", From: FromPath, Key: "name"}}},

@@ -19,7 +19,7 @@ var tokenRoutes = []Route{
 		Body: "input", Status: http.StatusCreated, Location: "/tokens/",
 		Params: []Param{{Var: "idempotencyKey", From: FromHeader, Key: "Idempotency-Key"}}},
 	{Method: http.MethodGet, Path: "/tokens", Summary: "List API tokens (admins: every token of the organization; others: their own)", List: true, Fields: tokenFields,
-		Doc: `query($limit: Int, $offset: Int, $sort: String) { r: apiTokens(limit: $limit, offset: $offset, sort: $sort) { tokens: items { {fields} } total limit offset has_more: hasMore } }`},
+		Doc: listQuery("apiTokens", "tokens", "{ {fields} }")},
 	{Method: http.MethodDelete, Path: "/tokens/{id}", Summary: "Revoke an API token, from the next request on", Message: "Token revoked successfully",
 		Doc:    `mutation($id: ID!) { r: revokeApiToken(id: $id) { id } }`,
 		Params: []Param{idParam}},

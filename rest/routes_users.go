@@ -16,7 +16,7 @@ const userSelection = `id email role organization_id: organizationId created_at:
 
 var userRoutes = []Route{
 	{Method: http.MethodGet, Path: "/users", Summary: "List the users of the caller's organization (admins)",
-		Doc:  `query($limit: Int, $offset: Int, $sort: String) { r: users(limit: $limit, offset: $offset, sort: $sort) { users: items { {fields} } total limit offset has_more: hasMore } }`,
+		Doc:  listQuery("users", "users", "{ {fields} }"),
 		List: true, Fields: userFields},
 	{Method: http.MethodPost, Path: "/users", Summary: "Create a user in the caller's organization (admins)",
 		Doc:  `mutation($input: CreateUserInput!, $idempotencyKey: String) { r: createUser(input: $input, idempotencyKey: $idempotencyKey) { ` + userSelection + ` } }`,

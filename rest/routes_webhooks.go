@@ -38,7 +38,7 @@ var webhookRoutes = []Route{
 		Body:   "input",
 		Params: []Param{{Var: "idempotencyKey", From: FromHeader, Key: "Idempotency-Key"}}},
 	{Method: http.MethodGet, Path: "/webhooks", Summary: "List the organization's webhooks", List: true, Fields: webhookFields,
-		Doc: `query($limit: Int, $offset: Int, $sort: String) { r: webhooks(limit: $limit, offset: $offset, sort: $sort) { webhooks: items { {fields} } total limit offset has_more: hasMore } }`},
+		Doc: listQuery("webhooks", "webhooks", "{ {fields} }")},
 	{Method: http.MethodGet, Path: "/webhooks/{id}", Summary: "Get a webhook",
 		Doc:    `query($id: ID!) { r: webhook(id: $id) ` + webhookDetail + ` }`,
 		Params: []Param{idParam}},
@@ -56,9 +56,7 @@ var webhookRoutes = []Route{
 		Doc:    `mutation($id: ID!) { r: testWebhook(id: $id) ` + deliveryDetail + ` }`,
 		Params: []Param{idParam}},
 	{Method: http.MethodGet, Path: "/webhooks/{id}/deliveries", Summary: "A webhook's deliveries, newest first, each with its attempts", List: true,
-		Doc: `query($id: ID!, $status: String, $limit: Int, $offset: Int, $sort: String) {
-			r: webhookDeliveries(id: $id, status: $status, limit: $limit, offset: $offset, sort: $sort) {
-				deliveries: items ` + deliveryDetail + ` total limit offset has_more: hasMore } }`,
+		Doc:    listQuery("webhookDeliveries", "deliveries", deliveryDetail, "$id: ID!", "$status: String"),
 		Params: []Param{idParam, {Var: "status", From: FromQuery, Key: "status"}}},
 	{Method: http.MethodPost, Path: "/webhooks/{id}/deliveries/{delivery_id}/retry", Summary: "Attempt a delivery once more, now", Status: http.StatusAccepted,
 		Doc:    `mutation($id: ID!, $deliveryId: ID!) { r: retryWebhookDelivery(id: $id, deliveryId: $deliveryId) ` + deliveryDetail + ` }`,

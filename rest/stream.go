@@ -5,7 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"slices"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -18,10 +18,10 @@ import (
 // Server-Sent Events stream open through proxies.
 const StreamKeepAlive = 15 * time.Second
 
-// follows reports whether r asks for route's stream (follow=true).
-func (a *API) follows(route *Route, r *http.Request) (bool, *models.Error) {
-	raw := r.URL.Query().Get("follow")
-	if raw == "" || route.Stream == "" {
+// follows reports whether the query asks for the route's stream (follow=true).
+func (e *endpoint) follows(query url.Values) (bool, *models.Error) {
+	raw := query.Get("follow")
+	if raw == "" || e.stream == nil {
 		return false, nil
 	}
 	follow, err := strconv.ParseBool(raw)
@@ -31,17 +31,13 @@ func (a *API) follows(route *Route, r *http.Request) (bool, *models.Error) {
 	return follow, nil
 }
 
-// stream runs route's subscription and writes it as Server-Sent Events:
+// stream runs e's subscription and writes it as Server-Sent Events:
 // one event per result, with the result's _id as the event id, a comment
 // every StreamKeepAlive, and a final "error" event with the contract's
 // envelope when the stream ends for a reason (agent deleted, token
 // expired, server shutting down). It returns when the stream or the client ends.
-func (a *API) stream(route *Route, w http.ResponseWriter, r *http.Request) {
-	sub := *route
-	// A list's paging applies to its first page, not to the stream.
-	sub.Doc, sub.Fields, sub.List = route.Stream, nil, false
-	sub.Params = append(slices.Clip(route.Params), route.StreamParams...)
-	doc, vars, coded := a.translate(&sub, a.streamVars[route], r)
+func (a *API) stream(e *endpoint, w http.ResponseWriter, r *http.Request, query url.Values) {
+	doc, vars, coded := a.fill(e.stream, r, query)
 	if coded != nil {
 		WriteError(w, coded)
 		return
@@ -53,11 +49,11 @@ func (a *API) stream(route *Route, w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-	ctx = graphql.StartOperationTrace(ctx)
-	params := &graphql.RawParams{Query: doc, Variables: vars, ReadTime: graphql.TraceTiming{Start: graphql.Now(), End: graphql.Now()}}
+	ctx = graphql.StartOperationTrace(withDocument(ctx, doc))
+	params := &graphql.RawParams{Query: doc.text, Variables: vars, ReadTime: graphql.TraceTiming{Start: graphql.Now(), End: graphql.Now()}}
 	opCtx, errs := a.exec.CreateOperationContext(ctx, params)
 	if errs != nil {
-		WriteError(w, ErrorFromGraphQL(*route, errs[0]))
+		WriteError(w, e.stream.errorOf(errs[0]))
 		return
 	}
 	responses, ctx := a.exec.DispatchOperation(ctx, opCtx)
@@ -102,7 +98,7 @@ func (a *API) stream(route *Route, w http.ResponseWriter, r *http.Request) {
 			}
 			// Under load, write every event already waiting before one flush.
 			for more := true; more; {
-				if !writeEvent(&buf, route, resp) {
+				if !e.writeEvent(&buf, resp) {
 					_, _ = w.Write(buf.Bytes())
 					flusher.Flush()
 					return
@@ -123,21 +119,20 @@ func (a *API) stream(route *Route, w http.ResponseWriter, r *http.Request) {
 
 // writeEvent appends resp to buf as an event; for a final error it
 // appends the "error" event and returns false.
-func writeEvent(buf *bytes.Buffer, route *Route, resp *graphql.Response) bool {
+func (e *endpoint) writeEvent(buf *bytes.Buffer, resp *graphql.Response) bool {
 	if resp == nil {
 		return false
 	}
 	if len(resp.Errors) > 0 {
-		e := ErrorFromGraphQL(*route, resp.Errors[0])
-		data, _ := json.Marshal(envelopeOf(e))
+		data, _ := json.Marshal(envelopeOf(e.stream.errorOf(resp.Errors[0])))
 		buf.WriteString("event: error\ndata: ")
 		buf.Write(data)
 		buf.WriteString("\n\n")
 		return false
 	}
 	id, data := cutLeading(resultOf(resp.Data), "_id")
-	if route.DropNulls {
-		data = dropNulls(data)
+	for _, shape := range e.eventShapers {
+		data = shape(nil, data)
 	}
 	if id != "" {
 		buf.WriteString("id: " + id + "\n")
@@ -170,12 +165,4 @@ func dropNulls(raw json.RawMessage) json.RawMessage {
 		return raw
 	}
 	return out
-}
-
-// wrap returns {"name": result}.
-func wrap(name string, result json.RawMessage) json.RawMessage {
-	key, _ := json.Marshal(name)
-	out := make(json.RawMessage, 0, len(result)+len(key)+3)
-	out = append(append(append(out, '{'), key...), ':')
-	return append(append(out, result...), '}')
 }
