@@ -263,6 +263,7 @@ type ComplexityRoot struct {
 
 	Service struct {
 		Detail        func(childComplexity int) int
+		Instance      func(childComplexity int) int
 		Name          func(childComplexity int) int
 		Status        func(childComplexity int) int
 		Uptime        func(childComplexity int) int
@@ -1548,6 +1549,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Service.Detail(childComplexity), true
+	case "Service.instance":
+		if e.ComplexityRoot.Service.Instance == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Service.Instance(childComplexity), true
 	case "Service.name":
 		if e.ComplexityRoot.Service.Name == nil {
 			break
@@ -2530,6 +2537,8 @@ func (ec *executionContext) childFields_Service(ctx context.Context, field graph
 		return ec.fieldContext_Service_uptime(ctx, field)
 	case "uptimeSeconds":
 		return ec.fieldContext_Service_uptimeSeconds(ctx, field)
+	case "instance":
+		return ec.fieldContext_Service_instance(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Service", field.Name)
 }

@@ -11,6 +11,6 @@ var serviceRoutes = []Route{
 		Doc: `query($limit: Int, $offset: Int, $sort: String) {
 			r: services(limit: $limit, offset: $offset, sort: $sort) { services: items { {fields} } total limit offset has_more: hasMore } }`},
 	{Method: http.MethodGet, Path: "/services/{name}/status", Summary: "Check one component",
-		Doc:    `query($name: String!) { r: service(name: $name) { name status detail version uptime } }`,
+		Doc:    `query($name: String!) { r: service(name: $name) { name status detail version uptime instance } }`,
 		Params: []Param{{Var: "name", From: FromPath, Key: "name"}}},
 }
