@@ -332,12 +332,15 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 			return fmt.Errorf("app: NEUAIS_METRICS_ADDR: %w", err)
 		}
 		mctx, stop := context.WithCancel(ctx)
-		defer stop()
+		done := make(chan struct{})
 		go func() {
+			defer close(done)
 			if err := a.serveMetrics(mctx, mln); err != nil {
 				a.Logger.Error("metrics listener", "err", err)
 			}
 		}()
+		// Closed before Serve returns, so that the port is free again.
+		defer func() { stop(); <-done }()
 		a.Logger.Info("serving metrics", "addr", mln.Addr().String())
 	}
 	srv := &http.Server{
