@@ -262,6 +262,7 @@ type ComplexityRoot struct {
 
 	Service struct {
 		Detail        func(childComplexity int) int
+		Instance      func(childComplexity int) int
 		Name          func(childComplexity int) int
 		Status        func(childComplexity int) int
 		Uptime        func(childComplexity int) int
@@ -1547,6 +1548,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Service.Detail(childComplexity), true
+	case "Service.instance":
+		if e.ComplexityRoot.Service.Instance == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Service.Instance(childComplexity), true
 	case "Service.name":
 		if e.ComplexityRoot.Service.Name == nil {
 			break
@@ -2529,6 +2536,8 @@ func (ec *executionContext) childFields_Service(ctx context.Context, field graph
 		return ec.fieldContext_Service_uptime(ctx, field)
 	case "uptimeSeconds":
 		return ec.fieldContext_Service_uptimeSeconds(ctx, field)
+	case "instance":
+		return ec.fieldContext_Service_instance(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Service", field.Name)
 }

@@ -161,6 +161,29 @@ func (ec *executionContext) fieldContext_Service_uptimeSeconds(_ context.Context
 	return graphql.NewScalarFieldContext("Service", field, true, false, "Int")
 }
 
+func (ec *executionContext) _Service_instance(ctx context.Context, field graphql.CollectedField, obj *health.Report) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Service_instance(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Instance, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Service_instance(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Service", field, false, false, "String")
+}
+
 func (ec *executionContext) _ServicePage_items(ctx context.Context, field graphql.CollectedField, obj *health.Page) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -335,6 +358,11 @@ func (ec *executionContext) _Service(ctx context.Context, sel ast.SelectionSet, 
 			}
 		case "uptimeSeconds":
 			out.Values[i] = ec._Service_uptimeSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "instance":
+			out.Values[i] = ec._Service_instance(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}

@@ -10,6 +10,6 @@ var serviceRoutes = []Route{
 	{Method: http.MethodGet, Path: "/services", Summary: "List the platform's components and their health", List: true, Fields: serviceFields,
 		Doc: listQuery("services", "services", "{ {fields} }")},
 	{Method: http.MethodGet, Path: "/services/{name}/status", Summary: "Check one component",
-		Doc:    `query($name: String!) { r: service(name: $name) { name status detail version uptime } }`,
+		Doc:    `query($name: String!) { r: service(name: $name) { name status detail version uptime instance } }`,
 		Params: []Param{{Var: "name", From: FromPath, Key: "name"}}},
 }

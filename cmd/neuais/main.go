@@ -157,7 +157,7 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) (er
 		return err
 	}
 	defer func() { err = errors.Join(err, a.Close()) }()
-	logger.Info("listening", "addr", ln.Addr().String(), "version", app.Version)
+	a.Logger.Info("listening", "addr", ln.Addr().String(), "version", app.Version)
 	fmt.Fprintf(stdout, "neuais %s listening on %s\n", app.Version, ln.Addr())
 	return a.Serve(ctx, ln)
 }

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
 
@@ -33,6 +34,7 @@ import (
 	"github.com/neuais/neuais/internal/ratelimit"
 	"github.com/neuais/neuais/internal/runtime"
 	"github.com/neuais/neuais/internal/secrets"
+	"github.com/neuais/neuais/internal/telemetry"
 	"github.com/neuais/neuais/internal/tokens"
 	"github.com/neuais/neuais/internal/users"
 	"github.com/neuais/neuais/internal/webhooks"
@@ -115,6 +117,10 @@ type App struct {
 	Recorder *billing.Recorder
 	REST     *rest.API
 	Started  time.Time
+	// Instance names this instance in every log line and health report.
+	Instance string
+	// Registry holds the Prometheus series that /metrics serves.
+	Registry *prometheus.Registry
 	// Stopping ends when the server begins to shut down, so that
 	// long-lived streams can end cleanly instead of holding shutdown up.
 	Stopping context.Context
@@ -124,6 +130,8 @@ type App struct {
 	stopSampler context.CancelFunc
 	samplerDone <-chan struct{}
 	handler     http.Handler
+	httpMetrics *telemetry.HTTP
+	refusals    prometheus.Counter // rate-limit 429s
 }
 
 // The identity cache saves the users⋈organizations query per request.
@@ -137,10 +145,22 @@ const (
 // New opens the database, applies migrations, bootstraps an empty database
 // (printing generated credentials once to out) and builds the handler.
 func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Writer) (*App, error) {
-	a := &App{Config: cfg, Logger: logger, Health: health.NewRegistry(), Started: time.Now()}
 	endpoints, err := models.ParseEndpointTemplate(cfg.Endpoints())
 	if err != nil {
 		return nil, fmt.Errorf("app: NEUAIS_ENDPOINT_TEMPLATE: %w", err)
+	}
+	instance := cfg.InstanceID
+	if instance == "" {
+		instance = models.NewID("inst_")
+	}
+	logger = logger.With("instance", instance)
+	a := &App{Config: cfg, Logger: logger, Health: health.NewRegistry(instance), Started: time.Now(),
+		Instance: instance, Registry: telemetry.NewRegistry()}
+	if a.httpMetrics, err = telemetry.NewHTTP(a.Registry); err != nil {
+		return nil, err
+	}
+	if a.refusals, err = newRefusals(a.Registry); err != nil {
+		return nil, err
 	}
 	a.Stopping, a.stop = context.WithCancel(context.Background())
 	if a.DB, err = db.Open(ctx, db.Options{URL: cfg.DatabaseURL, DataDir: cfg.DataDir, SQLiteSynchronous: cfg.SQLiteSynchronous}); err != nil {
@@ -200,6 +220,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Wri
 	a.background.Add(1)
 	go a.sweepIdempotencyKeys()
 	a.startWebhooks()
+	if err := a.registerMetrics(); err != nil {
+		return nil, errors.Join(err, a.Close())
+	}
 	if err := a.startBilling(); err != nil {
 		return nil, errors.Join(err, a.Close())
 	}
@@ -247,7 +270,11 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Wri
 	if a.REST, err = rest.New(gqlserver.NewExecutor(es, opts), es.Schema(), rest.Routes(), a.uploadLimits(), logger); err != nil {
 		return nil, errors.Join(err, a.Close())
 	}
-	a.handler = a.routes(a.newGraphQLHandler(es, opts))
+	gql, err := a.newGraphQLHandler(es, opts)
+	if err != nil {
+		return nil, errors.Join(err, a.Close())
+	}
+	a.handler = a.routes(gql)
 	if a.Runtime != nil {
 		a.handler = a.Runtime.Proxy(endpoints, a.handler)
 	}
@@ -296,8 +323,26 @@ func (a *App) Close() error {
 }
 
 // Serve serves on ln until ctx ends, then shuts down gracefully within the
-// configured grace period.
+// configured grace period. With NEUAIS_METRICS_ADDR it also serves
+// /metrics there, until it returns.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	if a.Config.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", a.Config.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("app: NEUAIS_METRICS_ADDR: %w", err)
+		}
+		mctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			if err := a.serveMetrics(mctx, mln); err != nil {
+				a.Logger.Error("metrics listener", "err", err)
+			}
+		}()
+		// Closed before Serve returns, so that the port is free again.
+		defer func() { stop(); <-done }()
+		a.Logger.Info("serving metrics", "addr", mln.Addr().String())
+	}
 	srv := &http.Server{
 		Handler:           a.handler,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -23,8 +23,13 @@ import (
 	"github.com/neuais/neuais/web"
 )
 
-func (a *App) newGraphQLHandler(es graphql.ExecutableSchema, opts gqlserver.Options) *handler.Server {
+func (a *App) newGraphQLHandler(es graphql.ExecutableSchema, opts gqlserver.Options) (*handler.Server, error) {
 	srv := gqlserver.NewHandler(es, opts)
+	metrics, err := gqlserver.NewMetrics(a.Registry)
+	if err != nil {
+		return nil, err
+	}
+	srv.Use(metrics)
 	guard := gqlws.NewGuard(a.Identity, gqlws.Limits{
 		Limiter:                    a.Limiter,
 		Policy:                     a.rateLimits(),
@@ -36,7 +41,7 @@ func (a *App) newGraphQLHandler(es graphql.ExecutableSchema, opts gqlserver.Opti
 	srv.AddTransport(transport.SSE{KeepAlivePingInterval: keepAlive})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(gqlserver.HTTP{Uploads: a.uploadLimits()})
-	return srv
+	return srv, nil
 }
 
 // keepAlive is the interval of keep-alive messages on live streams.
@@ -44,7 +49,7 @@ const keepAlive = 15 * time.Second
 
 func (a *App) routes(gql http.Handler) http.Handler {
 	r := chi.NewRouter()
-	r.Use(requestID, a.logRequests, a.recoverPanics, clientAddr, a.authenticate, a.rateLimit)
+	r.Use(a.httpMetrics.Middleware, requestID, a.logRequests, a.recoverPanics, clientAddr, a.authenticate, a.rateLimit)
 	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
 		rest.WriteError(w, models.Errorf(models.CodeNotFound, "No such route"))
 	})
@@ -53,6 +58,7 @@ func (a *App) routes(gql http.Handler) http.Handler {
 		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
 	})
 	r.Get("/readyz", a.ready)
+	r.Get("/metrics", a.adminMetrics)
 	graphiql := web.GraphiQL()
 	r.Handle("/graphql", gqlserver.Endpoint(gql, graphiql))
 	r.Handle("/v1/graphql", gqlserver.Endpoint(gql, graphiql))
@@ -64,8 +70,13 @@ func (a *App) routes(gql http.Handler) http.Handler {
 	return r
 }
 
-// ready answers 200 when the database answers and every migration is applied.
+// ready answers 200 when the instance takes work: not shutting down, the
+// database answers and every migration is applied; else 503 with why.
 func (a *App) ready(w http.ResponseWriter, r *http.Request) {
+	if a.Stopping.Err() != nil {
+		rest.WriteError(w, models.Errorf(models.CodeServiceUnavailable, "Shutting down"))
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := a.DB.PingContext(ctx); err != nil {

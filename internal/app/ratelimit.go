@@ -54,6 +54,7 @@ func (a *App) rateLimit(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		a.refusals.Inc()
 		e := ratelimit.Exceeded(d)
 		if r.URL.Path == "/graphql" || r.URL.Path == "/v1/graphql" {
 			writeGraphQLError(w, http.StatusTooManyRequests, e)

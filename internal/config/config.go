@@ -46,6 +46,12 @@ type Config struct {
 	LogLevel      slog.Level
 	BusURL        string
 	RuntimeDriver string
+	// InstanceID names this instance in logs and health reports; empty:
+	// one generated at start.
+	InstanceID string
+	// MetricsAddr is a listener serving only /metrics, without a token;
+	// empty: none (admins scrape /metrics on Addr).
+	MetricsAddr string
 	// SQLiteSynchronous is SQLite's synchronous setting (full, normal,
 	// extra, off): full makes every acknowledged write survive power loss.
 	SQLiteSynchronous string
@@ -403,6 +409,8 @@ func Bind(getenv func(string) string, skip ...string) *Binding {
 	b.add(&c.AdminPassword, "admin-password", "password of the first admin; generated and printed once when empty")
 	b.add(&c.LogLevel, "log-level", "debug, info, warn or error")
 	b.add(&c.BusURL, "bus-url", "shared event bus URL; empty for the in-process bus")
+	b.add(&c.InstanceID, "instance-id", "this instance's name in logs and service reports; generated at start when empty")
+	b.add(&c.MetricsAddr, "metrics-addr", "listen address serving Prometheus /metrics without a token (keep it private, e.g. 127.0.0.1:9090); empty for none, /metrics on addr then needs an admin token")
 	b.add(&c.RuntimeDriver, "runtime-driver", "agent runtime driver: local, or none to run no agents", oneOf(RuntimeLocal, RuntimeNone))
 	b.add(&c.BcryptCost, "bcrypt-cost", "bcrypt cost of password hashes")
 	b.add(&c.ComplexityLimit, "complexity-limit", "GraphQL query complexity limit", atLeast(1))

@@ -170,14 +170,28 @@ type Stats struct {
 	Closed      bool
 	Subscribers int64
 	Dropped     int64 // subscribers ended for falling behind, since start
+	// Lag is the messages published and not yet taken, over all
+	// subscribers; MaxLag the most one subscriber has waiting.
+	Lag, MaxLag int
 }
 
 // Stats returns the bus's current figures.
 func (b *InProcess) Stats() Stats {
 	b.mu.RLock()
-	closed := b.closed
+	st := Stats{Closed: b.closed}
+	for _, subs := range b.topics {
+		for s := range subs {
+			st.addLag(len(s.ch))
+		}
+	}
 	b.mu.RUnlock()
-	return Stats{Closed: closed, Subscribers: b.subscribers.Load(), Dropped: b.dropped.Load()}
+	st.Subscribers, st.Dropped = b.subscribers.Load(), b.dropped.Load()
+	return st
+}
+
+func (st *Stats) addLag(n int) {
+	st.Lag += n
+	st.MaxLag = max(st.MaxLag, n)
 }
 
 // Health is the bus's health.Check: unhealthy once closed. Dropping a slow

@@ -291,6 +291,18 @@ func (b *NATS) Close() error {
 	return nil
 }
 
+// Stats returns the bus's current figures.
+func (b *NATS) Stats() Stats {
+	b.mu.Lock()
+	st := Stats{Closed: b.closed, Subscribers: int64(len(b.subs))}
+	for s := range b.subs {
+		st.addLag(len(s.ch))
+	}
+	b.mu.Unlock()
+	st.Dropped = b.dropped.Load()
+	return st
+}
+
 // Health is the bus's health.Check: degraded while reconnecting,
 // unhealthy when closed.
 func (b *NATS) Health(context.Context) (health.Status, string) {

@@ -32,12 +32,16 @@ type Component struct {
 
 // Registry holds the components; capabilities register theirs at wiring time.
 type Registry struct {
+	instance   string
 	mu         sync.RWMutex
 	components map[string]Component
 }
 
-// NewRegistry returns an empty registry.
-func NewRegistry() *Registry { return &Registry{components: map[string]Component{}} }
+// NewRegistry returns an empty registry whose reports name instance, the
+// API instance that ran the checks.
+func NewRegistry(instance string) *Registry {
+	return &Registry{instance: instance, components: map[string]Component{}}
+}
 
 // Register adds or replaces a component.
 func (r *Registry) Register(c Component) {

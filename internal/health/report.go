@@ -24,6 +24,8 @@ type Report struct {
 	Started time.Time
 	// At is when the check ran; uptime counts up to it.
 	At time.Time
+	// Instance is the API instance that ran the check.
+	Instance string
 }
 
 // Uptime returns the time since the component started, written as
@@ -68,7 +70,7 @@ func (r *Registry) List(ctx context.Context, p models.ListParams) (*Page, error)
 		slices.Reverse(components)
 	}
 	total := len(components)
-	reports := checkEach(ctx, components[min(p.Offset, total):min(p.Offset+p.Limit, total)])
+	reports := r.checkEach(ctx, components[min(p.Offset, total):min(p.Offset+p.Limit, total)])
 	return &Page{Items: reports, Total: total, Limit: p.Limit, Offset: p.Offset, HasMore: p.Offset+len(reports) < total}, nil
 }
 
@@ -78,16 +80,16 @@ func (r *Registry) CheckAll(ctx context.Context) ([]*Report, error) {
 	if _, err := models.RequireIdentity(ctx); err != nil {
 		return nil, err
 	}
-	return checkEach(ctx, r.Components()), nil
+	return r.checkEach(ctx, r.Components()), nil
 }
 
 // checkEach runs the checks of components concurrently, each within
 // CheckTimeout, and returns their reports in the same order.
-func checkEach(ctx context.Context, components []Component) []*Report {
+func (r *Registry) checkEach(ctx context.Context, components []Component) []*Report {
 	reports := make([]*Report, len(components))
 	var wg sync.WaitGroup
 	for i, c := range components {
-		wg.Go(func() { reports[i] = check(ctx, c) })
+		wg.Go(func() { reports[i] = r.check(ctx, c) })
 	}
 	wg.Wait()
 	return reports
@@ -102,10 +104,10 @@ func (r *Registry) CheckOne(ctx context.Context, name string) (*Report, error) {
 	if !ok {
 		return nil, models.NotFound("service")
 	}
-	return check(ctx, c), nil
+	return r.check(ctx, c), nil
 }
 
-func check(ctx context.Context, c Component) *Report {
+func (r *Registry) check(ctx context.Context, c Component) *Report {
 	ctx, cancel := context.WithTimeout(ctx, CheckTimeout)
 	defer cancel()
 	type result struct {
@@ -117,7 +119,7 @@ func check(ctx context.Context, c Component) *Report {
 		s, d := c.Check(ctx)
 		done <- result{s, d}
 	}()
-	rep := &Report{Name: c.Name, Version: c.Version, Started: c.Started}
+	rep := &Report{Name: c.Name, Version: c.Version, Started: c.Started, Instance: r.instance}
 	select {
 	case res := <-done:
 		rep.Status, rep.Detail = res.status, res.detail

@@ -27,7 +27,7 @@ func TestUptime(t *testing.T) {
 }
 
 func TestCheck(t *testing.T) {
-	r := health.NewRegistry()
+	r := health.NewRegistry("test")
 	r.Register(health.Component{Name: "ok", Check: func(context.Context) (health.Status, string) { return health.Healthy, "" }})
 	r.Register(health.Component{Name: "slow", Check: func(ctx context.Context) (health.Status, string) {
 		<-ctx.Done()

@@ -11,7 +11,7 @@ import (
 )
 
 func TestWatch(t *testing.T) {
-	r := health.NewRegistry()
+	r := health.NewRegistry("test")
 	var status atomic.Value
 	status.Store(health.Healthy)
 	r.Register(health.Component{Name: "db", Check: func(context.Context) (health.Status, string) {

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/uptrace/bun"
 
 	"github.com/neuais/neuais/internal/events"
@@ -53,6 +54,8 @@ type Manager struct {
 	stopped  atomic.Bool
 	lastPass atomic.Int64 // unix nanoseconds of the last full reconcile
 	lastErr  atomic.Value // string: why the last full reconcile failed
+
+	reconcileSeconds prometheus.Histogram
 
 	mu      sync.Mutex
 	records map[string]*agentRecord
@@ -101,6 +104,8 @@ func New(db *bun.DB, bus events.Bus, sink LogSink, driver Driver, cfg Config, lo
 		queued:  map[string]bool{},
 		busy:    map[string]bool{},
 		slots:   newDownloadSlots(cfg.MaxDownloads, cfg.MaxDownloadsPerOrg),
+
+		reconcileSeconds: newReconcileHistogram(),
 	}
 	m.lastErr.Store("")
 	m.driver = driver
@@ -287,7 +292,9 @@ func (m *Manager) work(ctx context.Context) {
 		}
 		m.signal() // more may be waiting for another worker
 		passCtx, cancel := context.WithTimeout(ctx, m.cfg.StopGrace+time.Minute)
+		start := time.Now()
 		m.reconcile(passCtx, id)
+		m.observeReconcile(start)
 		cancel()
 		m.mu.Lock()
 		delete(m.busy, id)

@@ -14,6 +14,8 @@ type Service struct {
 	Detail  string `json:"detail,omitempty"` // what is wrong, or the figures; from Status only
 	Version string `json:"version"`
 	Uptime  string `json:"uptime"`
+	// Instance is the API instance that ran the check; from Status only.
+	Instance string `json:"instance,omitempty"`
 }
 
 // ServiceList is one page of components.

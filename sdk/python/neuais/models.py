@@ -96,6 +96,7 @@ class Service:
     detail: str | None = None  # what is wrong, or the figures; from status() only
     version: str | None = None
     uptime: str | None = None
+    instance: str | None = None  # the API instance that ran the check; from status() only
 
 
 @dataclass

@@ -67,7 +67,7 @@ RESPONSES: list[tuple[type, str, str, list[str]]] = [
 
 # Fields of a model that one route's answer leaves out (so Optional).
 LEFT_OUT: dict[tuple[type, str, str], set[str]] = {
-    (models.Service, "get", "/services"): {"detail"},  # only status() checks in detail
+    (models.Service, "get", "/services"): {"detail", "instance"},  # only status() has them
 }
 
 # Paged lists: (path, the items' key)

@@ -179,6 +179,9 @@ pub struct Service {
     pub detail: Option<String>,
     pub version: Option<String>,
     pub uptime: Option<String>,
+    /// The API instance that ran the check; from status() only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
 }
 
 /// One log line; replica 0 is the platform's own lines about the agent.

@@ -161,6 +161,8 @@ export interface ServiceList {
 export interface Service {
   /** What is wrong, or the component's figures (webhooks: queue depth, oldest pending delivery, disabled endpoints); may be empty when healthy. */
   detail: string;
+  /** The API instance that ran the check (NEUAIS_INSTANCE_ID, or generated at its start). */
+  instance: string;
   name: string;
   status: "healthy" | "degraded" | "unhealthy";
   /** Time since the component started, written like 5d 12h 30m. */
