@@ -45,6 +45,12 @@ type Config struct {
 	AdminPassword string
 	LogLevel      slog.Level
 	BusURL        string
+	// RedisURL is the Redis server that rate limits and login throttles
+	// count in, shared by every instance; empty: each process counts its own.
+	RedisURL string
+	// RedisPrefix starts every key neuais writes to Redis, so that
+	// installations can share a server.
+	RedisPrefix   string
 	RuntimeDriver string
 	// SQLiteSynchronous is SQLite's synchronous setting (full, normal,
 	// extra, off): full makes every acknowledged write survive power loss.
@@ -198,6 +204,7 @@ func Default() Config {
 
 		AnonymousRateLimit:   100,
 		RateLimitWindow:      time.Minute,
+		RedisPrefix:          "neuais:",
 		LoginMaxFailures:     5,
 		LoginAddrMaxFailures: 20,
 		LoginEmailSlowAfter:  50,
@@ -403,6 +410,8 @@ func Bind(getenv func(string) string, skip ...string) *Binding {
 	b.add(&c.AdminPassword, "admin-password", "password of the first admin; generated and printed once when empty")
 	b.add(&c.LogLevel, "log-level", "debug, info, warn or error")
 	b.add(&c.BusURL, "bus-url", "shared event bus URL; empty for the in-process bus")
+	b.add(&c.RedisURL, "redis-url", "redis:// or rediss:// URL of the Redis server that rate limits and login throttles count in, shared by every instance; empty to count in each process")
+	b.add(&c.RedisPrefix, "redis-prefix", "prefix of every key written to Redis")
 	b.add(&c.RuntimeDriver, "runtime-driver", "agent runtime driver: local, or none to run no agents", oneOf(RuntimeLocal, RuntimeNone))
 	b.add(&c.BcryptCost, "bcrypt-cost", "bcrypt cost of password hashes")
 	b.add(&c.ComplexityLimit, "complexity-limit", "GraphQL query complexity limit", atLeast(1))
