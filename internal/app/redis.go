@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -32,6 +33,18 @@ func (a *App) openLimits(ctx context.Context) (auth.LoginStore, error) {
 			err = ue.Err
 		}
 		return nil, fmt.Errorf("app: NEUAIS_REDIS_URL: %w", err)
+	}
+	// Every request waits for its count: unless the URL says otherwise an
+	// unreachable server costs one about 2 s, not go-redis's 5 s dial
+	// three times over.
+	if opts.DialTimeout == 0 {
+		opts.DialTimeout = 500 * time.Millisecond
+	}
+	if opts.ReadTimeout == 0 {
+		opts.ReadTimeout = 500 * time.Millisecond
+	}
+	if opts.MaxRetries == 0 {
+		opts.MaxRetries = 1
 	}
 	a.redis = redis.NewClient(opts)
 	if err := a.redis.Ping(ctx).Err(); err != nil {
