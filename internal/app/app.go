@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
 
@@ -107,7 +108,8 @@ type App struct {
 	Events     *events.Log
 	Webhooks   *webhooks.Service
 	Dispatcher *webhooks.Dispatcher
-	Limiter    ratelimit.Limiter
+	// Limiter counts requests, in this process or in Redis (openLimits).
+	Limiter ratelimit.Limiter
 	// Secrets encrypts what is stored for users (NEUAIS_SECRET_KEY).
 	Secrets  *secrets.Keyring
 	Logs     *logs.Store
@@ -132,6 +134,7 @@ type App struct {
 	handler     http.Handler
 	httpMetrics *telemetry.HTTP
 	refusals    prometheus.Counter // rate-limit 429s
+	redis       *redis.Client      // nil without NEUAIS_REDIS_URL
 }
 
 // The identity cache saves the users⋈organizations query per request.
@@ -183,21 +186,24 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Wri
 		a.DB.Close()
 		return nil, err
 	}
+	logins, err := a.openLimits(ctx)
+	if err != nil {
+		a.DB.Close()
+		return nil, err
+	}
 	hasher := auth.NewHasher(cfg.BcryptCost)
 	a.Auth = auth.NewService(a.DB, auth.NewTokens(secret, nil), hasher, auth.NewThrottle(auth.LoginLimits{
 		PairMax: cfg.LoginMaxFailures, AddrMax: cfg.LoginAddrMaxFailures, EmailSlowAfter: cfg.LoginEmailSlowAfter,
 		Window: cfg.LoginFailureWindow, MaxDelay: cfg.LoginMaxDelay,
-	}, nil))
+	}, logins, logger, nil))
 	a.Tokens = tokens.New(a.DB, a.Secrets, nil)
 	a.Identity = auth.NewCache(auth.ByPrefix(a.Auth, models.PrefixAPITokenSecret, a.Tokens),
 		auth.DBChangeCounter(a.DB), identityTTL, identityCacheSize, nil)
 	if a.Binaries, err = binaries.New(a.DB, cfg.DataDir, int64(cfg.MaxBinaryBytes)); err != nil {
-		a.DB.Close()
-		return nil, err
+		return nil, errors.Join(err, a.Close())
 	}
 	a.Orgs = orgs.NewService(a.DB, hasher)
 	a.Users = users.NewService(a.DB, hasher)
-	a.Limiter = ratelimit.NewMemory(cfg.RateLimitWindow, nil)
 	a.registerComponents()
 	// Before the runtime, which reports its replicas' transitions to it.
 	a.Recorder = billing.NewRecorder(a.DB, runtimeSource{a}, billing.StoredIn(a.DB, a.Binaries.StoredBytes), billing.SystemClock{}, logger)
@@ -317,6 +323,9 @@ func (a *App) Close() error {
 	}
 	if a.Bus != nil {
 		errs = append(errs, a.Bus.Close())
+	}
+	if a.redis != nil {
+		errs = append(errs, a.redis.Close())
 	}
 	errs = append(errs, a.DB.Close())
 	return errors.Join(errs...)

@@ -43,11 +43,18 @@ type Token struct {
 // (per e-mail and address, per address, and e-mail-wide delays that spare
 // the owner's known addresses, see models.WithClientAddr): a refused
 // attempt checks no password and is rate_limit_exceeded with
-// details.retry_after in seconds. Errors: unauthorized, rate_limit_exceeded.
+// details.retry_after in seconds. While the throttle's store cannot be
+// read or written no login is attempted (service_unavailable): an
+// uncounted attempt would let password guessing through. Errors:
+// unauthorized, rate_limit_exceeded, service_unavailable.
 func (s *Service) Login(ctx context.Context, email, password string) (*Token, error) {
 	email = strings.ToLower(strings.TrimSpace(email))
 	addr := models.ClientAddrFrom(ctx)
-	if wait := s.throttle.Blocked(email, addr); wait > 0 {
+	wait, err := s.throttle.Blocked(ctx, email, addr)
+	if err != nil {
+		return nil, s.throttle.down(ctx, err)
+	}
+	if wait > 0 {
 		secs := int((wait + time.Second - 1) / time.Second)
 		return nil, &models.Error{
 			Code:    models.CodeRateLimitExceeded,
@@ -56,7 +63,7 @@ func (s *Service) Login(ctx context.Context, email, password string) (*Token, er
 		}
 	}
 	var user models.User
-	err := s.db.NewSelect().Model(&user).Where("email = ?", email).Scan(ctx)
+	err = s.db.NewSelect().Model(&user).Where("email = ?", email).Scan(ctx)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("auth: load user: %w", err)
 	}
@@ -65,10 +72,14 @@ func (s *Service) Login(ctx context.Context, email, password string) (*Token, er
 		return nil, err
 	}
 	if !ok {
-		s.throttle.Fail(email, addr)
+		if err := s.throttle.Fail(ctx, email, addr); err != nil {
+			return nil, s.throttle.down(ctx, err)
+		}
 		return nil, models.Errorf(models.CodeUnauthorized, "Invalid e-mail or password")
 	}
-	s.throttle.Succeeded(email, addr)
+	if err := s.throttle.Succeeded(ctx, email, addr); err != nil {
+		return nil, s.throttle.down(ctx, err)
+	}
 	signed, exp, err := s.tokens.Issue(&user)
 	if err != nil {
 		return nil, err

@@ -1,8 +1,11 @@
 package auth
 
 import (
-	"sync"
+	"context"
+	"log/slog"
 	"time"
+
+	"github.com/neuais/neuais/models"
 )
 
 // LoginLimits say when failed logins slow further attempts down. Each
@@ -24,16 +27,31 @@ type LoginLimits struct {
 	MaxDelay       time.Duration
 }
 
-// Throttle applies LoginLimits to failed logins. It lives in memory: a
-// restart forgets failures, which only ever helps the caller.
+// LoginStore keeps what a Throttle counts: failure times by key and the
+// addresses each e-mail logged in from. MemoryLogins keeps them in this
+// process, RedisLogins shares them between instances.
+type LoginStore interface {
+	// Failures returns key's failures after since, oldest first.
+	Failures(ctx context.Context, key string, since time.Time) ([]time.Time, error)
+	// AddFailure records a failure of key at at, keeping the latest keep
+	// and none from before since.
+	AddFailure(ctx context.Context, key string, at, since time.Time, keep int) error
+	// Forget drops key's failures.
+	Forget(ctx context.Context, key string) error
+	// LastLogin returns when email last logged in from addr, zero when it
+	// never did within knownFor.
+	LastLogin(ctx context.Context, email, addr string) (time.Time, error)
+	// Remember records a login of email from addr at at, keeping the
+	// latest knownPerEmail addresses of email for knownFor.
+	Remember(ctx context.Context, email, addr string, at time.Time) error
+}
+
+// Throttle applies LoginLimits to failed logins counted in its store.
 type Throttle struct {
 	limits LoginLimits
+	store  LoginStore
+	logger *slog.Logger
 	now    func() time.Time
-
-	mu    sync.Mutex
-	fails map[string][]time.Time // by key: "pair:", "addr:", "email:"
-	known map[string]map[string]time.Time
-	swept time.Time
 }
 
 // knownFor is how long an address stays known after a good login, and
@@ -43,151 +61,111 @@ const (
 	knownPerEmail = 16
 )
 
-// NewThrottle applies limits; now may be nil (time.Now).
-func NewThrottle(limits LoginLimits, now func() time.Time) *Throttle {
+// NewThrottle applies limits to the failures in store, logging its
+// errors to logger; now may be nil (time.Now).
+func NewThrottle(limits LoginLimits, store LoginStore, logger *slog.Logger, now func() time.Time) *Throttle {
 	if now == nil {
 		now = time.Now
 	}
-	return &Throttle{limits: limits, now: now, fails: map[string][]time.Time{}, known: map[string]map[string]time.Time{}}
+	return &Throttle{limits: limits, store: store, logger: logger, now: now}
+}
+
+// down logs err of the store and returns the error of the login it
+// refuses: the cause is for the operator, not the caller.
+func (t *Throttle) down(ctx context.Context, err error) error {
+	t.logger.ErrorContext(ctx, "login throttle", "err", err)
+	return models.Errorf(models.CodeServiceUnavailable, "Logins are unavailable for now; try again shortly")
 }
 
 // Blocked returns how long until email may try to log in from addr
 // again: 0 when it may now.
-func (t *Throttle) Blocked(email, addr string) time.Duration {
+func (t *Throttle) Blocked(ctx context.Context, email, addr string) (time.Duration, error) {
 	if t == nil {
-		return 0
+		return 0, nil
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	now := t.now()
 	l := t.limits
-	wait := t.untilBelow("pair:"+email+"\x00"+addr, l.PairMax, now)
-	if addr != "" {
-		wait = max(wait, t.untilBelow("addr:"+addr, l.AddrMax, now))
+	wait, err := t.untilBelow(ctx, "pair:"+email+"\x00"+addr, l.PairMax, now)
+	if err != nil {
+		return 0, err
 	}
-	if l.EmailSlowAfter > 0 && !t.isKnown(email, addr, now) {
-		if recent := t.recent("email:"+email, now); len(recent) >= l.EmailSlowAfter {
-			delay := l.MaxDelay
-			if shift := len(recent) - l.EmailSlowAfter; shift < 32 {
-				delay = min(time.Second<<shift, l.MaxDelay)
+	if addr != "" {
+		w, err := t.untilBelow(ctx, "addr:"+addr, l.AddrMax, now)
+		if err != nil {
+			return 0, err
+		}
+		wait = max(wait, w)
+	}
+	if l.EmailSlowAfter > 0 {
+		known, err := t.store.LastLogin(ctx, email, addr)
+		if err != nil {
+			return 0, err
+		}
+		if known.IsZero() || now.Sub(known) >= knownFor {
+			recent, err := t.store.Failures(ctx, "email:"+email, now.Add(-l.Window))
+			if err != nil {
+				return 0, err
 			}
-			wait = max(wait, recent[len(recent)-1].Add(delay).Sub(now))
+			if len(recent) >= l.EmailSlowAfter {
+				delay := l.MaxDelay
+				if shift := len(recent) - l.EmailSlowAfter; shift < 32 {
+					delay = min(time.Second<<shift, l.MaxDelay)
+				}
+				wait = max(wait, recent[len(recent)-1].Add(delay).Sub(now))
+			}
 		}
 	}
-	return max(wait, 0)
+	return max(wait, 0), nil
 }
 
 // untilBelow returns how long until key has fewer than limit failures.
-func (t *Throttle) untilBelow(key string, limit int, now time.Time) time.Duration {
+func (t *Throttle) untilBelow(ctx context.Context, key string, limit int, now time.Time) (time.Duration, error) {
 	if limit <= 0 {
-		return 0
+		return 0, nil
 	}
-	recent := t.recent(key, now)
-	if len(recent) < limit {
-		return 0
+	recent, err := t.store.Failures(ctx, key, now.Add(-t.limits.Window))
+	if err != nil || len(recent) < limit {
+		return 0, err
 	}
-	return recent[len(recent)-limit].Add(t.limits.Window).Sub(now)
+	return recent[len(recent)-limit].Add(t.limits.Window).Sub(now), nil
 }
 
 // Fail records a failed login of email from addr.
-func (t *Throttle) Fail(email, addr string) {
+func (t *Throttle) Fail(ctx context.Context, email, addr string) error {
 	if t == nil {
-		return
+		return nil
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	now := t.now()
 	l := t.limits
-	t.add("pair:"+email+"\x00"+addr, l.PairMax, now)
+	since := now.Add(-l.Window)
+	if err := t.add(ctx, "pair:"+email+"\x00"+addr, l.PairMax, now, since); err != nil {
+		return err
+	}
 	if addr != "" {
-		t.add("addr:"+addr, l.AddrMax, now)
+		if err := t.add(ctx, "addr:"+addr, l.AddrMax, now, since); err != nil {
+			return err
+		}
 	}
 	// Past the threshold only the doubling matters, which stops at MaxDelay.
-	t.add("email:"+email, l.EmailSlowAfter+32, now)
-	if now.Sub(t.swept) > l.Window {
-		t.sweep(now)
+	return t.add(ctx, "email:"+email, l.EmailSlowAfter+32, now, since)
+}
+
+func (t *Throttle) add(ctx context.Context, key string, keep int, now, since time.Time) error {
+	if keep <= 0 {
+		return nil
 	}
+	return t.store.AddFailure(ctx, key, now, since, keep)
 }
 
 // Succeeded forgets the failures of email from addr and remembers addr
 // as one the e-mail's owner uses. The address's own failures stay: one
 // good account must not excuse an address that guesses others.
-func (t *Throttle) Succeeded(email, addr string) {
+func (t *Throttle) Succeeded(ctx context.Context, email, addr string) error {
 	if t == nil {
-		return
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	delete(t.fails, "pair:"+email+"\x00"+addr)
-	if addr == "" {
-		return
-	}
-	now := t.now()
-	addrs := t.known[email]
-	if addrs == nil {
-		addrs = map[string]time.Time{}
-		t.known[email] = addrs
-	}
-	addrs[addr] = now
-	for len(addrs) > knownPerEmail {
-		var oldest string
-		for a, at := range addrs {
-			if oldest == "" || at.Before(addrs[oldest]) {
-				oldest = a
-			}
-		}
-		delete(addrs, oldest)
-	}
-}
-
-func (t *Throttle) isKnown(email, addr string, now time.Time) bool {
-	at, ok := t.known[email][addr]
-	return ok && now.Sub(at) < knownFor
-}
-
-// add records a failure of key, keeping at most keep of the latest.
-func (t *Throttle) add(key string, keep int, now time.Time) {
-	if keep <= 0 {
-		return
-	}
-	list := append(t.recent(key, now), now)
-	if len(list) > keep {
-		list = list[len(list)-keep:]
-	}
-	t.fails[key] = list
-}
-
-// recent drops key's failures older than the window and returns the rest.
-func (t *Throttle) recent(key string, now time.Time) []time.Time {
-	list := t.fails[key]
-	i := 0
-	for i < len(list) && now.Sub(list[i]) >= t.limits.Window {
-		i++
-	}
-	if i == len(list) {
-		delete(t.fails, key)
 		return nil
 	}
-	list = list[i:]
-	t.fails[key] = list
-	return list
-}
-
-// sweep drops keys whose failures have all left the window and addresses
-// no longer known, so memory follows recent attackers and users only.
-func (t *Throttle) sweep(now time.Time) {
-	for k := range t.fails {
-		t.recent(k, now)
+	if err := t.store.Forget(ctx, "pair:"+email+"\x00"+addr); err != nil || addr == "" {
+		return err
 	}
-	for email, addrs := range t.known {
-		for a, at := range addrs {
-			if now.Sub(at) >= knownFor {
-				delete(addrs, a)
-			}
-		}
-		if len(addrs) == 0 {
-			delete(t.known, email)
-		}
-	}
-	t.swept = now
+	return t.store.Remember(ctx, email, addr, t.now())
 }

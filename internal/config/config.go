@@ -45,6 +45,12 @@ type Config struct {
 	AdminPassword string
 	LogLevel      slog.Level
 	BusURL        string
+	// RedisURL is the Redis server that rate limits and login throttles
+	// count in, shared by every instance; empty: each process counts its own.
+	RedisURL string
+	// RedisPrefix starts every key neuais writes to Redis, so that
+	// installations can share a server.
+	RedisPrefix   string
 	RuntimeDriver string
 	// InstanceID names this instance in logs and health reports; empty:
 	// one generated at start.
@@ -204,6 +210,7 @@ func Default() Config {
 
 		AnonymousRateLimit:   100,
 		RateLimitWindow:      time.Minute,
+		RedisPrefix:          "neuais:",
 		LoginMaxFailures:     5,
 		LoginAddrMaxFailures: 20,
 		LoginEmailSlowAfter:  50,
@@ -411,6 +418,8 @@ func Bind(getenv func(string) string, skip ...string) *Binding {
 	b.add(&c.BusURL, "bus-url", "shared event bus URL; empty for the in-process bus")
 	b.add(&c.InstanceID, "instance-id", "this instance's name in logs and service reports; generated at start when empty")
 	b.add(&c.MetricsAddr, "metrics-addr", "listen address serving Prometheus /metrics without a token (keep it private, e.g. 127.0.0.1:9090); empty for none, /metrics on addr then needs an admin token")
+	b.add(&c.RedisURL, "redis-url", "redis:// or rediss:// URL of the Redis server that rate limits and login throttles count in, shared by every instance; empty to count in each process")
+	b.add(&c.RedisPrefix, "redis-prefix", "prefix of every key written to Redis")
 	b.add(&c.RuntimeDriver, "runtime-driver", "agent runtime driver: local, or none to run no agents", oneOf(RuntimeLocal, RuntimeNone))
 	b.add(&c.BcryptCost, "bcrypt-cost", "bcrypt cost of password hashes")
 	b.add(&c.ComplexityLimit, "complexity-limit", "GraphQL query complexity limit", atLeast(1))
