@@ -81,15 +81,21 @@ func (rc *goReceiver) counts() (refused, accepted int) {
 // logEvents returns the server's whole event log, newest first.
 func logEvents(t *testing.T, p *serverProcess) []event {
 	t.Helper()
-	res := p.do(t, http.MethodGet, "/v1/events?limit=1000", p.token, nil)
-	var page struct {
-		Events []event
-		Total  int
+	var all []event
+	for {
+		res := p.do(t, http.MethodGet, fmt.Sprintf("/v1/events?limit=1000&offset=%d", len(all)), p.token, nil)
+		var page struct {
+			Events  []event
+			HasMore bool `json:"has_more"`
+		}
+		if res.status != 200 || json.Unmarshal(res.body, &page) != nil {
+			t.Fatalf("events: %d %s", res.status, res.body)
+		}
+		all = append(all, page.Events...)
+		if !page.HasMore {
+			return all
+		}
 	}
-	if res.status != 200 || json.Unmarshal(res.body, &page) != nil || page.Total > len(page.Events) {
-		t.Fatalf("events: %d %s", res.status, res.body)
-	}
-	return page.Events
 }
 
 // TestKill: the server is killed with SIGKILL while agents are being
