@@ -23,11 +23,7 @@ func TestLocalDriverScaleAndRestart(t *testing.T) {
 	t.Parallel()
 	cfg := defaultConfig(t)
 	cfg.ReadyAfter = time.Second
-	d, err := runtime.NewLocalDriver(cfg, &memSink{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Shutdown(context.Background()) }) //nolint:errcheck
+	d := startDriver(t, cfg, &memSink{})
 	spec := runtime.Spec{AgentID: "agt_driver", OrgID: "org_driver", Name: "driver", Generation: 1, BinaryPath: agentPath, Replicas: 1}
 	if err := d.Apply(spec); err != nil {
 		t.Fatal(err)
@@ -97,11 +93,7 @@ func TestLocalDriverKillsProcessGroup(t *testing.T) {
 	cfg.StopGrace = 300 * time.Millisecond
 	cfg.BackoffBase = 50 * time.Millisecond
 	sink := &memSink{}
-	d, err := runtime.NewLocalDriver(cfg, sink, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Shutdown(context.Background()) }) //nolint:errcheck
+	d := startDriver(t, cfg, sink)
 	spec := runtime.Spec{
 		AgentID: "agt_group", OrgID: "org_group", Name: "group", Generation: 1, BinaryPath: agentPath, Replicas: 1,
 		Environment: map[string]string{"SPAWN_CHILD": "1", "IGNORE_SIGTERM": "1"},
@@ -217,11 +209,7 @@ func TestLocalDriverTransitions(t *testing.T) {
 		return slices.Clone(seen)
 	}
 	sink := &memSink{}
-	d, err := runtime.NewLocalDriver(cfg, sink, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Shutdown(context.Background()) }) //nolint:errcheck
+	d := startDriver(t, cfg, sink)
 	spec := runtime.Spec{
 		AgentID: "agt_meter", OrgID: "org_meter", Name: "meter", Generation: 1, BinaryPath: agentPath, Replicas: 1,
 		Environment: map[string]string{"CRASH_AFTER_MS": "300", "CRASH_TIMES": "1"},
@@ -263,4 +251,15 @@ func TestLocalDriverTransitions(t *testing.T) {
 		!started[1].Timestamp.Equal(got[2].At) || !stopped.Timestamp.Equal(got[3].At) {
 		t.Errorf("platform lines started %+v exited %+v stopped %+v; transitions %+v", started, exited, stopped, got)
 	}
+}
+
+// startDriver starts a local driver over cfg, shut down when the test ends.
+func startDriver(t *testing.T, cfg runtime.Config, sink runtime.LogSink) *runtime.LocalDriver {
+	t.Helper()
+	d, err := runtime.NewLocalDriver(cfg, sink, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Shutdown(context.Background()) }) //nolint:errcheck
+	return d
 }
