@@ -62,8 +62,9 @@ func Start(t testing.TB, databaseURL string, configure ...func(*config.Config)) 
 	return StartConfig(t, cfg)
 }
 
-// StartConfig runs a server with cfg; it stops when the test ends.
-func StartConfig(t testing.TB, cfg config.Config) *Server {
+// StartConfig runs a server with cfg and the collaborators options give;
+// it stops when the test ends.
+func StartConfig(t testing.TB, cfg config.Config, options ...app.Option) *Server {
 	t.Helper()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
@@ -76,7 +77,7 @@ func StartConfig(t testing.TB, cfg config.Config) *Server {
 		t.Fatalf("listen: %v", err)
 	}
 	cfg.Addr = ln.Addr().String()
-	a, err := app.New(context.Background(), cfg, logger, io.Discard)
+	a, err := app.New(context.Background(), cfg, logger, io.Discard, options...)
 	if err != nil {
 		ln.Close()
 		t.Fatalf("start app: %v", err)

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -13,40 +14,63 @@ import (
 	"github.com/neuais/neuais/internal/runtime"
 )
 
-// startLive starts the event bus (in-process, or NATS when NEUAIS_BUS_URL
-// is nats://…), the log store, the runtime (which writes into the log
-// store) and the metrics sampler (which reads the runtime), and registers
-// their health. With the runtime driver "none" no agent runs
-// and nothing is sampled.
-func (a *App) startLive(ctx context.Context) error {
+// startLive starts the event bus (given, in-process, or NATS when
+// NEUAIS_BUS_URL is nats://…), the log store, the runtime (which writes
+// into the log store) and the metrics sampler (which reads the runtime),
+// and registers their health. With the runtime driver "none" no agent
+// runs and nothing is sampled.
+func (a *App) startLive(ctx context.Context, bus events.Bus) error {
 	cfg := a.Config
-	var busHealth health.Check
-	switch {
-	case cfg.BusURL == "":
-		bus := events.NewInProcess(0)
-		a.Bus, busHealth = bus, bus.Health
-	case strings.HasPrefix(cfg.BusURL, "nats://"), strings.HasPrefix(cfg.BusURL, "tls://"):
-		bus, err := events.NewNATS(cfg.BusURL, 0, a.Logger)
-		if err != nil {
+	var err error
+	if bus == nil {
+		if bus, err = a.openBus(); err != nil {
 			return err
 		}
-		a.Bus, busHealth = bus, bus.Health
-	default:
-		return fmt.Errorf("app: NEUAIS_BUS_URL: want nats://host:port, tls://host:port or empty, got %s", events.RedactURL(cfg.BusURL))
 	}
-	var err error
+	a.Bus = bus
+	if b, ok := bus.(interface {
+		Health(context.Context) (health.Status, string)
+	}); ok {
+		a.Health.Register(health.Component{Name: "events", Check: b.Health, Version: Version, Started: a.Started})
+	}
 	lc := cfg.Logs()
 	lc.PurgeDeleted = true
-	a.Logs, err = logs.Open(ctx, a.DB, a.Bus, lc, a.Logger)
-	if err != nil {
+	if a.Logs, err = logs.Open(ctx, a.DB, a.Bus, lc, a.Logger); err != nil {
 		return err
 	}
-	a.Health.Register(health.Component{Name: "events", Check: busHealth, Version: Version, Started: a.Started})
+	a.closing(a.Logs.Close)
 	a.Health.Register(health.Component{Name: "logs", Check: a.Logs.Health, Version: Version, Started: a.Started})
 	a.Metrics = metrics.NewStore(a.DB, a.Bus, a.Logger)
 	if cfg.RuntimeDriver == config.RuntimeNone {
+		a.Runtime = runtime.Off{}
 		return nil
 	}
+	return a.startRuntime(ctx)
+}
+
+// openBus opens the bus NEUAIS_BUS_URL names, which Close closes.
+func (a *App) openBus() (events.Bus, error) {
+	cfg := a.Config
+	var bus events.Bus
+	switch {
+	case cfg.BusURL == "":
+		bus = events.NewInProcess(0)
+	case strings.HasPrefix(cfg.BusURL, "nats://"), strings.HasPrefix(cfg.BusURL, "tls://"):
+		b, err := events.NewNATS(cfg.BusURL, 0, a.Logger)
+		if err != nil {
+			return nil, err
+		}
+		bus = b
+	default:
+		return nil, fmt.Errorf("app: NEUAIS_BUS_URL: want nats://host:port, tls://host:port or empty, got %s", events.RedactURL(cfg.BusURL))
+	}
+	a.closing(bus.Close)
+	return bus, nil
+}
+
+// startRuntime starts the local runtime and the sampler of its usage.
+func (a *App) startRuntime(ctx context.Context) error {
+	cfg := a.Config
 	rc := cfg.Runtime()
 	rc.Secrets = a.Secrets
 	rc.Meter = a.Recorder.Transition
@@ -54,20 +78,39 @@ func (a *App) startLive(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if a.Runtime, err = runtime.New(a.DB, a.Bus, a.Logs, driver, rc, a.Logger); err != nil {
+	m, err := runtime.New(a.DB, a.Bus, a.Logs, driver, rc, a.Logger)
+	if err != nil {
 		return err
 	}
 	// The runtime outlives the request that built the app: Close stops it.
-	if err := a.Runtime.Start(context.WithoutCancel(ctx)); err != nil {
+	if err := m.Start(context.WithoutCancel(ctx)); err != nil {
 		return err
 	}
-	sampler := metrics.NewSampler(a.Metrics, metrics.RunningFromDB(a.DB, a.Runtime), cfg.MetricsInterval)
+	a.Runtime = m
+	a.closing(func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+		defer cancel()
+		err := m.Shutdown(ctx)
+		// The replicas' ends come after the recorder's loop has stopped.
+		ctx, cancel = context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+		defer cancel()
+		return errors.Join(err, a.Recorder.Flush(ctx))
+	})
+	if err := a.Registry.Register(m.Collector()); err != nil {
+		return err
+	}
+	sampler := metrics.NewSampler(a.Metrics, metrics.RunningFromDB(a.DB, m), cfg.MetricsInterval)
 	sampler.PurgeDeleted = true
 	samplerCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	a.stopSampler, a.samplerDone = stop, sampler.Start(samplerCtx)
+	done := sampler.Start(samplerCtx)
+	a.closing(func() error {
+		stop()
+		<-done
+		return nil
+	})
 	for _, c := range []health.Component{
 		{Name: "metrics", Check: sampler.Health},
-		{Name: "runtime", Check: a.Runtime.HealthCheck()},
+		{Name: "runtime", Check: m.HealthCheck()},
 	} {
 		c.Version, c.Started = Version, a.Started
 		a.Health.Register(c)

@@ -36,9 +36,6 @@ func (a *App) registerMetrics() error {
 	if bus, ok := a.Bus.(events.StatsSource); ok {
 		cs = append(cs, events.Collector(bus))
 	}
-	if a.Runtime != nil {
-		cs = append(cs, a.Runtime.Collector())
-	}
 	var errs []error
 	for _, c := range cs {
 		errs = append(errs, a.Registry.Register(c))
