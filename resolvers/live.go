@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/neuais/neuais/internal/auth"
@@ -67,7 +68,7 @@ func (r *Resolver) liveContext(ctx context.Context, who *models.Identity, stream
 		stop := context.AfterFunc(r.Stopping, func() { cancel(errShuttingDown) })
 		context.AfterFunc(live, func() { stop() })
 	}
-	go r.watchUser(live, cancel)
+	r.watchUser(live, cancel)
 	streams.OnEnd(ctx, func() error {
 		if ctx.Err() != nil {
 			return nil // the client left
@@ -82,29 +83,39 @@ func (r *Resolver) liveContext(ctx context.Context, who *models.Identity, stream
 
 // watchUser ends the stream when its token no longer holds: it expired,
 // a password change revoked it or its user was deleted. A failed check
-// (the database unreachable) is tried again at the next tick.
+// (the database unreachable) is tried again at the next tick. The check
+// runs on a timer, not in a goroutine: an idle stream holds no stack.
 func (r *Resolver) watchUser(ctx context.Context, cancel context.CancelCauseFunc) {
 	interval := r.UserCheckInterval
 	if interval <= 0 {
 		interval = DefaultUserCheckInterval
 	}
-	ticker := time.NewTicker(interval)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-ticker.C:
-		}
-		checked, err := auth.Refresh(ctx, r.Identity)
-		if err != nil {
-			continue
-		}
-		if _, err := models.RequireIdentity(checked); err != nil && ctx.Err() == nil {
-			cancel(err)
+	var (
+		mu    sync.Mutex
+		timer *time.Timer
+	)
+	check := func() {
+		if ctx.Err() != nil {
 			return
 		}
+		if checked, err := auth.Refresh(ctx, r.Identity); err == nil {
+			if _, err := models.RequireIdentity(checked); err != nil && ctx.Err() == nil {
+				cancel(err)
+				return
+			}
+		}
+		mu.Lock()
+		timer.Reset(interval)
+		mu.Unlock()
 	}
+	mu.Lock()
+	timer = time.AfterFunc(interval, check)
+	mu.Unlock()
+	context.AfterFunc(ctx, func() {
+		mu.Lock()
+		timer.Stop()
+		mu.Unlock()
+	})
 }
 
 // streamEndError turns why a domain stream ended into the client's error.

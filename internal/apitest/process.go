@@ -67,7 +67,7 @@ type Process struct {
 // and the admin's credentials among it) and logs in. Unless killed or
 // stopped before, it is stopped with SIGTERM when the test ends, so that
 // its replicas stop too.
-func StartProcess(t *testing.T, env []string) *Process {
+func StartProcess(t testing.TB, env []string) *Process {
 	t.Helper()
 	cmd := exec.Command(ServerBinary(t), "serve")
 	cmd.Env = env
@@ -122,7 +122,7 @@ type ProcessResponse struct {
 }
 
 // Do sends a JSON request with token (none when empty).
-func (p *Process) Do(t *testing.T, method, path, token string, body any) ProcessResponse {
+func (p *Process) Do(t testing.TB, method, path, token string, body any) ProcessResponse {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -160,7 +160,7 @@ func (p *Process) Kill() {
 
 // Stop ends the server with SIGTERM, as an operator's restart does, and
 // fails the test unless it exits cleanly.
-func (p *Process) Stop(t *testing.T) {
+func (p *Process) Stop(t testing.TB) {
 	t.Helper()
 	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

@@ -96,10 +96,21 @@ type AgentEventData struct {
 // SubscribeOption tunes one subscription.
 type SubscribeOption func(*subscribeOptions)
 
-type subscribeOptions struct{ buffer int }
+type subscribeOptions struct {
+	buffer int
+	wakeUp bool
+}
 
 // WithBuffer sets how many messages the subscriber may lag behind, for
 // topics much quieter (or busier) than the bus's default.
 func WithBuffer(n int) SubscribeOption {
 	return func(o *subscribeOptions) { o.buffer = n }
+}
+
+// AsWakeUp makes a subscription a wake-up for a reader of the durable log:
+// it holds one message, and messages that find it full are dropped
+// instead of ending it, since the reader takes what it missed from the
+// log. An idle subscriber then costs one message, not a buffer.
+func AsWakeUp() SubscribeOption {
+	return func(o *subscribeOptions) { o.buffer, o.wakeUp = 1, true }
 }

@@ -48,11 +48,12 @@ func NewInProcess(buffer int) *InProcess {
 type Subscription struct {
 	C <-chan Message
 
-	ch    chan Message
-	once  sync.Once
-	mu    sync.Mutex
-	err   error
-	leave func()
+	ch     chan Message
+	wakeUp bool // a full ch drops the message (AsWakeUp)
+	once   sync.Once
+	mu     sync.Mutex
+	err    error
+	leave  func()
 }
 
 // Err returns why the subscription ended: nil while it runs or after Close
@@ -89,7 +90,9 @@ func (b *InProcess) Publish(_ context.Context, m Message) error {
 		select {
 		case s.ch <- m:
 		default:
-			slow = append(slow, s)
+			if !s.wakeUp {
+				slow = append(slow, s)
+			}
 		}
 	}
 	b.mu.RUnlock()
@@ -107,7 +110,7 @@ func (b *InProcess) Subscribe(ctx context.Context, topic string, opts ...Subscri
 		opt(&o)
 	}
 	ch := make(chan Message, max(o.buffer, 1))
-	s := &Subscription{C: ch, ch: ch}
+	s := &Subscription{C: ch, ch: ch, wakeUp: o.wakeUp}
 	// stop is set before the subscription becomes visible to publishers or
 	// to the context callback, so leave never reads it while it is written.
 	var stop func() bool

@@ -243,7 +243,7 @@ const followPoll = 2 * time.Second
 // even when the bus drops a message. With f.AgentID set it ends after
 // that agent's agent.deleted. It ends when ctx ends or the bus closes.
 func (l *Log) Follow(ctx context.Context, f Filter) (*Stream[*AgentEvent], error) {
-	sub, err := l.bus.Subscribe(ctx, AgentEventsTopic(f.OrgID), WithBuffer(QuietBuffer))
+	sub, err := l.bus.Subscribe(ctx, AgentEventsTopic(f.OrgID), AsWakeUp())
 	if err != nil {
 		return nil, fmt.Errorf("events: follow: %w", err)
 	}
@@ -283,7 +283,7 @@ func (l *Log) Follow(ctx context.Context, f Filter) (*Stream[*AgentEvent], error
 						return sub.Err()
 					}
 					// Only a wake-up was lost: the log has everything.
-					if sub, err = l.bus.Subscribe(ctx, AgentEventsTopic(f.OrgID), WithBuffer(QuietBuffer)); err != nil {
+					if sub, err = l.bus.Subscribe(ctx, AgentEventsTopic(f.OrgID), AsWakeUp()); err != nil {
 						return err
 					}
 				}

@@ -230,7 +230,7 @@ func (b *NATS) Subscribe(ctx context.Context, topic string, opts ...SubscribeOpt
 			select {
 			case ch <- m:
 			default:
-				slow = true
+				slow = !o.wakeUp
 			}
 		}
 		mu.Unlock()

@@ -24,7 +24,11 @@ import (
 
 var agentPath string
 
-func TestMain(m *testing.M) { os.Exit(apitest.RunWithAgent(m, "./testdata/agent", &agentPath)) }
+func TestMain(m *testing.M) {
+	code := apitest.RunWithAgent(m, "./testdata/agent", &agentPath)
+	apitest.RemoveServerBinary()
+	os.Exit(code)
+}
 
 const jwtSecret = "live-test-secret-live-test-secret-0123456789"
 
