@@ -14,10 +14,9 @@ import (
 )
 
 // startLive starts the event bus (in-process, or NATS when NEUAIS_BUS_URL
-// is nats://…), the log store, the runtime (which writes into the log
-// store) and the metrics sampler (which reads the runtime), and registers
-// their health. With the runtime driver "none" no agent runs
-// and nothing is sampled.
+// is nats://…) and the log store, builds the runtime (which writes into
+// the log store; the leader starts it) and registers their health. With
+// the runtime driver "none" no agent runs and nothing is sampled.
 func (a *App) startLive(ctx context.Context) error {
 	cfg := a.Config
 	var busHealth health.Check
@@ -57,20 +56,7 @@ func (a *App) startLive(ctx context.Context) error {
 	if a.Runtime, err = runtime.New(a.DB, a.Bus, a.Logs, driver, rc, a.Logger); err != nil {
 		return err
 	}
-	// The runtime outlives the request that built the app: Close stops it.
-	if err := a.Runtime.Start(context.WithoutCancel(ctx)); err != nil {
-		return err
-	}
-	sampler := metrics.NewSampler(a.Metrics, metrics.RunningFromDB(a.DB, a.Runtime), cfg.MetricsInterval)
-	sampler.PurgeDeleted = true
-	samplerCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	a.stopSampler, a.samplerDone = stop, sampler.Start(samplerCtx)
-	for _, c := range []health.Component{
-		{Name: "metrics", Check: sampler.Health},
-		{Name: "runtime", Check: a.Runtime.HealthCheck()},
-	} {
-		c.Version, c.Started = Version, a.Started
-		a.Health.Register(c)
-	}
+	// The leader starts it (lead); every instance proxies to its replicas.
+	a.Health.Register(health.Component{Name: "runtime", Check: a.runtimeLeadership(a.Runtime.HealthCheck()), Version: Version, Started: a.Started})
 	return nil
 }
