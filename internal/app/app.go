@@ -316,7 +316,7 @@ func (a *App) Close() error {
 		errs = append(errs, a.Recorder.Flush(ctx))
 		cancel()
 	}
-	errs = append(errs, a.releaseLeadership())
+	a.releaseLeadership()
 	if a.stopSampler != nil {
 		a.stopSampler()
 		<-a.samplerDone

@@ -176,11 +176,14 @@ func (a *App) runtimeLeadership(check health.Check) health.Check {
 }
 
 // releaseLeadership hands the lease over once the singleton work stopped.
-func (a *App) releaseLeadership() error {
+// Failing costs only time: the lease expires.
+func (a *App) releaseLeadership() {
 	if a.elector == nil {
-		return nil
+		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownGrace)
 	defer cancel()
-	return a.elector.Release(ctx)
+	if err := a.elector.Release(ctx); err != nil {
+		a.Logger.Warn("app: release the lease; another instance leads once it expires", "err", err)
+	}
 }
