@@ -25,9 +25,8 @@ func (m *Manager) publishAddresses(ctx context.Context, rec *agentRecord) {
 	if rec.published != nil && *rec.published == joined {
 		return
 	}
-	_, err := m.db.NewInsert().Table("replica_addresses").
-		Value("agent_id", "?", rec.id).Value("addresses", "?", joined).
-		On("CONFLICT (agent_id) DO UPDATE").Set("addresses = EXCLUDED.addresses").Exec(ctx)
+	_, err := m.db.NewRaw(`INSERT INTO replica_addresses (agent_id, addresses) VALUES (?, ?)
+ON CONFLICT (agent_id) DO UPDATE SET addresses = EXCLUDED.addresses`, rec.id, joined).Exec(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
 			m.log.Warn("runtime: record replica addresses", "agent", rec.id, "err", err)
