@@ -63,12 +63,13 @@ func Start(t testing.TB, databaseURL string, configure ...func(*config.Config)) 
 }
 
 // StartConfig runs a server with cfg; it stops when the test ends.
+// With NEUAIS_TEST_INSTANCES it may be several instances (see InstancesEnv).
 func StartConfig(t testing.TB, cfg config.Config) *Server {
 	t.Helper()
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if n := instances(cfg.DatabaseURL); n > 1 {
+		return startFront(t, cfg, n)
 	}
+	logger := testLogger(t)
 	// Listening first gives the app its real address, which the default
 	// endpoint template takes its port from.
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -94,6 +95,13 @@ func StartConfig(t testing.TB, cfg config.Config) *Server {
 	})
 	s.AdminToken = s.Login(AdminEmail, AdminPassword)
 	return s
+}
+
+func testLogger(t testing.TB) *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
 type testWriter struct{ t testing.TB }
