@@ -15,12 +15,14 @@ import (
 
 	"github.com/neuais/neuais/internal/app"
 	"github.com/neuais/neuais/internal/config"
+	"github.com/neuais/neuais/internal/redistest"
 )
 
 // InstancesEnv (e.g. NEUAIS_TEST_INSTANCES=2) makes every server started
 // on PostgreSQL that many instances on its database, the NATS server of
 // NATSEnv (default nats://127.0.0.1:4222) and one data directory, behind a
-// round-robin front on 127.0.0.1: each request, WebSocket upgrades too,
+// round-robin front on 127.0.0.1, counting limits in the Redis of
+// redistest (unless the test sets another): each request, WebSocket upgrades too,
 // goes to the next instance. Server.URL is the front's; Server.App is the
 // first instance, the leader.
 const (
@@ -53,6 +55,10 @@ func startFront(t testing.TB, cfg config.Config, n int) *Server {
 		if cfg.BusURL == "" {
 			cfg.BusURL = "nats://127.0.0.1:4222"
 		}
+	}
+	if cfg.RedisURL == "" {
+		// Rate limits and login throttles count over every instance.
+		cfg.RedisURL, cfg.RedisPrefix = redistest.URL(t), redistest.Prefix(t)
 	}
 	var targets []*url.URL
 	var apps []*app.App

@@ -329,6 +329,7 @@ func (a *App) Close() error {
 	}
 	if a.redis != nil {
 		errs = append(errs, a.redis.Close())
+		a.redis = nil // Close may be called again
 	}
 	errs = append(errs, a.DB.Close())
 	return errors.Join(errs...)
