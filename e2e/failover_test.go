@@ -1,7 +1,9 @@
 package e2e_test
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -183,6 +186,8 @@ func TestFailover(t *testing.T) {
 		}
 		tokens = append(tokens, created.ID)
 	}
+	// A follower of alpha's logs on the leader, to resume on the survivor.
+	firstIDs := followLogs(t, leader.url+"/v1/agents/"+ids["alpha"]+"/logs?follow=true&tail=1", tok, 0, 1)
 	oldPIDs := replicaPIDs(t, filepath.Join(dir, "data"))
 	if len(oldPIDs) == 0 {
 		t.Fatal("no replica process groups recorded by the leader")
@@ -210,6 +215,12 @@ func TestFailover(t *testing.T) {
 		}
 		return true
 	})
+	// Resumed on the survivor, it goes on after the last line seen (the
+	// restarted replica writes more).
+	resumed := followLogs(t, survivor.url+"/v1/agents/"+ids["alpha"]+"/logs?follow=true", tok, firstIDs[len(firstIDs)-1], 1)
+	if resumed[0] <= firstIDs[len(firstIDs)-1] {
+		t.Errorf("resumed at id %d after %d: a line repeated", resumed[0], firstIDs[len(firstIDs)-1])
+	}
 	if groups := replicaPIDs(t, filepath.Join(dir, "data")); len(groups) != len(oldPIDs) {
 		t.Errorf("the survivor runs %d process groups, the leader ran %d", len(groups), len(oldPIDs))
 	}
@@ -222,6 +233,48 @@ func TestFailover(t *testing.T) {
 			t.Errorf("token %s acknowledged by the leader is missing on the survivor", id)
 		}
 	}
+}
+
+// followLogs reads a log follow stream at url, resuming after lastID when
+// positive, until it has read at least n events, and returns their ids, which
+// must increase.
+func followLogs(t *testing.T, url, token string, lastID int64, n int) []int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	if lastID > 0 {
+		req.Header.Set("Last-Event-ID", strconv.FormatInt(lastID, 10))
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("follow %s: %d", url, res.StatusCode)
+	}
+	var ids []int64
+	sc := bufio.NewScanner(res.Body)
+	for len(ids) < n && sc.Scan() {
+		v, ok := strings.CutPrefix(sc.Text(), "id: ")
+		if !ok {
+			continue
+		}
+		id, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || (len(ids) > 0 && id <= ids[len(ids)-1]) {
+			t.Fatalf("event id %q after %v", v, ids)
+		}
+		ids = append(ids, id)
+	}
+	if len(ids) < n {
+		t.Fatalf("follow %s: %d events, want %d: %v", url, len(ids), n, sc.Err())
+	}
+	return ids
 }
 
 // replicaPIDs reads the process groups the local driver recorded in the
