@@ -18,7 +18,9 @@ import (
 // Proxy returns a handler that serves agents' endpoints: a request whose
 // Host matches endpoints (see models.EndpointTemplate.Match; any port) is
 // reverse-proxied to one of the replicas that are up of the agent of that
-// name in the organization of that slug, round robin. A request without a
+// name in the organization of that slug, round robin; an agent this
+// Manager does not run (it does not lead) is reached at the addresses the
+// leader recorded (replica_addresses). A request without a
 // body moves on to the next replica when one fails (it crashed and is not
 // marked down yet), see retryable. Other hosts below the template's suffix
 // are 404, so that no other organization's agent, nor the API, answers for
