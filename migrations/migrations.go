@@ -1,5 +1,6 @@
 // Package migrations holds the versioned schema of both databases: one
-// folder per dialect with identical file names.
+// folder per dialect with identical file names, and common/ for
+// migrations whose SQL both dialects run as written.
 package migrations
 
 import (
@@ -7,18 +8,58 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"strings"
+	"testing/fstest"
 
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
 	"github.com/uptrace/bun/migrate"
 )
 
-//go:embed sqlite/*.sql postgres/*.sql
+//go:embed sqlite/*.sql postgres/*.sql common
 var files embed.FS
 
-// Files returns the migration files of one dialect ("sqlite" or "postgres").
+// Files returns the migration files of one dialect ("sqlite" or
+// "postgres"): its own folder and common/.
 func Files(dialectFolder string) (fs.FS, error) {
-	return fs.Sub(files, dialectFolder)
+	own, err := fs.Sub(files, dialectFolder)
+	if err != nil {
+		return nil, err
+	}
+	common, err := fs.Sub(files, "common")
+	if err != nil {
+		return nil, err
+	}
+	return merge(common, own)
+}
+
+// merge joins the .sql files of common and own into one folder. A
+// migration id in both is refused: bun would keep only one of the files.
+func merge(common, own fs.FS) (fs.FS, error) {
+	out := fstest.MapFS{}
+	folderOf := map[string]string{} // migration id → the folder holding it
+	for _, f := range []struct {
+		name string
+		fsys fs.FS
+	}{{"common", common}, {"the dialect's", own}} {
+		names, err := fs.Glob(f.fsys, "*.sql")
+		if err != nil {
+			return nil, err
+		}
+		for _, name := range names {
+			id, _, _ := strings.Cut(name, "_")
+			if other, ok := folderOf[id]; ok && other != f.name {
+				return nil, fmt.Errorf("migrations: id %s is in both common/ and %s folder (%s)", id, f.name, name)
+			}
+			folderOf[id] = f.name
+			data, err := fs.ReadFile(f.fsys, name)
+			if err != nil {
+				return nil, err
+			}
+			out[name] = &fstest.MapFile{Data: data}
+		}
+	}
+	return out, nil
 }
 
 // NewMigrator returns a migrator over the folder of db's dialect. Each

@@ -41,7 +41,7 @@ func instances(databaseURL string) int {
 
 // startFront starts n instances of cfg behind a round-robin front; they
 // stop when the test ends.
-func startFront(t testing.TB, cfg config.Config, n int) *Server {
+func startFront(t testing.TB, cfg config.Config, n int, options ...app.Option) *Server {
 	t.Helper()
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -66,7 +66,7 @@ func startFront(t testing.TB, cfg config.Config, n int) *Server {
 		c := cfg
 		c.Addr = "127.0.0.1:0"
 		c.InstanceID = "inst_test_" + strconv.Itoa(i)
-		srv, a := startInstance(t, c)
+		srv, a := startInstance(t, c, options...)
 		targets = append(targets, &url.URL{Scheme: "http", Host: srv.Listener.Addr().String()})
 		apps = append(apps, a)
 	}
@@ -90,13 +90,13 @@ func startFront(t testing.TB, cfg config.Config, n int) *Server {
 
 // startInstance runs one instance of cfg on its own listener until the
 // test ends.
-func startInstance(t testing.TB, cfg config.Config) (*httptest.Server, *app.App) {
+func startInstance(t testing.TB, cfg config.Config, options ...app.Option) (*httptest.Server, *app.App) {
 	t.Helper()
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
-	a, err := app.New(context.Background(), cfg, testLogger(t), io.Discard)
+	a, err := app.New(context.Background(), cfg, testLogger(t), io.Discard, options...)
 	if err != nil {
 		ln.Close()
 		t.Fatalf("start app: %v", err)

@@ -62,12 +62,13 @@ func Start(t testing.TB, databaseURL string, configure ...func(*config.Config)) 
 	return StartConfig(t, cfg)
 }
 
-// StartConfig runs a server with cfg; it stops when the test ends.
+// StartConfig runs a server with cfg and the collaborators options give;
+// it stops when the test ends.
 // With NEUAIS_TEST_INSTANCES it may be several instances (see InstancesEnv).
-func StartConfig(t testing.TB, cfg config.Config) *Server {
+func StartConfig(t testing.TB, cfg config.Config, options ...app.Option) *Server {
 	t.Helper()
 	if n := instances(cfg.DatabaseURL); n > 1 {
-		return startFront(t, cfg, n)
+		return startFront(t, cfg, n, options...)
 	}
 	logger := testLogger(t)
 	// Listening first gives the app its real address, which the default
@@ -77,7 +78,7 @@ func StartConfig(t testing.TB, cfg config.Config) *Server {
 		t.Fatalf("listen: %v", err)
 	}
 	cfg.Addr = ln.Addr().String()
-	a, err := app.New(context.Background(), cfg, logger, io.Discard)
+	a, err := app.New(context.Background(), cfg, logger, io.Discard, options...)
 	if err != nil {
 		ln.Close()
 		t.Fatalf("start app: %v", err)

@@ -112,10 +112,11 @@ type App struct {
 	// Limiter counts requests, in this process or in Redis (openLimits).
 	Limiter ratelimit.Limiter
 	// Secrets encrypts what is stored for users (NEUAIS_SECRET_KEY).
-	Secrets  *secrets.Keyring
-	Logs     *logs.Store
-	Metrics  *metrics.Store
-	Runtime  *runtime.Manager
+	Secrets *secrets.Keyring
+	Logs    *logs.Store
+	Metrics *metrics.Store
+	// Runtime runs the agents (runtime.Off with NEUAIS_RUNTIME_DRIVER=none).
+	Runtime  runtime.Runtime
 	Billing  *billing.Service
 	Recorder *billing.Recorder
 	REST     *rest.API
@@ -130,8 +131,7 @@ type App struct {
 
 	stop        context.CancelFunc
 	background  sync.WaitGroup // loops that end with Stopping
-	stopSampler context.CancelFunc
-	samplerDone <-chan struct{}
+	closers     []func() error // what New opened, closed last first
 	handler     http.Handler
 	httpMetrics *telemetry.HTTP
 	refusals    prometheus.Counter // rate-limit 429s
@@ -139,6 +139,29 @@ type App struct {
 	elector     *leader.Elector    // this instance's part in leader election
 	failed      chan error         // the singleton work had to stop; Serve returns it
 }
+
+// Option hands New a collaborator to use instead of the one its
+// configuration would build. New does not close what it is given.
+type Option func(*given)
+
+type given struct {
+	bus     events.Bus
+	limiter ratelimit.Limiter
+	logins  auth.LoginStore
+}
+
+// WithBus makes the app publish and subscribe on bus (instances in one
+// process sharing an in-process bus, say) instead of NEUAIS_BUS_URL's.
+func WithBus(bus events.Bus) Option { return func(g *given) { g.bus = bus } }
+
+// WithLimits makes the app count requests with limiter and failed logins
+// in logins instead of in this process or NEUAIS_REDIS_URL's Redis.
+func WithLimits(limiter ratelimit.Limiter, logins auth.LoginStore) Option {
+	return func(g *given) { g.limiter, g.logins = limiter, logins }
+}
+
+// closing pushes close onto what Close undoes, last opened first.
+func (a *App) closing(close func() error) { a.closers = append(a.closers, close) }
 
 // The identity cache saves the users⋈organizations query per request.
 // The TTL also bounds how late an API token's last use is recorded (a
@@ -150,7 +173,11 @@ const (
 
 // New opens the database, applies migrations, bootstraps an empty database
 // (printing generated credentials once to out) and builds the handler.
-func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Writer) (*App, error) {
+func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Writer, options ...Option) (*App, error) {
+	var with given
+	for _, o := range options {
+		o(&with)
+	}
 	endpoints, err := models.ParseEndpointTemplate(cfg.Endpoints())
 	if err != nil {
 		return nil, fmt.Errorf("app: NEUAIS_ENDPOINT_TEMPLATE: %w", err)
@@ -173,27 +200,23 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Wri
 	if a.DB, err = db.Open(ctx, db.Options{URL: cfg.DatabaseURL, DataDir: cfg.DataDir, SQLiteSynchronous: cfg.SQLiteSynchronous}); err != nil {
 		return nil, err
 	}
+	a.closing(a.DB.Close)
 	if _, err := migrations.Up(ctx, a.DB); err != nil {
-		a.DB.Close()
-		return nil, err
+		return nil, errors.Join(err, a.Close())
 	}
 	secret, err := auth.LoadOrCreateSecret(cfg.JWTSecret, cfg.DataDir)
 	if err != nil {
-		a.DB.Close()
-		return nil, err
+		return nil, errors.Join(err, a.Close())
 	}
 	if a.Secrets, err = secrets.LoadOrCreate(cfg.SecretKey, cfg.DataDir); err != nil {
-		a.DB.Close()
-		return nil, err
+		return nil, errors.Join(err, a.Close())
 	}
 	if err := a.reseal(ctx); err != nil {
-		a.DB.Close()
-		return nil, err
+		return nil, errors.Join(err, a.Close())
 	}
-	logins, err := a.openLimits(ctx)
+	logins, err := a.openLimits(ctx, with)
 	if err != nil {
-		a.DB.Close()
-		return nil, err
+		return nil, errors.Join(err, a.Close())
 	}
 	hasher := auth.NewHasher(cfg.BcryptCost)
 	a.Auth = auth.NewService(a.DB, auth.NewTokens(secret, nil), hasher, auth.NewThrottle(auth.LoginLimits{
@@ -211,10 +234,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Wri
 	a.registerComponents()
 	// Before the runtime, which reports its replicas' transitions to it.
 	a.Recorder = billing.NewRecorder(a.DB, runtimeSource{a}, billing.StoredIn(a.DB, a.Binaries.StoredBytes), billing.SystemClock{}, logger)
-	if err := a.startLive(ctx); err != nil {
+	if err := a.startLive(ctx, with.bus); err != nil {
 		return nil, errors.Join(err, a.Close())
 	}
-	reconciler := a.reconciler()
 	a.Agents = agents.NewService(a.DB, a.Bus, agents.Config{
 		Regions:       cfg.Regions,
 		Endpoints:     endpoints,
@@ -222,7 +244,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Wri
 		MaxReplicas:   cfg.MaxReplicas,
 		MaxWait:       cfg.MaxAgentWait,
 		Secrets:       a.Secrets,
-	}, reconciler, logger)
+	}, a.reconciler(), logger)
 	context.AfterFunc(a.Stopping, a.Agents.Shutdown)
 	a.startWebhooks()
 	if err := a.registerMetrics(); err != nil {
@@ -282,10 +304,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Wri
 	if err != nil {
 		return nil, errors.Join(err, a.Close())
 	}
-	a.handler = a.routes(gql)
-	if a.Runtime != nil {
-		a.handler = a.Runtime.Proxy(endpoints, a.handler)
-	}
+	a.handler = a.Runtime.Proxy(endpoints, a.routes(gql))
 	// Outside the proxy, so that bodies sent to agents have the deadline too.
 	a.handler = a.bodyDeadline(a.handler)
 	return a, nil
@@ -300,38 +319,18 @@ func (a *App) uploadLimits() gqlserver.UploadLimits {
 // Handler returns the root HTTP handler.
 func (a *App) Handler() http.Handler { return a.handler }
 
-// Close stops the agents' replicas (billing records their ends) and the
-// sampler, writes the queued log lines, and releases the bus and the
-// database.
+// Close ends the loops that stop with Stopping, then closes what New
+// opened, last opened first: the sampler, the agents' replicas (billing
+// records their ends), the queued log lines, the bus, Redis, the
+// database. It may be called once, also on a half-built App.
 func (a *App) Close() error {
 	a.stop()
 	a.background.Wait()
 	var errs []error
-	if a.Runtime != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownGrace)
-		errs = append(errs, a.Runtime.Shutdown(ctx))
-		cancel()
-		// The replicas' ends come after the recorder's loop has stopped.
-		ctx, cancel = context.WithTimeout(context.Background(), a.Config.ShutdownGrace)
-		errs = append(errs, a.Recorder.Flush(ctx))
-		cancel()
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		errs = append(errs, a.closers[i]())
 	}
-	a.releaseLeadership()
-	if a.stopSampler != nil {
-		a.stopSampler()
-		<-a.samplerDone
-	}
-	if a.Logs != nil {
-		errs = append(errs, a.Logs.Close())
-	}
-	if a.Bus != nil {
-		errs = append(errs, a.Bus.Close())
-	}
-	if a.redis != nil {
-		errs = append(errs, a.redis.Close())
-		a.redis = nil // Close may be called again
-	}
-	errs = append(errs, a.DB.Close())
+	a.closers = nil
 	return errors.Join(errs...)
 }
 

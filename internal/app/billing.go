@@ -16,22 +16,13 @@ import (
 // it also runs once on start, catching up months missed while down.
 const monthCloseInterval = 10 * time.Minute
 
-// runtimeSource meters the app's runtime once it exists: the recorder is
-// made first, to be the runtime's meter.
+// runtimeSource meters the app's runtime, which is made after the
+// recorder (its meter) and before the recorder's loop starts.
 type runtimeSource struct{ a *App }
 
-func (s runtimeSource) TakeMetering() []runtime.Metered {
-	if s.a.Runtime == nil {
-		return nil
-	}
-	return s.a.Runtime.TakeMetering()
-}
+func (s runtimeSource) TakeMetering() []runtime.Metered { return s.a.Runtime.TakeMetering() }
 
-func (s runtimeSource) ReturnMetering(taken []runtime.Metered) {
-	if s.a.Runtime != nil {
-		s.a.Runtime.ReturnMetering(taken)
-	}
-}
+func (s runtimeSource) ReturnMetering(taken []runtime.Metered) { s.a.Runtime.ReturnMetering(taken) }
 
 // prices reads NEUAIS_BILLING_PRICES, or the file it names after @.
 func prices(spec string) (billing.Prices, error) {

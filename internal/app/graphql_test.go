@@ -312,3 +312,19 @@ func TestComplexityCosts(t *testing.T) {
 		}
 	})
 }
+
+func TestIntrospectionOffEverywhere(t *testing.T) {
+	s := apitest.Start(t, "sqlite:"+filepath.Join(t.TempDir(), "test.db"), func(c *config.Config) { c.Introspection = false })
+	for _, q := range []string{
+		`{ __type(name: "Query") { name } }`,
+		`{ ... on Query { __schema { queryType { name } } } }`,
+		`{ ...F } fragment F on Query { me { id } ...G } fragment G on Query { __type(name: "Agent") { name } }`,
+	} {
+		if res := s.GraphQL(s.AdminToken, q, nil); res.Code() != "forbidden" || res.Errors[0].Message != "Introspection is disabled on this server" {
+			t.Errorf("%s: %s %+v", q, res.Data, res.Errors)
+		}
+	}
+	if res := s.GraphQL(s.AdminToken, `{ me { __typename email } }`, nil); len(res.Errors) > 0 {
+		t.Fatalf("__typename is not introspection: %+v", res.Errors)
+	}
+}

@@ -35,6 +35,7 @@ func (a *App) newGraphQLHandler(es graphql.ExecutableSchema, opts gqlserver.Opti
 		Policy:                     a.rateLimits(),
 		SubscriptionsPerConnection: a.Config.MaxSubscriptionsPerConnection,
 		SubscriptionsPerUser:       a.Config.MaxSubscriptionsPerUser,
+		Refused:                    a.refusals.Inc,
 	}, es.Schema(), a.Logger)
 	srv.Use(guard)
 	srv.AddTransport(gqlws.Transport(gqlws.Gorilla{AllowedOrigins: a.Config.AllowedOrigins}, guard, keepAlive))

@@ -12,6 +12,7 @@ import (
 	"github.com/neuais/neuais/internal/health"
 	"github.com/neuais/neuais/internal/leader"
 	"github.com/neuais/neuais/internal/metrics"
+	"github.com/neuais/neuais/internal/runtime"
 )
 
 // reconcileTopic carries agent ids from instances that do not lead to the
@@ -62,13 +63,11 @@ func (a *App) startLeader(ctx context.Context) error {
 // again as one more instance.
 func (a *App) fail(err error) {
 	a.Logger.Error("app: stopping the singleton work", "err", err)
-	if a.Runtime != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownGrace)
-		if err := a.Runtime.Shutdown(ctx); err != nil {
-			a.Logger.Error("app: stop the runtime", "err", err)
-		}
-		cancel()
+	ctx, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownGrace)
+	if err := a.Runtime.Shutdown(ctx); err != nil {
+		a.Logger.Error("app: stop the runtime", "err", err)
 	}
+	cancel()
 	select {
 	case a.failed <- err:
 	default:
@@ -80,17 +79,20 @@ func (a *App) fail(err error) {
 // desired running), the metrics sampler, billing's metering and month
 // close, and the retention sweeps. All end with Stopping.
 func (a *App) lead(ctx context.Context) error {
-	if a.Runtime != nil {
+	if m, ok := a.Runtime.(*runtime.Manager); ok {
 		// The runtime outlives the request that built the app: Close stops it.
-		if err := a.Runtime.Start(context.WithoutCancel(ctx)); err != nil {
+		if err := m.Start(context.WithoutCancel(ctx)); err != nil {
 			return err
 		}
-		a.background.Add(1)
-		go a.forwardReconciles()
-		sampler := metrics.NewSampler(a.Metrics, metrics.RunningFromDB(a.DB, a.Runtime), a.Config.MetricsInterval)
+		a.background.Add(2)
+		go a.forwardReconciles(m)
+		sampler := metrics.NewSampler(a.Metrics, metrics.RunningFromDB(a.DB, m), a.Config.MetricsInterval)
 		sampler.PurgeDeleted = true
-		samplerCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-		a.stopSampler, a.samplerDone = stop, sampler.Start(samplerCtx)
+		done := sampler.Start(a.Stopping)
+		go func() {
+			defer a.background.Done()
+			<-done
+		}()
 		a.Health.Register(health.Component{Name: "metrics", Check: sampler.Health, Version: Version, Started: a.Started})
 	}
 	a.startMetering()
@@ -107,17 +109,21 @@ func (a *App) lead(ctx context.Context) error {
 // instance's when it leads, else the leader's over the bus (the leader's
 // periodic full pass catches a message lost with a leader).
 func (a *App) reconciler() agents.Reconciler {
-	if a.Runtime == nil {
-		return nil // a nil *runtime.Manager must stay a nil interface
+	m, ok := a.Runtime.(*runtime.Manager)
+	if !ok {
+		return a.Runtime
 	}
-	return leaderReconciler{a}
+	return leaderReconciler{a, m}
 }
 
-type leaderReconciler struct{ a *App }
+type leaderReconciler struct {
+	a *App
+	m *runtime.Manager
+}
 
 func (r leaderReconciler) Reconcile(agentID string) {
 	if r.a.elector == nil || r.a.elector.Leading() {
-		r.a.Runtime.Reconcile(agentID)
+		r.m.Reconcile(agentID)
 		return
 	}
 	if err := r.a.Bus.Publish(context.Background(), events.Message{Topic: reconcileTopic, Time: time.Now(), Payload: agentID}); err != nil {
@@ -127,14 +133,14 @@ func (r leaderReconciler) Reconcile(agentID string) {
 
 // forwardReconciles passes the agent ids other instances publish on
 // reconcileTopic to the runtime until Stopping.
-func (a *App) forwardReconciles() {
+func (a *App) forwardReconciles(m *runtime.Manager) {
 	defer a.background.Done()
 	for a.Stopping.Err() == nil {
 		sub, err := a.Bus.Subscribe(a.Stopping, reconcileTopic)
 		if err == nil {
-			for m := range sub.C {
-				if id := agentIDOf(m); id != "" {
-					a.Runtime.Reconcile(id)
+			for msg := range sub.C {
+				if id := agentIDOf(msg); id != "" {
+					m.Reconcile(id)
 				}
 			}
 			err = sub.Err()

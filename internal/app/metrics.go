@@ -21,7 +21,7 @@ import (
 func newRefusals(reg prometheus.Registerer) (prometheus.Counter, error) {
 	c := prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: telemetry.Namespace, Name: "rate_limit_refusals_total",
-		Help: "HTTP requests refused with 429 for going over their rate limit.",
+		Help: "HTTP requests (429) and WebSocket operations refused for going over their rate limit.",
 	})
 	return c, reg.Register(c)
 }
@@ -35,9 +35,6 @@ func (a *App) registerMetrics() error {
 	}
 	if bus, ok := a.Bus.(events.StatsSource); ok {
 		cs = append(cs, events.Collector(bus))
-	}
-	if a.Runtime != nil {
-		cs = append(cs, a.Runtime.Collector())
 	}
 	var errs []error
 	for _, c := range cs {

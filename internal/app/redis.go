@@ -15,12 +15,16 @@ import (
 )
 
 // openLimits sets the rate limiter and returns the login throttle's
-// store: in this process, or in Redis (NEUAIS_REDIS_URL) where every
+// store: those given, in this process, or in Redis (NEUAIS_REDIS_URL) where every
 // instance counts together. An unreachable Redis does not stop the start:
 // requests pass uncounted and logins wait for it (see rateLimit and
 // auth.Service.Login), and the "ratelimit" service reports it.
-func (a *App) openLimits(ctx context.Context) (auth.LoginStore, error) {
+func (a *App) openLimits(ctx context.Context, with given) (auth.LoginStore, error) {
 	cfg := a.Config
+	if with.limiter != nil {
+		a.Limiter = with.limiter
+		return with.logins, nil
+	}
 	if cfg.RedisURL == "" {
 		a.Limiter = ratelimit.NewMemory(cfg.RateLimitWindow, nil)
 		return auth.NewMemoryLogins(), nil
@@ -47,6 +51,7 @@ func (a *App) openLimits(ctx context.Context) (auth.LoginStore, error) {
 		opts.MaxRetries = 1
 	}
 	a.redis = redis.NewClient(opts)
+	a.closing(a.redis.Close)
 	if err := a.redis.Ping(ctx).Err(); err != nil {
 		a.Logger.ErrorContext(ctx, "redis unreachable: requests pass uncounted and logins are refused until it answers", "err", err)
 	}

@@ -20,11 +20,16 @@ const IntrospectionDepthLimit = 20
 
 // DepthLimit refuses operations nested deeper than max fields, and
 // introspection (everything under __schema and __type) nested deeper than
-// IntrospectionDepthLimit. __typename, a leaf, adds no level: clients add
-// it to every selection.
-func DepthLimit(max int) graphql.HandlerExtension { return depthLimit{max: max} }
+// IntrospectionDepthLimit, or at all without introspection. __typename, a
+// leaf, adds no level: clients add it to every selection.
+func DepthLimit(max int, introspection bool) graphql.HandlerExtension {
+	return depthLimit{max: max, introspection: introspection}
+}
 
-type depthLimit struct{ max int }
+type depthLimit struct {
+	max           int
+	introspection bool
+}
 
 func (depthLimit) ExtensionName() string                   { return "DepthLimit" }
 func (depthLimit) Validate(graphql.ExecutableSchema) error { return nil }
@@ -32,6 +37,10 @@ func (d depthLimit) MutateOperationContext(_ context.Context, rc *graphql.Operat
 	var m depths
 	m.walk(rc.Operation.SelectionSet, 0, false, map[string]bool{})
 	switch {
+	case m.introspection > 0 && !d.introspection:
+		// Refused here, coded, before gqlgen's own uncoded refusal.
+		forbidden := models.Errorf(models.CodeForbidden, "Introspection is disabled on this server")
+		return &gqlerror.Error{Message: forbidden.Message, Err: forbidden}
 	case m.fields > d.max:
 		return tooDeep(gqlerror.Errorf("operation is nested %d levels deep, more than the limit of %d", m.fields, d.max))
 	case m.introspection > IntrospectionDepthLimit:

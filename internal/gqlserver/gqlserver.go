@@ -72,7 +72,7 @@ func configure(c configurable, schema *ast.Schema, o Options) {
 	}
 	c.Use(KeepVariables())
 	c.Use(streams.Extension{})
-	c.Use(DepthLimit(o.DepthLimit))
+	c.Use(DepthLimit(o.DepthLimit, o.Introspection))
 	c.Use(RejectNUL())
 }
 
@@ -115,10 +115,6 @@ func ErrorPresenter(schema *ast.Schema, logger *slog.Logger) graphql.ErrorPresen
 			return present(gqlErr, coded, nil)
 		}
 		var gqlErr *gqlerror.Error
-		if errors.As(err, &gqlErr) && gqlErr.Err != nil && gqlErr.Err.Error() == "introspection disabled" {
-			// gqlgen's own uncoded refusal of __schema and __type.
-			return present(gqlErr, models.Errorf(models.CodeForbidden, "Introspection is disabled on this server"), nil)
-		}
 		if errors.As(err, &gqlErr) && gqlErr.Err == nil {
 			// Errors gqlgen made itself: parse, validation, variables, limits.
 			var graphqlCode any

@@ -49,6 +49,9 @@ type Limits struct {
 	// are not shared between instances).
 	SubscriptionsPerConnection int
 	SubscriptionsPerUser       int
+	// Refused, when set, is called for each operation the rate limit
+	// refuses (the refusals counter HTTP's 429s go to).
+	Refused func()
 }
 
 // NewGuard returns the guard of connections authenticated by id; its
@@ -125,6 +128,9 @@ func (g *Guard) MutateOperationParameters(ctx context.Context, _ *graphql.RawPar
 		// Fail open, as the HTTP middleware does.
 		g.logger.ErrorContext(ctx, "rate limit", "err", err)
 	case !d.Allowed:
+		if g.limits.Refused != nil {
+			g.limits.Refused()
+		}
 		return g.present(ctx, ratelimit.Exceeded(d))
 	}
 	id, err := models.RequireIdentity(ctx)

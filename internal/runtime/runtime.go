@@ -14,7 +14,7 @@
 //	err = m.Start(ctx)                                    // also brings agents back
 //	agentsService := agents.NewService(db, bus, agentsCfg, m, logger)
 //	endpoints, err := models.ParseEndpointTemplate(endpointTemplate)
-//	handler := m.Proxy(endpoints, apiHandler)
+//	handler := m.Proxy(endpoints, apiHandler)                // runtime.Off{} stands in for m where no agent runs
 //	registry.Register(health.Component{Name: "runtime", Check: m.HealthCheck()})
 //	defer m.Shutdown(shutdownCtx)
 package runtime

@@ -25,9 +25,7 @@ var agentPath string
 
 func TestMain(m *testing.M) {
 	code := apitest.RunWithAgent(m, "../live/testdata/agent", &agentPath)
-	if serverDir != "" {
-		os.RemoveAll(serverDir)
-	}
+	apitest.RemoveServerBinary()
 	os.Exit(code)
 }
 

@@ -79,17 +79,17 @@ func (rc *goReceiver) counts() (refused, accepted int) {
 }
 
 // logEvents returns the server's whole event log, newest first.
-func logEvents(t *testing.T, p *serverProcess) []event {
+func logEvents(t *testing.T, p *apitest.Process) []event {
 	t.Helper()
 	var all []event
 	for {
-		res := p.do(t, http.MethodGet, fmt.Sprintf("/v1/events?limit=1000&offset=%d", len(all)), p.token, nil)
+		res := p.Do(t, http.MethodGet, fmt.Sprintf("/v1/events?limit=1000&offset=%d", len(all)), p.Token, nil)
 		var page struct {
 			Events  []event
 			HasMore bool `json:"has_more"`
 		}
-		if res.status != 200 || json.Unmarshal(res.body, &page) != nil {
-			t.Fatalf("events: %d %s", res.status, res.body)
+		if res.Status != 200 || json.Unmarshal(res.Body, &page) != nil {
+			t.Fatalf("events: %d %s", res.Status, res.Body)
 		}
 		all = append(all, page.Events...)
 		if !page.HasMore {
@@ -110,11 +110,11 @@ func TestKill(t *testing.T) {
 		env := serverEnv(url, t.TempDir())
 		rc := newGoReceiver(t)
 		rc.down.Store(true)
-		p := startServer(t, env)
-		res := p.do(t, http.MethodPost, "/v1/webhooks", p.token, map[string]any{"url": rc.URL + "/hook", "events": []string{"*"}})
+		p := apitest.StartProcess(t, env)
+		res := p.Do(t, http.MethodPost, "/v1/webhooks", p.Token, map[string]any{"url": rc.URL + "/hook", "events": []string{"*"}})
 		var w webhook
-		if res.status != 201 || json.Unmarshal(res.body, &w) != nil {
-			t.Fatalf("webhook: %d %s", res.status, res.body)
+		if res.Status != 201 || json.Unmarshal(res.Body, &w) != nil {
+			t.Fatalf("webhook: %d %s", res.Status, res.Body)
 		}
 		rc.setSecret(t, w.Secret)
 
@@ -124,13 +124,13 @@ func TestKill(t *testing.T) {
 		go func() {
 			defer close(created)
 			for i := 0; ; i++ {
-				res := p.do(t, http.MethodPost, "/v1/agents", p.token, map[string]any{
+				res := p.Do(t, http.MethodPost, "/v1/agents", p.Token, map[string]any{
 					"name": fmt.Sprintf("kill-%d", i), "runtime": "go", "binary_url": "https://example.com/agent"})
-				if res.err != nil || res.status != 201 {
+				if res.Err != nil || res.Status != 201 {
 					return
 				}
 				var a struct{ ID string }
-				json.Unmarshal(res.body, &a) //nolint:errcheck // checked against the log
+				json.Unmarshal(res.Body, &a) //nolint:errcheck // checked against the log
 				acked = append(acked, a.ID)
 			}
 		}()
@@ -138,14 +138,14 @@ func TestKill(t *testing.T) {
 			refused, _ := rc.counts()
 			return refused >= 20
 		})
-		p.kill()
+		p.Kill()
 		<-created
 		if len(acked) < 20 {
 			t.Fatalf("only %d creates acknowledged", len(acked))
 		}
 
 		rc.down.Store(false)
-		p = startServer(t, env)
+		p = apitest.StartProcess(t, env)
 		logged := map[string]string{} // agent id → event id of its agent.created
 		var ids []string
 		for _, ev := range logEvents(t, p) {
@@ -190,11 +190,11 @@ type sse struct {
 	cancel context.CancelFunc
 }
 
-func follow(t *testing.T, p *serverProcess, lastEventID string) *sse {
+func follow(t *testing.T, p *apitest.Process, lastEventID string) *sse {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.Base+"/v1/events?follow=true", nil)
-	req.Header.Set("Authorization", "Bearer "+p.token)
+	req.Header.Set("Authorization", "Bearer "+p.Token)
 	if lastEventID != "" {
 		req.Header.Set("Last-Event-ID", lastEventID)
 	}
@@ -242,11 +242,11 @@ func TestFollowAcrossRestart(t *testing.T) {
 			url = "sqlite:" + filepath.Join(t.TempDir(), "follow.db")
 		}
 		env := serverEnv(url, t.TempDir())
-		p := startServer(t, env)
+		p := apitest.StartProcess(t, env)
 		create := func(name string) {
 			t.Helper()
-			if res := p.do(t, http.MethodPost, "/v1/agents", p.token, map[string]any{"name": name, "runtime": "go", "binary_url": "https://example.com/agent"}); res.status != 201 {
-				t.Fatalf("create %s: %d %s", name, res.status, res.body)
+			if res := p.Do(t, http.MethodPost, "/v1/agents", p.Token, map[string]any{"name": name, "runtime": "go", "binary_url": "https://example.com/agent"}); res.Status != 201 {
+				t.Fatalf("create %s: %d %s", name, res.Status, res.Body)
 			}
 		}
 		s := follow(t, p, "")
@@ -258,9 +258,9 @@ func TestFollowAcrossRestart(t *testing.T) {
 			last, _ = s.next(t)
 		}
 		s.cancel()
-		p.stop(t)
+		p.Stop(t)
 
-		p = startServer(t, env)
+		p = apitest.StartProcess(t, env)
 		for i := range 3 {
 			create(fmt.Sprintf("away-%d", i))
 		}
