@@ -64,12 +64,13 @@ func Start(t testing.TB, databaseURL string, configure ...func(*config.Config)) 
 
 // StartConfig runs a server with cfg and the collaborators options give;
 // it stops when the test ends.
+// With NEUAIS_TEST_INSTANCES it may be several instances (see InstancesEnv).
 func StartConfig(t testing.TB, cfg config.Config, options ...app.Option) *Server {
 	t.Helper()
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if n := instances(cfg.DatabaseURL); n > 1 {
+		return startFront(t, cfg, n, options...)
 	}
+	logger := testLogger(t)
 	// Listening first gives the app its real address, which the default
 	// endpoint template takes its port from.
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -95,6 +96,13 @@ func StartConfig(t testing.TB, cfg config.Config, options ...app.Option) *Server
 	})
 	s.AdminToken = s.Login(AdminEmail, AdminPassword)
 	return s
+}
+
+func testLogger(t testing.TB) *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
 type testWriter struct{ t testing.TB }

@@ -29,6 +29,7 @@ import (
 	"github.com/neuais/neuais/internal/events"
 	"github.com/neuais/neuais/internal/gqlserver"
 	"github.com/neuais/neuais/internal/health"
+	"github.com/neuais/neuais/internal/leader"
 	"github.com/neuais/neuais/internal/logs"
 	"github.com/neuais/neuais/internal/metrics"
 	"github.com/neuais/neuais/internal/orgs"
@@ -135,6 +136,8 @@ type App struct {
 	httpMetrics *telemetry.HTTP
 	refusals    prometheus.Counter // rate-limit 429s
 	redis       *redis.Client      // nil without NEUAIS_REDIS_URL
+	elector     *leader.Elector    // this instance's part in leader election
+	failed      chan error         // the singleton work had to stop; Serve returns it
 }
 
 // Option hands New a collaborator to use instead of the one its
@@ -193,6 +196,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Wri
 		return nil, err
 	}
 	a.Stopping, a.stop = context.WithCancel(context.Background())
+	a.failed = make(chan error, 1)
 	if a.DB, err = db.Open(ctx, db.Options{URL: cfg.DatabaseURL, DataDir: cfg.DataDir, SQLiteSynchronous: cfg.SQLiteSynchronous}); err != nil {
 		return nil, err
 	}
@@ -240,15 +244,16 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Wri
 		MaxReplicas:   cfg.MaxReplicas,
 		MaxWait:       cfg.MaxAgentWait,
 		Secrets:       a.Secrets,
-	}, a.Runtime, logger)
+	}, a.reconciler(), logger)
 	context.AfterFunc(a.Stopping, a.Agents.Shutdown)
-	a.background.Add(1)
-	go a.sweepIdempotencyKeys()
 	a.startWebhooks()
 	if err := a.registerMetrics(); err != nil {
 		return nil, errors.Join(err, a.Close())
 	}
 	if err := a.startBilling(); err != nil {
+		return nil, errors.Join(err, a.Close())
+	}
+	if err := a.startLeader(ctx); err != nil {
 		return nil, errors.Join(err, a.Close())
 	}
 
@@ -359,9 +364,11 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	srv.RegisterOnShutdown(a.stop)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	var failed error // the singleton work stopped: exit, to start again as a follower
 	select {
 	case err := <-errc:
 		return err
+	case failed = <-a.failed:
 	case <-ctx.Done():
 	}
 	a.Logger.Info("shutting down")
@@ -370,7 +377,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("app: shutdown: %w", err)
 	}
-	return nil
+	return failed
 }
 
 // reseal encrypts with the current key what was stored in the clear or

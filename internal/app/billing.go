@@ -40,14 +40,21 @@ func prices(spec string) (billing.Prices, error) {
 	return p, nil
 }
 
-// startBilling starts the metering heartbeat and the month close (both end
-// with Stopping) and registers billing's health.
+// startBilling builds the billing service and registers its health; the
+// leader meters and closes months (startMetering).
 func (a *App) startBilling() error {
 	p, err := prices(a.Config.BillingPrices)
 	if err != nil {
 		return err
 	}
 	a.Billing = billing.NewService(a.DB, p, billing.SystemClock{})
+	a.Health.Register(health.Component{Name: "billing", Check: a.checkBilling, Version: Version, Started: a.Started})
+	return nil
+}
+
+// startMetering starts the metering heartbeat and the month close (both
+// end with Stopping).
+func (a *App) startMetering() {
 	// The first heartbeat closes what a previous server left open, then
 	// writes the transitions queued since the runtime started. Months
 	// missed while the server was down are invoiced before it serves.
@@ -66,13 +73,15 @@ func (a *App) startBilling() error {
 		defer a.background.Done()
 		a.Billing.RunMonthClose(a.Stopping, monthCloseInterval, a.Logger)
 	}()
-	a.Health.Register(health.Component{Name: "billing", Check: a.checkBilling, Version: Version, Started: a.Started})
-	return nil
 }
 
-// checkBilling is degraded while metering lags more than three heartbeats
+// checkBilling is healthy on an instance that does not lead (the leader
+// meters); else degraded while metering lags more than three heartbeats
 // behind or the month close has not run; the detail gives both times.
 func (a *App) checkBilling(context.Context) (health.Status, string) {
+	if a.elector != nil && !a.elector.Leading() {
+		return health.Healthy, "instance " + a.elector.Holder() + " meters and closes months"
+	}
 	last, closed := a.Recorder.LastSync(), a.Billing.LastClose()
 	detail := "last month close " + stamp(closed) + "; last metering heartbeat " + stamp(last)
 	switch {

@@ -15,9 +15,9 @@ import (
 )
 
 // startLive starts the event bus (given, in-process, or NATS when
-// NEUAIS_BUS_URL is nats://…), the log store, the runtime (which writes
-// into the log store) and the metrics sampler (which reads the runtime),
-// and registers their health. With the runtime driver "none" no agent
+// NEUAIS_BUS_URL is nats://…) and the log store, builds the runtime (which
+// writes into the log store; the leader starts it and the metrics
+// sampler) and registers their health. With the runtime driver "none" no agent
 // runs and nothing is sampled.
 func (a *App) startLive(ctx context.Context, bus events.Bus) error {
 	cfg := a.Config
@@ -33,6 +33,8 @@ func (a *App) startLive(ctx context.Context, bus events.Bus) error {
 	}); ok {
 		a.Health.Register(health.Component{Name: "events", Check: b.Health, Version: Version, Started: a.Started})
 	}
+	// Released once the runtime, whose closer comes later, has stopped.
+	a.closing(func() error { a.releaseLeadership(); return nil })
 	lc := cfg.Logs()
 	lc.PurgeDeleted = true
 	if a.Logs, err = logs.Open(ctx, a.DB, a.Bus, lc, a.Logger); err != nil {
@@ -68,7 +70,8 @@ func (a *App) openBus() (events.Bus, error) {
 	return bus, nil
 }
 
-// startRuntime starts the local runtime and the sampler of its usage.
+// startRuntime builds the local runtime; the leader starts it and the
+// sampler of its usage (lead).
 func (a *App) startRuntime(ctx context.Context) error {
 	cfg := a.Config
 	rc := cfg.Runtime()
@@ -82,10 +85,7 @@ func (a *App) startRuntime(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// The runtime outlives the request that built the app: Close stops it.
-	if err := m.Start(context.WithoutCancel(ctx)); err != nil {
-		return err
-	}
+	// The leader starts it (lead); every instance proxies to its replicas.
 	a.Runtime = m
 	a.closing(func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
@@ -99,21 +99,6 @@ func (a *App) startRuntime(ctx context.Context) error {
 	if err := a.Registry.Register(m.Collector()); err != nil {
 		return err
 	}
-	sampler := metrics.NewSampler(a.Metrics, metrics.RunningFromDB(a.DB, m), cfg.MetricsInterval)
-	sampler.PurgeDeleted = true
-	samplerCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	done := sampler.Start(samplerCtx)
-	a.closing(func() error {
-		stop()
-		<-done
-		return nil
-	})
-	for _, c := range []health.Component{
-		{Name: "metrics", Check: sampler.Health},
-		{Name: "runtime", Check: m.HealthCheck()},
-	} {
-		c.Version, c.Started = Version, a.Started
-		a.Health.Register(c)
-	}
+	a.Health.Register(health.Component{Name: "runtime", Check: a.runtimeLeadership(m.HealthCheck()), Version: Version, Started: a.Started})
 	return nil
 }

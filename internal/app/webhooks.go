@@ -11,8 +11,8 @@ import (
 // eventRetentionInterval is how often events past NEUAIS_EVENT_RETENTION go.
 const eventRetentionInterval = time.Hour
 
-// startWebhooks opens the event log, starts the webhook dispatcher and the
-// log's retention sweep (both end with Stopping) and registers their health.
+// startWebhooks opens the event log, starts the webhook dispatcher (it ends
+// with Stopping; the leader sweeps the log, see lead) and registers its health.
 func (a *App) startWebhooks() {
 	cfg := a.Config
 	a.Events = events.NewLog(a.DB, a.Bus, a.Logger)
@@ -21,14 +21,10 @@ func (a *App) startWebhooks() {
 		Schedule: cfg.WebhookRetrySchedule, Workers: cfg.WebhookWorkers, DisableAfter: cfg.WebhookDisableAfter,
 	})
 	a.Dispatcher = webhooks.NewDispatcher(a.Webhooks, a.Bus, a.Logger)
-	a.background.Add(2)
+	a.background.Add(1)
 	go func() {
 		defer a.background.Done()
 		a.Dispatcher.Run(a.Stopping)
-	}()
-	go func() {
-		defer a.background.Done()
-		a.Events.RunRetention(a.Stopping, cfg.EventRetention, eventRetentionInterval)
 	}()
 	a.Health.Register(health.Component{Name: "webhooks", Check: a.Dispatcher.HealthCheck, Version: Version, Started: a.Started})
 }

@@ -55,6 +55,10 @@ type Config struct {
 	// InstanceID names this instance in logs and health reports; empty:
 	// one generated at start.
 	InstanceID string
+	// LeaderLease is how long the instance leading the singleton work
+	// holds its lease without renewing it (every third of it): the most a
+	// dead leader's work waits for another instance.
+	LeaderLease time.Duration
 	// MetricsAddr is a listener serving only /metrics, without a token;
 	// empty: none (admins scrape /metrics on Addr).
 	MetricsAddr string
@@ -200,6 +204,7 @@ func Default() Config {
 		DataDir:           "./data",
 		LogLevel:          slog.LevelInfo,
 		RuntimeDriver:     RuntimeLocal,
+		LeaderLease:       10 * time.Second,
 		SQLiteSynchronous: "full",
 		BcryptCost:        10,
 		ComplexityLimit:   1000,
@@ -417,6 +422,7 @@ func Bind(getenv func(string) string, skip ...string) *Binding {
 	b.add(&c.LogLevel, "log-level", "debug, info, warn or error")
 	b.add(&c.BusURL, "bus-url", "shared event bus URL; empty for the in-process bus")
 	b.add(&c.InstanceID, "instance-id", "this instance's name in logs and service reports; generated at start when empty")
+	b.add(&c.LeaderLease, "leader-lease", "how long the instance leading the singleton work (runtime, sampling, billing, sweeps) holds its lease: another takes over within it when the leader dies", atLeast(time.Second))
 	b.add(&c.MetricsAddr, "metrics-addr", "listen address serving Prometheus /metrics without a token (keep it private, e.g. 127.0.0.1:9090); empty for none, /metrics on addr then needs an admin token")
 	b.add(&c.RedisURL, "redis-url", "redis:// or rediss:// URL of the Redis server that rate limits and login throttles count in, shared by every instance; empty to count in each process")
 	b.add(&c.RedisPrefix, "redis-prefix", "prefix of every key written to Redis")

@@ -52,8 +52,9 @@ type Manager struct {
 	fetching sync.WaitGroup // downloads in progress
 	started  atomic.Bool
 	stopped  atomic.Bool
-	lastPass atomic.Int64 // unix nanoseconds of the last full reconcile
-	lastErr  atomic.Value // string: why the last full reconcile failed
+	lastPass atomic.Int64  // unix nanoseconds of the last full reconcile
+	lastErr  atomic.Value  // string: why the last full reconcile failed
+	proxied  atomic.Uint64 // round robin over recorded addresses of agents run elsewhere
 
 	reconcileSeconds prometheus.Histogram
 
@@ -86,9 +87,12 @@ type agentRecord struct {
 	// freshGen is the generation of the last restart or fresh start: a
 	// restarting agent is running again once every replica is that new.
 	freshGen int64
-	network  atomic.Int64 // bytes through the endpoint proxy, in and out
-	metered  atomic.Int64 // the same bytes not yet taken by TakeMetering
-	next     atomic.Uint64
+	// published is what replica_addresses holds for the agent, once
+	// written by this Manager; only the pass holding the agent touches it.
+	published *string
+	network   atomic.Int64 // bytes through the endpoint proxy, in and out
+	metered   atomic.Int64 // the same bytes not yet taken by TakeMetering
+	next      atomic.Uint64
 }
 
 // New returns a Manager that runs agents with driver. Call Start to begin
@@ -413,6 +417,7 @@ func (m *Manager) reconcile(ctx context.Context, id string) {
 			rec.network.Store(0) // Usage counts bytes since the replicas last started
 		}
 		m.setStatus(ctx, &a, models.AgentStopped, "")
+		m.publishAddresses(ctx, rec)
 		return
 	}
 	status, reason := m.run(ctx, &a, rec)
@@ -420,6 +425,7 @@ func (m *Manager) reconcile(ctx context.Context, id string) {
 		return // shutting down: a cut-short fetch says nothing about the agent
 	}
 	m.setStatus(ctx, &a, status, reason)
+	m.publishAddresses(ctx, rec)
 }
 
 // run fetches the binary when it changed, applies the spec and derives

@@ -18,7 +18,9 @@ import (
 // Proxy returns a handler that serves agents' endpoints: a request whose
 // Host matches endpoints (see models.EndpointTemplate.Match; any port) is
 // reverse-proxied to one of the replicas that are up of the agent of that
-// name in the organization of that slug, round robin. A request without a
+// name in the organization of that slug, round robin; an agent this
+// Manager does not run (it does not lead) is reached at the addresses the
+// leader recorded (replica_addresses). A request without a
 // body moves on to the next replica when one fails (it crashed and is not
 // marked down yet), see retryable. Other hosts below the template's suffix
 // are 404, so that no other organization's agent, nor the API, answers for
@@ -69,29 +71,41 @@ func (m *Manager) Proxy(endpoints models.EndpointTemplate, next http.Handler) ht
 			next.ServeHTTP(w, r)
 			return
 		}
+		var targets []string
 		rec := m.recordByEndpoint(slug, name)
-		if rec == nil {
-			writeProxyError(w, http.StatusNotFound, models.CodeNotFound, fmt.Sprintf("Agent %s not found", name))
-			return
-		}
-		var up []Replica
-		for _, rep := range m.driver.Replicas(rec.id) {
-			if rep.Up {
-				up = append(up, rep)
+		if rec != nil {
+			for _, rep := range m.driver.Replicas(rec.id) {
+				if rep.Up {
+					targets = append(targets, net.JoinHostPort(replicaHost, strconv.Itoa(rep.Port)))
+				}
+			}
+		} else {
+			// Not run here: this instance does not lead, or the agent is
+			// unknown; the leader records its replicas' addresses.
+			var found bool
+			if targets, found = m.recordedAddresses(r.Context(), slug, name); !found {
+				writeProxyError(w, http.StatusNotFound, models.CodeNotFound, fmt.Sprintf("Agent %s not found", name))
+				return
 			}
 		}
-		if len(up) == 0 {
+		if len(targets) == 0 {
 			writeProxyError(w, http.StatusServiceUnavailable, models.CodeServiceUnavailable,
 				fmt.Sprintf("Agent %s has no replica up", name))
 			return
 		}
 		at := &proxyAttempt{}
-		first := int(rec.next.Add(1) % uint64(len(up))) //nolint:gosec // below len(up)
-		for k := range up {
-			rep := up[(first+k)%len(up)]
-			at.targets = append(at.targets, &url.URL{Scheme: "http", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(rep.Port))})
+		turn := &m.proxied
+		if rec != nil {
+			turn = &rec.next
 		}
-		count := func(n int64) int64 { rec.metered.Add(n); return rec.network.Add(n) }
+		first := int(turn.Add(1) % uint64(len(targets))) //nolint:gosec // below len(targets)
+		for k := range targets {
+			at.targets = append(at.targets, &url.URL{Scheme: "http", Host: targets[(first+k)%len(targets)]})
+		}
+		count := func(n int64) int64 { return n }
+		if rec != nil {
+			count = func(n int64) int64 { rec.metered.Add(n); return rec.network.Add(n) }
+		}
 		if r.Body != nil && r.Body != http.NoBody {
 			r.Body = &countingBody{ReadCloser: r.Body, count: count}
 		}
