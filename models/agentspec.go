@@ -50,6 +50,12 @@ type Agent struct {
 	// stored as such: the environment column holds SealedEnvironment.
 	Environment       map[string]string `bun:"-" spec:"environment,sealed"`
 	SealedEnvironment string            `bun:"environment,notnull" json:"-"`
+	// Endpoints are the URLs at which the replicas are reachable, set by
+	// the agents service before it hands the agent to a reader.
+	Endpoints []string `bun:"-" json:"-"`
+	// shownWith opens the environment for a caller who may read it (the
+	// service's ShowEnvironment); nil hides it.
+	shownWith Sealer
 	Desired           DesiredState      `bun:"desired,notnull"`
 	Status            AgentStatus       `bun:"status,notnull"`
 	StatusReason      string            `bun:"status_reason,notnull"`
