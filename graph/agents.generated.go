@@ -273,7 +273,7 @@ func (ec *executionContext) _Agent_endpoints(ctx context.Context, field graphql.
 			return ec.fieldContext_Agent_endpoints(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Endpoints, nil
+			return obj.Endpoints(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
@@ -284,7 +284,7 @@ func (ec *executionContext) _Agent_endpoints(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Agent_endpoints(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Agent", field, false, false, "String")
+	return graphql.NewScalarFieldContext("Agent", field, true, false, "String")
 }
 
 func (ec *executionContext) _Agent_etag(ctx context.Context, field graphql.CollectedField, obj *models.Agent) (ret graphql.Marshaler) {

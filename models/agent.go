@@ -86,6 +86,18 @@ func (a *Agent) OpenEnvironment(s Sealer) error {
 	return nil
 }
 
+// SetEndpoint names the template and organization slug Endpoints uses.
+func (a *Agent) SetEndpoint(t *EndpointTemplate, orgSlug string) { a.endpoint, a.orgSlug = t, orgSlug }
+
+// Endpoints returns the URLs at which the replicas are reachable, made
+// only when a reader selects them; none before SetEndpoint.
+func (a *Agent) Endpoints() []string {
+	if a.endpoint == nil || a.endpoint.IsZero() {
+		return []string{}
+	}
+	return []string{a.endpoint.URL(a.orgSlug, a.Name)}
+}
+
 // ShowEnvironment lets VisibleEnvironment open the environment with s.
 func (a *Agent) ShowEnvironment(s Sealer) { a.shownWith = s }
 

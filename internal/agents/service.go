@@ -105,21 +105,18 @@ type (
 	UpdateInput = models.UpdateAgentInput
 )
 
-// endpoints returns the URLs at which a's replicas are reachable.
-func (s *Service) endpoints(ctx context.Context, a *models.Agent) ([]string, error) {
-	if s.cfg.Endpoints.IsZero() {
-		return []string{}, nil
+// orgSlug returns the slug of the organization orgID; slugs never change.
+func (s *Service) orgSlug(ctx context.Context, orgID string) (string, error) {
+	if slug, ok := s.slugs.Load(orgID); ok {
+		return slug.(string), nil
 	}
-	slug, ok := s.slugs.Load(a.OrgID)
-	if !ok {
-		var org string
-		err := s.db.NewSelect().Table("organizations").Column("slug").Where("id = ?", a.OrgID).Scan(ctx, &org)
-		if err != nil {
-			return nil, fmt.Errorf("agents: endpoints: %w", err)
-		}
-		slug, _ = s.slugs.LoadOrStore(a.OrgID, org)
+	var slug string
+	err := s.db.NewSelect().Table("organizations").Column("slug").Where("id = ?", orgID).Scan(ctx, &slug)
+	if err != nil {
+		return "", fmt.Errorf("agents: endpoints: %w", err)
 	}
-	return []string{s.cfg.Endpoints.URL(slug.(string), a.Name)}, nil
+	stored, _ := s.slugs.LoadOrStore(orgID, slug)
+	return stored.(string), nil
 }
 
 // CanReadEnvironment reports whether the caller may read environment
@@ -181,8 +178,8 @@ func (s *Service) prepareGet(ctx context.Context) (*sql.Stmt, error) {
 }
 
 // Present readies agents for a reader before they are returned: their
-// endpoints set, their environment shown if the caller may read it (it
-// stays sealed until selected). Plain fields rather than field resolvers
+// endpoints' template set, their environment shown if the caller may
+// read it (both are made only when selected). Plain fields rather than field resolvers
 // keep gqlgen from resolving each agent's fields in goroutines.
 func (s *Service) Present(ctx context.Context, list ...*models.Agent) error {
 	show := CanReadEnvironment(ctx)
@@ -190,11 +187,13 @@ func (s *Service) Present(ctx context.Context, list ...*models.Agent) error {
 		if a == nil {
 			continue
 		}
-		urls, err := s.endpoints(ctx, a)
-		if err != nil {
-			return err
+		if !s.cfg.Endpoints.IsZero() {
+			slug, err := s.orgSlug(ctx, a.OrgID)
+			if err != nil {
+				return err
+			}
+			a.SetEndpoint(&s.cfg.Endpoints, slug)
 		}
-		a.Endpoints = urls
 		if show {
 			a.ShowEnvironment(s.cfg.Secrets)
 		}
