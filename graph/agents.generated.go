@@ -17,11 +17,6 @@ import (
 
 // region    ************************** generated!.gotpl **************************
 
-type AgentResolver interface {
-	Environment(ctx context.Context, obj *models.Agent) (map[string]any, error)
-	Endpoints(ctx context.Context, obj *models.Agent) ([]string, error)
-}
-
 // endregion ************************** generated!.gotpl **************************
 
 // region    ***************************** args.gotpl *****************************
@@ -255,7 +250,7 @@ func (ec *executionContext) _Agent_environment(ctx context.Context, field graphq
 			return ec.fieldContext_Agent_environment(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Agent().Environment(ctx, obj)
+			return obj.VisibleEnvironment()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
@@ -266,7 +261,7 @@ func (ec *executionContext) _Agent_environment(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Agent_environment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Agent", field, true, true, "Map")
+	return graphql.NewScalarFieldContext("Agent", field, true, false, "Map")
 }
 
 func (ec *executionContext) _Agent_endpoints(ctx context.Context, field graphql.CollectedField, obj *models.Agent) (ret graphql.Marshaler) {
@@ -278,7 +273,7 @@ func (ec *executionContext) _Agent_endpoints(ctx context.Context, field graphql.
 			return ec.fieldContext_Agent_endpoints(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Agent().Endpoints(ctx, obj)
+			return obj.Endpoints(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
@@ -289,7 +284,7 @@ func (ec *executionContext) _Agent_endpoints(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Agent_endpoints(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Agent", field, true, true, "String")
+	return graphql.NewScalarFieldContext("Agent", field, true, false, "String")
 }
 
 func (ec *executionContext) _Agent_etag(ctx context.Context, field graphql.CollectedField, obj *models.Agent) (ret graphql.Marshaler) {
@@ -797,74 +792,72 @@ func (ec *executionContext) _Agent(ctx context.Context, sel ast.SelectionSet, ob
 		case "id":
 			out.Values[i] = ec._Agent_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "name":
 			out.Values[i] = ec._Agent_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "status":
 			out.Values[i] = ec._Agent_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "replicas":
 			out.Values[i] = ec._Agent_replicas(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "region":
 			out.Values[i] = ec._Agent_region(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "runtime":
 			out.Values[i] = ec._Agent_runtime(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "binaryUrl":
 			out.Values[i] = ec._Agent_binaryUrl(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "binarySha256":
 			out.Values[i] = ec._Agent_binarySha256(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "config":
 			out.Values[i] = ec._Agent_config(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "environment":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Agent_environment(ctx, field, obj)
-				})
+			out.Values[i] = ec._Agent_environment(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "endpoints":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Agent_endpoints(ctx, field, obj)
-				})
+			out.Values[i] = ec._Agent_endpoints(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "etag":
 			out.Values[i] = ec._Agent_etag(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "createdAt":
 			out.Values[i] = ec._Agent_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "updatedAt":
 			out.Values[i] = ec._Agent_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))

@@ -25,7 +25,6 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
-	Agent() AgentResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
 	Subscription() SubscriptionResolver
@@ -38,20 +37,20 @@ type DirectiveRoot struct {
 
 type ComplexityRoot struct {
 	Agent struct {
-		BinarySHA256 func(childComplexity int) int
-		BinaryURL    func(childComplexity int) int
-		Config       func(childComplexity int) int
-		CreatedAt    func(childComplexity int) int
-		ETag         func(childComplexity int) int
-		Endpoints    func(childComplexity int) int
-		Environment  func(childComplexity int) int
-		ID           func(childComplexity int) int
-		Name         func(childComplexity int) int
-		Region       func(childComplexity int) int
-		Replicas     func(childComplexity int) int
-		Runtime      func(childComplexity int) int
-		Status       func(childComplexity int) int
-		UpdatedAt    func(childComplexity int) int
+		BinarySHA256       func(childComplexity int) int
+		BinaryURL          func(childComplexity int) int
+		Config             func(childComplexity int) int
+		CreatedAt          func(childComplexity int) int
+		ETag               func(childComplexity int) int
+		Endpoints          func(childComplexity int) int
+		ID                 func(childComplexity int) int
+		Name               func(childComplexity int) int
+		Region             func(childComplexity int) int
+		Replicas           func(childComplexity int) int
+		Runtime            func(childComplexity int) int
+		Status             func(childComplexity int) int
+		UpdatedAt          func(childComplexity int) int
+		VisibleEnvironment func(childComplexity int) int
 	}
 
 	AgentConfig struct {
@@ -430,12 +429,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Agent.Endpoints(childComplexity), true
-	case "Agent.environment":
-		if e.ComplexityRoot.Agent.Environment == nil {
-			break
-		}
-
-		return e.ComplexityRoot.Agent.Environment(childComplexity), true
 	case "Agent.id":
 		if e.ComplexityRoot.Agent.ID == nil {
 			break
@@ -478,6 +471,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Agent.UpdatedAt(childComplexity), true
+	case "Agent.environment":
+		if e.ComplexityRoot.Agent.VisibleEnvironment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Agent.VisibleEnvironment(childComplexity), true
 
 	case "AgentConfig.cpu":
 		if e.ComplexityRoot.AgentConfig.CPU == nil {

@@ -86,6 +86,40 @@ func (a *Agent) OpenEnvironment(s Sealer) error {
 	return nil
 }
 
+// SetEndpoint names the template and organization slug Endpoints uses.
+func (a *Agent) SetEndpoint(t *EndpointTemplate, orgSlug string) { a.endpoint, a.orgSlug = t, orgSlug }
+
+// Endpoints returns the URLs at which the replicas are reachable, made
+// only when a reader selects them; none before SetEndpoint.
+func (a *Agent) Endpoints() []string {
+	if a.endpoint == nil || a.endpoint.IsZero() {
+		return []string{}
+	}
+	return []string{a.endpoint.URL(a.orgSlug, a.Name)}
+}
+
+// ShowEnvironment lets VisibleEnvironment open the environment with s.
+func (a *Agent) ShowEnvironment(s Sealer) { a.shownWith = s }
+
+// VisibleEnvironment is the environment as the caller may read it: nil
+// unless ShowEnvironment was called. It is opened here, when a reader
+// selects it, so that pages that leave it out decrypt nothing.
+func (a *Agent) VisibleEnvironment() (map[string]any, error) {
+	if a.shownWith == nil {
+		return nil, nil
+	}
+	if a.Environment == nil {
+		if err := a.OpenEnvironment(a.shownWith); err != nil {
+			return nil, err
+		}
+	}
+	env := make(map[string]any, len(a.Environment))
+	for k, v := range a.Environment {
+		env[k] = v
+	}
+	return env, nil
+}
+
 // Config returns the agent's resource request.
 func (a *Agent) Config() AgentConfig {
 	return AgentConfig{CPU: a.CPU, Memory: a.Memory, Replicas: a.Replicas}

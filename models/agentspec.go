@@ -50,9 +50,16 @@ type Agent struct {
 	// stored as such: the environment column holds SealedEnvironment.
 	Environment       map[string]string `bun:"-" spec:"environment,sealed"`
 	SealedEnvironment string            `bun:"environment,notnull" json:"-"`
-	Desired           DesiredState      `bun:"desired,notnull"`
-	Status            AgentStatus       `bun:"status,notnull"`
-	StatusReason      string            `bun:"status_reason,notnull"`
+	// endpoint and orgSlug make the replicas' URLs (Endpoints), as the
+	// agents service set them (SetEndpoint).
+	endpoint *EndpointTemplate
+	orgSlug  string
+	// shownWith opens the environment for a caller who may read it (the
+	// service's ShowEnvironment); nil hides it.
+	shownWith    Sealer
+	Desired      DesiredState `bun:"desired,notnull"`
+	Status       AgentStatus  `bun:"status,notnull"`
+	StatusReason string       `bun:"status_reason,notnull"`
 	// Generation increases on every change of the spec or desired state, so
 	// the runtime can tell which replicas run an outdated spec.
 	Generation int64     `bun:"generation,notnull"`

@@ -8,71 +8,51 @@ package resolvers
 import (
 	"context"
 
-	"github.com/neuais/neuais/graph"
 	"github.com/neuais/neuais/internal/agents"
 	"github.com/neuais/neuais/models"
 )
 
-func (r *agentResolver) Environment(ctx context.Context, obj *models.Agent) (map[string]any, error) {
-	if !agents.CanReadEnvironment(ctx) {
-		return nil, nil
-	}
-	opened, err := r.Agents.Environment(obj)
-	if err != nil {
-		return nil, err
-	}
-	env := make(map[string]any, len(opened))
-	for k, v := range opened {
-		env[k] = v
-	}
-	return env, nil
-}
-
-func (r *agentResolver) Endpoints(ctx context.Context, obj *models.Agent) ([]string, error) {
-	return r.Agents.Endpoints(ctx, obj)
-}
-
 func (r *mutationResolver) CreateAgent(ctx context.Context, input models.CreateAgentInput, idempotencyKey *string) (*models.Agent, error) {
-	return r.Agents.Create(ctx, input, deref(idempotencyKey))
+	return r.present(ctx)(r.Agents.Create(ctx, input, deref(idempotencyKey)))
 }
 
 func (r *mutationResolver) UpdateAgent(ctx context.Context, id string, input models.UpdateAgentInput, ifMatch *string) (*models.Agent, error) {
-	return r.Agents.Update(ctx, id, input, deref(ifMatch))
+	return r.present(ctx)(r.Agents.Update(ctx, id, input, deref(ifMatch)))
 }
 
 func (r *mutationResolver) DeleteAgent(ctx context.Context, id string, ifMatch *string) (*models.Agent, error) {
-	return r.Agents.Delete(ctx, id, deref(ifMatch))
+	return r.present(ctx)(r.Agents.Delete(ctx, id, deref(ifMatch)))
 }
 
 func (r *mutationResolver) StartAgent(ctx context.Context, id string) (*models.Agent, error) {
-	return r.Agents.Start(ctx, id)
+	return r.present(ctx)(r.Agents.Start(ctx, id))
 }
 
 func (r *mutationResolver) StopAgent(ctx context.Context, id string) (*models.Agent, error) {
-	return r.Agents.Stop(ctx, id)
+	return r.present(ctx)(r.Agents.Stop(ctx, id))
 }
 
 func (r *mutationResolver) RestartAgent(ctx context.Context, id string) (*models.Agent, error) {
-	return r.Agents.Restart(ctx, id)
+	return r.present(ctx)(r.Agents.Restart(ctx, id))
 }
 
 func (r *mutationResolver) ScaleAgent(ctx context.Context, id string, replicas int) (*models.Agent, error) {
-	return r.Agents.Scale(ctx, id, replicas)
+	return r.present(ctx)(r.Agents.Scale(ctx, id, replicas))
 }
 
 func (r *queryResolver) Agents(ctx context.Context, status *string, region *string, namePrefix *string, sort *string, limit *int, offset *int) (*agents.Page, error) {
 	filter := agents.Filter{Status: deref(status), Region: deref(region), NamePrefix: deref(namePrefix)}
-	return r.Resolver.Agents.List(ctx, filter, models.ListArgs(limit, offset, sort))
+	page, err := r.Resolver.Agents.List(ctx, filter, models.ListArgs(limit, offset, sort))
+	if err != nil {
+		return nil, err
+	}
+	return page, r.Resolver.Agents.Present(ctx, page.Items...)
 }
 
 func (r *queryResolver) Agent(ctx context.Context, id string) (*models.Agent, error) {
-	return r.Resolver.Agents.Get(ctx, id)
+	return r.present(ctx)(r.Resolver.Agents.Get(ctx, id))
 }
 
 func (r *queryResolver) WaitForAgent(ctx context.Context, id string, status string, timeout *string) (*models.Agent, error) {
-	return r.Resolver.Agents.Wait(ctx, id, status, deref(timeout))
+	return r.present(ctx)(r.Resolver.Agents.Wait(ctx, id, status, deref(timeout)))
 }
-
-func (r *Resolver) Agent() graph.AgentResolver { return &agentResolver{r} }
-
-type agentResolver struct{ *Resolver }

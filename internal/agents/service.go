@@ -105,21 +105,18 @@ type (
 	UpdateInput = models.UpdateAgentInput
 )
 
-// Endpoints returns the URLs at which a's replicas are reachable.
-func (s *Service) Endpoints(ctx context.Context, a *models.Agent) ([]string, error) {
-	if s.cfg.Endpoints.IsZero() {
-		return []string{}, nil
+// orgSlug returns the slug of the organization orgID; slugs never change.
+func (s *Service) orgSlug(ctx context.Context, orgID string) (string, error) {
+	if slug, ok := s.slugs.Load(orgID); ok {
+		return slug.(string), nil
 	}
-	slug, ok := s.slugs.Load(a.OrgID)
-	if !ok {
-		var org string
-		err := s.db.NewSelect().Table("organizations").Column("slug").Where("id = ?", a.OrgID).Scan(ctx, &org)
-		if err != nil {
-			return nil, fmt.Errorf("agents: endpoints: %w", err)
-		}
-		slug, _ = s.slugs.LoadOrStore(a.OrgID, org)
+	var slug string
+	err := s.db.NewSelect().Table("organizations").Column("slug").Where("id = ?", orgID).Scan(ctx, &slug)
+	if err != nil {
+		return "", fmt.Errorf("agents: endpoints: %w", err)
 	}
-	return []string{s.cfg.Endpoints.URL(slug.(string), a.Name)}, nil
+	stored, _ := s.slugs.LoadOrStore(orgID, slug)
+	return stored.(string), nil
 }
 
 // CanReadEnvironment reports whether the caller may read environment
@@ -130,7 +127,7 @@ func CanReadEnvironment(ctx context.Context) bool {
 }
 
 // Get returns one agent of the caller's organization, its environment
-// still sealed (Environment opens it).
+// still sealed (VisibleEnvironment opens it).
 // Errors: unauthorized, not_found (also for another organization's agent).
 func (s *Service) Get(ctx context.Context, id string) (*models.Agent, error) {
 	who, err := models.RequireIdentity(ctx)
@@ -180,15 +177,28 @@ func (s *Service) prepareGet(ctx context.Context) (*sql.Stmt, error) {
 	return stmt, nil
 }
 
-// Environment returns a's environment, opening it when Get or List left
-// it sealed: only reads that select it pay for the decryption.
-func (s *Service) Environment(a *models.Agent) (map[string]string, error) {
-	if a.Environment == nil {
-		if err := a.OpenEnvironment(s.cfg.Secrets); err != nil {
-			return nil, err
+// Present readies agents for a reader before they are returned: their
+// endpoints' template set, their environment shown if the caller may
+// read it (both are made only when selected). Plain fields rather than field resolvers
+// keep gqlgen from resolving each agent's fields in goroutines.
+func (s *Service) Present(ctx context.Context, list ...*models.Agent) error {
+	show := CanReadEnvironment(ctx)
+	for _, a := range list {
+		if a == nil {
+			continue
+		}
+		if !s.cfg.Endpoints.IsZero() {
+			slug, err := s.orgSlug(ctx, a.OrgID)
+			if err != nil {
+				return err
+			}
+			a.SetEndpoint(&s.cfg.Endpoints, slug)
+		}
+		if show {
+			a.ShowEnvironment(s.cfg.Secrets)
 		}
 	}
-	return a.Environment, nil
+	return nil
 }
 
 func (s *Service) get(ctx context.Context, db bun.IDB, orgID, id string) (*models.Agent, error) {
@@ -273,7 +283,7 @@ func (s *Service) List(ctx context.Context, f Filter, p models.ListParams) (*Pag
 	}
 	total := int(n)
 	for _, a := range items {
-		// The environment stays sealed until selected (Environment).
+		// The environment stays sealed until selected (VisibleEnvironment).
 		a.CreatedAt, a.UpdatedAt = a.CreatedAt.UTC(), a.UpdatedAt.UTC()
 	}
 	if items == nil {
