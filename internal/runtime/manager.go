@@ -199,12 +199,20 @@ type Metered struct {
 // takes its endpoint byte count since the last call; a caller that fails
 // to store the counts gives them back with ReturnMetering.
 func (m *Manager) TakeMetering() []Metered {
+	type known struct {
+		rec   *agentRecord
+		orgID string // reconcile writes it under mu
+	}
 	m.mu.Lock()
-	recs := slices.Collect(maps.Values(m.records))
+	recs := make([]known, 0, len(m.records))
+	for _, rec := range m.records {
+		recs = append(recs, known{rec, rec.orgID})
+	}
 	m.mu.Unlock()
 	out := make([]Metered, 0, len(recs))
-	for _, rec := range recs {
-		mt := Metered{AgentID: rec.id, OrgID: rec.orgID, NetworkBytes: rec.metered.Swap(0)}
+	for _, k := range recs {
+		rec := k.rec
+		mt := Metered{AgentID: rec.id, OrgID: k.orgID, NetworkBytes: rec.metered.Swap(0)}
 		for _, rep := range m.driver.Replicas(rec.id) {
 			if rep.Instance != "" {
 				mt.Instances = append(mt.Instances, rep.Instance)
