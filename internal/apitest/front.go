@@ -82,7 +82,7 @@ func startFront(t testing.TB, cfg config.Config, n int, options ...app.Option) *
 	srv.Listener.Close()
 	srv.Listener = ln
 	srv.Start()
-	s := &Server{Server: srv, App: apps[0], t: t}
+	s := &Server{Server: srv, App: apps[0], Instances: apps, t: t}
 	t.Cleanup(srv.Close)
 	s.AdminToken = s.Login(AdminEmail, AdminPassword)
 	return s

@@ -26,7 +26,10 @@ const (
 // Server is a whole platform behind a real listener on 127.0.0.1.
 type Server struct {
 	*httptest.Server
-	App        *app.App
+	App *app.App
+	// Instances are every instance behind URL (App alone, or the front's
+	// under NEUAIS_TEST_INSTANCES).
+	Instances  []*app.App
 	AdminToken string
 	t          testing.TB
 }
@@ -87,7 +90,7 @@ func StartConfig(t testing.TB, cfg config.Config, options ...app.Option) *Server
 	srv.Listener.Close()
 	srv.Listener = ln
 	srv.Start()
-	s := &Server{Server: srv, App: a, t: t}
+	s := &Server{Server: srv, App: a, Instances: []*app.App{a}, t: t}
 	t.Cleanup(func() {
 		s.Server.Close()
 		if err := a.Close(); err != nil {

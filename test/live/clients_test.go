@@ -195,8 +195,13 @@ func TestCurlFollow(t *testing.T) {
 	}
 }
 
-// subscribers counts the bus's subscriptions, so that a test can wait
-// until a client's subscription is in place.
+// subscribers counts the subscriptions on the buses of every instance
+// behind s, so that a test can wait until a client's subscription is in
+// place.
 func subscribers(s *apitest.Server) int64 {
-	return s.App.Bus.(*events.InProcess).Stats().Subscribers
+	var n int64
+	for _, a := range s.Instances {
+		n += a.Bus.(events.StatsSource).Stats().Subscribers
+	}
+	return n
 }
