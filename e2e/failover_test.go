@@ -9,11 +9,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -136,6 +138,7 @@ func TestFailover(t *testing.T) {
 		"NEUAIS_BCRYPT_COST=4", "NEUAIS_ALLOW_PRIVATE_BINARY_URLS=true",
 		"NEUAIS_ENDPOINT_TEMPLATE=http://{name}.{org}.localhost:8000",
 		"NEUAIS_RATE_LIMIT_MIN=1000000", "NEUAIS_LOGIN_MAX_FAILURES=1000000",
+		"NEUAIS_ALLOW_PRIVATE_WEBHOOK_URLS=true", "NEUAIS_WEBHOOK_RETRY_SCHEDULE=" + strings.TrimSuffix(strings.Repeat("1s,", 30), ","),
 	}
 	if os.Geteuid() != 0 {
 		env = append(env, "NEUAIS_RUNTIME_ISOLATION=off")
@@ -150,6 +153,23 @@ func TestFailover(t *testing.T) {
 		t.Fatalf("login: %d", st)
 	}
 	tok := login.Token
+	// Every event reaches the receiver at least once under its own
+	// webhook-id, also those the leader had not delivered when it died.
+	var (
+		receivedMu sync.Mutex
+		received   = map[string]int{}
+	)
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		receivedMu.Lock()
+		received[r.Header.Get("webhook-id")]++
+		receivedMu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(receiver.Close)
+	var hook json.RawMessage
+	if st := survivor.call(t, http.MethodPost, "/v1/webhooks", tok, map[string]any{"url": receiver.URL + "/hook", "events": []string{"*"}}, &hook); st != http.StatusCreated {
+		t.Fatalf("create webhook: %d %s", st, hook)
+	}
 
 	names := []string{"alpha", "beta"}
 	ids := map[string]string{}
@@ -218,8 +238,32 @@ func TestFailover(t *testing.T) {
 	// Resumed on the survivor, it goes on after the last line seen (the
 	// restarted replica writes more).
 	resumed := followLogs(t, survivor.url+"/v1/agents/"+ids["alpha"]+"/logs?follow=true", tok, firstIDs[len(firstIDs)-1], 1)
-	if resumed[0] <= firstIDs[len(firstIDs)-1] {
-		t.Errorf("resumed at id %d after %d: a line repeated", resumed[0], firstIDs[len(firstIDs)-1])
+	last := firstIDs[len(firstIDs)-1]
+	if resumed[0] <= last {
+		t.Errorf("resumed at id %d after %d: a line repeated", resumed[0], last)
+	}
+	// No gap: the first line resumed is the first line stored after the last seen.
+	var page struct {
+		Data struct {
+			AgentLogs struct{ Logs []struct{ ID string } }
+		}
+	}
+	query := map[string]any{"query": `query($id: ID!) { agentLogs(id: $id, tail: 1000) { logs { id } } }`, "variables": map[string]any{"id": ids["alpha"]}}
+	if st := survivor.call(t, http.MethodPost, "/graphql", tok, query, &page); st != http.StatusOK {
+		t.Fatalf("logs on the survivor: %d", st)
+	}
+	next := int64(0)
+	for _, l := range page.Data.AgentLogs.Logs {
+		id, err := strconv.ParseInt(l.ID, 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if id > last && (next == 0 || id < next) {
+			next = id
+		}
+	}
+	if next != resumed[0] {
+		t.Errorf("resumed at id %d after %d, but the first line stored after it is %d: a gap", resumed[0], last, next)
 	}
 	if groups := replicaPIDs(t, filepath.Join(dir, "data")); len(groups) != len(oldPIDs) {
 		t.Errorf("the survivor runs %d process groups, the leader ran %d", len(groups), len(oldPIDs))
@@ -233,6 +277,26 @@ func TestFailover(t *testing.T) {
 			t.Errorf("token %s acknowledged by the leader is missing on the survivor", id)
 		}
 	}
+	var logged struct {
+		Events []struct{ ID string }
+	}
+	if st := survivor.call(t, http.MethodGet, "/v1/events?limit=1000", tok, nil, &logged); st != http.StatusOK || len(logged.Events) == 0 {
+		t.Fatalf("events on the survivor: %d, %d events", st, len(logged.Events))
+	}
+	apitest.Eventually(t, time.Minute, "a delivery of every event", func() bool {
+		receivedMu.Lock()
+		defer receivedMu.Unlock()
+		for _, e := range logged.Events {
+			if received[e.ID] == 0 {
+				return false
+			}
+		}
+		return true
+	}, func() string {
+		receivedMu.Lock()
+		defer receivedMu.Unlock()
+		return fmt.Sprintf("%d events logged, deliveries by webhook-id %v", len(logged.Events), received)
+	})
 }
 
 // followLogs reads a log follow stream at url, resuming after lastID when
