@@ -138,7 +138,7 @@ func TestFailover(t *testing.T) {
 		"NEUAIS_BCRYPT_COST=4", "NEUAIS_ALLOW_PRIVATE_BINARY_URLS=true",
 		"NEUAIS_ENDPOINT_TEMPLATE=http://{name}.{org}.localhost:8000",
 		"NEUAIS_RATE_LIMIT_MIN=1000000", "NEUAIS_LOGIN_MAX_FAILURES=1000000",
-		"NEUAIS_ALLOW_PRIVATE_WEBHOOK_URLS=true", "NEUAIS_WEBHOOK_RETRY_SCHEDULE=" + strings.TrimSuffix(strings.Repeat("1s,", 30), ","),
+		"NEUAIS_ALLOW_PRIVATE_WEBHOOK_URLS=true", "NEUAIS_METRICS_INTERVAL=1s", "NEUAIS_WEBHOOK_RETRY_SCHEDULE=" + strings.TrimSuffix(strings.Repeat("1s,", 30), ","),
 	}
 	if os.Geteuid() != 0 {
 		env = append(env, "NEUAIS_RUNTIME_ISOLATION=off")
@@ -195,6 +195,24 @@ func TestFailover(t *testing.T) {
 			return err == nil && st == http.StatusOK && body == "replica 1"
 		})
 	}
+	// The bytes the instance that does not lead carried to alpha count in
+	// the leader's metering of it.
+	apitest.Eventually(t, 30*time.Second, "alpha's endpoint bytes through the other instance in the leader's samples", func() bool {
+		var m struct {
+			Metrics struct {
+				Network []struct{ Value float64 }
+			}
+		}
+		if leader.call(t, http.MethodGet, "/v1/agents/"+ids["alpha"]+"/metrics?period=1h&metric=network", tok, nil, &m) != http.StatusOK {
+			return false
+		}
+		for _, p := range m.Metrics.Network {
+			if p.Value > 0 {
+				return true
+			}
+		}
+		return false
+	})
 	// Writes the leader acknowledged just before it dies.
 	var tokens []string
 	for i := range 10 {

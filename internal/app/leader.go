@@ -84,8 +84,9 @@ func (a *App) lead(ctx context.Context) error {
 		if err := m.Start(context.WithoutCancel(ctx)); err != nil {
 			return err
 		}
-		a.background.Add(2)
+		a.background.Add(3)
 		go a.forwardReconciles(m)
+		go a.forwardMetered(m)
 		sampler := metrics.NewSampler(a.Metrics, metrics.RunningFromDB(a.DB, m), a.Config.MetricsInterval)
 		sampler.PurgeDeleted = true
 		done := sampler.Start(a.Stopping)
@@ -134,25 +135,74 @@ func (r leaderReconciler) Reconcile(agentID string) {
 // forwardReconciles passes the agent ids other instances publish on
 // reconcileTopic to the runtime until Stopping.
 func (a *App) forwardReconciles(m *runtime.Manager) {
+	a.forward(reconcileTopic, func(msg events.Message) {
+		if id := agentIDOf(msg); id != "" {
+			m.Reconcile(id)
+		}
+	})
+}
+
+// forwardMetered counts the endpoint bytes other instances' proxies
+// publish on meteredTopic in the runtime's metering until Stopping.
+func (a *App) forwardMetered(m *runtime.Manager) {
+	a.forward(meteredTopic, func(msg events.Message) {
+		if p, ok := proxiedOf(msg); ok {
+			m.AddMetered(p.AgentID, p.Bytes)
+		}
+	})
+}
+
+// forward hands every message on topic to handle until Stopping,
+// subscribing again after the bus ends a subscription.
+func (a *App) forward(topic string, handle func(events.Message)) {
 	defer a.background.Done()
 	for a.Stopping.Err() == nil {
-		sub, err := a.Bus.Subscribe(a.Stopping, reconcileTopic)
+		sub, err := a.Bus.Subscribe(a.Stopping, topic)
 		if err == nil {
 			for msg := range sub.C {
-				if id := agentIDOf(msg); id != "" {
-					m.Reconcile(id)
-				}
+				handle(msg)
 			}
 			err = sub.Err()
 		}
 		if err != nil && a.Stopping.Err() == nil {
-			a.Logger.Warn("app: reconcile requests from other instances", "err", err)
+			a.Logger.Warn("app: messages from other instances", "topic", topic, "err", err)
 		}
 		select {
 		case <-a.Stopping.Done():
 		case <-time.After(busRetry):
 		}
 	}
+}
+
+// meteredTopic carries the bytes an instance that does not lead proxied
+// to an agent's replicas, for the leader's metering.
+const meteredTopic = "runtime.metered"
+
+// proxiedBytes is a meteredTopic message.
+type proxiedBytes struct {
+	AgentID string `json:"agent_id"`
+	Bytes   int64  `json:"bytes"`
+}
+
+// publishProxied tells the leader about bytes this instance proxied.
+func (a *App) publishProxied(agentID string, n int64) {
+	msg := events.Message{Topic: meteredTopic, Time: time.Now(), Payload: proxiedBytes{agentID, n}}
+	if err := a.Bus.Publish(context.Background(), msg); err != nil {
+		a.Logger.Warn("app: tell the leader the endpoint bytes", "agent", agentID, "bytes", n, "err", err)
+	}
+}
+
+// proxiedOf reads a meteredTopic message: the value in process, JSON over
+// NATS.
+func proxiedOf(m events.Message) (proxiedBytes, bool) {
+	switch p := m.Payload.(type) {
+	case proxiedBytes:
+		return p, true
+	case json.RawMessage:
+		var v proxiedBytes
+		return v, json.Unmarshal(p, &v) == nil && v.AgentID != ""
+	}
+	return proxiedBytes{}, false
 }
 
 // agentIDOf reads a reconcileTopic message: a string in process, JSON

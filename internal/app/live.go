@@ -85,7 +85,9 @@ func (a *App) startRuntime(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// The leader starts it (lead); every instance proxies to its replicas.
+	// The leader starts it (lead); every instance proxies to its replicas
+	// and tells the leader what it carried to them.
+	m.OnRemoteBytes(a.publishProxied)
 	a.Runtime = m
 	a.closing(func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)

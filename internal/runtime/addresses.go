@@ -36,30 +36,45 @@ ON CONFLICT (agent_id) DO UPDATE SET addresses = EXCLUDED.addresses`, rec.id, jo
 	rec.published = &joined
 }
 
-// recordedAddresses returns the addresses the leader recorded for the
-// agent named name of the organization orgSlug (the one created last),
-// and whether there is such an agent.
-func (m *Manager) recordedAddresses(ctx context.Context, orgSlug, name string) ([]string, bool) {
+// recordedAddresses returns the id of the agent named name of the
+// organization orgSlug (the one created last) and the addresses the
+// leader recorded for it, and whether there is such an agent.
+func (m *Manager) recordedAddresses(ctx context.Context, orgSlug, name string) (string, []string, bool) {
 	var rows []struct {
+		ID        string  `bun:"id"`
 		Addresses *string `bun:"addresses"`
 	}
 	err := m.db.NewSelect().TableExpr("agents AS a").
 		Join("JOIN organizations AS o ON o.id = a.org_id").
 		Join("LEFT JOIN replica_addresses AS r ON r.agent_id = a.id").
-		ColumnExpr("r.addresses").
+		ColumnExpr("a.id, r.addresses").
 		Where("o.slug = ?", orgSlug).Where("a.name = ?", name).
 		OrderExpr("a.created_at DESC, a.id DESC").Limit(1).Scan(ctx, &rows)
 	if err != nil {
 		if ctx.Err() == nil {
 			m.log.Warn("runtime: read replica addresses", "agent", name, "err", err)
 		}
-		return nil, false
+		return "", nil, false
 	}
 	if len(rows) == 0 {
-		return nil, false
+		return "", nil, false
 	}
 	if rows[0].Addresses == nil || *rows[0].Addresses == "" {
-		return nil, true
+		return rows[0].ID, nil, true
 	}
-	return strings.Split(*rows[0].Addresses, ","), true
+	return rows[0].ID, strings.Split(*rows[0].Addresses, ","), true
+}
+
+// OnRemoteBytes sets what is told the bytes each endpoint request carried
+// to an agent this Manager does not run (it does not lead), so that the
+// leader meters them (AddMetered). Set it before the proxy serves.
+func (m *Manager) OnRemoteBytes(f func(agentID string, n int64)) { m.remoteBytes = f }
+
+// AddMetered counts n bytes another instance's proxy carried to the
+// agent, as if this Manager's proxy had.
+func (m *Manager) AddMetered(agentID string, n int64) {
+	if rec := m.record(agentID); rec != nil {
+		rec.metered.Add(n)
+		rec.network.Add(n)
+	}
 }

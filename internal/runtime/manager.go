@@ -55,6 +55,8 @@ type Manager struct {
 	lastPass atomic.Int64  // unix nanoseconds of the last full reconcile
 	lastErr  atomic.Value  // string: why the last full reconcile failed
 	proxied  atomic.Uint64 // round robin over recorded addresses of agents run elsewhere
+	// remoteBytes is told the bytes proxied to agents run elsewhere.
+	remoteBytes func(agentID string, n int64)
 
 	reconcileSeconds prometheus.Histogram
 

@@ -11,6 +11,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/neuais/neuais/models"
 )
@@ -71,7 +72,10 @@ func (m *Manager) Proxy(endpoints models.EndpointTemplate, next http.Handler) ht
 			next.ServeHTTP(w, r)
 			return
 		}
-		var targets []string
+		var (
+			targets []string
+			remote  string // the agent's id when another instance runs it
+		)
 		rec := m.recordByEndpoint(slug, name)
 		if rec != nil {
 			for _, rep := range m.driver.Replicas(rec.id) {
@@ -83,7 +87,7 @@ func (m *Manager) Proxy(endpoints models.EndpointTemplate, next http.Handler) ht
 			// Not run here: this instance does not lead, or the agent is
 			// unknown; the leader records its replicas' addresses.
 			var found bool
-			if targets, found = m.recordedAddresses(r.Context(), slug, name); !found {
+			if remote, targets, found = m.recordedAddresses(r.Context(), slug, name); !found {
 				writeProxyError(w, http.StatusNotFound, models.CodeNotFound, fmt.Sprintf("Agent %s not found", name))
 				return
 			}
@@ -102,7 +106,8 @@ func (m *Manager) Proxy(endpoints models.EndpointTemplate, next http.Handler) ht
 		for k := range targets {
 			at.targets = append(at.targets, &url.URL{Scheme: "http", Host: targets[(first+k)%len(targets)]})
 		}
-		count := func(n int64) int64 { return n }
+		var carried atomic.Int64 // to an agent run elsewhere, told once the request ends
+		count := carried.Add
 		if rec != nil {
 			count = func(n int64) int64 { rec.metered.Add(n); return rec.network.Add(n) }
 		}
@@ -111,6 +116,9 @@ func (m *Manager) Proxy(endpoints models.EndpointTemplate, next http.Handler) ht
 		}
 		at.in = r.WithContext(context.WithValue(r.Context(), attemptKey{}, at))
 		rp.ServeHTTP(&countingWriter{ResponseWriter: w, count: count}, at.in)
+		if n := carried.Load(); n > 0 && m.remoteBytes != nil {
+			m.remoteBytes(remote, n)
+		}
 	})
 }
 
