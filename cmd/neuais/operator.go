@@ -27,8 +27,9 @@ func openDB(ctx context.Context, cfg config.Config) (*bun.DB, error) {
 	return db.Open(ctx, db.Options{URL: cfg.DatabaseURL, DataDir: cfg.DataDir, SQLiteSynchronous: cfg.SQLiteSynchronous})
 }
 
-// operatorCommands are the commands that work on the server's database
-// directly: serve, migrate, orgs and version.
+// operatorCommands are the commands that run the platform: serve,
+// migrate, orgs, invoices and version work on the server's database
+// directly; runner runs in an agent's pod.
 func operatorCommands(getenv func(string) string, stdout, stderr io.Writer) []*cli.Command {
 	migrateSub := func(name, usage string, do func(context.Context, *bun.DB) error) *cli.Command {
 		b := config.Bind(getenv)
@@ -107,6 +108,7 @@ func operatorCommands(getenv func(string) string, stdout, stderr io.Writer) []*c
 			Action:   noSubcommand,
 			Commands: []*cli.Command{invoicesList(getenv, stdout), invoicesStatus(getenv, stdout, "mark-paid", models.InvoicePaid), invoicesStatus(getenv, stdout, "void", models.InvoiceVoid)},
 		},
+		runnerCommand(),
 		{
 			Name:  "version",
 			Usage: "print the version, VCS revision and Go version of the build",

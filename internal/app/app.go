@@ -34,6 +34,7 @@ import (
 	"github.com/neuais/neuais/internal/metrics"
 	"github.com/neuais/neuais/internal/orgs"
 	"github.com/neuais/neuais/internal/ratelimit"
+	"github.com/neuais/neuais/internal/runner"
 	"github.com/neuais/neuais/internal/runtime"
 	"github.com/neuais/neuais/internal/secrets"
 	"github.com/neuais/neuais/internal/telemetry"
@@ -138,6 +139,7 @@ type App struct {
 	redis       *redis.Client      // nil without NEUAIS_REDIS_URL
 	elector     *leader.Elector    // this instance's part in leader election
 	failed      chan error         // the singleton work had to stop; Serve returns it
+	runnerKey   []byte             // signs the credentials of agents' pods (RunnerCredential)
 }
 
 // Option hands New a collaborator to use instead of the one its
@@ -208,6 +210,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Wri
 	if err != nil {
 		return nil, errors.Join(err, a.Close())
 	}
+	a.runnerKey = runner.Key(secret)
 	if a.Secrets, err = secrets.LoadOrCreate(cfg.SecretKey, cfg.DataDir); err != nil {
 		return nil, errors.Join(err, a.Close())
 	}

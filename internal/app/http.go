@@ -5,7 +5,9 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -67,6 +69,7 @@ func (a *App) routes(gql http.Handler) http.Handler {
 	r.Get("/docs", web.Docs().ServeHTTP)
 	r.Get(web.AssetsPrefix+"*", web.Assets().ServeHTTP)
 	r.Get("/v1/binaries/{id}/content", a.binaryContent)
+	r.Get("/runner/v1/binaries/{id}", a.runnerBinary)
 	r.Mount("/v1", a.REST.Handler())
 	return r
 }
@@ -99,7 +102,8 @@ func (a *App) ready(w http.ResponseWriter, r *http.Request) {
 func (a *App) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		header := r.Header.Get("Authorization")
-		if header == "" {
+		// A runner credential is no user's token: runnerBinary checks it.
+		if header == "" || strings.HasPrefix(r.URL.Path, runnerPrefix) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -188,6 +192,11 @@ func (a *App) recoverPanics(next http.Handler) http.Handler {
 // beside the REST table. Errors as GET /v1/binaries/{id}.
 func (a *App) binaryContent(w http.ResponseWriter, r *http.Request) {
 	b, f, err := a.Binaries.Open(r.Context(), chi.URLParam(r, "id"))
+	a.serveBinary(w, r, b, f, err)
+}
+
+// serveBinary answers with what Binaries.Open or OpenIn returned.
+func (a *App) serveBinary(w http.ResponseWriter, r *http.Request, b *models.Binary, f *os.File, err error) {
 	if err != nil {
 		var coded *models.Error
 		if !errors.As(err, &coded) {
