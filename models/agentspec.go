@@ -302,10 +302,15 @@ type RunSpec struct {
 	// Generation is the agents row's generation the spec was built from;
 	// replicas report the generation they were started with.
 	Generation int64
-	// BinaryPath is the fetched and verified executable.
-	BinaryPath  string
-	Environment map[string]string
-	Replicas    int
+	// BinaryPath is the fetched and verified executable; a cluster driver,
+	// whose replicas fetch it themselves, uses BinaryURL (an uploaded
+	// binary's BinaryID when set), checked against BinarySHA256.
+	BinaryPath   string
+	BinaryURL    string
+	BinaryID     string
+	BinarySHA256 string
+	Environment  map[string]string
+	Replicas     int
 	// CPU (cores, "0.5") and Memory ("256Mi") are the limits to apply
 	// where the host allows it.
 	CPU    string
@@ -317,7 +322,8 @@ type RunSpec struct {
 func (a *Agent) RunSpec(binaryPath string) RunSpec {
 	return RunSpec{
 		AgentID: a.ID, OrgID: a.OrgID, Name: a.Name, Generation: a.Generation,
-		BinaryPath: binaryPath, Environment: a.Environment, Replicas: a.Replicas,
+		BinaryPath: binaryPath, BinaryURL: a.BinaryURL, BinaryID: a.BinaryID, BinarySHA256: a.BinarySHA256,
+		Environment: a.Environment, Replicas: a.Replicas,
 		CPU: a.CPU, Memory: a.Memory,
 	}
 }
@@ -327,7 +333,7 @@ func (a *Agent) RunSpec(binaryPath string) RunSpec {
 // replica. The ids, the generation and the replica count are not part of
 // the template.
 func (x RunSpec) SameTemplate(y RunSpec) bool {
-	return x.BinaryPath == y.BinaryPath && x.Name == y.Name && x.CPU == y.CPU &&
+	return x.BinaryPath == y.BinaryPath && x.BinarySHA256 == y.BinarySHA256 && x.Name == y.Name && x.CPU == y.CPU &&
 		x.Memory == y.Memory && maps.Equal(x.Environment, y.Environment)
 }
 

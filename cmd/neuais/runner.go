@@ -27,15 +27,16 @@ func runnerCommand() *cli.Command {
 			Usage: "readiness probe: exit 0 once the agent listens on --port or has run for --after",
 			Flags: []cli.Flag{
 				&cli.IntFlag{Name: "port", Usage: "the agent's TCP port on 127.0.0.1"},
-				&cli.DurationFlag{Name: "after", Value: 30 * time.Second, Usage: "grace period for agents that listen on no port"},
+				&cli.DurationFlag{Name: "after", Value: 30 * time.Second, Usage: "grace period for agents that listen on no port, from when the runner wrote --binary"},
+				&cli.StringFlag{Name: "binary", Value: "/work/agent", Usage: "the binary the runner wrote and exec'd"},
 			},
 			Action: func(_ context.Context, cmd *cli.Command) error {
 				if cmd.Args().Present() {
 					return usagef("runner ready takes no arguments")
 				}
 				port, after := cmd.Int("port"), cmd.Duration("after")
-				if !runner.Ready(port, after) {
-					return fmt.Errorf("not ready: nothing listens on port %d and the pod has run less than %s", port, after)
+				if !runner.Ready(port, after, cmd.String("binary")) {
+					return fmt.Errorf("not ready: nothing listens on port %d and the agent has run less than %s", port, after)
 				}
 				return nil
 			},

@@ -12,15 +12,26 @@ import (
 // temporary directory, for a TestMain, and returns the binary's path and a
 // cleanup that removes the directory.
 func BuildAgent(pkgDir string) (path string, cleanup func(), err error) {
+	return build(pkgDir)
+}
+
+// BuildStaticAgent is BuildAgent without cgo: a static binary, which the
+// test cluster's runner image (FROM scratch) runs.
+func BuildStaticAgent(pkgDir string) (path string, cleanup func(), err error) {
+	return build(pkgDir, "CGO_ENABLED=0")
+}
+
+func build(pkgDir string, env ...string) (path string, cleanup func(), err error) {
 	dir, err := os.MkdirTemp("", "neuais-agent-")
 	if err != nil {
 		return "", nil, fmt.Errorf("apitest: %w", err)
 	}
 	cleanup = func() { os.RemoveAll(dir) }
 	path = filepath.Join(dir, "agent")
-	build := exec.Command("go", "build", "-o", path, pkgDir)
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
+	cmd := exec.Command("go", "build", "-o", path, pkgDir)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
 		cleanup()
 		return "", nil, fmt.Errorf("apitest: building %s: %w", pkgDir, err)
 	}

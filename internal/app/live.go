@@ -12,6 +12,7 @@ import (
 	"github.com/neuais/neuais/internal/logs"
 	"github.com/neuais/neuais/internal/metrics"
 	"github.com/neuais/neuais/internal/runtime"
+	"github.com/neuais/neuais/internal/runtime/kube"
 )
 
 // startLive starts the event bus (given, in-process, or NATS when
@@ -70,14 +71,20 @@ func (a *App) openBus() (events.Bus, error) {
 	return bus, nil
 }
 
-// startRuntime builds the local runtime; the leader starts it and the
+// startRuntime builds the runtime on its driver; the leader starts it and the
 // sampler of its usage (lead).
 func (a *App) startRuntime(ctx context.Context) error {
 	cfg := a.Config
 	rc := cfg.Runtime()
 	rc.Secrets = a.Secrets
 	rc.Meter = a.Recorder.Transition
-	driver, err := runtime.NewLocalDriver(rc, a.Logs, a.Logger)
+	var driver runtime.Driver
+	var err error
+	if cfg.RuntimeDriver == config.RuntimeKubernetes {
+		driver, err = kube.New(a.kubeConfig(rc), a.Logs, a.Logger)
+	} else {
+		driver, err = runtime.NewLocalDriver(rc, a.Logs, a.Logger)
+	}
 	if err != nil {
 		return err
 	}

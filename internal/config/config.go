@@ -22,8 +22,9 @@ import (
 // Runtime drivers: local runs agents as processes on this machine; none
 // runs nothing (agents stay as the API left them), for API-only tests.
 const (
-	RuntimeLocal = "local"
-	RuntimeNone  = "none"
+	RuntimeLocal      = "local"
+	RuntimeNone       = "none"
+	RuntimeKubernetes = "kubernetes"
 )
 
 // MaxLogLineBytes is the highest NEUAIS_LOG_MAX_LINE_BYTES: below the
@@ -52,6 +53,8 @@ type Config struct {
 	// installations can share a server.
 	RedisPrefix   string
 	RuntimeDriver string
+	// Kube configures the kubernetes driver (NEUAIS_KUBE_*).
+	Kube Kube
 	// InstanceID names this instance in logs and health reports; empty:
 	// one generated at start.
 	InstanceID string
@@ -196,14 +199,33 @@ type Config struct {
 	MaxSubscriptionsPerUser       int
 }
 
+// Kube is the kubernetes driver's configuration.
+type Kube struct {
+	// Kubeconfig is a kubeconfig file; empty: the in-cluster service account.
+	Kubeconfig  string
+	Namespace   string
+	RunnerImage string
+	PullPolicy  string
+	// ControlURL is this control plane as the agents' pods reach it.
+	ControlURL string
+	// EgressDeny is comma-separated CIDRs the agents' pods may not reach.
+	EgressDeny string
+	// KubeletURL is read for the kubelet summary instead of the node proxy.
+	KubeletURL string
+}
+
 // Default returns the configuration used when nothing is set: it lets
 // `neuais serve` start on a fresh machine.
 func Default() Config {
 	return Config{
-		Addr:              ":8000",
-		DataDir:           "./data",
-		LogLevel:          slog.LevelInfo,
-		RuntimeDriver:     RuntimeLocal,
+		Addr:          ":8000",
+		DataDir:       "./data",
+		LogLevel:      slog.LevelInfo,
+		RuntimeDriver: RuntimeLocal,
+		Kube: Kube{
+			Namespace: "default", RunnerImage: "neuais-runner:latest", PullPolicy: "IfNotPresent",
+			EgressDeny: "169.254.169.254/32",
+		},
 		LeaderLease:       10 * time.Second,
 		SQLiteSynchronous: "full",
 		BcryptCost:        10,
@@ -426,7 +448,14 @@ func Bind(getenv func(string) string, skip ...string) *Binding {
 	b.add(&c.MetricsAddr, "metrics-addr", "listen address serving Prometheus /metrics without a token (keep it private, e.g. 127.0.0.1:9090); empty for none, /metrics on addr then needs an admin token")
 	b.add(&c.RedisURL, "redis-url", "redis:// or rediss:// URL of the Redis server that rate limits and login throttles count in, shared by every instance; empty to count in each process")
 	b.add(&c.RedisPrefix, "redis-prefix", "prefix of every key written to Redis")
-	b.add(&c.RuntimeDriver, "runtime-driver", "agent runtime driver: local, or none to run no agents", oneOf(RuntimeLocal, RuntimeNone))
+	b.add(&c.RuntimeDriver, "runtime-driver", "agent runtime driver: local, kubernetes, or none to run no agents", oneOf(RuntimeLocal, RuntimeKubernetes, RuntimeNone))
+	b.add(&c.Kube.Kubeconfig, "kubeconfig", "kubeconfig file of the cluster the kubernetes driver runs agents on; empty for the in-cluster service account")
+	b.add(&c.Kube.Namespace, "kube-namespace", "namespace of the agents' Deployments, Secrets and NetworkPolicies")
+	b.add(&c.Kube.RunnerImage, "kube-runner-image", "image with the neuais binary at /neuais that the agents' pods run (its runner command fetches and execs the agent's binary)")
+	b.add(&c.Kube.PullPolicy, "kube-pull-policy", "image pull policy of the runner image", oneOf("Always", "IfNotPresent", "Never"))
+	b.add(&c.Kube.ControlURL, "kube-control-url", "this control plane's URL as the agents' pods reach it, to fetch uploaded binaries (required with the kubernetes driver)")
+	b.add(&c.Kube.EgressDeny, "kube-egress-deny", "comma-separated CIDRs the agents' NetworkPolicy denies, e.g. the database's address and cloud metadata")
+	b.add(&c.Kube.KubeletURL, "kube-kubelet-url", "kubelet summary URL read for pods' CPU and memory instead of the API server's node proxy, when metrics.k8s.io is absent (TLS not verified)")
 	b.add(&c.BcryptCost, "bcrypt-cost", "bcrypt cost of password hashes")
 	b.add(&c.ComplexityLimit, "complexity-limit", "GraphQL query complexity limit", atLeast(1))
 	b.add(&c.DepthLimit, "depth-limit", "GraphQL query depth limit", atLeast(1))
@@ -505,6 +534,9 @@ func (bd *Binding) Finish() (Config, error) {
 				errs = append(errs, fmt.Errorf("%s: must be %s", st.Env, must))
 			}
 		}
+	}
+	if c := bd.Config; c.RuntimeDriver == RuntimeKubernetes && c.Kube.ControlURL == "" {
+		errs = append(errs, errors.New("NEUAIS_KUBE_CONTROL_URL: must be set with NEUAIS_RUNTIME_DRIVER=kubernetes"))
 	}
 	if c := bd.Config; c.RestartBackoffMax < c.RestartBackoffBase {
 		errs = append(errs, fmt.Errorf("NEUAIS_RESTART_BACKOFF_MAX: must be at least NEUAIS_RESTART_BACKOFF_BASE (%s)", c.RestartBackoffBase))

@@ -450,6 +450,19 @@ func (s *Store) Query(ctx context.Context, agentID string, f Filter) ([]models.L
 	return stored, nil
 }
 
+// LastTime is the time of the replica's last written line, zero when it
+// has none: where a runtime that re-reads its replicas' output resumes.
+func (s *Store) LastTime(ctx context.Context, agentID string, replica int) (time.Time, error) {
+	var lines []models.LogLine
+	err := s.db.NewSelect().Model(&lines).Column("timestamp").
+		Where("agent_id = ?", agentID).Where("replica = ?", replica).
+		OrderExpr("id DESC").Limit(1).Scan(ctx)
+	if err != nil || len(lines) == 0 {
+		return time.Time{}, err
+	}
+	return lines[0].Timestamp, nil
+}
+
 // DeleteAgent purges an agent's lines, refuses lines the runtime still
 // reports for it for a while, and ends its followers with events.ErrAgentDeleted.
 func (s *Store) DeleteAgent(ctx context.Context, agentID string) error {

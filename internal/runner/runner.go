@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -64,6 +65,11 @@ func execAgent(path string, env []string) error {
 	if err := os.Chdir(filepath.Dir(path)); err != nil {
 		return fmt.Errorf("starting agent: %w", err)
 	}
+	// Ready's grace period counts from the binary's modification: now.
+	now := time.Now()
+	if err := os.Chtimes(path, now, now); err != nil {
+		return fmt.Errorf("starting agent: %w", err)
+	}
 	err := syscall.Exec(path, []string{path}, env) //nolint:gosec // running the verified binary is the runner's job
 	return fmt.Errorf("starting agent: %w", err)
 }
@@ -77,6 +83,11 @@ func Prepare(ctx context.Context, env []string) (path string, agentEnv []string,
 		return "", nil, err
 	}
 	path = filepath.Join(s.dir, "agent")
+	// The previous container's binary would tell the readiness probe
+	// (Ready) that this one has been running since it was written.
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", nil, fmt.Errorf("removing the previous binary: %w", err)
+	}
 	if err := fetch(ctx, s, path); err != nil {
 		return "", nil, fmt.Errorf("fetching binary: %w", err)
 	}

@@ -212,15 +212,22 @@ func TestReady(t *testing.T) {
 		t.Fatal(err)
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
+	binary := filepath.Join(t.TempDir(), "agent")
 	const long = 100 * 365 * 24 * time.Hour
-	if !runner.Ready(port, long) {
+	if !runner.Ready(port, long, binary) {
 		t.Fatal("not ready while listening")
 	}
 	ln.Close()
-	if runner.Ready(port, long) {
+	if runner.Ready(port, 0, binary) {
+		t.Fatal("ready with nothing listening and no binary written yet")
+	}
+	if err := os.WriteFile(binary, []byte("x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if runner.Ready(port, long, binary) {
 		t.Fatal("ready with nothing listening, before the grace period")
 	}
-	if !runner.Ready(port, 0) {
+	if !runner.Ready(port, 0, binary) {
 		t.Fatal("not ready after the grace period")
 	}
 }

@@ -11,6 +11,16 @@ import (
 // any instance on this machine.
 const replicaHost = "127.0.0.1"
 
+// Address is where the replica listens: its Host (a pod's IP), or the
+// local driver's loopback.
+func (r Replica) Address() string {
+	host := r.Host
+	if host == "" {
+		host = replicaHost
+	}
+	return net.JoinHostPort(host, strconv.Itoa(r.Port))
+}
+
 // publishAddresses records the agent's replicas that are up in
 // replica_addresses when they changed, so that the endpoint proxy of every
 // instance, not only this leader's, reaches them.
@@ -18,7 +28,7 @@ func (m *Manager) publishAddresses(ctx context.Context, rec *agentRecord) {
 	var addrs []string
 	for _, rep := range m.driver.Replicas(rec.id) {
 		if rep.Up {
-			addrs = append(addrs, net.JoinHostPort(replicaHost, strconv.Itoa(rep.Port)))
+			addrs = append(addrs, rep.Address())
 		}
 	}
 	joined := strings.Join(addrs, ",")

@@ -1,8 +1,5 @@
 package runtime
 
-// LineLevel exposes the output level parser to the tests.
-var LineLevel = lineLevel
-
 // Abandon stops the Manager as a crashing server would: the reconciler
 // stops and every replica is left running, unsupervised.
 func (m *Manager) Abandon() {

@@ -7,10 +7,10 @@ import (
 	"github.com/neuais/neuais/models"
 )
 
-// lineLevel returns the level of one output line: the "level" field of a
+// LineLevel returns the level of one output line: the "level" field of a
 // JSON object, else a leading level word ("WARN x", "[error] x", "Info: x"),
 // else fallback (info for stdout, error for stderr).
-func lineLevel(line, fallback string) string {
+func LineLevel(line, fallback string) string {
 	trimmed := strings.TrimSpace(line)
 	if strings.HasPrefix(trimmed, "{") {
 		var obj struct {

@@ -238,6 +238,13 @@ func (d *LocalDriver) State(agentID string) AgentState {
 	return st
 }
 
+// Agents implements Driver.
+func (d *LocalDriver) Agents() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Collect(maps.Keys(d.agents))
+}
+
 // Replicas implements Driver.
 func (d *LocalDriver) Replicas(agentID string) []Replica {
 	a := d.agent(agentID)
@@ -754,7 +761,7 @@ func (a *localAgent) read(spec Spec, replica int, r *os.File, fallback string, w
 			line = strings.ToValidUTF8(line, "\uFFFD")
 			a.d.sink.Append(models.LogLine{
 				AgentID: spec.AgentID, OrgID: spec.OrgID, Replica: replica,
-				Timestamp: models.Now(), Level: lineLevel(line, fallback), Message: line,
+				Timestamp: models.Now(), Level: LineLevel(line, fallback), Message: line,
 			})
 		}
 		// A line longer than the buffer goes to the sink as its first

@@ -349,7 +349,8 @@ func (m *Manager) tick(ctx context.Context) {
 }
 
 // reconcileAll queues every agent in the table, every agent the Manager
-// still runs and every agent with files in the data directory, so that
+// or its driver still runs and every agent with files in the data
+// directory, so that
 // agents deleted behind its back, or while the server was down, are
 // cleaned up too.
 func (m *Manager) reconcileAll(ctx context.Context) error {
@@ -364,6 +365,7 @@ func (m *Manager) reconcileAll(ctx context.Context) error {
 	ids = slices.AppendSeq(ids, maps.Keys(m.records))
 	m.mu.Unlock()
 	ids = append(ids, m.cache.agents()...)
+	ids = append(ids, m.driver.Agents()...)
 	if dirs, err := os.ReadDir(filepath.Join(m.cfg.DataDir, "agents")); err == nil {
 		for _, d := range dirs {
 			ids = append(ids, d.Name())
@@ -471,6 +473,10 @@ func (m *Manager) run(ctx context.Context, a *models.Agent, rec *agentRecord) (m
 		rec.binaryURL, rec.binarySHA = a.BinaryURL, a.BinarySHA256
 	}
 	spec := a.RunSpec(path)
+	// The cache names a binary by its content's sha256, which a driver
+	// whose replicas fetch the binary themselves checks them against, also
+	// for a URL the agent gave no checksum for.
+	spec.BinarySHA256 = filepath.Base(path)
 	restart := rec.applied && spec.Generation != rec.spec.Generation &&
 		spec.Replicas == rec.spec.Replicas && spec.SameTemplate(rec.spec)
 	if restart || !rec.applied {
@@ -501,12 +507,13 @@ func (m *Manager) run(ctx context.Context, a *models.Agent, rec *agentRecord) (m
 	}
 }
 
-// replaced reports whether the desired replicas are all up and were started
-// at generation gen or later.
+// replaced reports whether as many replicas as desired are up and were
+// started at generation gen or later. Indexes are not compared: a cluster
+// driver's rolling restart leaves new replicas at any free index.
 func replaced(reps []Replica, desired int, gen int64) bool {
 	n := 0
 	for _, r := range reps {
-		if r.Index <= desired && r.Up && r.Generation >= gen {
+		if r.Up && r.Generation >= gen {
 			n++
 		}
 	}

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"strconv"
 	"sync/atomic"
 
 	"github.com/neuais/neuais/models"
@@ -80,7 +79,7 @@ func (m *Manager) Proxy(endpoints models.EndpointTemplate, next http.Handler) ht
 		if rec != nil {
 			for _, rep := range m.driver.Replicas(rec.id) {
 				if rep.Up {
-					targets = append(targets, net.JoinHostPort(replicaHost, strconv.Itoa(rep.Port)))
+					targets = append(targets, rep.Address())
 				}
 			}
 		} else {

@@ -151,9 +151,12 @@ type AgentState struct {
 
 // Replica describes one replica slot.
 type Replica struct {
-	Index      int // 1-based
-	PID        int // 0 while not running
-	Port       int
+	Index int // 1-based
+	PID   int // 0 while not running, or where the driver cannot see it
+	Port  int
+	// Host is the replica's address when it is not on this machine (a
+	// pod's IP); empty for the local driver's loopback.
+	Host       string
 	Up         bool
 	Generation int64
 	// Instance names the running process as its transitions do; empty
@@ -196,6 +199,9 @@ type Driver interface {
 	State(agentID string) AgentState
 	// Replicas lists the agent's replica slots by index.
 	Replicas(agentID string) []Replica
+	// Agents lists the agents the driver runs, those it adopted in Recover
+	// included, so that the Manager stops those deleted meanwhile.
+	Agents() []string
 	// Usage samples the agent's CPU and memory use.
 	Usage(agentID string) Usage
 	// Isolation says whether replicas are isolated from the server and from

@@ -4,6 +4,7 @@
 //	GET /probes    reads HOSTILE_READ, dials HOSTILE_DIAL, writes HOSTILE_WRITE,
 //	               may signal HOSTILE_SIGNAL (comma-separated); JSON name → outcome
 //	GET /fds       the descriptors it had when it started, beyond 0, 1 and 2
+//	GET /self      its /proc/self/status (ids, capabilities, no_new_privs) and environment
 //	GET /outbound  fetches ?url= and answers its body
 //	GET /escape    starts a child in a new session that outlives its parent,
 //	               with ?marker= as its argument so the host can find it
@@ -74,6 +75,14 @@ func main() {
 	}
 	http.HandleFunc("/probes", probes)
 	http.HandleFunc("/fds", func(w http.ResponseWriter, _ *http.Request) { json.NewEncoder(w).Encode(startFDs) })
+	http.HandleFunc("/self", func(w http.ResponseWriter, _ *http.Request) {
+		status, err := os.ReadFile("/proc/self/status")
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]any{"status": string(status), "env": os.Environ()})
+	})
 	http.HandleFunc("/outbound", func(w http.ResponseWriter, r *http.Request) {
 		c := http.Client{Timeout: 5 * time.Second}
 		res, err := c.Get(r.URL.Query().Get("url"))

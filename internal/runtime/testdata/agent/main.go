@@ -1,7 +1,8 @@
 // Command agent is the runtime tests' agent: it logs at every level in the
-// forms the runtime parses, serves HTTP on $PORT (/ answers with its
+// forms the runtime parses, serves HTTP on $HOST:$PORT (HOST defaults to
+// 127.0.0.1) (/ answers with its
 // replica number, /env?name=N the variable N, /header?name=N the request
-// header N, /echo the request body, /crash exits 1, /burn?ms=N burns CPU), exits 1 after
+// header N, /echo the request body, /say?line=L prints L, /crash exits 1, /burn?ms=N burns CPU), exits 1 after
 // $CRASH_AFTER_MS when set (only its first $CRASH_TIMES runs when that is
 // set too), and exits cleanly on SIGTERM unless $IGNORE_SIGTERM is set.
 // With $SPAWN_CHILD set it starts a child that ignores SIGTERM and logs
@@ -14,6 +15,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -70,6 +72,9 @@ func main() {
 	mux.HandleFunc("/crash", func(w http.ResponseWriter, r *http.Request) {
 		os.Exit(1)
 	})
+	mux.HandleFunc("/say", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Println(r.URL.Query().Get("line"))
+	})
 	mux.HandleFunc("/burn", func(w http.ResponseWriter, r *http.Request) {
 		ms, _ := strconv.Atoi(r.URL.Query().Get("ms"))
 		end := time.Now().Add(time.Duration(ms) * time.Millisecond)
@@ -79,7 +84,11 @@ func main() {
 		}
 		fmt.Fprintf(w, "burned %d", n)
 	})
-	srv := &http.Server{Addr: "127.0.0.1:" + os.Getenv("PORT"), Handler: mux}
+	host := os.Getenv("HOST")
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	srv := &http.Server{Addr: net.JoinHostPort(host, os.Getenv("PORT")), Handler: mux}
 	if os.Getenv("IGNORE_SIGTERM") != "" {
 		signal.Ignore(syscall.SIGTERM)
 	} else {
