@@ -333,7 +333,8 @@ func (a *Agent) RunSpec(binaryPath string) RunSpec {
 // replica. The ids, the generation and the replica count are not part of
 // the template.
 func (x RunSpec) SameTemplate(y RunSpec) bool {
-	return x.BinaryPath == y.BinaryPath && x.BinarySHA256 == y.BinarySHA256 && x.Name == y.Name && x.CPU == y.CPU &&
+	return x.BinaryPath == y.BinaryPath && x.BinaryURL == y.BinaryURL && x.BinaryID == y.BinaryID &&
+		x.BinarySHA256 == y.BinarySHA256 && x.Name == y.Name && x.CPU == y.CPU &&
 		x.Memory == y.Memory && maps.Equal(x.Environment, y.Environment)
 }
 

@@ -277,7 +277,7 @@ func (s *Service) List(ctx context.Context, f Filter, p models.ListParams) (*Pag
 		// case-sensitive comparison on SQLite and PostgreSQL.
 		q = q.Where("substr(name, 1, ?) = ?", len(f.NamePrefix), f.NamePrefix)
 	}
-	n, err := db.ScanAndCount(ctx, s.db, q.OrderExpr(order.OrderExpr()).Limit(int64(p.Limit)).Offset(int64(p.Offset)))
+	n, err := db.ScanAndCount(ctx, s.db, q.OrderExpr(order.OrderExpr()), p.Limit, p.Offset)
 	if err != nil {
 		return nil, fmt.Errorf("agents: list: %w", err)
 	}

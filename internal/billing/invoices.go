@@ -114,8 +114,7 @@ func (s *Service) Invoices(ctx context.Context, p models.ListParams) (*models.In
 		return nil, err
 	}
 	items := []*models.Invoice{}
-	n, err := db.ScanAndCount(ctx, s.db, s.db.NewSelect().Model(&items).Where("org_id = ?", who.OrgID).OrderExpr(order.OrderExpr()).
-		Limit(int64(p.Limit)).Offset(int64(p.Offset)))
+	n, err := db.ScanAndCount(ctx, s.db, s.db.NewSelect().Model(&items).Where("org_id = ?", who.OrgID).OrderExpr(order.OrderExpr()), p.Limit, p.Offset)
 	if err != nil {
 		return nil, fmt.Errorf("billing: invoices: %w", err)
 	}

@@ -109,7 +109,7 @@ func TestWriterReadsWhileHeld(t *testing.T) {
 	if err := d.QueryRowContext(ctx, "SELECT count(*) FROM t").Scan(&n); err != nil || n != 0 {
 		t.Fatalf("read beside the writer: %d %v (uncommitted rows are not seen)", n, err)
 	}
-	if _, err := db.ScanAndCount(ctx, d, d.NewSelect().Table("t").Column("name").Model(&[]string{})); err != nil {
+	if _, err := db.ScanAndCount(ctx, d, d.NewSelect().Table("t").Column("name").Model(&[]string{}), 0, 0); err != nil {
 		t.Fatal(err)
 	}
 	if err := tx.Commit(); err != nil {

@@ -159,7 +159,7 @@ func (l *Log) List(ctx context.Context, f Filter, p models.ListParams) (*Page, e
 		return nil, err
 	}
 	var rows []models.Event
-	n, err := db.ScanAndCount(ctx, l.db, l.query(&rows, f).OrderExpr(order.OrderExpr()).Limit(int64(p.Limit)).Offset(int64(p.Offset)))
+	n, err := db.ScanAndCount(ctx, l.db, l.query(&rows, f).OrderExpr(order.OrderExpr()), p.Limit, p.Offset)
 	if err != nil {
 		return nil, fmt.Errorf("events: list: %w", err)
 	}

@@ -159,7 +159,7 @@ func (s *Service) List(ctx context.Context, p models.ListParams) (*models.APITok
 	if who.Role != models.RoleAdmin {
 		q = q.Where("user_id = ?", who.UserID)
 	}
-	total, err := db.ScanAndCount(ctx, s.db, q.OrderExpr(order.OrderExpr()).Limit(int64(p.Limit)).Offset(int64(p.Offset)))
+	total, err := db.ScanAndCount(ctx, s.db, q.OrderExpr(order.OrderExpr()), p.Limit, p.Offset)
 	if err != nil {
 		return nil, fmt.Errorf("tokens: list: %w", err)
 	}

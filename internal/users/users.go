@@ -53,8 +53,7 @@ func (s *Service) List(ctx context.Context, p models.ListParams) (*models.UserPa
 	items := []*models.User{}
 	total, err := db.ScanAndCount(ctx, s.db, s.db.NewSelect().Model(&items).
 		Where("org_id = ?", caller.OrgID).
-		OrderExpr(order.OrderExpr()).
-		Limit(int64(p.Limit)).Offset(int64(p.Offset)))
+		OrderExpr(order.OrderExpr()), p.Limit, p.Offset)
 	if err != nil {
 		return nil, fmt.Errorf("users: list: %w", err)
 	}

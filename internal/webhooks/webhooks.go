@@ -246,8 +246,7 @@ func (s *Service) List(ctx context.Context, p models.ListParams) (*models.Webhoo
 		return nil, err
 	}
 	items := []*models.Webhook{}
-	total, err := db.ScanAndCount(ctx, s.db, s.db.NewSelect().Model(&items).Where("org_id = ?", who.OrgID).OrderExpr(order.OrderExpr()+", id").
-		Limit(int64(p.Limit)).Offset(int64(p.Offset)))
+	total, err := db.ScanAndCount(ctx, s.db, s.db.NewSelect().Model(&items).Where("org_id = ?", who.OrgID).OrderExpr(order.OrderExpr()+", id"), p.Limit, p.Offset)
 	if err != nil {
 		return nil, fmt.Errorf("webhooks: list: %w", err)
 	}
@@ -419,7 +418,7 @@ func (s *Service) Deliveries(ctx context.Context, id string, f DeliveryFilter, p
 	if f.Status != "" {
 		q = q.Where("status = ?", f.Status)
 	}
-	total, err := db.ScanAndCount(ctx, s.db, q.OrderExpr(order.OrderExpr()+", id").Limit(int64(p.Limit)).Offset(int64(p.Offset)))
+	total, err := db.ScanAndCount(ctx, s.db, q.OrderExpr(order.OrderExpr()+", id"), p.Limit, p.Offset)
 	if err != nil {
 		return nil, fmt.Errorf("webhooks: deliveries: %w", err)
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -15,7 +17,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/neuais/neuais/internal/apitest"
+	"github.com/neuais/neuais/internal/config"
 	"github.com/neuais/neuais/internal/kubetest"
+	"github.com/neuais/neuais/internal/runtime"
+	"github.com/neuais/neuais/internal/runtime/kube"
+	"github.com/neuais/neuais/models"
 )
 
 // TestAgentOnKubernetes takes one agent through its life on the cluster:
@@ -321,8 +327,28 @@ func TestServerRestartAdoptsTheDeployment(t *testing.T) {
 		res.Body.Close()
 	}
 
+	// While no server runs: objects of an agent the database does not
+	// hold, which the next server removes, and objects not its own.
+	ctx := context.Background()
+	orphan := orphanAgent(t, cluster, namespace)
+	for name, labels := range map[string]map[string]string{
+		"bystander": nil, "other-manager": {"app.kubernetes.io/managed-by": "someone-else", "neuais.dev/agent": "agt_00000000000000aa"},
+	} {
+		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}, StringData: map[string]string{"k": "v"}}
+		if _, err := cluster.Client.CoreV1().Secrets(namespace).Create(ctx, secret, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
 	second := start(t, cluster, namespace, dataDir, first.podPort)
 	second.waitStatus(t, a.ID, "running")
+	apitest.Eventually(t, 60*time.Second, "the orphan's removal", func() bool { return second.objects(t, orphan) == 0 },
+		func() string { return fmt.Sprintf("%d objects of %s left", second.objects(t, orphan), orphan) })
+	for _, name := range []string{"bystander", "other-manager"} {
+		if _, err := cluster.Client.CoreV1().Secrets(namespace).Get(ctx, name, metav1.GetOptions{}); err != nil {
+			t.Errorf("secret %s, not the driver's: %v", name, err)
+		}
+	}
 	for replica := 1; replica <= 2; replica++ {
 		second.waitLog(t, a.ID, replica, "while no server runs")
 	}
@@ -361,3 +387,32 @@ func TestServerRestartAdoptsTheDeployment(t *testing.T) {
 		t.Errorf("\"Agent started\" %d times: the restart was seen as a new start", n)
 	}
 }
+
+// orphanAgent applies an agent that no database holds, as a server whose
+// agent was deleted while it was down left it, and returns its id.
+func orphanAgent(t *testing.T, cluster *kubetest.Cluster, namespace string) string {
+	t.Helper()
+	cfg := cluster.DriverConfig(namespace)
+	cfg.Runtime = config.Default().Runtime()
+	d, err := kube.New(cfg, discard{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := d.Recover(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer d.Shutdown(context.Background()) //nolint:errcheck
+	const id = "agt_0000000000000bad"
+	spec := runtime.Spec{AgentID: id, OrgID: "org_gone", Name: "gone", Generation: 1, Replicas: 1, CPU: "0.1", Memory: "64Mi",
+		BinaryURL: "http://" + cluster.PodHost + ":9/none", BinarySHA256: strings.Repeat("0", 64)}
+	if err := d.Apply(spec); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+type discard struct{}
+
+func (discard) Append(models.LogLine) {}
