@@ -5,6 +5,8 @@ package kubetest
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"net"
 	"os"
 	"strings"
@@ -16,6 +18,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/neuais/neuais/internal/runtime"
 	"github.com/neuais/neuais/internal/runtime/kube"
 	"github.com/neuais/neuais/models"
 )
@@ -114,4 +117,21 @@ func (c *Cluster) DriverConfig(namespace string) kube.Config {
 		EgressDeny: []string{"169.254.169.254/32"}, KubeletURL: c.KubeletURL,
 		LastLogTime: func(context.Context, string, int) (time.Time, error) { return time.Time{}, nil },
 	}
+}
+
+// StartDriver starts the driver over cfg (Recover: it watches the
+// namespace), shut down when the test ends.
+func StartDriver(t testing.TB, cfg kube.Config, sink runtime.LogSink) *kube.Driver {
+	t.Helper()
+	d, err := kube.New(cfg, sink, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := d.Recover(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Shutdown(context.Background()) }) //nolint:errcheck
+	return d
 }

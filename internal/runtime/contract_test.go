@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -55,17 +54,7 @@ func startKubeDriver(t *testing.T, cfg kube.Config) *kube.Driver {
 	cfg.Runtime = defaultConfig(t)
 	cfg.Runtime.ReadyAfter = time.Second
 	cfg.Runtime.StopGrace = 2 * time.Second
-	d, err := kube.New(cfg, &memSink{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := d.Recover(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Shutdown(context.Background()) }) //nolint:errcheck
-	return d
+	return kubetest.StartDriver(t, cfg, &memSink{})
 }
 
 // testDriverContract drives one agent through a driver: apply, the same

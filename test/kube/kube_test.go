@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -20,7 +18,6 @@ import (
 	"github.com/neuais/neuais/internal/config"
 	"github.com/neuais/neuais/internal/kubetest"
 	"github.com/neuais/neuais/internal/runtime"
-	"github.com/neuais/neuais/internal/runtime/kube"
 	"github.com/neuais/neuais/models"
 )
 
@@ -394,16 +391,7 @@ func orphanAgent(t *testing.T, cluster *kubetest.Cluster, namespace string) stri
 	t.Helper()
 	cfg := cluster.DriverConfig(namespace)
 	cfg.Runtime = config.Default().Runtime()
-	d, err := kube.New(cfg, discard{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := d.Recover(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer d.Shutdown(context.Background()) //nolint:errcheck
+	d := kubetest.StartDriver(t, cfg, discard{})
 	const id = "agt_0000000000000bad"
 	spec := runtime.Spec{AgentID: id, OrgID: "org_gone", Name: "gone", Generation: 1, Replicas: 1, CPU: "0.1", Memory: "64Mi",
 		BinaryURL: "http://" + cluster.PodHost + ":9/none", BinarySHA256: strings.Repeat("0", 64)}
