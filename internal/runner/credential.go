@@ -36,8 +36,9 @@ func AgentOf(key []byte, credential string) (agentID string, ok bool) {
 	if i <= 0 {
 		return "", false
 	}
-	sig, err := base64.RawURLEncoding.DecodeString(rest[i+1:])
-	if err != nil || !hmac.Equal(sig, mac(key, rest[:i])) {
+	// The whole text is compared, not the decoded MAC: base64's last
+	// character has unused bits, so several spellings decode alike.
+	if !hmac.Equal([]byte(credential), []byte(Credential(key, rest[:i]))) {
 		return "", false
 	}
 	return rest[:i], true
