@@ -18,15 +18,15 @@ import (
 	"time"
 )
 
-// The variables Run reads; every one starting with envPrefix is removed
-// from the agent's environment.
+// The variables Run reads, which the driver sets in the pod; every one
+// starting with envPrefix is removed from the agent's environment.
 const (
 	envPrefix      = "NEUAIS_RUNNER_"
-	envURL         = envPrefix + "URL"
-	envToken       = envPrefix + "TOKEN"
-	envSHA256      = envPrefix + "SHA256"
-	envDir         = envPrefix + "DIR"
-	envPodinfo     = envPrefix + "PODINFO"
+	EnvURL         = envPrefix + "URL"
+	EnvToken       = envPrefix + "TOKEN"
+	EnvSHA256      = envPrefix + "SHA256"
+	EnvDir         = envPrefix + "DIR"
+	EnvPodinfo     = envPrefix + "PODINFO"
 	envWait        = envPrefix + "WAIT"
 	envTermination = envPrefix + "TERMINATION_LOG"
 	// EnvReplica is the agent's replica number, taken from the pod's annotation.
@@ -115,13 +115,13 @@ type settings struct {
 }
 
 func settingsOf(env []string) (settings, error) {
-	s := settings{url: lookup(env, envURL), token: lookup(env, envToken), sum: strings.ToLower(lookup(env, envSHA256)),
-		dir: cmp.Or(lookup(env, envDir), defaultDir), podinfo: lookup(env, envPodinfo), wait: defaultWait}
+	s := settings{url: lookup(env, EnvURL), token: lookup(env, EnvToken), sum: strings.ToLower(lookup(env, EnvSHA256)),
+		dir: cmp.Or(lookup(env, EnvDir), defaultDir), podinfo: lookup(env, EnvPodinfo), wait: defaultWait}
 	if s.url == "" {
-		return s, errors.New(envURL + " is not set")
+		return s, errors.New(EnvURL + " is not set")
 	}
 	if _, err := hex.DecodeString(s.sum); err != nil || len(s.sum) != 2*sha256.Size {
-		return s, fmt.Errorf("%s must be %d hex digits, got %q", envSHA256, 2*sha256.Size, s.sum)
+		return s, fmt.Errorf("%s must be %d hex digits, got %q", EnvSHA256, 2*sha256.Size, s.sum)
 	}
 	if w := lookup(env, envWait); w != "" {
 		d, err := time.ParseDuration(w)

@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -29,6 +30,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/neuais/neuais/internal/runner"
 	"github.com/neuais/neuais/internal/runtime"
 )
 
@@ -40,7 +42,7 @@ const (
 	labelTemplate   = "neuais.dev/template"
 	labelOrg        = "neuais.dev/organization"
 	annotGeneration = "neuais.dev/generation"
-	annotReplica    = "neuais.dev/replica"
+	annotReplica    = runner.ReplicaAnnotation
 	selectorManaged = labelManaged + "=" + managedBy
 	fieldManager    = "neuais"
 	containerName   = "agent"
@@ -329,12 +331,14 @@ func (d *Driver) state(agentID string) *agentState {
 	return &cp
 }
 
-func (d *Driver) deployment(agentID string) *deploymentView {
+// deployment is the agent's Deployment as the informer last saw it, or nil.
+func (d *Driver) deployment(agentID string) *appsv1.Deployment {
 	obj, ok, err := d.deploys.GetStore().GetByKey(d.cfg.Namespace + "/" + objectName(agentID))
 	if err != nil || !ok {
 		return nil
 	}
-	return viewDeployment(obj)
+	dep, _ := obj.(*appsv1.Deployment)
+	return dep
 }
 
 // Stop implements runtime.Driver: the Deployment, Secret and NetworkPolicy
@@ -399,12 +403,11 @@ func ignoreNotFound(err error) error {
 func (d *Driver) State(agentID string) runtime.AgentState {
 	st := d.state(agentID)
 	var s runtime.AgentState
-	switch {
-	case st != nil:
+	if st != nil {
 		s.Desired = st.spec.Replicas
-	case d.deployment(agentID) != nil:
-		s.Desired = d.deployment(agentID).Replicas
-	default:
+	} else if dep := d.deployment(agentID); dep != nil && dep.Spec.Replicas != nil {
+		s.Desired = int(*dep.Spec.Replicas)
+	} else {
 		return s
 	}
 	template := ""
@@ -465,7 +468,7 @@ func (d *Driver) Usage(agentID string) runtime.Usage {
 		names = append(names, p.name)
 		nodes[p.node] = true
 	}
-	return d.stats.usage(agentID, names, slices.Collect(maps.Keys(nodes)))
+	return d.stats.usage(names, slices.Collect(maps.Keys(nodes)))
 }
 
 // Shutdown implements runtime.Driver. Pods are left running: the next

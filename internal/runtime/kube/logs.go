@@ -9,7 +9,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/neuais/neuais/internal/runtime"
 	"github.com/neuais/neuais/models"
@@ -22,7 +21,7 @@ const drainGrace = 5 * time.Second
 // followLogs copies the pod's container log into the sink until the pod
 // is gone, resuming after the last line stored for the replica: a line
 // the kubelet stamped at or before it is a repeat.
-func (d *Driver) followLogs(_ types.UID, agentID, pod string, replica int, gone chan struct{}) {
+func (d *Driver) followLogs(agentID, pod string, replica int, gone chan struct{}) {
 	defer d.followers.Done()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -44,13 +43,10 @@ func (d *Driver) followLogs(_ types.UID, agentID, pod string, replica int, gone 
 	orgID := ""
 	first := true
 	for ctx.Err() == nil {
-		p, err := d.client.CoreV1().Pods(d.cfg.Namespace).Get(ctx, pod, metav1.GetOptions{})
-		if err != nil {
-			if ignoreNotFound(err) == nil {
-				return
-			}
-			sleep(ctx, time.Second)
-			continue
+		obj, exists, err := d.pods.GetStore().GetByKey(d.cfg.Namespace + "/" + pod)
+		p, _ := obj.(*corev1.Pod)
+		if err != nil || !exists || p == nil {
+			return
 		}
 		orgID = p.Labels[labelOrg]
 		cs := agentContainer(p)

@@ -17,6 +17,7 @@ import (
 	metaac "k8s.io/client-go/applyconfigurations/meta/v1"
 	netac "k8s.io/client-go/applyconfigurations/networking/v1"
 
+	"github.com/neuais/neuais/internal/runner"
 	"github.com/neuais/neuais/internal/runtime"
 )
 
@@ -28,7 +29,6 @@ const (
 	workDir    = "/work"
 	podinfoDir = "/etc/podinfo"
 	runAsUser  = 65532
-	tokenKey   = "NEUAIS_RUNNER_TOKEN"
 )
 
 // objectName names an agent's objects: agent ids ("agt_0123abcd…") with
@@ -61,7 +61,7 @@ func templateHash(spec runtime.Spec, cfg Config) string {
 }
 
 func secretFor(spec runtime.Spec, cfg Config) *coreac.SecretApplyConfiguration {
-	data := map[string][]byte{tokenKey: []byte(cfg.Credential(spec.AgentID))}
+	data := map[string][]byte{runner.EnvToken: []byte(cfg.Credential(spec.AgentID))}
 	for k, v := range spec.Environment {
 		data[k] = []byte(v)
 	}
@@ -110,10 +110,10 @@ func deploymentFor(spec runtime.Spec, cfg Config, template string, generation in
 		coreac.EnvVar().WithName("NEUAIS_AGENT_NAME").WithValue(spec.Name),
 		coreac.EnvVar().WithName("HOME").WithValue(workDir),
 		coreac.EnvVar().WithName("TMPDIR").WithValue(workDir),
-		coreac.EnvVar().WithName("NEUAIS_RUNNER_URL").WithValue(binaryURL(spec, cfg)),
-		coreac.EnvVar().WithName("NEUAIS_RUNNER_SHA256").WithValue(spec.BinarySHA256),
-		coreac.EnvVar().WithName("NEUAIS_RUNNER_DIR").WithValue(workDir),
-		coreac.EnvVar().WithName("NEUAIS_RUNNER_PODINFO").WithValue(podinfoDir + "/annotations"),
+		coreac.EnvVar().WithName(runner.EnvURL).WithValue(binaryURL(spec, cfg)),
+		coreac.EnvVar().WithName(runner.EnvSHA256).WithValue(spec.BinarySHA256),
+		coreac.EnvVar().WithName(runner.EnvDir).WithValue(workDir),
+		coreac.EnvVar().WithName(runner.EnvPodinfo).WithValue(podinfoDir + "/annotations"),
 	}
 	limits := corev1.ResourceList{}
 	if q, err := resource.ParseQuantity(spec.CPU); err == nil && spec.CPU != "" {
@@ -177,29 +177,4 @@ func deploymentFor(spec runtime.Spec, cfg Config, template string, generation in
 				WithType(appsv1.RollingUpdateDeploymentStrategyType).
 				WithRollingUpdate(appsac.RollingUpdateDeployment().WithMaxUnavailable(zero).WithMaxSurge(one))).
 			WithTemplate(pod))
-}
-
-// deploymentView is what the driver reads of a live Deployment.
-type deploymentView struct {
-	Replicas int
-	Spec     struct {
-		Template struct {
-			Labels      map[string]string
-			Annotations map[string]string
-		}
-	}
-}
-
-func viewDeployment(obj any) *deploymentView {
-	dep, ok := obj.(*appsv1.Deployment)
-	if !ok {
-		return nil
-	}
-	v := &deploymentView{}
-	if dep.Spec.Replicas != nil {
-		v.Replicas = int(*dep.Spec.Replicas)
-	}
-	v.Spec.Template.Labels = dep.Spec.Template.Labels
-	v.Spec.Template.Annotations = dep.Spec.Template.Annotations
-	return v
 }

@@ -16,7 +16,6 @@ import (
 
 // podTrack is what the driver knows of one pod of an agent.
 type podTrack struct {
-	uid            types.UID
 	agentID, orgID string
 	name, node, ip string
 	template       string
@@ -30,7 +29,6 @@ type podTrack struct {
 	// empty between runs. restarts is the container's restart count seen.
 	instance string
 	restarts int32
-	gone     bool
 	// follow is closed when the pod is gone, to end its log follower
 	// once the stream has ended.
 	follow chan struct{}
@@ -42,7 +40,7 @@ func (d *Driver) podsOf(agentID string) []podTrack {
 	defer d.mu.Unlock()
 	var out []podTrack
 	for _, p := range d.tracked {
-		if p.agentID == agentID && !p.gone {
+		if p.agentID == agentID {
 			out = append(out, *p)
 		}
 	}
@@ -66,7 +64,7 @@ func (d *Driver) observePod(pod *corev1.Pod) {
 		if deleted {
 			return
 		}
-		p = &podTrack{uid: pod.UID, agentID: agentID, name: pod.Name, follow: make(chan struct{})}
+		p = &podTrack{agentID: agentID, name: pod.Name, follow: make(chan struct{})}
 		d.tracked[pod.UID] = p
 		if idx, err := strconv.Atoi(pod.Annotations[annotReplica]); err == nil && idx > 0 {
 			p.index = idx
@@ -75,7 +73,7 @@ func (d *Driver) observePod(pod *corev1.Pod) {
 			go d.annotateIndex(pod.Name, p.index)
 		}
 		d.followers.Add(1)
-		go d.followLogs(p.uid, p.agentID, p.name, p.index, p.follow)
+		go d.followLogs(p.agentID, p.name, p.index, p.follow)
 	}
 	p.node, p.ip, p.template = pod.Spec.NodeName, pod.Status.PodIP, pod.Labels[labelTemplate]
 	p.generation, _ = strconv.ParseInt(pod.Annotations[annotGeneration], 10, 64)
@@ -85,7 +83,6 @@ func (d *Driver) observePod(pod *corev1.Pod) {
 	cs := agentContainer(pod)
 	d.transition(p, cs, deleted)
 	if deleted {
-		p.gone = true
 		close(p.follow)
 		delete(d.tracked, pod.UID)
 	}

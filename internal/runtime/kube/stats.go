@@ -40,7 +40,7 @@ func newStats(client kubernetes.Interface, cfg Config, hc *http.Client) *stats {
 	return &stats{client: client, cfg: cfg, kubelet: hc}
 }
 
-func (s *stats) usage(_ string, pods, nodes []string) runtime.Usage {
+func (s *stats) usage(pods, nodes []string) runtime.Usage {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if time.Since(s.at) > statsTTL {
