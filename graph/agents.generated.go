@@ -977,7 +977,7 @@ func (ec *executionContext) _AgentPage(ctx context.Context, sel ast.SelectionSet
 // region    ***************************** type.gotpl *****************************
 
 func (ec *executionContext) marshalNAgent2ᚕᚖgithubᚗcomᚋneuaisᚋneuaisᚋmodelsᚐAgentᚄ(ctx context.Context, sel ast.SelectionSet, v []*models.Agent) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNAgent2ᚖgithubᚗcomᚋneuaisᚋneuaisᚋmodelsᚐAgent(ctx, sel, v[i])

@@ -1182,7 +1182,7 @@ func (ec *executionContext) marshalNAgentUsage2githubᚗcomᚋneuaisᚋneuaisᚋ
 }
 
 func (ec *executionContext) marshalNAgentUsage2ᚕgithubᚗcomᚋneuaisᚋneuaisᚋmodelsᚐAgentUsageᚄ(ctx context.Context, sel ast.SelectionSet, v []models.AgentUsage) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNAgentUsage2githubᚗcomᚋneuaisᚋneuaisᚋmodelsᚐAgentUsage(ctx, sel, v[i])
@@ -1198,7 +1198,7 @@ func (ec *executionContext) marshalNAgentUsage2ᚕgithubᚗcomᚋneuaisᚋneuais
 }
 
 func (ec *executionContext) marshalNInvoice2ᚕᚖgithubᚗcomᚋneuaisᚋneuaisᚋmodelsᚐInvoiceᚄ(ctx context.Context, sel ast.SelectionSet, v []*models.Invoice) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNInvoice2ᚖgithubᚗcomᚋneuaisᚋneuaisᚋmodelsᚐInvoice(ctx, sel, v[i])
@@ -1226,7 +1226,7 @@ func (ec *executionContext) marshalNInvoiceLine2githubᚗcomᚋneuaisᚋneuais�
 }
 
 func (ec *executionContext) marshalNInvoiceLine2ᚕgithubᚗcomᚋneuaisᚋneuaisᚋmodelsᚐInvoiceLineᚄ(ctx context.Context, sel ast.SelectionSet, v []models.InvoiceLine) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNInvoiceLine2githubᚗcomᚋneuaisᚋneuaisᚋmodelsᚐInvoiceLine(ctx, sel, v[i])

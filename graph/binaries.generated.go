@@ -386,7 +386,7 @@ func (ec *executionContext) _BinaryPage(ctx context.Context, sel ast.SelectionSe
 // region    ***************************** type.gotpl *****************************
 
 func (ec *executionContext) marshalNBinary2ᚕᚖgithubᚗcomᚋneuaisᚋneuaisᚋmodelsᚐBinaryᚄ(ctx context.Context, sel ast.SelectionSet, v []*models.Binary) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNBinary2ᚖgithubᚗcomᚋneuaisᚋneuaisᚋmodelsᚐBinary(ctx, sel, v[i])

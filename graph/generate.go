@@ -2,4 +2,4 @@
 // gqlgen generates from it. Run go generate ./graph after a schema change.
 package graph
 
-//go:generate go -C .. run github.com/99designs/gqlgen generate
+//go:generate go -C .. run ./tools/gqlgen

@@ -1299,7 +1299,7 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 // region    ***************************** type.gotpl *****************************
 
 func (ec *executionContext) marshalNAgentEvent2ᚕᚖgithubᚗcomᚋneuaisᚋneuaisᚋinternalᚋeventsᚐAgentEventᚄ(ctx context.Context, sel ast.SelectionSet, v []*events.AgentEvent) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNAgentEvent2ᚖgithubᚗcomᚋneuaisᚋneuaisᚋinternalᚋeventsᚐAgentEvent(ctx, sel, v[i])
@@ -1327,7 +1327,7 @@ func (ec *executionContext) marshalNAgentEventData2githubᚗcomᚋneuaisᚋneuai
 }
 
 func (ec *executionContext) marshalNLogLine2ᚕᚖgithubᚗcomᚋneuaisᚋneuaisᚋmodelsᚐLogLineᚄ(ctx context.Context, sel ast.SelectionSet, v []*models.LogLine) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNLogLine2ᚖgithubᚗcomᚋneuaisᚋneuaisᚋmodelsᚐLogLine(ctx, sel, v[i])
@@ -1382,7 +1382,7 @@ func (ec *executionContext) marshalOMetricPoint2ᚕgithubᚗcomᚋneuaisᚋneuai
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNMetricPoint2githubᚗcomᚋneuaisᚋneuaisᚋmodelsᚐMetricPoint(ctx, sel, v[i])

@@ -441,7 +441,7 @@ func (ec *executionContext) _ServicePage(ctx context.Context, sel ast.SelectionS
 // region    ***************************** type.gotpl *****************************
 
 func (ec *executionContext) marshalNService2ᚕᚖgithubᚗcomᚋneuaisᚋneuaisᚋinternalᚋhealthᚐReportᚄ(ctx context.Context, sel ast.SelectionSet, v []*health.Report) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNService2ᚖgithubᚗcomᚋneuaisᚋneuaisᚋinternalᚋhealthᚐReport(ctx, sel, v[i])

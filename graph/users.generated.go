@@ -536,7 +536,7 @@ func (ec *executionContext) unmarshalNUpdateUserInput2githubᚗcomᚋneuaisᚋne
 }
 
 func (ec *executionContext) marshalNUser2ᚕᚖgithubᚗcomᚋneuaisᚋneuaisᚋmodelsᚐUserᚄ(ctx context.Context, sel ast.SelectionSet, v []*models.User) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNUser2ᚖgithubᚗcomᚋneuaisᚋneuaisᚋmodelsᚐUser(ctx, sel, v[i])
