@@ -1347,7 +1347,7 @@ func (ec *executionContext) marshalNLogLine2ᚖgithubᚗcomᚋneuaisᚋneuaisᚋ
 		graphql.AddInvalidNullError(ctx, "LogLine!")
 		return graphql.Null
 	}
-	return ec._LogLine(ctx, sel, v)
+	return marshalShared(ctx, sel, v, ec._LogLine)
 }
 
 func (ec *executionContext) marshalNLogPage2ᚖgithubᚗcomᚋneuaisᚋneuaisᚋgraphᚐLogPage(ctx context.Context, sel ast.SelectionSet, v *LogPage) graphql.Marshaler {

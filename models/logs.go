@@ -31,7 +31,17 @@ type LogLine struct {
 	Message   string    `bun:"message,notnull"`
 	// Bytes is len(Message), summed by the per-organization byte cap.
 	Bytes int64 `bun:"bytes,notnull"`
+	// encodings, set once the line is final (Share), is shared by its
+	// copies: every follower's copy is encoded once per selection.
+	encodings *Encodings
 }
+
+// Share makes the line's encodings shared by every copy made from now on;
+// call it once the line no longer changes (written and numbered).
+func (l *LogLine) Share() { l.encodings = new(Encodings) }
+
+// Encodings returns the encodings its readers share, or nil before Share.
+func (l *LogLine) Encodings() *Encodings { return l.encodings }
 
 // EventID is the line's ID as clients see it: the GraphQL id and the SSE
 // event id.

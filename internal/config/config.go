@@ -281,7 +281,7 @@ func Default() Config {
 		LogMaxBytesPerOrg: 1 << 30,
 
 		LogFlushLines:         1000,
-		LogFlushInterval:      100 * time.Millisecond,
+		LogFlushInterval:      10 * time.Millisecond,
 		LogDropReportInterval: time.Second,
 		LogRetentionInterval:  time.Minute,
 

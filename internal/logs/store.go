@@ -340,6 +340,7 @@ func (s *Store) Flush(ctx context.Context) error {
 		for i := range batch {
 			l := &batch[i]
 			size += l.Bytes + LineOverhead
+			l.Share()
 			if err := s.bus.Publish(context.Background(), events.Message{
 				Topic: events.AgentLogsTopic(l.AgentID), Type: MessageType, Time: l.Timestamp, Payload: l,
 			}); err != nil && !errors.Is(err, events.ErrClosed) {
