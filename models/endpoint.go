@@ -70,7 +70,18 @@ func (t EndpointTemplate) String() string { return t.raw }
 
 // URL returns the endpoint of the agent name of the organization orgSlug.
 func (t EndpointTemplate) URL(orgSlug, name string) string {
-	return strings.NewReplacer(EndpointName, name, EndpointOrg, orgSlug).Replace(t.raw)
+	// Each placeholder is in raw once (ParseEndpointTemplate): cut around
+	// both rather than build a Replacer per URL, on every agent read.
+	first, second := strings.Index(t.raw, EndpointName), strings.Index(t.raw, EndpointOrg)
+	if first < 0 || second < 0 {
+		return t.raw
+	}
+	firstLen, firstValue, secondLen, secondValue := len(EndpointName), name, len(EndpointOrg), orgSlug
+	if second < first {
+		first, second = second, first
+		firstLen, firstValue, secondLen, secondValue = secondLen, secondValue, firstLen, firstValue
+	}
+	return t.raw[:first] + firstValue + t.raw[first+firstLen:second] + secondValue + t.raw[second+secondLen:]
 }
 
 // Suffix returns the domain every endpoint host ends in (".localhost").

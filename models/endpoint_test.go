@@ -14,6 +14,14 @@ func TestEndpointTemplate(t *testing.T) {
 	if got := tpl.URL("acme", "web"); got != "http://web.acme.localhost:9000" {
 		t.Errorf("URL = %q", got)
 	}
+	reversed, err := models.ParseEndpointTemplate("https://{org}.{name}.agents.example.com/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A value that spells a placeholder is not substituted again.
+	if got := reversed.URL("{name}", "{org}"); got != "https://{name}.{org}.agents.example.com/x" {
+		t.Errorf("URL = %q", got)
+	}
 	for host, want := range map[string][2]string{
 		"web.acme.localhost:9000": {"acme", "web"},
 		"WEB.Acme.localhost.":     {"acme", "web"},
