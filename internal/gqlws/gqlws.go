@@ -40,6 +40,7 @@ func (g Gorilla) Accept(w http.ResponseWriter, r *http.Request, opts transport.W
 	}
 	up := websocket.Upgrader{
 		HandshakeTimeout: timeout,
+		WriteBufferPool:  &writeBuffers,
 		Subprotocols:     opts.Subprotocols,
 		CheckOrigin:      g.originAllowed,
 		// The transport answers a failed upgrade itself.
@@ -54,6 +55,10 @@ func (g Gorilla) Accept(w http.ResponseWriter, r *http.Request, opts transport.W
 	}
 	return &Conn{conn: conn}, nil
 }
+
+// writeBuffers lends connections their write buffer for the length of a
+// write, instead of 4 KiB kept by every connection: most sit idle.
+var writeBuffers sync.Pool
 
 // originAllowed accepts no Origin (non-browser clients), the server's own
 // origin, and the allowlist; never anything else.
